@@ -1,0 +1,1 @@
+"""Commands (imperative, frozen) and their handlers: validate → events → group commit."""

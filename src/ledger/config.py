@@ -1,0 +1,72 @@
+"""Settings from the environment, read and validated once at start-up.
+
+Every variable is optional. A bad value stops start-up with a message that names the variable,
+the value and what was expected, so an operator never debugs a half-started service.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message is for the operator."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The service's configuration. Build it with :func:`load_settings`."""
+
+    database_url: str | None
+    host: str
+    port: int
+    data_dir: Path
+    log_level: str
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``LEDGER_*`` variables from ``environ`` (default: ``os.environ``).
+
+    Raises:
+        ConfigError: a variable has a value that cannot be used.
+    """
+    env = os.environ if environ is None else environ
+
+    url = env.get("LEDGER_DATABASE_URL", "").strip() or None
+    if url is not None and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"LEDGER_DATABASE_URL must be a postgresql:// URL, got {url!r}"
+        )
+
+    host = env.get("LEDGER_HOST", "127.0.0.1").strip()
+    if not host:
+        raise ConfigError("LEDGER_HOST must not be empty")
+
+    port_text = env.get("LEDGER_PORT", "8000").strip()
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ConfigError(f"LEDGER_PORT must be an integer, got {port_text!r}") from None
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"LEDGER_PORT must be between 1 and 65535, got {port}")
+
+    data_dir = Path(env.get("LEDGER_DATA_DIR", ".ledger").strip() or ".ledger").absolute()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"LEDGER_DATA_DIR must be a directory, got the file {data_dir}")
+
+    level = env.get("LEDGER_LOG_LEVEL", "INFO").strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(
+            f"LEDGER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}"
+        )
+
+    return Settings(database_url=url, host=host, port=port, data_dir=data_dir, log_level=level)

@@ -1,0 +1,1 @@
+"""Projections: pure folds of events into read tables."""

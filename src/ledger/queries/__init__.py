@@ -1,0 +1,1 @@
+"""Read functions the API calls: SELECT only."""

