@@ -1,0 +1,45 @@
+"""Settings are read once from the environment and a bad value names its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.config import ConfigError, load_settings
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = load_settings({})
+    assert settings.database_url is None
+    assert settings.uses_embedded_database
+    assert (settings.host, settings.port, settings.log_level) == ("127.0.0.1", 8000, "INFO")
+    assert settings.data_dir.name == ".ledger"
+
+
+def test_values_are_read() -> None:
+    settings = load_settings(
+        {
+            "LEDGER_DATABASE_URL": "postgresql://u@h:5432/db",
+            "LEDGER_HOST": "0.0.0.0",
+            "LEDGER_PORT": "9000",
+            "LEDGER_DATA_DIR": "/tmp/x",
+            "LEDGER_LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.database_url == "postgresql://u@h:5432/db"
+    assert (settings.host, settings.port, settings.log_level) == ("0.0.0.0", 9000, "DEBUG")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LEDGER_PORT", "http"),
+        ("LEDGER_PORT", "0"),
+        ("LEDGER_PORT", "70000"),
+        ("LEDGER_LOG_LEVEL", "LOUD"),
+        ("LEDGER_DATABASE_URL", "mysql://x"),
+        ("LEDGER_HOST", "  "),
+    ],
+)
+def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings({variable: value})
