@@ -1,0 +1,100 @@
+"""Journals: balanced sets of entries, the only way money moves between ledgers.
+
+A journal is posted (in the books from its effective date on) or pending (holding funds:
+counted in ``pending`` and against ``available``, not in ``posted``). A pending journal is
+committed or voided once; a posted journal is reversed at most once, by a new journal whose
+entries mirror it. Every number a reader needs (base amounts, the rates used, the journal
+number) is decided before ``JournalPosted`` exists and is stored in it, so replaying history
+after a rate or rule changes gives the same books.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.domain import Aggregate
+
+
+class EntryLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One entry of a posted journal, as stored in ``JournalPosted``."""
+
+    entry_id: UUID
+    ledger_id: UUID
+    ledger_code: str
+    direction: str
+    amount: int
+    currency: str
+    amount_base: int
+    description: str | None = None
+    metadata: dict[str, Any] = {}
+
+
+class JournalWarning(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A condition the poster accepted (``force=true``), recorded with the journal."""
+
+    code: str
+    message: str
+    journal_id: UUID | None = None
+
+
+class Journal(Aggregate):
+    class JournalPosted(Aggregate.Created):
+        tenant_id: UUID
+        number: int
+        status: str  # "posted" or "pending"
+        date: dt.date
+        accrual_date: dt.date | None
+        effective_date: dt.date
+        description: str | None
+        reference: str | None
+        external_id: str | None
+        currency: str
+        base_currency: str
+        exchange_rates: dict[str, Decimal]
+        entries: tuple[EntryLine, ...]
+        reversal_of: UUID | None
+        warnings: tuple[JournalWarning, ...]
+        metadata: dict[str, Any]
+        request_sha256: str
+        duplicate_sha256: str
+
+        def apply(self, aggregate: Any) -> None:
+            for name, value in vars(self).items():
+                if name not in _BASE_FIELDS:
+                    setattr(aggregate, name, value)
+
+    class JournalCommitted(Aggregate.Event):
+        tenant_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "posted"
+
+    class JournalVoided(Aggregate.Event):
+        tenant_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "voided"
+
+    class JournalReversed(Aggregate.Event):
+        tenant_id: UUID
+        reversed_by: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "reversed"
+            aggregate.reversed_by = self.reversed_by
+
+    def __init__(self) -> None:
+        # JournalPosted.apply sets the posted fields; these change later.
+        self.reversed_by: UUID | None = None
+
+
+_BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+
+
+def journal_number_text(number: int) -> str:
+    """``JE-000001`` …: six digits, more when needed."""
+    return f"JE-{number:06d}"

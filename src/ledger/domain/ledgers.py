@@ -1,0 +1,84 @@
+"""Ledgers (accounts): the nodes of a tenant's chart of accounts, in a tree of depth <= 16.
+
+A ledger is addressed by its UUID, its per-tenant ``code`` or its per-tenant ``num_id``
+(1, 2, 3 ... handed out in order inside group commit). Its parent is fixed at opening, so
+the tree can never get a cycle: a parent always exists before its children.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+LedgerType = Literal["asset", "liability", "equity", "income", "expense"]
+Direction = Literal["debit", "credit"]
+LEDGER_TYPES: tuple[LedgerType, ...] = ("asset", "liability", "equity", "income", "expense")
+
+
+def default_normal_balance(ledger_type: LedgerType) -> Direction:
+    """Debit for asset and expense ledgers, credit for the others (spec/API.md §4)."""
+    return "debit" if ledger_type in ("asset", "expense") else "credit"
+
+
+class Ledger(Aggregate):
+    class LedgerOpened(Aggregate.Created):
+        tenant_id: UUID
+        num_id: int
+        code: str
+        name: str
+        type: str
+        normal_balance: str
+        parent_id: UUID | None
+        currency: str | None
+        min_balance: int | None
+        metadata: dict[str, Any]
+
+    class LedgerUpdated(Aggregate.Event):
+        """Only the fields present changed (``*_set`` says whether a nullable one was sent)."""
+
+        tenant_id: UUID
+        name: str | None
+        metadata: dict[str, Any] | None
+        min_balance_set: bool
+        min_balance: int | None
+
+        def apply(self, aggregate: Any) -> None:
+            if self.name is not None:
+                aggregate.name = self.name
+            if self.metadata is not None:
+                aggregate.metadata = self.metadata
+            if self.min_balance_set:
+                aggregate.min_balance = self.min_balance
+
+    class LedgerClosed(Aggregate.Event):
+        tenant_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "closed"
+
+    def __init__(
+        self,
+        tenant_id: UUID,
+        num_id: int,
+        code: str,
+        name: str,
+        type: str,  # noqa: A002 - the contract's field name
+        normal_balance: str,
+        parent_id: UUID | None,
+        currency: str | None,
+        min_balance: int | None,
+        metadata: dict[str, Any],
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.num_id = num_id
+        self.code = code
+        self.name = name
+        self.type = type
+        self.normal_balance = normal_balance
+        self.parent_id = parent_id
+        self.currency = currency
+        self.min_balance = min_balance
+        self.metadata = metadata
+        self.status = "open"
