@@ -1,0 +1,62 @@
+"""Exact conversion to the base currency and rounding-residue assignment."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.domain.money import assign_residue, convert_minor, inverse_rate
+
+
+def test_conversion_rounds_half_to_even() -> None:
+    # 1 unit at 0.5 is exactly half: even rounding goes down to 0, 3 × 0.5 = 1.5 goes up to 2.
+    assert convert_minor(1, Decimal("0.5"), 2, 2) == 0
+    assert convert_minor(3, Decimal("0.5"), 2, 2) == 2
+    assert convert_minor(5, Decimal("0.5"), 2, 2) == 2
+
+
+def test_conversion_applies_the_precision_difference() -> None:
+    # 1000 JPY (precision 0) at 0.0068 USD = 6.80 USD = 680 minor units.
+    assert convert_minor(1000, Decimal("0.0068"), 0, 2) == 680
+    # 1.000 KWD (precision 3, 1000 minor) at 3.25 USD = 3.25 USD = 325 minor units.
+    assert convert_minor(1000, Decimal("3.25"), 3, 2) == 325
+
+
+def test_conversion_of_the_largest_amount_is_exact() -> None:
+    amount = 2**63 - 1
+    assert convert_minor(amount, Decimal("1"), 2, 2) == amount
+    assert convert_minor(amount, Decimal("10"), 2, 2) == amount * 10
+
+
+def test_inverse_rate_has_fixed_significant_digits() -> None:
+    assert inverse_rate(Decimal("4")) == Decimal("0.25")
+    assert len(inverse_rate(Decimal("3")).as_tuple().digits) == 20
+
+
+def test_residue_goes_to_the_largest_amount_of_the_smaller_side() -> None:
+    debits, credits = assign_residue([100, 51], [50, 100])
+    assert debits == [100, 51]
+    assert credits == [50, 101]
+
+
+amounts = st.lists(st.integers(min_value=1, max_value=10**12), min_size=1, max_size=20)
+rates = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("10000"), places=6, allow_nan=False)
+
+
+@given(amounts=amounts, rate=rates, split=st.integers(min_value=1, max_value=19))
+def test_base_debits_equal_base_credits_for_any_rate(amounts: list[int], rate: Decimal, split: int) -> None:
+    # A journal balanced in one foreign currency: the debits are `amounts`, the credits the
+    # same total split differently; converted one by one, the sides may differ by rounding.
+    total = sum(amounts)
+    cut = min(split, total - 1) if total > 1 else 0
+    credits_foreign = [cut, total - cut] if cut else [total]
+    debits = [convert_minor(a, rate, 2, 2) for a in amounts]
+    credits = [convert_minor(a, rate, 2, 2) for a in credits_foreign]
+    fixed_debits, fixed_credits = assign_residue(debits, credits)
+    assert sum(fixed_debits) == sum(fixed_credits)
+    # Only one amount moved, by the residue, and the residue is bounded by the entry count.
+    moved = [a - b for a, b in zip(fixed_debits + fixed_credits, debits + credits, strict=True) if a != b]
+    assert len(moved) <= 1
+    assert all(abs(m) <= len(amounts) + len(credits_foreign) for m in moved)
