@@ -41,7 +41,9 @@ def database_url(settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, *, apply_migrations: bool = True) -> AsyncIterator[Services]:
+async def open_services(
+    settings: Settings, *, apply_migrations: bool = True
+) -> AsyncIterator[Services]:
     """Connect, migrate (unless told not to), start group commit; close it all on exit."""
     url = database_url(settings)
     pool = await create_pool(url)

@@ -93,7 +93,9 @@ def _replace(settings: Settings, **changes: Any) -> Settings:
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     async def done(services: Services) -> int:
-        versions = await services.pool.fetch("SELECT version, name FROM ledger_migrations ORDER BY version")
+        versions = await services.pool.fetch(
+            "SELECT version, name FROM ledger_migrations ORDER BY version"
+        )
         _print_json({"migrations": [f"{r['version']:04d}_{r['name']}" for r in versions]})
         return 0
 
@@ -136,7 +138,9 @@ def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ledger", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="ledger", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="migrate, then serve the HTTP API")
@@ -147,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply pending database migrations")
     migrate.set_defaults(func=cmd_migrate)
 
-    tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(dest="action", required=True)
+    tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(
+        dest="action", required=True
+    )
     create = tenant.add_parser("create", help="create a tenant and print its first API key")
     create.add_argument("slug")
     create.add_argument("--base-currency", required=True, help="ISO 4217 code, e.g. USD")
@@ -172,7 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"ledger: configuration error: {e}\n")
         return 2
     logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     func: Callable[[Settings, argparse.Namespace], int] = args.func
     return func(settings, args)

@@ -92,7 +92,9 @@ class CreateTenantHandler(CommandHandler[CreateTenant, IssuedKey]):
         _validate_tenant(command)
         taken: set[str] = batch.scratch(self, set)
         if command.slug in taken:
-            raise TenantExists(f"a tenant with slug {command.slug!r} exists already", {"slug": command.slug})
+            raise TenantExists(
+                f"a tenant with slug {command.slug!r} exists already", {"slug": command.slug}
+            )
         tenant = Tenant.create(
             tenant_id=command.tenant_id,
             slug=command.slug,
@@ -107,7 +109,9 @@ class CreateTenantHandler(CommandHandler[CreateTenant, IssuedKey]):
         taken.add(command.slug)
         return Decision(
             events=[*tenant.collect_events(), *key.collect_events()],
-            result=IssuedKey(tenant=command.slug, tenant_id=command.tenant_id, key_id=command.key_id),
+            result=IssuedKey(
+                tenant=command.slug, tenant_id=command.tenant_id, key_id=command.key_id
+            ),
             tenant_id=command.tenant_id,
         )
 
@@ -132,7 +136,9 @@ class IssueApiKeyHandler(CommandHandler[IssueApiKey, IssuedKey]):
         if tenant_id is None:
             raise NotFound(f"no tenant has the slug {command.slug!r}", {"slug": command.slug})
         key = ApiKey.issue(
-            key_id=command.key_id, tenant_id=tenant_id, secret_sha256=command.key_secret_sha256.hex()
+            key_id=command.key_id,
+            tenant_id=tenant_id,
+            secret_sha256=command.key_secret_sha256.hex(),
         )
         return Decision(
             events=key.collect_events(),
@@ -168,8 +174,12 @@ class RevokeApiKeyHandler(CommandHandler[RevokeApiKey, RevokedKey]):
         state: dict[UUID, dict[str, Any]] = batch.scratch(self, dict)
         row = state.get(command.key_id)
         if row is None:
-            raise NotFound(f"no API key has the id {command.key_id}", {"key_id": str(command.key_id)})
-        result = RevokedKey(key_id=command.key_id, tenant_id=row["tenant_id"], already_revoked=row["revoked"])
+            raise NotFound(
+                f"no API key has the id {command.key_id}", {"key_id": str(command.key_id)}
+            )
+        result = RevokedKey(
+            key_id=command.key_id, tenant_id=row["tenant_id"], already_revoked=row["revoked"]
+        )
         if row["revoked"]:
             return Decision(events=[], result=result, tenant_id=row["tenant_id"])
         event = ApiKey.ApiKeyRevoked(
@@ -206,7 +216,9 @@ class TenantCommands:
         self._issue = IssueApiKeyHandler()
         self._revoke = RevokeApiKeyHandler()
 
-    async def create_tenant(self, slug: str, base_currency: str, name: str | None = None) -> tuple[NewKey, int]:
+    async def create_tenant(
+        self, slug: str, base_currency: str, name: str | None = None
+    ) -> tuple[NewKey, int]:
         """Create a tenant with a first key; return the key (shown once) and the position."""
         secret, digest = _new_secret()
         command = CreateTenant(
@@ -215,7 +227,9 @@ class TenantCommands:
         committed: Committed[IssuedKey] = await self._committer.submit(self._create, command)
         issued = committed.result
         assert committed.position is not None
-        return NewKey(tenant=slug, key_id=issued.key_id, api_key=format_api_key(issued.key_id, secret)), committed.position
+        return NewKey(
+            tenant=slug, key_id=issued.key_id, api_key=format_api_key(issued.key_id, secret)
+        ), committed.position
 
     async def create_key(self, slug: str) -> tuple[NewKey, int]:
         secret, digest = _new_secret()
@@ -224,7 +238,9 @@ class TenantCommands:
         )
         assert committed.position is not None
         key_id = committed.result.key_id
-        return NewKey(tenant=slug, key_id=key_id, api_key=format_api_key(key_id, secret)), committed.position
+        return NewKey(
+            tenant=slug, key_id=key_id, api_key=format_api_key(key_id, secret)
+        ), committed.position
 
     async def revoke_key(self, key_id: UUID) -> RevokedKey:
         committed = await self._committer.submit(self._revoke, RevokeApiKey(key_id=key_id))

@@ -26,20 +26,25 @@ def inverse_rate(rate: Decimal) -> Decimal:
 
 
 def convert_minor(amount_minor: int, rate: Decimal, precision_from: int, precision_to: int) -> int:
-    """``round_half_even(amount × rate × 10^(precision_to − precision_from))``."""
+    """``round_half_even(amount x rate x 10^(precision_to - precision_from))``."""
     assert rate > 0
-    exact = _EXACT.multiply(Decimal(amount_minor), rate).scaleb(precision_to - precision_from, _EXACT)
+    exact = _EXACT.multiply(Decimal(amount_minor), rate).scaleb(
+        precision_to - precision_from, _EXACT
+    )
     return int(exact.to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
-def assign_residue(debits_base: Sequence[int], credits_base: Sequence[int]) -> tuple[list[int], list[int]]:
+def assign_residue(
+    debits_base: Sequence[int], credits_base: Sequence[int]
+) -> tuple[list[int], list[int]]:
     """Make base debits equal base credits by moving the rounding residue.
 
     Each amount was rounded on its own, so the sides can differ by a few minor units. The
     difference is added to the largest amount of the smaller side (the first of equals),
     where it is relatively smallest. Both sides non-empty.
     """
-    assert debits_base and credits_base
+    assert debits_base
+    assert credits_base
     debits, credits = list(debits_base), list(credits_base)
     difference = sum(debits) - sum(credits)
     if difference > 0:

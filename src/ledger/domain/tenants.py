@@ -8,6 +8,7 @@ the ``api_keys`` read table.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from eventsourcing.domain import Aggregate
 class Tenant(Aggregate):
     """A customer of the service: every other aggregate belongs to exactly one tenant."""
 
+    @dataclass(frozen=True)
     class TenantCreated(Aggregate.Created):
         slug: str
         name: str
@@ -37,10 +39,12 @@ class Tenant(Aggregate):
 class ApiKey(Aggregate):
     """One API key of one tenant. The secret itself is never stored, only its hash."""
 
+    @dataclass(frozen=True)
     class ApiKeyIssued(Aggregate.Created):
         tenant_id: UUID
         secret_sha256: str
 
+    @dataclass(frozen=True)
     class ApiKeyRevoked(Aggregate.Event):
         tenant_id: UUID
 

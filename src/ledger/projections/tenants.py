@@ -7,23 +7,22 @@ returns and stops working the moment ``ledger key revoke`` returns.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import asyncpg
 
 from ledger.domain.tenants import ApiKey, Tenant
+from ledger.store.database import DbConnection
 from ledger.store.group_commit import InlineProjection, PositionedEvent
 
 
 class TenantsProjection(InlineProjection):
     name = "tenants"
 
-    async def apply(self, conn: asyncpg.Connection[Any], events: Sequence[PositionedEvent]) -> None:
+    async def apply(self, conn: DbConnection, events: Sequence[PositionedEvent]) -> None:
         for positioned in events:
             event = positioned.event
             if isinstance(event, Tenant.TenantCreated):
                 await conn.execute(
-                    "INSERT INTO tenants (tenant_id, slug, name, base_currency, created_at, position)"
+                    "INSERT INTO tenants"
+                    " (tenant_id, slug, name, base_currency, created_at, position)"
                     " VALUES ($1, $2, $3, $4, $5, $6)",
                     event.originator_id,
                     event.slug,

@@ -47,6 +47,7 @@ def page_limit(limit: int | None) -> int:
         return limits.PAGE_SIZE_DEFAULT
     if not 1 <= limit <= limits.PAGE_SIZE_MAX:
         raise ValidationError(
-            f"limit must be between 1 and {limits.PAGE_SIZE_MAX}", {"field": "limit", "value": limit}
+            f"limit must be between 1 and {limits.PAGE_SIZE_MAX}",
+            {"field": "limit", "value": limit},
         )
     return limit

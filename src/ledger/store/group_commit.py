@@ -32,6 +32,7 @@ limits): write a :class:`CommandHandler`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -44,6 +45,7 @@ from eventsourcing.domain import DomainEventProtocol
 
 from ledger import limits
 from ledger.errors import ConcurrencyConflict, LedgerError, Unavailable
+from ledger.store.database import DbConnection
 from ledger.store.event_store import append_stored_events
 from ledger.store.mapper import MsgspecMapper
 
@@ -91,7 +93,7 @@ class PositionedEvent:
 class Batch:
     """The transaction under way, as handlers see it."""
 
-    def __init__(self, conn: asyncpg.Connection[Any]) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
         self._scratch: dict[object, Any] = {}
 
@@ -105,7 +107,7 @@ class Batch:
 class CommandHandler(ABC, Generic[C, R]):
     """Checks one kind of command against serialised state. See the module docstring."""
 
-    async def load(self, batch: Batch, commands: Sequence[C]) -> None:  # noqa: B027
+    async def load(self, batch: Batch, commands: Sequence[C]) -> None:
         """Read (and lock) what ``commands`` need, once per batch. Default: nothing."""
 
     @abstractmethod
@@ -126,7 +128,7 @@ class InlineProjection(ABC):
     name: str
 
     @abstractmethod
-    async def apply(self, conn: asyncpg.Connection[Any], events: Sequence[PositionedEvent]) -> None:
+    async def apply(self, conn: DbConnection, events: Sequence[PositionedEvent]) -> None:
         """Fold ``events`` (in position order) into this projection's rows."""
 
 
@@ -180,10 +182,8 @@ class GroupCommitter:
         self._closing = True
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         while not self._queue.empty():
             item = self._queue.get_nowait()
@@ -295,7 +295,7 @@ class GroupCommitter:
                 accepted.append(item)
         return accepted
 
-    async def _append(self, conn: asyncpg.Connection[Any], accepted: list[_Item]) -> None:
+    async def _append(self, conn: DbConnection, accepted: list[_Item]) -> None:
         owners: list[_Item] = []
         stored = []
         tenant_ids: list[UUID | None] = []
@@ -311,7 +311,9 @@ class GroupCommitter:
             outcome = await append_stored_events(conn, stored[start:end], tenant_ids[start:end])
             if outcome.first_position is None:
                 loser = owners[start + outcome.conflicts[0]]
-                raise _Exclude(loser, ConcurrencyConflict("the aggregate was changed by another writer"))
+                raise _Exclude(
+                    loser, ConcurrencyConflict("the aggregate was changed by another writer")
+                )
             for offset in range(len(stored[start:end])):
                 item = owners[start + offset]
                 assert item.decision is not None

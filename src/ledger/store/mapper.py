@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from functools import lru_cache
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -63,7 +63,7 @@ class _TopicCodec:
     class_version: int
 
 
-@lru_cache(maxsize=None)
+@cache
 def _codec(cls: type[Any]) -> _TopicCodec:
     hints = typing.get_type_hints(cls)
     fields: list[tuple[str, Any]] = [
@@ -114,7 +114,7 @@ class MsgspecMapper(Mapper[UUID]):
         codec = _codec(cls)
         try:
             decoded = codec.decoder.decode(stored_event.state)
-            stored_version = decoded.class_version  # type: ignore[attr-defined]
+            stored_version = decoded.class_version
             if stored_version != codec.class_version:
                 decoded = self._upcast(cls, codec, stored_event.state)
         except (msgspec.DecodeError, msgspec.ValidationError):

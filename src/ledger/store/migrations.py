@@ -13,9 +13,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
 
-import asyncpg
+from ledger.store.database import DbConnection
 
 _ADVISORY_LOCK_KEY = 0x1ED6E5  # any constant shared by every ledger process
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -50,7 +49,7 @@ def load_migrations() -> list[Migration]:
     return found
 
 
-async def migrate(conn: asyncpg.Connection[Any]) -> list[Migration]:
+async def migrate(conn: DbConnection) -> list[Migration]:
     """Apply every pending migration; return those applied by this call.
 
     Raises:

@@ -1,0 +1,79 @@
+"""The Litestar application: routes, auth, errors, limits and OpenAPI wired together.
+
+Contract of :func:`create_app`:
+
+- ``services=None`` (production): a lifespan opens ``open_services(settings)`` on start-up,
+  stores it on ``app.state.services`` and closes it on shutdown.
+  ``services`` given (tests, embedding): used as-is, never closed by the app.
+- ``GET /health``, ``GET /ready`` at the root; everything else under ``/v1``, where a guard
+  authenticates every request (``ledger.api.auth``) and GET responses carry
+  ``Ledger-Position`` (``ledger.api.positions``).
+- Every error is the envelope of ``ledger.api.errors``, including 404/405 for unknown routes.
+- Request bodies are limited to ``limits.REQUEST_BODY_BYTES_MAX`` (413 beyond).
+- OpenAPI 3.1 at ``/schema/openapi.json`` (``ledger.api.openapi``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from ledger import limits
+from ledger.api.auth import provide_services, provide_tenant, require_tenant
+from ledger.api.body import BodySizeLimitMiddleware
+from ledger.api.errors import exception_handlers
+from ledger.api.openapi import V1_SECURITY, StrictStructSchemaPlugin, openapi_config
+from ledger.api.positions import LedgerPositionMiddleware
+from ledger.api.routes import SYSTEM_ROUTES, V1_ROUTES
+from ledger.bootstrap import Services, open_services
+from ledger.config import Settings
+
+API_PREFIX = "/v1"
+
+
+def _services_lifespan(
+    settings: Settings,
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with open_services(settings) as services:
+            app.state.services = services
+            try:
+                yield
+            finally:
+                # Requests still in flight after shutdown fail loudly instead of using a
+                # closed pool.
+                del app.state.services
+
+    return lifespan
+
+
+def create_app(settings: Settings, *, services: Services | None = None) -> Litestar:
+    """Build the HTTP application (see the module docstring for the contract)."""
+    v1 = Router(
+        API_PREFIX,
+        route_handlers=list(V1_ROUTES),
+        guards=[require_tenant],
+        dependencies={"tenant": Provide(provide_tenant, sync_to_thread=False)},
+        middleware=[LedgerPositionMiddleware()],
+        security=V1_SECURITY,
+    )
+    return Litestar(
+        route_handlers=[*SYSTEM_ROUTES, v1],
+        dependencies={"services": Provide(provide_services, sync_to_thread=False)},
+        exception_handlers=exception_handlers(),
+        middleware=[BodySizeLimitMiddleware()],
+        request_max_body_size=limits.REQUEST_BODY_BYTES_MAX,
+        openapi_config=openapi_config(),
+        plugins=[StrictStructSchemaPlugin()],
+        lifespan=[] if services is not None else [_services_lifespan(settings)],
+        state=State({"services": services} if services is not None else {}),
+        # Never render debug pages (they contain traces); errors are logged by our handlers
+        # through the standard ``logging`` tree the process configures.
+        debug=False,
+        logging_config=None,
+    )

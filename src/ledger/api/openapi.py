@@ -1,0 +1,107 @@
+"""The OpenAPI 3.1 document: ``/schema/openapi.json``, interactive docs under ``/schema``.
+
+Contract:
+
+- Title ``ledger``, version ``ledger.__version__``; Swagger UI at ``/schema`` (and
+  ``/schema/swagger``), ReDoc at ``/schema/redoc``.
+- Two security schemes, either of which authenticates a ``/v1`` route: ``ApiKeyHeader``
+  (``X-API-KEY``) and ``BearerAuth`` (``Authorization: Bearer``); ``/v1`` routes list both.
+- Every Struct with ``forbid_unknown_fields=True`` has ``additionalProperties: false`` (Litestar
+  leaves it out, spec/NOTES.md, and schema-driven fuzzers would then send fields we refuse).
+- Error responses are documented per route with ``ledger.api.errors.error_responses``.
+- An unknown path under ``/schema`` is a 404 error envelope like anywhere else (Litestar
+  answers an HTML page there).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+from litestar import Response, Router
+from litestar._openapi.schema_generation import SchemaCreator
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, Schema, SecurityRequirement, SecurityScheme
+from litestar.typing import FieldDefinition
+
+from ledger import __version__
+from ledger.api.errors import error_response
+
+SCHEMA_PATH: Final = "/schema"
+API_KEY_SCHEME: Final = "ApiKeyHeader"
+BEARER_SCHEME: Final = "BearerAuth"
+
+# Either scheme suffices: a list of requirements is an OR in OpenAPI.
+V1_SECURITY: Final[list[SecurityRequirement]] = [{API_KEY_SCHEME: []}, {BEARER_SCHEME: []}]
+
+_DESCRIPTION: Final = """\
+Event-sourced double-entry ledger.
+
+Every `/v1` request needs an API key, as `X-API-KEY: <key>` or `Authorization: Bearer <key>`.
+Every error is `{"code": "UPPER_SNAKE", "message": "...", "details": {...}}`. Amounts are JSON
+integers in minor units. Every GET under `/v1` answers with a `Ledger-Position` header.
+"""
+
+
+class StrictStructSchemaPlugin(StructSchemaPlugin):
+    """Litestar's Struct schema plus ``additionalProperties: false`` where unknown fields fail.
+
+    It subclasses a private Litestar class (pinned by ``litestar<3``); the API tests check the
+    generated document, so a Litestar change that breaks this shows up there.
+    """
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        struct_type: Any = field_definition.type_
+        config = getattr(struct_type, "__struct_config__", None)
+        if isinstance(config, msgspec.structs.StructConfig) and config.forbid_unknown_fields:
+            # ``schema`` is the component registered for this Struct; references to it see
+            # the change too.
+            schema.additional_properties = False
+        return schema
+
+
+def _schema_not_found_as_envelope(response: Response[Any]) -> Response[Any]:
+    # Litestar's OpenAPI router answers unknown /schema/... paths with an HTML 404 page.
+    if response.status_code == 404:
+        return error_response(404, "NOT_FOUND", "nothing found at this path")
+    return response
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="ledger",
+        version=__version__,
+        description=_DESCRIPTION,
+        path=SCHEMA_PATH,
+        render_plugins=[
+            SwaggerRenderPlugin(path=["/", "/swagger"]),
+            RedocRenderPlugin(path="/redoc"),
+            JsonRenderPlugin(path="/openapi.json"),
+        ],
+        components=Components(
+            security_schemes={
+                API_KEY_SCHEME: SecurityScheme(
+                    type="apiKey",
+                    name="X-API-KEY",
+                    security_scheme_in="header",
+                    description="The tenant's API key.",
+                ),
+                BEARER_SCHEME: SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="The tenant's API key as a bearer token.",
+                ),
+            }
+        ),
+        openapi_router=Router(
+            SCHEMA_PATH,
+            route_handlers=[],
+            include_in_schema=False,
+            after_request=_schema_not_found_as_envelope,
+        ),
+    )

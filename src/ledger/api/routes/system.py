@@ -1,0 +1,65 @@
+"""Liveness and readiness probes (no authentication, no ``/v1`` prefix).
+
+- ``GET /health`` → 200 ``{"status": "ok"}`` whenever the process serves HTTP; it touches
+  no dependency, so an orchestrator never restarts us because the database is down.
+- ``GET /ready`` → 200 ``{"status": "ready"}`` when ``SELECT 1`` on the pool answers within
+  :data:`READY_TIMEOUT_SECONDS`, else 503 ``UNAVAILABLE`` with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal
+
+import msgspec
+from litestar import get
+
+from ledger.api.auth import ServicesDep
+from ledger.api.errors import error_responses
+from ledger.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_SECONDS = 2.0
+READY_RETRY_AFTER_SECONDS = 5
+
+
+class HealthBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    status: Literal["ok"]
+
+
+class ReadyBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    status: Literal["ready"]
+
+
+@get(
+    "/health",
+    summary="Liveness",
+    description="200 while the process serves HTTP. Does not touch the database.",
+    tags=["system"],
+    responses=error_responses(500),
+)
+async def health() -> HealthBody:
+    return HealthBody(status="ok")
+
+
+@get(
+    "/ready",
+    summary="Readiness",
+    description=f"200 when the database answers `SELECT 1` within {READY_TIMEOUT_SECONDS:g} s.",
+    tags=["system"],
+    responses=error_responses(500, 503),
+)
+async def ready(services: ServicesDep) -> ReadyBody:
+    try:
+        # The timeout covers waiting for a pooled connection too: an exhausted pool is as
+        # unready as a dead server.
+        await asyncio.wait_for(services.pool.fetchval("SELECT 1"), READY_TIMEOUT_SECONDS)
+    except Exception as exc:  # any failure means "not ready"; the reason goes to the log
+        log.warning("readiness check failed: %r", exc)
+        raise Unavailable(
+            "the database is not answering",
+            {"retry_after_seconds": READY_RETRY_AFTER_SECONDS},
+        ) from None
+    return ReadyBody(status="ready")

@@ -1,0 +1,93 @@
+"""The OpenAPI document at /schema/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+import ledger
+
+
+async def _document(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/schema/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert isinstance(document, dict)
+    return document
+
+
+async def test_document_is_openapi_3_1(client: httpx.AsyncClient) -> None:
+    document = await _document(client)
+    assert document["openapi"].startswith("3.1")
+    assert document["info"]["title"] == "ledger"
+    assert document["info"]["version"] == ledger.__version__
+
+
+async def test_document_lists_the_routes(client: httpx.AsyncClient) -> None:
+    paths = (await _document(client))["paths"]
+    assert {"/health", "/ready", "/v1/tenant"} <= set(paths)
+    assert not any(path.startswith("/schema") for path in paths)
+
+
+async def test_v1_routes_require_either_security_scheme(client: httpx.AsyncClient) -> None:
+    document = await _document(client)
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["ApiKeyHeader"] == {
+        "type": "apiKey",
+        "name": "X-API-KEY",
+        "in": "header",
+        "description": schemes["ApiKeyHeader"]["description"],
+    }
+    assert schemes["BearerAuth"]["type"] == "http"
+    assert schemes["BearerAuth"]["scheme"] == "bearer"
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            security = operation.get("security")
+            if path.startswith("/v1"):
+                assert security == [{"ApiKeyHeader": []}, {"BearerAuth": []}], path
+            else:
+                assert not security, path
+
+
+async def test_every_error_response_is_the_envelope(client: httpx.AsyncClient) -> None:
+    document = await _document(client)
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            assert "500" in responses, (path, method)
+            if path.startswith("/v1"):
+                assert "401" in responses, (path, method)
+            for status, response in responses.items():
+                if int(status) >= 400:
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (path, status)
+
+
+async def test_envelope_schema(client: httpx.AsyncClient) -> None:
+    error_body = (await _document(client))["components"]["schemas"]["ErrorBody"]
+    assert set(error_body["required"]) == {"code", "message", "details"}
+    assert error_body["additionalProperties"] is False
+
+
+async def test_strict_structs_forbid_additional_properties(
+    client: httpx.AsyncClient,
+) -> None:
+    schemas = (await _document(client))["components"]["schemas"]
+    for name in ("TenantBody", "HealthBody", "ReadyBody", "ErrorBody"):
+        assert schemas[name]["additionalProperties"] is False, name
+
+
+async def test_v1_gets_document_ledger_position(client: httpx.AsyncClient) -> None:
+    document = await _document(client)
+    for path, item in document["paths"].items():
+        if path.startswith("/v1") and "get" in item:
+            headers = item["get"]["responses"]["200"]["headers"]
+            assert "Ledger-Position" in headers, path
+
+
+async def test_interactive_docs_are_served(client: httpx.AsyncClient) -> None:
+    for path in ("/schema", "/schema/swagger", "/schema/redoc"):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"].startswith("text/html")
