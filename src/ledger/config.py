@@ -43,9 +43,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     url = env.get("LEDGER_DATABASE_URL", "").strip() or None
     if url is not None and not url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(
-            f"LEDGER_DATABASE_URL must be a postgresql:// URL, got {url!r}"
-        )
+        raise ConfigError(f"LEDGER_DATABASE_URL must be a postgresql:// URL, got {url!r}")
 
     host = env.get("LEDGER_HOST", "127.0.0.1").strip()
     if not host:
@@ -65,8 +63,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     level = env.get("LEDGER_LOG_LEVEL", "INFO").strip().upper()
     if level not in LOG_LEVELS:
-        raise ConfigError(
-            f"LEDGER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}"
-        )
+        raise ConfigError(f"LEDGER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
 
     return Settings(database_url=url, host=host, port=port, data_dir=data_dir, log_level=level)

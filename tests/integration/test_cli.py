@@ -14,8 +14,15 @@ import asyncpg
 from ledger.queries.tenants import authenticate
 
 
-def run_cli(database_url: str, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "LEDGER_DATABASE_URL": database_url, "LEDGER_DATA_DIR": str(tmp_path), **env}
+def run_cli(
+    database_url: str, tmp_path: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environ = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": database_url,
+        "LEDGER_DATA_DIR": str(tmp_path),
+        **env,
+    }
     return subprocess.run(
         [sys.executable, "-m", "ledger.cli", *args],
         capture_output=True,
@@ -33,8 +40,20 @@ def only_json(stdout: str) -> dict[str, Any]:
     return parsed
 
 
-async def test_tenant_create_prints_slug_and_a_working_key(database_url: str, tmp_path: Path) -> None:
-    done = run_cli(database_url, tmp_path, "tenant", "create", "acme", "--base-currency", "EUR", "--name", "Acme")
+async def test_tenant_create_prints_slug_and_a_working_key(
+    database_url: str, tmp_path: Path
+) -> None:
+    done = run_cli(
+        database_url,
+        tmp_path,
+        "tenant",
+        "create",
+        "acme",
+        "--base-currency",
+        "EUR",
+        "--name",
+        "Acme",
+    )
     assert done.returncode == 0, done.stderr
     out = only_json(done.stdout)
     assert set(out) == {"tenant", "api_key"}
@@ -48,8 +67,15 @@ async def test_tenant_create_prints_slug_and_a_working_key(database_url: str, tm
     assert (tenant.slug, tenant.name, tenant.base_currency) == ("acme", "Acme", "EUR")
 
 
-async def test_tenant_create_twice_fails_with_a_clear_message(database_url: str, tmp_path: Path) -> None:
-    assert run_cli(database_url, tmp_path, "tenant", "create", "acme", "--base-currency", "USD").returncode == 0
+async def test_tenant_create_twice_fails_with_a_clear_message(
+    database_url: str, tmp_path: Path
+) -> None:
+    assert (
+        run_cli(
+            database_url, tmp_path, "tenant", "create", "acme", "--base-currency", "USD"
+        ).returncode
+        == 0
+    )
     again = run_cli(database_url, tmp_path, "tenant", "create", "acme", "--base-currency", "USD")
     assert again.returncode == 1
     assert "acme" in again.stderr
@@ -57,14 +83,21 @@ async def test_tenant_create_twice_fails_with_a_clear_message(database_url: str,
     assert again.stdout == ""
 
 
-async def test_tenant_create_rejects_an_unknown_base_currency(database_url: str, tmp_path: Path) -> None:
+async def test_tenant_create_rejects_an_unknown_base_currency(
+    database_url: str, tmp_path: Path
+) -> None:
     done = run_cli(database_url, tmp_path, "tenant", "create", "acme", "--base-currency", "XYZ")
     assert done.returncode == 1
     assert "ISO 4217" in done.stderr
 
 
 async def test_key_create_then_revoke(database_url: str, tmp_path: Path) -> None:
-    assert run_cli(database_url, tmp_path, "tenant", "create", "acme", "--base-currency", "USD").returncode == 0
+    assert (
+        run_cli(
+            database_url, tmp_path, "tenant", "create", "acme", "--base-currency", "USD"
+        ).returncode
+        == 0
+    )
     created = run_cli(database_url, tmp_path, "key", "create", "acme")
     assert created.returncode == 0, created.stderr
     key = only_json(created.stdout)
@@ -92,7 +125,9 @@ async def test_key_revoke_of_an_unknown_key_fails(database_url: str, tmp_path: P
     assert bad.returncode == 2
 
 
-async def test_bad_configuration_is_reported_with_the_variable_name(database_url: str, tmp_path: Path) -> None:
+async def test_bad_configuration_is_reported_with_the_variable_name(
+    database_url: str, tmp_path: Path
+) -> None:
     done = run_cli(database_url, tmp_path, "migrate", LEDGER_PORT="eighty")
     assert done.returncode == 2
     assert "LEDGER_PORT" in done.stderr

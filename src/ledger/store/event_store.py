@@ -133,6 +133,9 @@ class EventStore:
                 exists already; nothing was appended.
         """
         stored = [self.mapper.to_stored_event(e) for e in events]
+        keys = {(e.originator_id, e.originator_version) for e in stored}
+        if len(keys) != len(stored):
+            raise ConcurrencyConflict("two of the events have the same aggregate version")
         async with self.pool.acquire() as conn:
             outcome = await append_stored_events(conn, stored, [tenant_id] * len(stored))
         if outcome.first_position is None:

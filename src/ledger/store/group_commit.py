@@ -210,10 +210,16 @@ class GroupCommitter:
             items = [first]
             while len(items) < self.commands_max and not self._queue.empty():
                 items.append(self._queue.get_nowait())
+            commit = asyncio.ensure_future(self._commit(items))
             try:
-                await self._commit(items)
+                await asyncio.shield(commit)
             except asyncio.CancelledError:
-                # Finish this batch's callers before stopping: their outcome is unknown.
+                # stop(): let the batch under way finish, so its callers learn the real
+                # outcome (a write cut off during COMMIT may have committed all the same).
+                try:
+                    await commit
+                except Exception:
+                    log.exception("group commit failed")
                 for item in items:
                     if not item.future.done():
                         item.future.set_exception(Unavailable("the write was interrupted"))

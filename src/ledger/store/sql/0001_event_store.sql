@@ -92,7 +92,7 @@ BEGIN
             || uuid_send(p_originator_ids[i])
             || int8send(p_versions[i])
             || coalesce(uuid_send(p_tenant_ids[i]), v_zero_tenant)
-            || int4send(octet_length(p_topics[i]))
+            || int4send(octet_length(convert_to(p_topics[i], 'UTF8')))
             || convert_to(p_topics[i], 'UTF8')
             || p_states[i]
         );
