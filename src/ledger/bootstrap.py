@@ -10,12 +10,18 @@ from typing import Any
 
 import asyncpg
 
+from ledger.commands.currencies import CurrencyCommands
+from ledger.commands.journals import JournalCommands
+from ledger.commands.ledgers import LedgerCommands
 from ledger.commands.tenants import TenantCommands
 from ledger.config import Settings
+from ledger.projections.books import BooksProjection
+from ledger.projections.currencies import CurrenciesProjection
+from ledger.projections.ledgers import LedgersProjection
 from ledger.projections.tenants import TenantsProjection
 from ledger.store.database import create_pool, start_embedded_postgres
 from ledger.store.event_store import EventStore
-from ledger.store.group_commit import GroupCommitter
+from ledger.store.group_commit import GroupCommitter, InlineProjection
 from ledger.store.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -31,6 +37,17 @@ class Services:
     store: EventStore
     committer: GroupCommitter
     tenants: TenantCommands
+    currencies: CurrencyCommands
+    ledgers: LedgerCommands
+    journals: JournalCommands
+
+
+def inline_projections() -> list[InlineProjection]:
+    """The projections written in the append's transaction, in the order they apply.
+
+    Ledgers before books: an entry's ledger row must exist when the entry is written.
+    """
+    return [TenantsProjection(), CurrenciesProjection(), LedgersProjection(), BooksProjection()]
 
 
 def database_url(settings: Settings) -> str:
@@ -54,7 +71,7 @@ async def open_services(
             for migration in applied:
                 log.info("applied migration %04d_%s", migration.version, migration.name)
         store = EventStore(pool)
-        committer = GroupCommitter(pool, mapper=store.mapper, projections=[TenantsProjection()])
+        committer = GroupCommitter(pool, mapper=store.mapper, projections=inline_projections())
         await committer.start()
         try:
             yield Services(
@@ -64,6 +81,9 @@ async def open_services(
                 store=store,
                 committer=committer,
                 tenants=TenantCommands(committer),
+                currencies=CurrencyCommands(committer),
+                ledgers=LedgerCommands(committer),
+                journals=JournalCommands(committer, pool),
             )
         finally:
             await committer.stop()

@@ -30,3 +30,10 @@ READ_EVENTS_PAGE_MAX: Final = 10_000
 
 # Money: amounts are signed 64-bit integers in minor units.
 AMOUNT_MINOR_MAX: Final = 2**63 - 1
+
+# Ledgers (accounts).
+LEDGER_TREE_DEPTH_MAX: Final = 16  # a root ledger has depth 1; ``ledgers.depth`` checks it too
+LEDGER_CODE_LENGTH_MAX: Final = 128
+LEDGER_NAME_LENGTH_MAX: Final = 200
+LEDGER_METADATA_BYTES_MAX: Final = 16 * 1024  # the metadata object, JSON-encoded
+BALANCE_MINOR_MIN: Final = -(2**63)  # signed fields such as ``min_balance`` are int64

@@ -7,11 +7,17 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.domain.money import assign_residue, convert_minor, inverse_rate
+from ledger.domain.money import (
+    assign_residue,
+    convert_exact,
+    convert_minor,
+    inverse_rate,
+    round_minor,
+)
 
 
 def test_conversion_rounds_half_to_even() -> None:
-    # 1 unit at 0.5 is exactly half: even rounding goes down to 0, 3 × 0.5 = 1.5 goes up to 2.
+    # 1 unit at 0.5 is exactly half: even rounding goes down to 0, 3 x 0.5 = 1.5 goes up to 2.
     assert convert_minor(1, Decimal("0.5"), 2, 2) == 0
     assert convert_minor(3, Decimal("0.5"), 2, 2) == 2
     assert convert_minor(5, Decimal("0.5"), 2, 2) == 2
@@ -35,18 +41,24 @@ def test_inverse_rate_has_fixed_significant_digits() -> None:
     assert len(inverse_rate(Decimal("3")).as_tuple().digits) == 20
 
 
-def test_residue_goes_to_the_largest_amount_of_the_smaller_side() -> None:
-    debits, credits = assign_residue([100, 51], [50, 100])
-    assert debits == [100, 51]
-    assert credits == [50, 101]
+def test_residue_goes_to_the_largest_amount_of_each_side() -> None:
+    # Two debits of 1 EUR and one credit of 2 EUR at 1.5: exact total 3.00, rounded
+    # one by one 2 + 2 = 4 on the debit side; the debit side gives back one unit.
+    debits, credits = assign_residue([2, 2], [3], 3)
+    assert debits == [1, 2]
+    assert credits == [3]
 
 
 amounts = st.lists(st.integers(min_value=1, max_value=10**12), min_size=1, max_size=20)
-rates = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("10000"), places=6, allow_nan=False)
+rates = st.decimals(
+    min_value=Decimal("0.0001"), max_value=Decimal("10000"), places=6, allow_nan=False
+)
 
 
 @given(amounts=amounts, rate=rates, split=st.integers(min_value=1, max_value=19))
-def test_base_debits_equal_base_credits_for_any_rate(amounts: list[int], rate: Decimal, split: int) -> None:
+def test_base_debits_equal_base_credits_for_any_rate(
+    amounts: list[int], rate: Decimal, split: int
+) -> None:
     # A journal balanced in one foreign currency: the debits are `amounts`, the credits the
     # same total split differently; converted one by one, the sides may differ by rounding.
     total = sum(amounts)
@@ -54,9 +66,11 @@ def test_base_debits_equal_base_credits_for_any_rate(amounts: list[int], rate: D
     credits_foreign = [cut, total - cut] if cut else [total]
     debits = [convert_minor(a, rate, 2, 2) for a in amounts]
     credits = [convert_minor(a, rate, 2, 2) for a in credits_foreign]
-    fixed_debits, fixed_credits = assign_residue(debits, credits)
-    assert sum(fixed_debits) == sum(fixed_credits)
-    # Only one amount moved, by the residue, and the residue is bounded by the entry count.
-    moved = [a - b for a, b in zip(fixed_debits + fixed_credits, debits + credits, strict=True) if a != b]
-    assert len(moved) <= 1
-    assert all(abs(m) <= len(amounts) + len(credits_foreign) for m in moved)
+    total = round_minor(sum((convert_exact(a, rate, 2, 2) for a in amounts), Decimal(0)))
+    fixed_debits, fixed_credits = assign_residue(debits, credits, total)
+    assert sum(fixed_debits) == sum(fixed_credits) == total
+    # At most one amount per side moved, by less than one unit per entry of that side.
+    for fixed, rounded in ((fixed_debits, debits), (fixed_credits, credits)):
+        moved = [a - b for a, b in zip(fixed, rounded, strict=True) if a != b]
+        assert len(moved) <= 1
+        assert all(abs(m) <= len(rounded) for m in moved)

@@ -15,6 +15,7 @@ Contract:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
@@ -23,7 +24,15 @@ from litestar._openapi.schema_generation import SchemaCreator
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, Schema, SecurityRequirement, SecurityScheme
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIMediaType,
+    Operation,
+    RequestBody,
+    Schema,
+    SecurityRequirement,
+    SecurityScheme,
+)
 from litestar.typing import FieldDefinition
 
 from ledger import __version__
@@ -105,3 +114,48 @@ def openapi_config() -> OpenAPIConfig:
             after_request=_schema_not_found_as_envelope,
         ),
     )
+
+
+@dataclass
+class _RawSchema(Schema):
+    """An OpenAPI schema given as a JSON Schema document (msgspec's)."""
+
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def to_schema(self) -> dict[str, Any]:
+        return self.raw
+
+
+def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
+    """``node`` with every ``{"$ref": "#/$defs/X"}`` replaced by X's definition."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline_refs(definitions[ref.removeprefix("#/$defs/")], definitions)
+        return {key: _inline_refs(value, definitions) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(item, definitions) for item in node]
+    return node
+
+
+def json_body_operation(struct: type[msgspec.Struct]) -> type[Operation]:
+    """An ``operation_class`` documenting ``struct`` as the JSON request body.
+
+    Handlers decode their bodies themselves (``ledger.api.body.decode_body``, never through
+    float), so Litestar does not know the body type; this puts msgspec's JSON Schema of
+    ``struct`` (nested Structs inlined) in the OpenAPI document.
+    """
+    generated = msgspec.json.schema(struct)
+    definitions = generated.get("$defs", {})
+    body_schema = _inline_refs(generated, definitions)
+    body_schema.pop("$defs", None)
+
+    @dataclass
+    class WithJsonBody(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                content={"application/json": OpenAPIMediaType(schema=_RawSchema(raw=body_schema))},
+                required=True,
+            )
+
+    return WithJsonBody

@@ -21,3 +21,23 @@ PRECISION_MAX: Final = 18
 
 def is_iso_currency(code: str) -> bool:
     return code in ISO_PRECISION
+
+
+# Every code of the ISO 4217 list, including those without a minor unit (XAU, XDR, XTS …):
+# none of them can be a tenant's custom currency (spec/API.md §3: an ISO code → 409).
+ISO_CODES: Final[frozenset[str]] = frozenset(c.code for c in Currency)
+
+
+def is_reserved_code(code: str) -> bool:
+    """Whether ``code`` is an ISO 4217 code, so never available as a custom currency."""
+    return code in ISO_CODES
+
+
+def is_valid_custom_code(code: str) -> bool:
+    """Whether ``code`` has the shape of a custom currency code (``^[A-Z][A-Z0-9]{2,9}$``)."""
+    return CUSTOM_CODE_PATTERN.fullmatch(code) is not None
+
+
+def is_valid_precision(precision: int) -> bool:
+    """Whether ``precision`` is an allowed minor-unit exponent (0 .. ``PRECISION_MAX``)."""
+    return not isinstance(precision, bool) and 0 <= precision <= PRECISION_MAX

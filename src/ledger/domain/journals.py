@@ -11,6 +11,7 @@ after a rate or rule changes gives the same books.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -42,6 +43,7 @@ class JournalWarning(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class Journal(Aggregate):
+    @dataclass(frozen=True)
     class JournalPosted(Aggregate.Created):
         tenant_id: UUID
         number: int
@@ -67,18 +69,21 @@ class Journal(Aggregate):
                 if name not in _BASE_FIELDS:
                     setattr(aggregate, name, value)
 
+    @dataclass(frozen=True)
     class JournalCommitted(Aggregate.Event):
         tenant_id: UUID
 
         def apply(self, aggregate: Any) -> None:
             aggregate.status = "posted"
 
+    @dataclass(frozen=True)
     class JournalVoided(Aggregate.Event):
         tenant_id: UUID
 
         def apply(self, aggregate: Any) -> None:
             aggregate.status = "voided"
 
+    @dataclass(frozen=True)
     class JournalReversed(Aggregate.Event):
         tenant_id: UUID
         reversed_by: UUID

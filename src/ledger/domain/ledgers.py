@@ -7,6 +7,7 @@ the tree can never get a cycle: a parent always exists before its children.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
@@ -23,6 +24,7 @@ def default_normal_balance(ledger_type: LedgerType) -> Direction:
 
 
 class Ledger(Aggregate):
+    @dataclass(frozen=True)
     class LedgerOpened(Aggregate.Created):
         tenant_id: UUID
         num_id: int
@@ -35,6 +37,7 @@ class Ledger(Aggregate):
         min_balance: int | None
         metadata: dict[str, Any]
 
+    @dataclass(frozen=True)
     class LedgerUpdated(Aggregate.Event):
         """Only the fields present changed (``*_set`` says whether a nullable one was sent)."""
 
@@ -52,6 +55,7 @@ class Ledger(Aggregate):
             if self.min_balance_set:
                 aggregate.min_balance = self.min_balance
 
+    @dataclass(frozen=True)
     class LedgerClosed(Aggregate.Event):
         tenant_id: UUID
 
@@ -64,7 +68,7 @@ class Ledger(Aggregate):
         num_id: int,
         code: str,
         name: str,
-        type: str,  # noqa: A002 - the contract's field name
+        type: str,  # the contract's field name (shadows the builtin on purpose)
         normal_balance: str,
         parent_id: UUID | None,
         currency: str | None,
@@ -82,3 +86,35 @@ class Ledger(Aggregate):
         self.min_balance = min_balance
         self.metadata = metadata
         self.status = "open"
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        ledger_id: UUID,
+        tenant_id: UUID,
+        num_id: int,
+        code: str,
+        name: str,
+        type: str,  # the contract's field name (shadows the builtin on purpose)
+        normal_balance: str,
+        parent_id: UUID | None,
+        currency: str | None,
+        min_balance: int | None,
+        metadata: dict[str, Any],
+    ) -> Ledger:
+        """A new ledger (one ``LedgerOpened`` event). The caller has checked every rule."""
+        return cls._create(
+            cls.LedgerOpened,
+            id=ledger_id,
+            tenant_id=tenant_id,
+            num_id=num_id,
+            code=code,
+            name=name,
+            type=type,
+            normal_balance=normal_balance,
+            parent_id=parent_id,
+            currency=currency,
+            min_balance=min_balance,
+            metadata=metadata,
+        )

@@ -25,33 +25,41 @@ def inverse_rate(rate: Decimal) -> Decimal:
     return _INVERSE.divide(Decimal(1), rate).normalize(_INVERSE)
 
 
-def convert_minor(amount_minor: int, rate: Decimal, precision_from: int, precision_to: int) -> int:
-    """``round_half_even(amount x rate x 10^(precision_to - precision_from))``."""
+def convert_exact(
+    amount_minor: int, rate: Decimal, precision_from: int, precision_to: int
+) -> Decimal:
+    """``amount x rate x 10^(precision_to - precision_from)``, exactly (not rounded)."""
     assert rate > 0
-    exact = _EXACT.multiply(Decimal(amount_minor), rate).scaleb(
+    return _EXACT.multiply(Decimal(amount_minor), rate).scaleb(
         precision_to - precision_from, _EXACT
     )
+
+
+def round_minor(exact: Decimal) -> int:
+    """Round half to even to a whole number of minor units."""
     return int(exact.to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
-def assign_residue(
-    debits_base: Sequence[int], credits_base: Sequence[int]
-) -> tuple[list[int], list[int]]:
-    """Make base debits equal base credits by moving the rounding residue.
+def convert_minor(amount_minor: int, rate: Decimal, precision_from: int, precision_to: int) -> int:
+    """``round_half_even(amount x rate x 10^(precision_to - precision_from))``."""
+    return round_minor(convert_exact(amount_minor, rate, precision_from, precision_to))
 
-    Each amount was rounded on its own, so the sides can differ by a few minor units. The
-    difference is added to the largest amount of the smaller side (the first of equals),
-    where it is relatively smallest. Both sides non-empty.
+
+def assign_residue(
+    debits_base: Sequence[int], credits_base: Sequence[int], total: int
+) -> tuple[list[int], list[int]]:
+    """Make each side add up to ``total`` by moving the rounding residue.
+
+    Each amount was rounded on its own, so a side can miss the correctly rounded total of
+    its exact values by a few minor units. The difference goes to the side's largest amount
+    (the first of equals), where it is relatively smallest. A journal balanced per currency
+    has equal exact totals on both sides, so ``total`` is the rounded exact total of either.
     """
     assert debits_base
     assert credits_base
     debits, credits = list(debits_base), list(credits_base)
-    difference = sum(debits) - sum(credits)
-    if difference > 0:
-        index = max(range(len(credits)), key=lambda i: (credits[i], -i))
-        credits[index] += difference
-    elif difference < 0:
-        index = max(range(len(debits)), key=lambda i: (debits[i], -i))
-        debits[index] -= difference
-    assert sum(debits) == sum(credits)
+    for side in (debits, credits):
+        index = max(range(len(side)), key=lambda i: (side[i], -i))
+        side[index] += total - sum(side)
+    assert sum(debits) == sum(credits) == total
     return debits, credits

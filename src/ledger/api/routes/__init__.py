@@ -11,8 +11,18 @@ from typing import Final
 
 from litestar.types import ControllerRouterHandler
 
+from ledger.api.currencies import CURRENCY_ROUTES
+from ledger.api.ledgers import LedgersController
+from ledger.api.routes.balances import BALANCE_ROUTES
+from ledger.api.routes.journals import JOURNAL_ROUTES
 from ledger.api.routes.system import health, ready
 from ledger.api.routes.tenant import get_tenant
 
 SYSTEM_ROUTES: Final[list[ControllerRouterHandler]] = [health, ready]
-V1_ROUTES: Final[list[ControllerRouterHandler]] = [get_tenant]
+V1_ROUTES: Final[list[ControllerRouterHandler]] = [
+    get_tenant,
+    *CURRENCY_ROUTES,
+    LedgersController,
+    *JOURNAL_ROUTES,
+    *BALANCE_ROUTES,
+]

@@ -1,0 +1,101 @@
+"""Ledger balances (as of a date, as known at a position) and statements (spec/API.md §4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Final
+from uuid import UUID
+
+import msgspec
+from litestar import Response, get
+from litestar.params import FromPath, FromQuery, QueryParameter
+
+from ledger.api.auth import ServicesDep, TenantDep
+from ledger.api.errors import V1_ERROR_STATUSES, error_responses
+from ledger.api.positions import LEDGER_POSITION_DOC
+from ledger.bootstrap import Services
+from ledger.errors import NotFound, ValidationError
+from ledger.queries.balances import LedgerHead, ledger_balances, ledger_head, statement
+from ledger.queries.pagination import page_limit
+from ledger.queries.tenants import TenantView
+
+JSON: Final = "application/json"
+
+
+async def _head(services: Services, tenant: TenantView, ledger_id: str) -> LedgerHead:
+    try:
+        parsed = UUID(ledger_id)
+    except ValueError:
+        parsed = None
+    head = await ledger_head(services.pool, tenant.tenant_id, parsed) if parsed else None
+    if head is None:
+        raise NotFound("no such ledger", {"ledger_id": ledger_id})
+    return head
+
+
+@get(
+    "/ledgers/{ledger_id:str}/balances",
+    summary="A ledger's balances",
+    description=(
+        "One row per currency. `as_of` (default today) counts postings with effective date <= "
+        "as_of; `known_at` (default: everything) counts only events at positions <= known_at: "
+        "what the books said at that position about that date. `including_children` rolls up "
+        "the ledger and all its descendants. `pending` = posted + pending movements; "
+        "`available` = posted - pending movements against the normal side."
+    ),
+    tags=["ledgers"],
+    responses=error_responses(400, 404, *V1_ERROR_STATUSES),
+    response_headers=[LEDGER_POSITION_DOC],
+)
+async def get_balances(
+    ledger_id: FromPath[str],
+    services: ServicesDep,
+    tenant: TenantDep,
+    as_of: FromQuery[dt.date | None] = None,
+    known_at: Annotated[int | None, QueryParameter(ge=0)] = None,
+) -> Response[bytes]:
+    head = await _head(services, tenant, ledger_id)
+    day = as_of or dt.date.today()
+    position = known_at if known_at is not None else await services.store.max_position()
+    rows = await ledger_balances(services.pool, head, day, known_at)
+    body = {
+        "ledger_id": str(head.ledger_id),
+        "as_of": day.isoformat(),
+        "known_at": position,
+        "balances": rows,
+    }
+    return Response(msgspec.json.encode(body), media_type=JSON)
+
+
+@get(
+    "/ledgers/{ledger_id:str}/entries",
+    summary="A ledger's statement",
+    description=(
+        "Posted entries ordered by (effective date, position), each with the running balance "
+        "of its currency (including everything before `from`)."
+    ),
+    tags=["ledgers"],
+    responses=error_responses(400, 404, *V1_ERROR_STATUSES),
+    response_headers=[LEDGER_POSITION_DOC],
+)
+async def get_statement(
+    ledger_id: FromPath[str],
+    services: ServicesDep,
+    tenant: TenantDep,
+    date_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
+    date_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
+    currency: FromQuery[str | None] = None,
+    limit: FromQuery[int | None] = None,
+    cursor: FromQuery[str | None] = None,
+) -> Response[bytes]:
+    head = await _head(services, tenant, ledger_id)
+    if date_from and date_to and date_from > date_to:
+        raise ValidationError("from is after to", {"field": "from"})
+    lines, next_cursor = await statement(
+        services.pool, head, date_from, date_to, currency, page_limit(limit), cursor
+    )
+    body: dict[str, Any] = {"data": lines, "next_cursor": next_cursor}
+    return Response(msgspec.json.encode(body), media_type=JSON)
+
+
+BALANCE_ROUTES: Final = [get_balances, get_statement]

@@ -1,0 +1,426 @@
+"""Journals over HTTP (spec/API.md §5): post, read, list, reverse, commit, void, bulk.
+
+Bodies are decoded strictly from the raw bytes (``ledger.api.body``); shape errors are 400s
+raised here, every rule that needs state is decided in group commit
+(``ledger.commands.journals``), in the precedence order documented there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Annotated, Any, Final, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
+
+from ledger import limits
+from ledger.api.auth import ServicesDep, TenantDep
+from ledger.api.body import decode_body, decode_json
+from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
+from ledger.api.openapi import json_body_operation
+from ledger.api.positions import LEDGER_POSITION_DOC
+from ledger.bootstrap import Services
+from ledger.commands.journals import (
+    EntryInput,
+    PostedJournal,
+    PostJournal,
+    request_fingerprint,
+    reverse_journal,
+)
+from ledger.errors import LedgerError, NotFound, ValidationError
+from ledger.queries.journals import JournalFilter, journal_document, list_journals
+from ledger.queries.ledgers import LedgerRef
+from ledger.queries.pagination import page_limit
+from ledger.queries.tenants import TenantView
+
+JOURNAL_ENTRIES_MIN: Final = 2
+JOURNAL_ENTRIES_MAX: Final = 500
+BULK_JOURNALS_MAX: Final = 1000
+TEXT_LENGTH_MAX: Final = 1000
+KEY_LENGTH_MAX: Final = 255
+JSON: Final = "application/json"
+JournalStatus = Literal["posted", "pending", "scheduled", "reversed", "voided"]
+
+Amount = Annotated[int, msgspec.Meta(gt=0, le=limits.AMOUNT_MINOR_MAX)]
+Text = Annotated[str, msgspec.Meta(max_length=TEXT_LENGTH_MAX)]
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{2,9}$")]
+Key = Annotated[str, msgspec.Meta(min_length=1, max_length=KEY_LENGTH_MAX)]
+
+
+class EntryBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    ledger_id: UUID | None = None
+    ledger_code: Annotated[str, msgspec.Meta(min_length=1, max_length=KEY_LENGTH_MAX)] | None = None
+    ledger_num_id: Annotated[int, msgspec.Meta(ge=1, le=limits.AMOUNT_MINOR_MAX)] | None = None
+    direction: Literal["debit", "credit"]
+    amount: Amount
+    currency: Currency | None = None
+    description: Text | None = None
+    metadata: dict[str, Any] = {}
+
+
+class JournalBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    date: dt.date
+    accrual_date: dt.date | None = None
+    description: Text | None = None
+    reference: Key | None = None
+    external_id: Key | None = None
+    currency: Currency | None = None
+    status: Literal["posted", "pending"] = "posted"
+    metadata: dict[str, Any] = {}
+    entries: Annotated[
+        list[EntryBody],
+        msgspec.Meta(min_length=JOURNAL_ENTRIES_MIN, max_length=JOURNAL_ENTRIES_MAX),
+    ]
+
+
+class ReverseBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    date: dt.date | None = None
+    description: Text | None = None
+
+
+class BulkBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    journals: Annotated[list[JournalBody], msgspec.Meta(min_length=1, max_length=BULK_JOURNALS_MAX)]
+    atomic: bool = False
+
+
+def ledger_ref(entry: EntryBody, path: str) -> LedgerRef:
+    """The entry's ledger ref; exactly one of the three keys must be present (else 400)."""
+    return LedgerRef.from_fields(
+        ledger_id=entry.ledger_id,
+        ledger_code=entry.ledger_code,
+        ledger_num_id=entry.ledger_num_id,
+        field=path,
+    )
+
+
+def to_command(
+    body: JournalBody,
+    tenant: TenantView,
+    idempotency_key: str | None,
+    *,
+    check_duplicates: bool,
+    force: bool,
+    path: str = "$",
+) -> PostJournal:
+    """Turn a decoded body into a command (400 for shape errors the schema cannot express)."""
+    if (
+        idempotency_key is not None
+        and body.external_id is not None
+        and idempotency_key != body.external_id
+    ):
+        raise ValidationError(
+            "Idempotency-Key and external_id differ; send one, or the same value in both",
+            {"field": f"{path}.external_id"},
+        )
+    return PostJournal(
+        tenant_id=tenant.tenant_id,
+        base_currency=tenant.base_currency,
+        date=body.date,
+        accrual_date=body.accrual_date,
+        description=body.description,
+        reference=body.reference,
+        external_id=body.external_id or idempotency_key,
+        currency=body.currency,
+        status=body.status,
+        metadata=body.metadata,
+        entries=tuple(
+            EntryInput(
+                ref=ledger_ref(entry, f"{path}.entries[{index}]"),
+                direction=entry.direction,
+                amount=entry.amount,
+                currency=entry.currency,
+                description=entry.description,
+                metadata=entry.metadata,
+            )
+            for index, entry in enumerate(body.entries)
+        ),
+        check_duplicates=check_duplicates,
+        force=force,
+        request_sha256=request_fingerprint(body),
+    )
+
+
+def journal_response(posted: PostedJournal) -> Response[bytes]:
+    if posted.replayed:
+        return Response(
+            posted.document,
+            status_code=200,
+            media_type=JSON,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    return Response(posted.document, status_code=201, media_type=JSON)
+
+
+_POST_ERRORS = error_responses(
+    *BODY_ERROR_STATUSES,
+    *V1_ERROR_STATUSES,
+    409,
+    422,
+    codes={
+        409: ["IDEMPOTENCY_CONFLICT", "POSSIBLE_DUPLICATE", "ALREADY_REVERSED"],
+        422: [
+            "JOURNAL_UNBALANCED",
+            "INSUFFICIENT_FUNDS",
+            "LEDGER_NOT_FOUND",
+            "LEDGER_CLOSED",
+            "CURRENCY_UNKNOWN",
+            "CURRENCY_MISMATCH",
+            "FX_RATE_NOT_FOUND",
+            "INVALID_STATE",
+        ],
+    },
+)
+
+
+@post(
+    "/journals",
+    summary="Post a journal",
+    description=(
+        "Posts a balanced journal (201), or answers an idempotent retry with the original "
+        "journal byte for byte (200, header `Idempotent-Replayed: true`). Body: see JournalBody."
+    ),
+    tags=["journals"],
+    responses=_POST_ERRORS,
+    operation_class=json_body_operation(JournalBody),
+)
+async def post_journal(
+    request: Request[Any, Any, Any],
+    services: ServicesDep,
+    tenant: TenantDep,
+    check_duplicates: FromQuery[bool] = False,
+    force: FromQuery[bool] = False,
+    idempotency_key: Annotated[
+        str | None, HeaderParameter(name="Idempotency-Key", max_length=KEY_LENGTH_MAX)
+    ] = None,
+) -> Response[bytes]:
+    body = await decode_body(request, JournalBody)
+    command = to_command(
+        body, tenant, idempotency_key, check_duplicates=check_duplicates, force=force
+    )
+    return journal_response(await services.journals.post(command))
+
+
+@get(
+    "/journals/{journal_id:str}",
+    summary="A journal",
+    tags=["journals"],
+    responses=error_responses(400, 404, *V1_ERROR_STATUSES),
+    response_headers=[LEDGER_POSITION_DOC],
+)
+async def get_journal(
+    journal_id: FromPath[str], services: ServicesDep, tenant: TenantDep
+) -> Response[bytes]:
+    document = None
+    parsed = _uuid_or_none(journal_id)
+    if parsed is not None:
+        document = await journal_document(services.pool, tenant.tenant_id, parsed, dt.date.today())
+    if document is None:
+        raise NotFound("no such journal", {"journal_id": journal_id})
+    return Response(document, media_type=JSON)
+
+
+def _uuid_or_none(text: str) -> UUID | None:
+    try:
+        return UUID(text)
+    except ValueError:
+        return None
+
+
+@get(
+    "/journals",
+    summary="List journals",
+    description=(
+        "Journals in posting order; filters combine with AND. `from`/`to` bound the effective date."
+    ),
+    tags=["journals"],
+    responses=error_responses(400, *V1_ERROR_STATUSES),
+    response_headers=[LEDGER_POSITION_DOC],
+)
+async def list_journals_route(
+    services: ServicesDep,
+    tenant: TenantDep,
+    reference: FromQuery[str | None] = None,
+    external_id: FromQuery[str | None] = None,
+    date: FromQuery[dt.date | None] = None,
+    date_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
+    date_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
+    ledger_id: FromQuery[UUID | None] = None,
+    status: FromQuery[
+        Literal["posted", "pending", "scheduled", "reversed", "voided"] | None
+    ] = None,
+    limit: FromQuery[int | None] = None,
+    cursor: FromQuery[str | None] = None,
+) -> Response[bytes]:
+    documents, next_cursor = await list_journals(
+        services.pool,
+        tenant.tenant_id,
+        JournalFilter(
+            reference=reference,
+            external_id=external_id,
+            date=date,
+            date_from=date_from,
+            date_to=date_to,
+            ledger_id=ledger_id,
+            status=status,
+        ),
+        page_limit(limit),
+        cursor,
+        dt.date.today(),
+    )
+    tail = msgspec.json.encode(next_cursor)
+    return Response(
+        b'{"data":[' + b",".join(documents) + b'],"next_cursor":' + tail + b"}", media_type=JSON
+    )
+
+
+def _journal_id(journal_id: str) -> UUID:
+    parsed = _uuid_or_none(journal_id)
+    if parsed is None:
+        raise NotFound("no such journal", {"journal_id": journal_id})
+    return parsed
+
+
+@post(
+    "/journals/{journal_id:str}/reverse",
+    summary="Reverse a posted journal",
+    description="Posts the mirror journal (201) and marks the original `reversed`; once only.",
+    tags=["journals"],
+    responses=error_responses(
+        *BODY_ERROR_STATUSES,
+        404,
+        409,
+        422,
+        *V1_ERROR_STATUSES,
+        codes={
+            409: ["ALREADY_REVERSED"],
+            422: ["INVALID_STATE", "INSUFFICIENT_FUNDS", "LEDGER_CLOSED"],
+        },
+    ),
+)
+async def reverse_journal_route(
+    journal_id: FromPath[str],
+    request: Request[Any, Any, Any],
+    services: ServicesDep,
+    tenant: TenantDep,
+) -> Response[bytes]:
+    raw = await request.body()
+    body = decode_json(raw, ReverseBody) if raw.strip() else ReverseBody()
+    posted = await reverse_journal(
+        services.journals,
+        services.pool,
+        tenant.tenant_id,
+        _journal_id(journal_id),
+        body.date,
+        body.description,
+    )
+    return journal_response(posted)
+
+
+async def _settle(
+    services: Services, tenant: TenantView, journal_id: str, action: str
+) -> Response[bytes]:
+    parsed = _journal_id(journal_id)
+    await services.journals.change_status(tenant.tenant_id, parsed, action)
+    document = await journal_document(services.pool, tenant.tenant_id, parsed, dt.date.today())
+    assert document is not None
+    return Response(document, status_code=200, media_type=JSON)
+
+
+_SETTLE_ERRORS = error_responses(400, 404, 422, *V1_ERROR_STATUSES, codes={422: ["INVALID_STATE"]})
+
+
+@post(
+    "/journals/{journal_id:str}/commit",
+    summary="Post a pending journal",
+    tags=["journals"],
+    responses=_SETTLE_ERRORS,
+    status_code=200,
+)
+async def commit_journal(
+    journal_id: FromPath[str], services: ServicesDep, tenant: TenantDep
+) -> Response[bytes]:
+    return await _settle(services, tenant, journal_id, "commit")
+
+
+@post(
+    "/journals/{journal_id:str}/void",
+    summary="Release a pending journal",
+    tags=["journals"],
+    responses=_SETTLE_ERRORS,
+    status_code=200,
+)
+async def void_journal(
+    journal_id: FromPath[str], services: ServicesDep, tenant: TenantDep
+) -> Response[bytes]:
+    return await _settle(services, tenant, journal_id, "void")
+
+
+class BulkError(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+@post(
+    "/journals/bulk",
+    summary="Post up to 1000 journals",
+    description=(
+        'Per-item results in request order: `{"status": 201|200|4xx, "journal"|"error"}`. '
+        "Non-atomic: each journal stands alone. Atomic: all or none — if any item fails, none is "
+        "posted, the failing items carry their error and the others `ATOMIC_ROLLBACK` (409)."
+    ),
+    tags=["journals"],
+    responses=error_responses(*BODY_ERROR_STATUSES, *V1_ERROR_STATUSES),
+    status_code=200,
+    operation_class=json_body_operation(BulkBody),
+)
+async def post_journals_bulk(
+    request: Request[Any, Any, Any],
+    services: ServicesDep,
+    tenant: TenantDep,
+    check_duplicates: FromQuery[bool] = False,
+    force: FromQuery[bool] = False,
+) -> Response[bytes]:
+    body = await decode_body(request, BulkBody)
+    commands = [
+        to_command(
+            j, tenant, None, check_duplicates=check_duplicates, force=force, path=f"$.journals[{i}]"
+        )
+        for i, j in enumerate(body.journals)
+    ]
+    items: list[PostedJournal | BaseException]
+    if body.atomic:
+        items = list(await services.journals.post_atomic(commands))
+    else:
+        items = list(
+            await asyncio.gather(
+                *(services.journals.post(c) for c in commands), return_exceptions=True
+            )
+        )
+    parts: list[bytes] = []
+    for item in items:
+        if isinstance(item, PostedJournal):
+            status = 200 if item.replayed else 201
+            parts.append(
+                b'{"status":' + str(status).encode() + b',"journal":' + item.document + b"}"
+            )
+        elif isinstance(item, LedgerError):
+            error = BulkError(code=item.code, message=item.message, details=item.details)
+            parts.append(msgspec.json.encode({"status": item.status_code, "error": error}))
+        else:
+            raise item
+    return Response(b'{"data":[' + b",".join(parts) + b"]}", media_type=JSON)
+
+
+JOURNAL_ROUTES: Final = [
+    post_journals_bulk,
+    post_journal,
+    list_journals_route,
+    get_journal,
+    reverse_journal_route,
+    commit_journal,
+    void_journal,
+]

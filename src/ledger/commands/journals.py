@@ -1,0 +1,750 @@
+"""Posting, committing, voiding and reversing journals (spec/API.md §5).
+
+Every rule that depends on state is decided inside the group-commit batch, in arrival order,
+against rows loaded (and, for limited ledgers, locked) once per batch, so N concurrent
+debits can never overdraw a ledger and N concurrent retries of one key create one journal.
+
+Validation precedence of ``PostJournal`` (the first failing rule answers):
+
+1. idempotency: a known key with the same request → replay (200); another request → 409
+   ``IDEMPOTENCY_CONFLICT``;
+2. 422 ``CURRENCY_UNKNOWN`` (journal currency, then entries in order);
+3. 422 ``JOURNAL_UNBALANCED`` (per currency, currencies in code order);
+4. 422 ``FX_RATE_NOT_FOUND`` (entries in order);
+5. 422 ``LEDGER_NOT_FOUND``, ``LEDGER_CLOSED``, ``CURRENCY_MISMATCH`` (entries in order,
+   each entry checked for all three before the next);
+6. reversal state: 409 ``ALREADY_REVERSED``, 422 ``INVALID_STATE``;
+7. 409 ``POSSIBLE_DUPLICATE`` (only with ``check_duplicates`` and without ``force``);
+8. 422 ``INSUFFICIENT_FUNDS`` (ledgers in entry order).
+
+Shape errors (entry count, amounts, ledger refs, dates) are 400s raised by the wire layer
+before a command exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from ledger.commands.balances import Available, BalanceState, available_after, load_limited_balances
+from ledger.commands.ledgers import ledger_in_batch
+from ledger.domain.journals import EntryLine, Journal, JournalWarning
+from ledger.domain.money import assign_residue, convert_exact, round_minor
+from ledger.errors import (
+    AlreadyReversed,
+    CurrencyMismatch,
+    CurrencyUnknown,
+    FxRateNotFound,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidState,
+    JournalUnbalanced,
+    LedgerClosed,
+    LedgerError,
+    LedgerNotFound,
+    NotFound,
+    PossibleDuplicate,
+)
+from ledger.queries.currencies import fetch_precisions, fetch_rates
+from ledger.queries.ledgers import LedgerRef, LedgerRow, resolve_ledger_refs
+from ledger.store.group_commit import Batch, CommandHandler, Decision
+
+JOURNAL_NUMBER_COUNTER = "journal_number"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EntryInput:
+    ref: LedgerRef
+    direction: str  # "debit" | "credit"
+    amount: int
+    currency: str | None = None
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    # Reversals mirror the original's base amounts exactly instead of converting again.
+    amount_base: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostJournal:
+    tenant_id: UUID
+    base_currency: str
+    date: dt.date
+    accrual_date: dt.date | None = None
+    description: str | None = None
+    reference: str | None = None
+    external_id: str | None = None
+    currency: str | None = None
+    status: str = "posted"  # "posted" | "pending"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    entries: tuple[EntryInput, ...]
+    check_duplicates: bool = False
+    force: bool = False
+    # sha256 of the canonical request: an idempotent retry must match it.
+    request_sha256: bytes
+    journal_id: UUID = field(default_factory=uuid.uuid4)
+    reversal_of: UUID | None = None
+    exchange_rates: dict[str, Decimal] | None = None  # fixed rates (reversals)
+
+    @property
+    def effective_date(self) -> dt.date:
+        return self.accrual_date or self.date
+
+
+@dataclass(frozen=True, slots=True)
+class JournalReplay:
+    """An idempotent retry: answer the original journal (id) as it was first returned."""
+
+    journal_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class JournalAccepted:
+    event: Journal.JournalPosted
+
+
+PostResult = JournalAccepted | JournalReplay
+
+
+def request_fingerprint(request: object) -> bytes:
+    """sha256 of a request struct in canonical form (sorted keys), for idempotency."""
+    return hashlib.sha256(msgspec.json.encode(request, order="sorted")).digest()
+
+
+def duplicate_fingerprint(
+    date: dt.date, reference: str | None, lines: Sequence[tuple[UUID, str, int, str]]
+) -> bytes:
+    """What makes two journals possible duplicates: date, reference, ledgers, directions,
+    amounts and currencies (order-insensitive)."""
+    canonical = [
+        date.isoformat(),
+        reference,
+        sorted((str(ledger), d, a, c) for ledger, d, a, c in lines),
+    ]
+    return hashlib.sha256(msgspec.json.encode(canonical)).digest()
+
+
+@dataclass
+class _Known:
+    """Batch state of the journal handler (see group_commit.Batch.scratch)."""
+
+    keys: dict[tuple[UUID, str], tuple[UUID, bytes]] = field(default_factory=dict)
+    precisions: dict[UUID, dict[str, int]] = field(default_factory=dict)
+    rates: dict[UUID, dict[tuple[str, str, dt.date], Decimal]] = field(default_factory=dict)
+    ledgers: dict[UUID, dict[LedgerRef, LedgerRow]] = field(default_factory=dict)
+    counters: dict[UUID, int] = field(default_factory=dict)
+    duplicates: dict[tuple[UUID, bytes], UUID] = field(default_factory=dict)
+    originals: dict[UUID, tuple[str, int, UUID]] = field(
+        default_factory=dict
+    )  # id -> status, version, tenant
+    balances: BalanceState = field(default_factory=BalanceState)
+
+
+def _entry_currency(command: PostJournal, entry: EntryInput) -> str:
+    return entry.currency or command.currency or command.base_currency
+
+
+class PostJournalHandler(CommandHandler[PostJournal, PostResult]):
+    """Posts journals. Raises the errors listed in the module docstring, in that order."""
+
+    async def load(self, batch: Batch, commands: Sequence[PostJournal]) -> None:
+        known = batch.scratch(self, _Known)
+        conn = batch.conn
+        keyed = [(c.tenant_id, c.external_id) for c in commands if c.external_id is not None]
+        if keyed:
+            rows = await conn.fetch(
+                "SELECT j.tenant_id, j.external_id, j.journal_id, j.request_sha256 FROM journals j"
+                " JOIN unnest($1::uuid[], $2::text[]) AS k(tenant_id, external_id)"
+                " USING (tenant_id, external_id)",
+                [t for t, _ in keyed],
+                [k for _, k in keyed],
+            )
+            for r in rows:
+                known.keys[(r["tenant_id"], r["external_id"])] = (
+                    r["journal_id"],
+                    bytes(r["request_sha256"]),
+                )
+        by_tenant: dict[UUID, list[PostJournal]] = {}
+        for c in commands:
+            by_tenant.setdefault(c.tenant_id, []).append(c)
+        counters = await conn.fetch(
+            "SELECT tenant_id, value FROM tenant_counters"
+            " WHERE counter = $1 AND tenant_id = ANY($2::uuid[])"
+            " FOR UPDATE",
+            JOURNAL_NUMBER_COUNTER,
+            list(by_tenant),
+        )
+        known.counters.update({r["tenant_id"]: r["value"] for r in counters})
+        limited: list[tuple[UUID, str]] = []
+        for tenant_id, group in by_tenant.items():
+            codes = {c.base_currency for c in group}
+            codes |= {c.currency for c in group if c.currency}
+            codes |= {e.currency for c in group for e in c.entries if e.currency}
+            known.precisions[tenant_id] = await fetch_precisions(conn, tenant_id, codes)
+            refs = {e.ref for c in group for e in c.entries}
+            ledgers = await resolve_ledger_refs(conn, tenant_id, refs)
+            known.ledgers[tenant_id] = ledgers
+            limited.extend(
+                (row.ledger_id, row.currency)
+                for row in ledgers.values()
+                if row.min_balance is not None and row.currency
+            )
+            wanted = {
+                (_entry_currency(c, e), c.base_currency, c.effective_date)
+                for c in group
+                if c.exchange_rates is None
+                for e in c.entries
+                if _entry_currency(c, e) != c.base_currency
+            }
+            known.rates[tenant_id] = await fetch_rates(conn, tenant_id, wanted) if wanted else {}
+        await load_limited_balances(conn, limited, known.balances)
+        reversal_ids = [c.reversal_of for c in commands if c.reversal_of is not None]
+        if reversal_ids:
+            rows = await conn.fetch(
+                "SELECT journal_id, status, version, tenant_id FROM journals"
+                " WHERE journal_id = ANY($1::uuid[]) FOR UPDATE",
+                reversal_ids,
+            )
+            known.originals.update(
+                {r["journal_id"]: (r["status"], r["version"], r["tenant_id"]) for r in rows}
+            )
+        dup_checks = [c for c in commands if c.check_duplicates]
+        if dup_checks:
+            prints = [self._duplicate_print(known, c) for c in dup_checks]
+            rows = (
+                await conn.fetch(
+                    "SELECT j.tenant_id, j.duplicate_sha256, j.journal_id FROM journals j"
+                    " JOIN unnest($1::uuid[], $2::bytea[]) AS d(tenant_id, duplicate_sha256)"
+                    " USING (tenant_id, duplicate_sha256) WHERE j.status <> 'voided'",
+                    [c.tenant_id for c in dup_checks],
+                    [p for p in prints if p is not None],
+                )
+                if any(p is not None for p in prints)
+                else []
+            )
+            for r in rows:
+                known.duplicates.setdefault(
+                    (r["tenant_id"], bytes(r["duplicate_sha256"])), r["journal_id"]
+                )
+
+    @staticmethod
+    def _duplicate_print(known: _Known, command: PostJournal) -> bytes | None:
+        ledgers = known.ledgers.get(command.tenant_id, {})
+        lines = []
+        for entry in command.entries:
+            row = ledgers.get(entry.ref)
+            if row is None:
+                return None
+            lines.append(
+                (row.ledger_id, entry.direction, entry.amount, _entry_currency(command, entry))
+            )
+        return duplicate_fingerprint(command.date, command.reference, lines)
+
+    def decide(self, batch: Batch, command: PostJournal) -> Decision[PostResult]:
+        known = batch.scratch(self, _Known)
+        tenant = command.tenant_id
+
+        # 1. Idempotency.
+        if command.external_id is not None:
+            seen = known.keys.get((tenant, command.external_id))
+            if seen is not None:
+                journal_id, fingerprint = seen
+                if fingerprint != command.request_sha256:
+                    raise IdempotencyConflict(
+                        "this idempotency key was used with a different request",
+                        {"journal_id": str(journal_id), "external_id": command.external_id},
+                    )
+                return Decision(events=[], result=JournalReplay(journal_id), tenant_id=tenant)
+
+        # 2. Currencies.
+        precisions = known.precisions.get(tenant, {})
+        journal_currency = command.currency or command.base_currency
+        if journal_currency not in precisions:
+            raise CurrencyUnknown(
+                f"unknown currency {journal_currency!r}", {"currency": journal_currency}
+            )
+        currencies = [_entry_currency(command, e) for e in command.entries]
+        for index, code in enumerate(currencies):
+            if code not in precisions:
+                raise CurrencyUnknown(
+                    f"unknown currency {code!r}", {"currency": code, "entry_index": index}
+                )
+
+        # 3. Balanced per currency.
+        sums: dict[str, list[int]] = {}
+        for entry, code in zip(command.entries, currencies, strict=True):
+            pair = sums.setdefault(code, [0, 0])
+            pair[0 if entry.direction == "debit" else 1] += entry.amount
+        for code in sorted(sums):
+            debits, credits = sums[code]
+            if debits != credits:
+                raise JournalUnbalanced(
+                    f"debits and credits in {code} differ",
+                    {"currency": code, "debits": debits, "credits": credits},
+                )
+
+        # 4. Conversion to the base currency.
+        base = command.base_currency
+        rates: dict[str, Decimal] = dict(command.exchange_rates or {})
+        tenant_rates = known.rates.get(tenant, {})
+        for index, code in enumerate(currencies):
+            if code == base or code in rates:
+                continue
+            rate = tenant_rates.get((code, base, command.effective_date))
+            if rate is None:
+                raise FxRateNotFound(
+                    f"no {code}->{base} rate on or before {command.effective_date}",
+                    {
+                        "base": code,
+                        "quote": base,
+                        "date": command.effective_date.isoformat(),
+                        "entry_index": index,
+                    },
+                )
+            rates[code] = rate
+        bases: list[int] = []
+        exact_debits = Decimal(0)
+        for entry, code in zip(command.entries, currencies, strict=True):
+            if entry.amount_base is not None:
+                exact = Decimal(entry.amount_base)
+            elif code == base:
+                exact = Decimal(entry.amount)
+            else:
+                exact = convert_exact(entry.amount, rates[code], precisions[code], precisions[base])
+            bases.append(round_minor(exact))
+            if entry.direction == "debit":
+                exact_debits += exact
+        debit_idx = [i for i, e in enumerate(command.entries) if e.direction == "debit"]
+        credit_idx = [i for i, e in enumerate(command.entries) if e.direction == "credit"]
+        debit_base, credit_base = assign_residue(
+            [bases[i] for i in debit_idx], [bases[i] for i in credit_idx], round_minor(exact_debits)
+        )
+        for i, value in zip(debit_idx, debit_base, strict=True):
+            bases[i] = value
+        for i, value in zip(credit_idx, credit_base, strict=True):
+            bases[i] = value
+
+        # 5. Ledgers.
+        ledgers = known.ledgers.get(tenant, {})
+        rows: list[LedgerRow] = []
+        for index, (entry, code) in enumerate(zip(command.entries, currencies, strict=True)):
+            # A ledger opened, updated or closed earlier in this batch reads as it is now.
+            row = ledger_in_batch(batch, tenant, entry.ref) or ledgers.get(entry.ref)
+            if row is None:
+                raise LedgerNotFound(
+                    "the entry's ledger does not exist",
+                    {"entry_index": index, "ledger": entry.ref.as_json()},
+                )
+            if row.status != "open":
+                raise LedgerClosed(
+                    f"ledger {row.code!r} is closed",
+                    {"entry_index": index, "ledger_id": str(row.ledger_id)},
+                )
+            if row.currency is not None and row.currency != code:
+                raise CurrencyMismatch(
+                    f"ledger {row.code!r} takes {row.currency}, not {code}",
+                    {
+                        "entry_index": index,
+                        "ledger_id": str(row.ledger_id),
+                        "currency": code,
+                        "ledger_currency": row.currency,
+                    },
+                )
+            rows.append(row)
+
+        # 6. Reversal state.
+        reversing: tuple[str, int, UUID] | None = None
+        if command.reversal_of is not None:
+            reversing = known.originals.get(command.reversal_of)
+            if reversing is None or reversing[2] != tenant:
+                raise NotFound("no such journal", {"journal_id": str(command.reversal_of)})
+            if reversing[0] == "reversed":
+                raise AlreadyReversed(
+                    "the journal was reversed already", {"journal_id": str(command.reversal_of)}
+                )
+            if reversing[0] != "posted":
+                raise InvalidState(
+                    f"a {reversing[0]} journal cannot be reversed",
+                    {"journal_id": str(command.reversal_of)},
+                )
+
+        # 7. Possible duplicates.
+        warnings: list[JournalWarning] = []
+        lines = [
+            (row.ledger_id, e.direction, e.amount, code)
+            for row, e, code in zip(rows, command.entries, currencies, strict=True)
+        ]
+        duplicate_print = duplicate_fingerprint(command.date, command.reference, lines)
+        if command.check_duplicates:
+            other = known.duplicates.get((tenant, duplicate_print))
+            if other is not None:
+                if not command.force:
+                    raise PossibleDuplicate(
+                        "a journal with the same date, reference, ledgers and amounts exists",
+                        {"journal_id": str(other)},
+                    )
+                warnings.append(
+                    JournalWarning(
+                        code="POSSIBLE_DUPLICATE",
+                        message="posted with force=true although a similar journal exists",
+                        journal_id=other,
+                    )
+                )
+
+        # 8. Limits (available balance never below min_balance).
+        changes: dict[tuple[UUID, str], Available] = {}
+        for row, entry, code in zip(rows, command.entries, currencies, strict=True):
+            if row.min_balance is None:
+                continue
+            key = (row.ledger_id, code)
+            change = changes.get(key) or Available(row=row, currency=code)
+            changes[key] = change.plus(
+                entry.direction, entry.amount, pending=command.status == "pending"
+            )
+        for (ledger_id, code), change in changes.items():
+            before, after = available_after(known.balances, change)
+            assert change.row.min_balance is not None
+            if after < before and after < change.row.min_balance:
+                raise InsufficientFunds(
+                    f"ledger {change.row.code!r} would go below its minimum balance",
+                    {
+                        "ledger_id": str(ledger_id),
+                        "currency": code,
+                        "available": before,
+                        "required": before - after,
+                        "min_balance": change.row.min_balance,
+                    },
+                )
+
+        # Accepted: build the event, then record its effects for later commands.
+        number = known.counters.get(tenant, 0) + 1
+        entries = tuple(
+            EntryLine(
+                entry_id=uuid.uuid4(),
+                ledger_id=row.ledger_id,
+                ledger_code=row.code,
+                direction=e.direction,
+                amount=e.amount,
+                currency=code,
+                amount_base=amount_base,
+                description=e.description,
+                metadata=e.metadata,
+            )
+            for row, e, code, amount_base in zip(
+                rows, command.entries, currencies, bases, strict=True
+            )
+        )
+        journal = Journal._create(
+            Journal.JournalPosted,
+            id=command.journal_id,
+            tenant_id=tenant,
+            number=number,
+            status=command.status,
+            date=command.date,
+            accrual_date=command.accrual_date,
+            effective_date=command.effective_date,
+            description=command.description,
+            reference=command.reference,
+            external_id=command.external_id,
+            currency=journal_currency,
+            base_currency=base,
+            exchange_rates={code: rate for code, rate in rates.items() if code in sums},
+            entries=entries,
+            reversal_of=command.reversal_of,
+            warnings=tuple(warnings),
+            metadata=command.metadata,
+            request_sha256=command.request_sha256.hex(),
+            duplicate_sha256=duplicate_print.hex(),
+        )
+        events: list[Any] = list(journal.collect_events())
+        if command.reversal_of is not None and reversing is not None:
+            events.append(
+                Journal.JournalReversed(
+                    originator_id=command.reversal_of,
+                    originator_version=reversing[1] + 1,
+                    timestamp=events[0].timestamp,
+                    tenant_id=tenant,
+                    reversed_by=command.journal_id,
+                )
+            )
+            known.originals[command.reversal_of] = ("reversed", reversing[1] + 1, tenant)
+        known.counters[tenant] = number
+        if command.external_id is not None:
+            known.keys[(tenant, command.external_id)] = (command.journal_id, command.request_sha256)
+        known.duplicates.setdefault((tenant, duplicate_print), command.journal_id)
+        for change in changes.values():
+            known.balances.apply(change)
+        return Decision(events=events, result=JournalAccepted(events[0]), tenant_id=tenant)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeJournalStatus:
+    """Commit (post) or void (release) a pending journal."""
+
+    tenant_id: UUID
+    journal_id: UUID
+    action: str  # "commit" | "void"
+
+
+class ChangeJournalStatusHandler(CommandHandler[ChangeJournalStatus, UUID]):
+    """Commits or voids a pending journal, once.
+
+    Raises:
+        NotFound: no such journal in the tenant.
+        InvalidState: the journal is not pending (422).
+    """
+
+    async def load(self, batch: Batch, commands: Sequence[ChangeJournalStatus]) -> None:
+        rows = await batch.conn.fetch(
+            "SELECT journal_id, tenant_id, status, version FROM journals"
+            " WHERE journal_id = ANY($1::uuid[])"
+            " FOR UPDATE",
+            [c.journal_id for c in commands],
+        )
+        state: dict[UUID, list[Any]] = batch.scratch(self, dict)
+        state.update({r["journal_id"]: [r["tenant_id"], r["status"], r["version"]] for r in rows})
+
+    def decide(self, batch: Batch, command: ChangeJournalStatus) -> Decision[UUID]:
+        state: dict[UUID, list[Any]] = batch.scratch(self, dict)
+        row = state.get(command.journal_id)
+        if row is None or row[0] != command.tenant_id:
+            raise NotFound("no such journal", {"journal_id": str(command.journal_id)})
+        if row[1] != "pending":
+            raise InvalidState(
+                f"only a pending journal can be {command.action}ed; this one is {row[1]}",
+                {"journal_id": str(command.journal_id), "status": row[1]},
+            )
+        event_class = (
+            Journal.JournalCommitted if command.action == "commit" else Journal.JournalVoided
+        )
+        event = event_class(
+            originator_id=command.journal_id,
+            originator_version=row[2] + 1,
+            timestamp=event_class.create_timestamp(),
+            tenant_id=command.tenant_id,
+        )
+        row[1] = "posted" if command.action == "commit" else "voided"
+        row[2] += 1
+        return Decision(events=[event], result=command.journal_id, tenant_id=command.tenant_id)
+
+
+_RESPONSE_SQL = "SELECT response FROM journals WHERE journal_id = $1 AND tenant_id = $2"
+
+
+@dataclass(frozen=True, slots=True)
+class PostedJournal:
+    """What the API answers: the journal document bytes, its position, and whether this was
+    an idempotent replay (then ``document`` is the original answer, byte for byte)."""
+
+    document: bytes
+    position: int
+    replayed: bool
+
+
+class JournalCommands:
+    """The journal use cases, bound to one group committer."""
+
+    def __init__(self, committer: Any, pool: Any) -> None:
+        self._committer = committer
+        self._pool = pool
+        self._post = PostJournalHandler()
+        self._atomic = PostJournalsAtomicHandler(self._post)
+        self._status = ChangeJournalStatusHandler()
+
+    async def post(self, command: PostJournal) -> PostedJournal:
+        """Post one journal. Raises the errors of :class:`PostJournalHandler`."""
+        from ledger.projections.journal_document import encode_document, render_posted
+
+        committed = await self._committer.submit(self._post, command)
+        result = committed.result
+        if isinstance(result, JournalReplay):
+            row = await self._pool.fetchrow(_RESPONSE_SQL, result.journal_id, command.tenant_id)
+            assert row is not None, "a replayed journal is committed"
+            document = bytes(row["response"])
+            position = msgspec.json.decode(document, type=dict[str, Any])["position"]
+            return PostedJournal(document=document, position=position, replayed=True)
+        position = committed.position
+        assert position is not None
+        return PostedJournal(
+            document=encode_document(render_posted(result.event, position)),
+            position=position,
+            replayed=False,
+        )
+
+    async def post_atomic(
+        self, commands: Sequence[PostJournal]
+    ) -> list[PostedJournal | LedgerError]:
+        """Post all of ``commands`` or none; per-item outcomes in order.
+
+        When one fails, it carries its own error and every other item ``AtomicRollback``.
+        """
+        from ledger.projections.journal_document import encode_document, render_posted
+
+        assert commands
+        try:
+            committed = await self._committer.submit(self._atomic, tuple(commands))
+        except _AtomicFailed as failed:
+            return [
+                e
+                if e is not None
+                else AtomicRollback("not posted: another item of the atomic request failed")
+                for e in failed.outcomes
+            ]
+        out: list[PostedJournal | LedgerError] = []
+        offset = 0
+        for result, count in zip(
+            committed.result.results, committed.result.event_counts, strict=True
+        ):
+            if isinstance(result, JournalReplay):
+                row = await self._pool.fetchrow(
+                    _RESPONSE_SQL, result.journal_id, commands[0].tenant_id
+                )
+                document = bytes(row["response"])
+                position = msgspec.json.decode(document, type=dict[str, Any])["position"]
+                out.append(PostedJournal(document=document, position=position, replayed=True))
+            else:
+                position = committed.positions[offset + count - 1]
+                out.append(
+                    PostedJournal(
+                        document=encode_document(render_posted(result.event, position)),
+                        position=position,
+                        replayed=False,
+                    )
+                )
+            offset += count
+        return out
+
+    async def change_status(self, tenant_id: UUID, journal_id: UUID, action: str) -> int:
+        """Commit or void a pending journal; returns the position.
+
+        Raises the errors of :class:`ChangeJournalStatusHandler`.
+        """
+        committed = await self._committer.submit(
+            self._status,
+            ChangeJournalStatus(tenant_id=tenant_id, journal_id=journal_id, action=action),
+        )
+        assert committed.position is not None
+        return int(committed.position)
+
+
+async def reverse_journal(
+    commands: JournalCommands,
+    pool: Any,
+    tenant_id: UUID,
+    journal_id: UUID,
+    date: dt.date | None,
+    description: str | None,
+) -> PostedJournal:
+    """Post the mirror image of a posted journal and mark the original reversed, atomically.
+
+    The reversal reuses the original's rates and base amounts, so in the base currency it
+    nets to exactly zero. Default date: the original's effective date.
+
+    Raises:
+        NotFound: no such journal in the tenant.
+        AlreadyReversed: it was reversed before (409).
+        InvalidState: it is pending or voided (422).
+        InsufficientFunds, LedgerClosed: as for any posting.
+    """
+    from ledger.queries.journals import journal_for_reversal
+
+    original = await journal_for_reversal(pool, tenant_id, journal_id)
+    if original is None:
+        raise NotFound("no such journal", {"journal_id": str(journal_id)})
+    document = msgspec.json.decode(original["response"], type=dict[str, Any])
+    entries = tuple(
+        EntryInput(
+            ref=LedgerRef.by_id(e["ledger_id"]),
+            direction="credit" if e["direction"] == "debit" else "debit",
+            amount=e["amount"],
+            currency=e["currency"],
+            description=e["description"],
+            metadata=msgspec.json.decode(e["metadata"])
+            if isinstance(e["metadata"], str)
+            else e["metadata"],
+            amount_base=e["amount_base"],
+        )
+        for e in original["entries"]
+    )
+    command = PostJournal(
+        tenant_id=tenant_id,
+        base_currency=document["base_currency"],
+        date=date or original["effective_date"],
+        description=description if description is not None else f"Reversal of {document['number']}",
+        reference=document.get("reference"),
+        currency=original["currency"],
+        entries=entries,
+        request_sha256=uuid.uuid4().bytes * 2,
+        reversal_of=journal_id,
+        exchange_rates={code: Decimal(rate) for code, rate in document["exchange_rates"].items()},
+    )
+    return await commands.post(command)
+
+
+class AtomicRollback(LedgerError):
+    """An item of an atomic bulk request that was valid, but not posted because another failed."""
+
+    status_code = 409
+    code = "ATOMIC_ROLLBACK"
+
+
+class _AtomicFailed(LedgerError):
+    status_code = 422
+    code = "ATOMIC_FAILED"
+
+    def __init__(self, outcomes: list[LedgerError | None]) -> None:
+        super().__init__("an item of the atomic request failed")
+        self.outcomes = outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class _AtomicResult:
+    results: list[PostResult]
+    event_counts: list[int]
+
+
+class PostJournalsAtomicHandler(CommandHandler[tuple[PostJournal, ...], _AtomicResult]):
+    """All of a bulk request's journals, or none: decided in order in one batch.
+
+    Shares the single-journal handler's batch state, so it is ordered with every other
+    posting of the batch.
+    """
+
+    def __init__(self, inner: PostJournalHandler) -> None:
+        self._inner = inner
+
+    async def load(self, batch: Batch, commands: Sequence[tuple[PostJournal, ...]]) -> None:
+        await self._inner.load(batch, [c for group in commands for c in group])
+
+    def decide(self, batch: Batch, command: tuple[PostJournal, ...]) -> Decision[_AtomicResult]:
+        import copy
+
+        known = batch.scratch(self._inner, _Known)
+        snapshot = copy.deepcopy(known)
+        outcomes: list[LedgerError | None] = []
+        results: list[PostResult] = []
+        events: list[Any] = []
+        counts: list[int] = []
+        for item in command:
+            try:
+                decision = self._inner.decide(batch, item)
+            except LedgerError as e:
+                outcomes.append(e)
+                continue
+            outcomes.append(None)
+            results.append(decision.result)
+            events.extend(decision.events)
+            counts.append(len(decision.events))
+        if any(o is not None for o in outcomes):
+            batch._scratch[self._inner] = snapshot
+            raise _AtomicFailed(outcomes)
+        return Decision(
+            events=events, result=_AtomicResult(results, counts), tenant_id=command[0].tenant_id
+        )

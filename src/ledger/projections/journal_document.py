@@ -1,0 +1,144 @@
+"""The journal document: the JSON a client gets for a journal (spec/API.md §5).
+
+``render_posted`` is a pure function of ``JournalPosted`` and its position. The projection
+stores its bytes when the journal is posted, and an idempotent retry answers exactly those
+bytes, so a replay is byte-for-byte the original 201 even years later. A GET re-renders the
+stored document with the journal's current status and ``reversed_by``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from ledger.domain.journals import Journal, journal_number_text
+
+
+class Totals(msgspec.Struct, frozen=True, kw_only=True):
+    currency: str
+    debits: int
+    credits: int
+    debits_base: int
+    credits_base: int
+
+
+class EntryDocument(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    ledger_id: UUID
+    ledger_code: str
+    direction: str
+    amount: int
+    currency: str
+    amount_base: int
+    description: str | None
+    metadata: dict[str, Any]
+
+
+class WarningDocument(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    message: str
+    journal_id: UUID | None
+
+
+class JournalDocument(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    number: str
+    status: str
+    date: dt.date
+    accrual_date: dt.date | None
+    effective_date: dt.date
+    description: str | None
+    reference: str | None
+    external_id: str | None
+    currency: str
+    base_currency: str
+    totals: list[Totals]
+    exchange_rates: dict[str, str]
+    entries: list[EntryDocument]
+    reversal_of: UUID | None
+    reversed_by: UUID | None
+    warnings: list[WarningDocument]
+    metadata: dict[str, Any]
+    created_at: dt.datetime
+    position: int
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(JournalDocument)
+
+
+def status_as_of(status: str, effective_date: dt.date, today: dt.date) -> str:
+    """A posted journal whose effective date is still ahead reads ``scheduled``."""
+    return "scheduled" if status == "posted" and effective_date > today else status
+
+
+def render_posted(event: Journal.JournalPosted, position: int) -> JournalDocument:
+    totals: dict[str, list[int]] = {}
+    for entry in event.entries:
+        row = totals.setdefault(entry.currency, [0, 0, 0, 0])
+        if entry.direction == "debit":
+            row[0] += entry.amount
+            row[2] += entry.amount_base
+        else:
+            row[1] += entry.amount
+            row[3] += entry.amount_base
+    return JournalDocument(
+        id=event.originator_id,
+        number=journal_number_text(event.number),
+        status=status_as_of(event.status, event.effective_date, event.timestamp.date()),
+        date=event.date,
+        accrual_date=event.accrual_date,
+        effective_date=event.effective_date,
+        description=event.description,
+        reference=event.reference,
+        external_id=event.external_id,
+        currency=event.currency,
+        base_currency=event.base_currency,
+        totals=[
+            Totals(currency=c, debits=t[0], credits=t[1], debits_base=t[2], credits_base=t[3])
+            for c, t in sorted(totals.items())
+        ],
+        exchange_rates={code: str(rate) for code, rate in sorted(event.exchange_rates.items())},
+        entries=[
+            EntryDocument(
+                id=e.entry_id,
+                ledger_id=e.ledger_id,
+                ledger_code=e.ledger_code,
+                direction=e.direction,
+                amount=e.amount,
+                currency=e.currency,
+                amount_base=e.amount_base,
+                description=e.description,
+                metadata=e.metadata,
+            )
+            for e in event.entries
+        ],
+        reversal_of=event.reversal_of,
+        reversed_by=None,
+        warnings=[
+            WarningDocument(code=w.code, message=w.message, journal_id=w.journal_id)
+            for w in event.warnings
+        ],
+        metadata=event.metadata,
+        created_at=event.timestamp,
+        position=position,
+    )
+
+
+def encode_document(document: JournalDocument) -> bytes:
+    return _encoder.encode(document)
+
+
+def current_document(stored: bytes, status: str, reversed_by: UUID | None, today: dt.date) -> bytes:
+    """The stored document with the journal's status and reversal as they are now."""
+    document = _decoder.decode(stored)
+    return _encoder.encode(
+        msgspec.structs.replace(
+            document,
+            status=status_as_of(status, document.effective_date, today),
+            reversed_by=reversed_by,
+        )
+    )

@@ -1,0 +1,117 @@
+"""Journal reads: one journal's current document, and filtered lists."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from ledger.projections.journal_document import current_document
+from ledger.queries.pagination import decode_cursor, encode_cursor
+
+_DOCUMENT_SQL = (
+    "SELECT response, status, reversed_by FROM journals WHERE tenant_id = $1 AND journal_id = $2"
+)
+
+
+async def journal_document(
+    source: Any, tenant_id: UUID, journal_id: UUID, today: dt.date
+) -> bytes | None:
+    """The journal as JSON with its current status, or None (unknown or another tenant's)."""
+    row = await source.fetchrow(_DOCUMENT_SQL, tenant_id, journal_id)
+    if row is None:
+        return None
+    return current_document(bytes(row["response"]), row["status"], row["reversed_by"], today)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JournalFilter:
+    reference: str | None = None
+    external_id: str | None = None
+    date: dt.date | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    ledger_id: UUID | None = None
+    status: str | None = None
+
+
+async def list_journals(
+    source: Any,
+    tenant_id: UUID,
+    where: JournalFilter,
+    limit: int,
+    cursor: str | None,
+    today: dt.date,
+) -> tuple[list[bytes], str | None]:
+    """A page of journal documents in posting order (oldest first), and the next cursor.
+
+    ``status`` filters on the status as read now (``scheduled`` included).
+    """
+    after = decode_cursor(cursor)
+    after_position = int(after[0]) if after else 0
+    args: list[Any] = [tenant_id, after_position]
+    clauses = ["j.tenant_id = $1", "j.position > $2"]
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if where.reference is not None:
+        clauses.append(f"j.reference = {arg(where.reference)}")
+    if where.external_id is not None:
+        clauses.append(f"j.external_id = {arg(where.external_id)}")
+    if where.date is not None:
+        clauses.append(f"j.effective_date = {arg(where.date)}")
+    if where.date_from is not None:
+        clauses.append(f"j.effective_date >= {arg(where.date_from)}")
+    if where.date_to is not None:
+        clauses.append(f"j.effective_date <= {arg(where.date_to)}")
+    if where.ledger_id is not None:
+        clauses.append(
+            f"EXISTS (SELECT 1 FROM journal_entries e WHERE e.journal_id = j.journal_id"
+            f" AND e.ledger_id = {arg(where.ledger_id)})"
+        )
+    if where.status == "scheduled":
+        clauses.append(f"j.status = 'posted' AND j.effective_date > {arg(today)}")
+    elif where.status == "posted":
+        clauses.append(f"j.status = 'posted' AND j.effective_date <= {arg(today)}")
+    elif where.status is not None:
+        clauses.append(f"j.status = {arg(where.status)}")
+    sql = (
+        "SELECT j.position, j.response, j.status, j.reversed_by FROM journals j WHERE "
+        + " AND ".join(clauses)
+        + f" ORDER BY j.position LIMIT {arg(limit + 1)}"
+    )
+    rows = await source.fetch(sql, *args)
+    page = rows[:limit]
+    documents = [
+        current_document(bytes(r["response"]), r["status"], r["reversed_by"], today) for r in page
+    ]
+    next_cursor = encode_cursor([page[-1]["position"]]) if len(rows) > limit else None
+    return documents, next_cursor
+
+
+async def journal_for_reversal(
+    source: Any, tenant_id: UUID, journal_id: UUID
+) -> dict[str, Any] | None:
+    """What a reversal mirrors: effective date, currency, rates and entries, or None."""
+    row = await source.fetchrow(
+        "SELECT effective_date, currency, response FROM journals"
+        " WHERE tenant_id = $1 AND journal_id = $2",
+        tenant_id,
+        journal_id,
+    )
+    if row is None:
+        return None
+    entries = await source.fetch(
+        "SELECT ledger_id, direction, amount, currency, amount_base, description, metadata"
+        " FROM journal_entries WHERE journal_id = $1 ORDER BY entry_index",
+        journal_id,
+    )
+    return {
+        "effective_date": row["effective_date"],
+        "currency": row["currency"],
+        "response": bytes(row["response"]),
+        "entries": [dict(e) for e in entries],
+    }

@@ -1,0 +1,292 @@
+"""Journals, balances and statements over HTTP (spec/API.md §4-§5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from ledger.bootstrap import Services
+from ledger.commands.tenants import NewKey
+from ledger.queries.ledgers import LedgerRef
+
+
+@pytest.fixture
+async def auth(services: Services, acme_key: NewKey) -> dict[str, str]:
+    tenant_id = await services.pool.fetchval("SELECT tenant_id FROM tenants WHERE slug = 'acme'")
+    ledgers = services.ledgers
+    assets = await ledgers.open_ledger(tenant_id, code="assets", name="Assets", type="asset")
+    await ledgers.open_ledger(
+        tenant_id,
+        code="cash",
+        name="Cash",
+        type="asset",
+        currency="USD",
+        min_balance=0,
+        parent=LedgerRef.by_id(assets.ledger_id),
+    )
+    await ledgers.open_ledger(tenant_id, code="revenue", name="Revenue", type="income")
+    return {"X-API-KEY": acme_key.api_key}
+
+
+def body(amount: Any = 1000, **fields: Any) -> dict[str, Any]:
+    return {
+        "date": "2026-06-03",
+        "entries": [
+            {"ledger_code": "cash", "direction": "debit", "amount": amount},
+            {"ledger_code": "revenue", "direction": "credit", "amount": amount},
+        ],
+        **fields,
+    }
+
+
+async def test_post_answers_201_with_the_journal(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    response = await client.post("/v1/journals", json=body(description="sale"), headers=auth)
+    assert response.status_code == 201, response.text
+    journal = response.json()
+    for name in (
+        "id",
+        "number",
+        "status",
+        "date",
+        "accrual_date",
+        "description",
+        "reference",
+        "external_id",
+        "currency",
+        "base_currency",
+        "totals",
+        "exchange_rates",
+        "entries",
+        "reversal_of",
+        "reversed_by",
+        "warnings",
+        "metadata",
+        "created_at",
+        "position",
+    ):
+        assert name in journal
+    assert journal["number"] == "JE-000001"
+    assert journal["currency"] == journal["base_currency"] == "USD"
+    entry = journal["entries"][0]
+    assert set(entry) >= {
+        "id",
+        "ledger_id",
+        "ledger_code",
+        "direction",
+        "amount",
+        "currency",
+        "amount_base",
+        "description",
+        "metadata",
+    }
+    got = await client.get(f"/v1/journals/{journal['id']}", headers=auth)
+    assert got.status_code == 200
+    assert got.json()["id"] == journal["id"]
+    assert int(got.headers["Ledger-Position"]) >= journal["position"]
+
+
+async def test_idempotent_retry_replays_byte_for_byte(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    first = await client.post("/v1/journals", json=body(external_id="inv-1"), headers=auth)
+    again = await client.post("/v1/journals", json=body(external_id="inv-1"), headers=auth)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.content == first.content
+    assert again.headers["Idempotent-Replayed"] == "true"
+    header = await client.post(
+        "/v1/journals", json=body(), headers={**auth, "Idempotency-Key": "inv-1"}
+    )
+    assert header.status_code == 409
+    assert header.json()["code"] == "IDEMPOTENCY_CONFLICT"
+    assert header.json()["details"]["journal_id"] == first.json()["id"]
+
+
+async def test_key_header_and_external_id_must_agree(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/v1/journals", json=body(external_id="a"), headers={**auth, "Idempotency-Key": "b"}
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize("amount", [10.5, "1000", 1e3, 0, -5, 2**63])
+async def test_amounts_must_be_positive_integers(
+    client: httpx.AsyncClient, auth: dict[str, str], amount: Any
+) -> None:
+    response = await client.post("/v1/journals", json=body(amount=amount), headers=auth)
+    assert response.status_code == 400
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert "entries" in response.json()["details"]["field"]
+
+
+async def test_one_entry_is_not_a_journal(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    one = body()
+    one["entries"] = one["entries"][:1]
+    response = await client.post("/v1/journals", json=one, headers=auth)
+    assert response.status_code == 400
+
+
+async def test_ledger_ref_needs_exactly_one_key(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    two = body()
+    two["entries"][0]["ledger_num_id"] = 1
+    response = await client.post("/v1/journals", json=two, headers=auth)
+    assert response.status_code == 400
+    assert response.json()["details"]["field"] == "$.entries[0]"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        (
+            {
+                "entries": [
+                    {"ledger_code": "cash", "direction": "debit", "amount": 5},
+                    {"ledger_code": "revenue", "direction": "credit", "amount": 4},
+                ]
+            },
+            422,
+            "JOURNAL_UNBALANCED",
+        ),
+        (
+            {
+                "entries": [
+                    {"ledger_code": "cash", "direction": "debit", "amount": 5},
+                    {"ledger_code": "gone", "direction": "credit", "amount": 5},
+                ]
+            },
+            422,
+            "LEDGER_NOT_FOUND",
+        ),
+        ({"currency": "QQQ"}, 422, "CURRENCY_UNKNOWN"),
+        ({"currency": "EUR"}, 422, "FX_RATE_NOT_FOUND"),
+        (
+            {
+                "entries": [
+                    {"ledger_code": "revenue", "direction": "debit", "amount": 5},
+                    {"ledger_code": "cash", "direction": "credit", "amount": 5},
+                ]
+            },
+            422,
+            "INSUFFICIENT_FUNDS",
+        ),
+    ],
+)
+async def test_domain_errors_use_the_contract_codes(
+    client: httpx.AsyncClient, auth: dict[str, str], change: dict[str, Any], status: int, code: str
+) -> None:
+    response = await client.post("/v1/journals", json={**body(), **change}, headers=auth)
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+
+
+async def test_reverse_once(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    posted = (await client.post("/v1/journals", json=body(), headers=auth)).json()
+    reversed_ = await client.post(f"/v1/journals/{posted['id']}/reverse", json={}, headers=auth)
+    assert reversed_.status_code == 201, reversed_.text
+    assert reversed_.json()["reversal_of"] == posted["id"]
+    original = (await client.get(f"/v1/journals/{posted['id']}", headers=auth)).json()
+    assert (original["status"], original["reversed_by"]) == ("reversed", reversed_.json()["id"])
+    again = await client.post(f"/v1/journals/{posted['id']}/reverse", json={}, headers=auth)
+    assert again.status_code == 409
+    assert again.json()["code"] == "ALREADY_REVERSED"
+
+
+async def test_commit_and_void_only_pending(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    posted = (await client.post("/v1/journals", json=body(), headers=auth)).json()
+    response = await client.post(f"/v1/journals/{posted['id']}/commit", headers=auth)
+    assert response.status_code == 422
+    assert response.json()["code"] == "INVALID_STATE"
+    pending = (await client.post("/v1/journals", json=body(status="pending"), headers=auth)).json()
+    assert pending["status"] == "pending"
+    committed = await client.post(f"/v1/journals/{pending['id']}/commit", headers=auth)
+    assert committed.status_code == 200
+    assert committed.json()["status"] == "posted"
+    void = await client.post(f"/v1/journals/{pending['id']}/void", headers=auth)
+    assert void.status_code == 422
+
+
+async def test_unknown_journal_is_404(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    for path in ("/v1/journals/00000000-0000-0000-0000-000000000000", "/v1/journals/not-a-uuid"):
+        response = await client.get(path, headers=auth)
+        assert response.status_code == 404
+        assert response.json()["code"] == "NOT_FOUND"
+
+
+async def test_list_filters_and_pages(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    for i in range(3):
+        await client.post("/v1/journals", json=body(reference=f"r{i % 2}"), headers=auth)
+    page = (await client.get("/v1/journals", params={"limit": 2}, headers=auth)).json()
+    assert len(page["data"]) == 2
+    assert page["next_cursor"]
+    rest = (
+        await client.get(
+            "/v1/journals", params={"limit": 2, "cursor": page["next_cursor"]}, headers=auth
+        )
+    ).json()
+    assert len(rest["data"]) == 1
+    assert rest["next_cursor"] is None
+    filtered = (await client.get("/v1/journals", params={"reference": "r0"}, headers=auth)).json()
+    assert [j["reference"] for j in filtered["data"]] == ["r0", "r0"]
+
+
+async def test_bulk_non_atomic_and_atomic(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    bad = body()
+    bad["entries"][1]["ledger_code"] = "gone"
+    response = await client.post(
+        "/v1/journals/bulk", json={"journals": [body(), bad]}, headers=auth
+    )
+    assert response.status_code == 200
+    items = response.json()["data"]
+    assert [i["status"] for i in items] == [201, 422]
+    assert items[1]["error"]["code"] == "LEDGER_NOT_FOUND"
+    atomic = await client.post(
+        "/v1/journals/bulk", json={"journals": [body(), bad], "atomic": True}, headers=auth
+    )
+    assert [i["status"] for i in atomic.json()["data"]] == [409, 422]
+    listed = (await client.get("/v1/journals", headers=auth)).json()["data"]
+    assert len(listed) == 1
+
+
+async def test_balances_and_statement(
+    client: httpx.AsyncClient, auth: dict[str, str], services: Services
+) -> None:
+    await client.post("/v1/journals", json=body(amount=100), headers=auth)
+    await client.post("/v1/journals", json={**body(amount=50), "date": "2026-06-01"}, headers=auth)
+    cash_id = await services.pool.fetchval("SELECT ledger_id FROM ledgers WHERE code = 'cash'")
+    assets_id = await services.pool.fetchval("SELECT ledger_id FROM ledgers WHERE code = 'assets'")
+    balances = await client.get(
+        f"/v1/ledgers/{cash_id}/balances", params={"as_of": "2026-06-30"}, headers=auth
+    )
+    assert balances.status_code == 200
+    data = balances.json()
+    assert set(data) >= {"ledger_id", "as_of", "known_at", "balances"}
+    usd = data["balances"][0]
+    assert (usd["currency"], usd["posted"], usd["available"], usd["debits_posted"]) == (
+        "USD",
+        150,
+        150,
+        150,
+    )
+    parent = await client.get(
+        f"/v1/ledgers/{assets_id}/balances", params={"as_of": "2026-06-30"}, headers=auth
+    )
+    assert parent.json()["balances"][0]["including_children"]["posted"] == 150
+    lines = (await client.get(f"/v1/ledgers/{cash_id}/entries", headers=auth)).json()["data"]
+    assert [(line["date"], line["running_balance"]) for line in lines] == [
+        ("2026-06-01", 50),
+        ("2026-06-03", 150),
+    ]
+    missing = await client.get(
+        "/v1/ledgers/00000000-0000-0000-0000-000000000000/balances", headers=auth
+    )
+    assert missing.status_code == 404

@@ -1,0 +1,357 @@
+"""Posting journals through group commit: rules, precedence, limits, idempotency, balances."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import pytest
+
+from ledger.bootstrap import Services
+from ledger.commands.journals import EntryInput, PostJournal, reverse_journal
+from ledger.errors import (
+    AlreadyReversed,
+    CurrencyMismatch,
+    CurrencyUnknown,
+    FxRateNotFound,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidState,
+    JournalUnbalanced,
+    LedgerClosed,
+    LedgerNotFound,
+    PossibleDuplicate,
+)
+from ledger.queries.balances import ledger_balances, ledger_head
+from ledger.queries.ledgers import LedgerRef
+
+DAY = dt.date(2026, 6, 3)
+
+
+async def tenant(services: Services, slug: str = "acme", base: str = "USD") -> UUID:
+    await services.tenants.create_tenant(slug, base)
+    row = await services.pool.fetchrow("SELECT tenant_id FROM tenants WHERE slug = $1", slug)
+    assert row is not None
+    tenant_id: UUID = row["tenant_id"]
+    return tenant_id
+
+
+def entry(code: str, direction: str, amount: int, currency: str | None = None) -> EntryInput:
+    return EntryInput(
+        ref=LedgerRef.by_code(code), direction=direction, amount=amount, currency=currency
+    )
+
+
+def journal(tenant_id: UUID, *entries: EntryInput, **fields: Any) -> PostJournal:
+    fields.setdefault("date", DAY)
+    fields.setdefault("base_currency", "USD")
+    fields.setdefault("request_sha256", uuid.uuid4().bytes * 2)
+    return PostJournal(tenant_id=tenant_id, entries=entries, **fields)
+
+
+def transfer(tenant_id: UUID, debit: str, credit: str, amount: int, **fields: Any) -> PostJournal:
+    return journal(
+        tenant_id, entry(debit, "debit", amount), entry(credit, "credit", amount), **fields
+    )
+
+
+async def balances(services: Services, tenant_id: UUID, code: str, **kw: Any) -> dict[str, Any]:
+    ledger_id = await services.pool.fetchval(
+        "SELECT ledger_id FROM ledgers WHERE tenant_id = $1 AND code = $2", tenant_id, code
+    )
+    head = await ledger_head(services.pool, tenant_id, ledger_id)
+    assert head is not None
+    rows = await ledger_balances(
+        services.pool, head, kw.get("as_of", dt.date(2100, 1, 1)), kw.get("known_at")
+    )
+    return {r["currency"]: r for r in rows}
+
+
+@pytest.fixture
+async def books(services: Services) -> UUID:
+    """A tenant with cash (asset, USD, min 0), revenue (income) and a parent 'assets'."""
+    tenant_id = await tenant(services)
+    ledgers = services.ledgers
+    assets = await ledgers.open_ledger(tenant_id, code="assets", name="Assets", type="asset")
+    await ledgers.open_ledger(
+        tenant_id,
+        code="cash",
+        name="Cash",
+        type="asset",
+        currency="USD",
+        min_balance=0,
+        parent=LedgerRef.by_id(assets.ledger_id),
+    )
+    await ledgers.open_ledger(
+        tenant_id, code="bank", name="Bank", type="asset", parent=LedgerRef.by_code("assets")
+    )
+    await ledgers.open_ledger(tenant_id, code="revenue", name="Revenue", type="income")
+    await ledgers.open_ledger(
+        tenant_id, code="eur", name="EUR wallet", type="asset", currency="EUR"
+    )
+    return tenant_id
+
+
+async def test_a_posted_journal_moves_balances_and_rolls_up(
+    services: Services, books: UUID
+) -> None:
+    posted = await services.journals.post(transfer(books, "cash", "revenue", 10_000))
+    document = msgspec.json.decode(posted.document)
+    assert document["number"] == "JE-000001"
+    assert document["status"] == "posted"
+    assert document["totals"] == [
+        {
+            "currency": "USD",
+            "debits": 10_000,
+            "credits": 10_000,
+            "debits_base": 10_000,
+            "credits_base": 10_000,
+        }
+    ]
+    await services.journals.post(transfer(books, "bank", "revenue", 500))
+    cash = (await balances(services, books, "cash"))["USD"]
+    assert (cash["posted"], cash["available"], cash["debits_posted"]) == (10_000, 10_000, 10_000)
+    revenue = (await balances(services, books, "revenue"))["USD"]
+    assert revenue["posted"] == 10_500  # credit-normal
+    assets = (await balances(services, books, "assets"))["USD"]
+    assert assets["posted"] == 0
+    assert assets["including_children"] == {
+        "posted": 10_500,
+        "debits_posted": 10_500,
+        "credits_posted": 0,
+    }
+
+
+async def test_journal_numbers_count_per_tenant(services: Services, books: UUID) -> None:
+    other = await tenant(services, "other")
+    await services.ledgers.open_ledger(other, code="a", name="A", type="asset")
+    await services.ledgers.open_ledger(other, code="b", name="B", type="income")
+    numbers = []
+    for _ in range(3):
+        numbers.append(
+            msgspec.json.decode(
+                (await services.journals.post(transfer(books, "bank", "revenue", 1))).document
+            )["number"]
+        )
+    numbers.append(
+        msgspec.json.decode((await services.journals.post(transfer(other, "a", "b", 1))).document)[
+            "number"
+        ]
+    )
+    assert numbers == ["JE-000001", "JE-000002", "JE-000003", "JE-000001"]
+
+
+@pytest.mark.parametrize(
+    ("make", "error"),
+    [
+        # Precedence: a journal breaking several rules answers the first one.
+        (
+            lambda t: journal(t, entry("nope", "debit", 5, "XXQ"), entry("cash", "credit", 4)),
+            CurrencyUnknown,
+        ),
+        (
+            lambda t: journal(t, entry("nope", "debit", 5), entry("cash", "credit", 4)),
+            JournalUnbalanced,
+        ),
+        (
+            lambda t: journal(
+                t, entry("nope", "debit", 5, "GBP"), entry("cash", "credit", 5, "GBP")
+            ),
+            FxRateNotFound,
+        ),
+        (
+            lambda t: journal(t, entry("nope", "debit", 5), entry("cash", "credit", 5)),
+            LedgerNotFound,
+        ),
+        (
+            lambda t: journal(t, entry("revenue", "debit", 5), entry("eur", "credit", 5)),
+            CurrencyMismatch,
+        ),
+        (
+            lambda t: journal(t, entry("revenue", "debit", 5), entry("cash", "credit", 5)),
+            InsufficientFunds,
+        ),
+    ],
+)
+async def test_rules_answer_in_precedence_order(
+    services: Services, books: UUID, make: Any, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        await services.journals.post(make(books))
+
+
+async def test_unbalanced_details_name_the_currency(services: Services, books: UUID) -> None:
+    with pytest.raises(JournalUnbalanced) as caught:
+        await services.journals.post(
+            journal(books, entry("bank", "debit", 7), entry("revenue", "credit", 5))
+        )
+    assert caught.value.details == {"currency": "USD", "debits": 7, "credits": 5}
+
+
+async def test_ledger_not_found_names_the_entry(services: Services, books: UUID) -> None:
+    with pytest.raises(LedgerNotFound) as caught:
+        await services.journals.post(transfer(books, "bank", "missing", 5))
+    assert caught.value.details["entry_index"] == 1
+
+
+async def test_closed_ledger_refuses_postings(services: Services, books: UUID) -> None:
+    bank = await services.pool.fetchval("SELECT ledger_id FROM ledgers WHERE code = 'bank'")
+    await services.ledgers.close_ledger(books, bank)
+    with pytest.raises(LedgerClosed):
+        await services.journals.post(transfer(books, "bank", "revenue", 5))
+
+
+async def test_foreign_currency_converts_at_the_effective_date_rate(
+    services: Services, books: UUID
+) -> None:
+    await services.currencies.set_fx_rate(
+        books, "EUR", "USD", Decimal("1.0842"), dt.date(2026, 6, 1)
+    )
+    await services.ledgers.open_ledger(
+        books, code="eur-income", name="EUR income", type="income", currency="EUR"
+    )
+    posted = await services.journals.post(
+        journal(books, entry("eur", "debit", 333, "EUR"), entry("eur-income", "credit", 333, "EUR"))
+    )
+    document = msgspec.json.decode(posted.document)
+    assert document["exchange_rates"] == {"EUR": "1.0842"}
+    # 333 x 1.0842 = 361.0386 → 361.
+    assert [e["amount_base"] for e in document["entries"]] == [361, 361]
+
+
+async def test_base_amounts_balance_with_rounding_residue(services: Services, books: UUID) -> None:
+    await services.currencies.set_fx_rate(books, "EUR", "USD", Decimal("1.5"), dt.date(2026, 1, 1))
+    await services.ledgers.open_ledger(
+        books, code="eur-income", name="EUR income", type="income", currency="EUR"
+    )
+    posted = await services.journals.post(
+        journal(
+            books,
+            entry("eur", "debit", 1, "EUR"),
+            entry("eur", "debit", 1, "EUR"),
+            entry("eur-income", "credit", 2, "EUR"),
+        )
+    )
+    document = msgspec.json.decode(posted.document)
+    debits = sum(e["amount_base"] for e in document["entries"] if e["direction"] == "debit")
+    credits = sum(e["amount_base"] for e in document["entries"] if e["direction"] == "credit")
+    assert debits == credits == 3  # the exact total: 2 x 1.00 EUR x 1.5
+
+
+async def test_concurrent_debits_never_overdraw_a_limited_ledger(
+    services: Services, books: UUID
+) -> None:
+    await services.journals.post(transfer(books, "cash", "revenue", 1_000))
+    results = await asyncio.gather(
+        *(services.journals.post(transfer(books, "revenue", "cash", 30)) for _ in range(100)),
+        return_exceptions=True,
+    )
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, InsufficientFunds)]
+    assert len(accepted) == 33  # 33 x 30 = 990 <= 1000 < 34 x 30
+    assert len(refused) == 67
+    cash = (await balances(services, books, "cash"))["USD"]
+    assert cash["available"] == 10
+    assert cash["posted"] >= 0
+
+
+async def test_concurrent_retries_of_one_key_create_one_journal(
+    services: Services, books: UUID
+) -> None:
+    command = transfer(books, "bank", "revenue", 42, external_id="inv-1")
+    results = await asyncio.gather(*(services.journals.post(command) for _ in range(50)))
+    assert len({r.document for r in results}) == 1
+    assert sum(not r.replayed for r in results) == 1
+    count = await services.pool.fetchval(
+        "SELECT count(*) FROM journals WHERE external_id = 'inv-1'"
+    )
+    assert count == 1
+
+
+async def test_a_key_reused_with_another_request_conflicts(services: Services, books: UUID) -> None:
+    first = await services.journals.post(
+        transfer(books, "bank", "revenue", 42, external_id="inv-1")
+    )
+    with pytest.raises(IdempotencyConflict) as caught:
+        await services.journals.post(transfer(books, "bank", "revenue", 43, external_id="inv-1"))
+    assert caught.value.details["journal_id"] == msgspec.json.decode(first.document)["id"]
+
+
+async def test_possible_duplicates_are_refused_unless_forced(
+    services: Services, books: UUID
+) -> None:
+    first = await services.journals.post(transfer(books, "bank", "revenue", 42, reference="r-1"))
+    with pytest.raises(PossibleDuplicate):
+        await services.journals.post(
+            transfer(books, "bank", "revenue", 42, reference="r-1", check_duplicates=True)
+        )
+    forced = await services.journals.post(
+        transfer(books, "bank", "revenue", 42, reference="r-1", check_duplicates=True, force=True)
+    )
+    warnings = msgspec.json.decode(forced.document)["warnings"]
+    assert warnings[0]["code"] == "POSSIBLE_DUPLICATE"
+    assert warnings[0]["journal_id"] == msgspec.json.decode(first.document)["id"]
+
+
+async def test_pending_holds_funds_then_commit_or_void(services: Services, books: UUID) -> None:
+    await services.journals.post(transfer(books, "cash", "revenue", 100))
+    held = await services.journals.post(transfer(books, "revenue", "cash", 80, status="pending"))
+    cash = (await balances(services, books, "cash"))["USD"]
+    assert (cash["posted"], cash["pending"], cash["available"]) == (100, 20, 20)
+    with pytest.raises(InsufficientFunds):
+        await services.journals.post(transfer(books, "revenue", "cash", 30))
+    held_id = UUID(msgspec.json.decode(held.document)["id"])
+    await services.journals.change_status(books, held_id, "void")
+    cash = (await balances(services, books, "cash"))["USD"]
+    assert (cash["posted"], cash["pending"], cash["available"]) == (100, 100, 100)
+    with pytest.raises(InvalidState):
+        await services.journals.change_status(books, held_id, "commit")
+    again = await services.journals.post(transfer(books, "revenue", "cash", 60, status="pending"))
+    await services.journals.change_status(
+        books, UUID(msgspec.json.decode(again.document)["id"]), "commit"
+    )
+    cash = (await balances(services, books, "cash"))["USD"]
+    assert (cash["posted"], cash["pending"], cash["available"]) == (40, 40, 40)
+
+
+async def test_reversal_mirrors_once(services: Services, books: UUID) -> None:
+    posted = await services.journals.post(transfer(books, "bank", "revenue", 70))
+    journal_id = UUID(msgspec.json.decode(posted.document)["id"])
+    reversal = await reverse_journal(
+        services.journals, services.pool, books, journal_id, None, None
+    )
+    document = msgspec.json.decode(reversal.document)
+    assert document["reversal_of"] == str(journal_id)
+    assert [e["direction"] for e in document["entries"]] == ["credit", "debit"]
+    assert (await balances(services, books, "bank"))["USD"]["posted"] == 0
+    with pytest.raises(AlreadyReversed):
+        await reverse_journal(services.journals, services.pool, books, journal_id, None, None)
+    status = await services.pool.fetchval(
+        "SELECT status FROM journals WHERE journal_id = $1", journal_id
+    )
+    assert status == "reversed"
+
+
+async def test_as_of_and_known_at_answer_history(services: Services, books: UUID) -> None:
+    first = await services.journals.post(
+        transfer(books, "bank", "revenue", 100, date=dt.date(2026, 6, 10))
+    )
+    await services.journals.post(
+        transfer(books, "bank", "revenue", 5, date=dt.date(2026, 6, 1))
+    )  # back-dated
+    assert (await balances(services, books, "bank", as_of=dt.date(2026, 6, 5)))["USD"][
+        "posted"
+    ] == 5
+    assert (await balances(services, books, "bank", as_of=dt.date(2026, 6, 30)))["USD"][
+        "posted"
+    ] == 105
+    # What the books said at the first posting's position about June 30: only the first.
+    then = await balances(
+        services, books, "bank", as_of=dt.date(2026, 6, 30), known_at=first.position
+    )
+    assert then["USD"]["posted"] == 100
