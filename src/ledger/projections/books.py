@@ -143,6 +143,7 @@ def _deltas(direction: str, amount: int, *, pending: bool) -> tuple[int, int, in
 
 class BooksProjection(InlineProjection):
     name = "books"
+    tables = ("journals", "journal_entries", "balances", "balance_movements", "tenant_counters")
 
     async def apply(self, conn: DbConnection, events: Sequence[PositionedEvent]) -> None:
         writes = _Writes()

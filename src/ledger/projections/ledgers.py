@@ -61,6 +61,7 @@ class LedgersProjection(InlineProjection):
     """Folds ``Ledger`` events into ``ledgers`` and ``tenant_counters`` (see module doc)."""
 
     name = "ledgers"
+    tables = ("ledgers", "tenant_counters")
 
     async def apply(self, conn: DbConnection, events: Sequence[PositionedEvent]) -> None:
         inserts: list[tuple[Any, ...]] = []

@@ -15,6 +15,7 @@ from ledger.store.group_commit import InlineProjection, PositionedEvent
 
 class TenantsProjection(InlineProjection):
     name = "tenants"
+    tables = ("tenants", "api_keys")
 
     async def apply(self, conn: DbConnection, events: Sequence[PositionedEvent]) -> None:
         for positioned in events:

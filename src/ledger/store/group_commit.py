@@ -126,6 +126,8 @@ class InlineProjection(ABC):
     """A projection written in the append's transaction (exact state for later decisions)."""
 
     name: str
+    # The read tables it writes (rebuild and audit compare them with a fresh replay).
+    tables: tuple[str, ...]
 
     @abstractmethod
     async def apply(self, conn: DbConnection, events: Sequence[PositionedEvent]) -> None:
