@@ -26,6 +26,7 @@ from ledger.errors import (
     LedgerClosed,
     LedgerNotFound,
     PossibleDuplicate,
+    ValidationError,
 )
 from ledger.queries.balances import ledger_balances, ledger_head
 from ledger.queries.ledgers import LedgerRef
@@ -355,3 +356,20 @@ async def test_as_of_and_known_at_answer_history(services: Services, books: UUID
         services, books, "bank", as_of=dt.date(2026, 6, 30), known_at=first.position
     )
     assert then["USD"]["posted"] == 100
+
+
+async def test_a_base_amount_beyond_64_bits_is_refused(services: Services, books: UUID) -> None:
+    await services.currencies.set_fx_rate(books, "EUR", "USD", Decimal("10"), dt.date(2026, 1, 1))
+    await services.ledgers.open_ledger(
+        books, code="eur-x", name="EUR x", type="income", currency="EUR"
+    )
+    largest = 2**63 - 1
+    with pytest.raises(ValidationError) as caught:
+        await services.journals.post(
+            journal(
+                books,
+                entry("eur", "debit", largest, "EUR"),
+                entry("eur-x", "credit", largest, "EUR"),
+            )
+        )
+    assert caught.value.details["field"] == "$.entries[0].amount"

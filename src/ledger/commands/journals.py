@@ -34,6 +34,7 @@ from uuid import UUID
 
 import msgspec
 
+from ledger import limits
 from ledger.commands.balances import Available, BalanceState, available_after, load_limited_balances
 from ledger.commands.ledgers import ledger_in_batch
 from ledger.domain.journals import EntryLine, Journal, JournalWarning
@@ -52,6 +53,7 @@ from ledger.errors import (
     LedgerNotFound,
     NotFound,
     PossibleDuplicate,
+    ValidationError,
 )
 from ledger.queries.currencies import fetch_precisions, fetch_rates
 from ledger.queries.ledgers import LedgerRef, LedgerRow, resolve_ledger_refs
@@ -318,7 +320,13 @@ class PostJournalHandler(CommandHandler[PostJournal, PostResult]):
                 exact = Decimal(entry.amount)
             else:
                 exact = convert_exact(entry.amount, rates[code], precisions[code], precisions[base])
-            bases.append(round_minor(exact))
+            amount_base = round_minor(exact)
+            if amount_base > limits.AMOUNT_MINOR_MAX:
+                raise ValidationError(
+                    "the amount converted to the base currency exceeds the largest amount",
+                    {"field": f"$.entries[{len(bases)}].amount", "amount_base": str(amount_base)},
+                )
+            bases.append(amount_base)
             if entry.direction == "debit":
                 exact_debits += exact
         debit_idx = [i for i, e in enumerate(command.entries) if e.direction == "debit"]

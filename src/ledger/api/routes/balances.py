@@ -14,6 +14,7 @@ from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.errors import V1_ERROR_STATUSES, error_responses
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.bootstrap import Services
+from ledger.clock import utc_today
 from ledger.errors import NotFound, ValidationError
 from ledger.queries.balances import LedgerHead, ledger_balances, ledger_head, statement
 from ledger.queries.pagination import page_limit
@@ -55,7 +56,7 @@ async def get_balances(
     known_at: Annotated[int | None, QueryParameter(ge=0)] = None,
 ) -> Response[bytes]:
     head = await _head(services, tenant, ledger_id)
-    day = as_of or dt.date.today()
+    day = as_of or utc_today()
     position = known_at if known_at is not None else await services.store.max_position()
     rows = await ledger_balances(services.pool, head, day, known_at)
     body = {

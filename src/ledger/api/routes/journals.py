@@ -23,6 +23,7 @@ from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_resp
 from ledger.api.openapi import json_body_operation
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.bootstrap import Services
+from ledger.clock import utc_today
 from ledger.commands.journals import (
     EntryInput,
     PostedJournal,
@@ -216,7 +217,7 @@ async def get_journal(
     document = None
     parsed = _uuid_or_none(journal_id)
     if parsed is not None:
-        document = await journal_document(services.pool, tenant.tenant_id, parsed, dt.date.today())
+        document = await journal_document(services.pool, tenant.tenant_id, parsed, utc_today())
     if document is None:
         raise NotFound("no such journal", {"journal_id": journal_id})
     return Response(document, media_type=JSON)
@@ -268,7 +269,7 @@ async def list_journals_route(
         ),
         page_limit(limit),
         cursor,
-        dt.date.today(),
+        utc_today(),
     )
     tail = msgspec.json.encode(next_cursor)
     return Response(
@@ -324,7 +325,7 @@ async def _settle(
 ) -> Response[bytes]:
     parsed = _journal_id(journal_id)
     await services.journals.change_status(tenant.tenant_id, parsed, action)
-    document = await journal_document(services.pool, tenant.tenant_id, parsed, dt.date.today())
+    document = await journal_document(services.pool, tenant.tenant_id, parsed, utc_today())
     assert document is not None
     return Response(document, status_code=200, media_type=JSON)
 
