@@ -40,15 +40,28 @@ CREATE TABLE IF NOT EXISTS ledger_tracking (
     notification_id bigint
 );
 
+-- The head of the hash chain: the last position and its hash, one row, updated by every
+-- append under the table lock. Reading it is O(1) whatever the planner believes about
+-- ledger_events (a plan cached while the log was empty must not scan it later).
+CREATE TABLE IF NOT EXISTS ledger_chain_head (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    position bigint NOT NULL,
+    chain_hash bytea NOT NULL CHECK (octet_length(chain_hash) = 32)
+);
+INSERT INTO ledger_chain_head (position, chain_hash)
+VALUES (0, decode(repeat('00', 32), 'hex'))
+ON CONFLICT DO NOTHING;
+
 -- The one write path into ledger_events. See ledger/store/event_store.py for the design.
 --
 -- Under the EXCLUSIVE table lock (which does not block readers) it:
---   1. returns the 1-based indexes of events whose (originator_id, originator_version)
---      already exist, inserting nothing, so the caller can drop those commands and retry;
---   2. otherwise numbers the events max(position)+1 .. max+n: positions are assigned and
---      committed in lock order, so a reader tailing by position never skips one that
---      commits later, and no rollback can leave a hole (nothing is drawn from a sequence);
---   3. chains each event's hash onto the previous one and inserts all rows in one statement;
+--   1. numbers the events head+1 .. head+n: positions are assigned and committed in lock
+--      order, so a reader tailing by position never skips one that commits later, and no
+--      rollback can leave a hole (nothing is drawn from a sequence);
+--   2. chains each event's hash onto the previous one and inserts all rows in one statement;
+--   3. if an (originator_id, originator_version) exists already, inserts nothing and returns
+--      the 1-based indexes of the conflicting events, so the caller can drop those commands
+--      and retry (the primary key detects it; only then is the conflict query run);
 --   4. notifies listeners once per call, not per event (NOTIFY takes a cluster-wide lock).
 CREATE OR REPLACE FUNCTION ledger_append_events(
     p_originator_ids uuid[],
@@ -65,25 +78,13 @@ DECLARE
     v_hash bytea;
     v_hashes bytea[] := ARRAY[]::bytea[];
     v_conflicts integer[];
+    v_constraint text;
     v_zero_tenant constant bytea := decode(repeat('00', 16), 'hex');
 BEGIN
     PERFORM set_config('lock_timeout', p_lock_timeout, true);
     LOCK TABLE ledger_events IN EXCLUSIVE MODE;
 
-    SELECT array_agg(u.ord::integer ORDER BY u.ord) INTO v_conflicts
-    FROM unnest(p_originator_ids, p_versions) WITH ORDINALITY AS u(id, version, ord)
-    JOIN ledger_events e ON e.originator_id = u.id AND e.originator_version = u.version;
-    IF v_conflicts IS NOT NULL THEN
-        RETURN QUERY SELECT NULL::bigint, v_conflicts;
-        RETURN;
-    END IF;
-
-    SELECT e.notification_id, e.chain_hash INTO v_last, v_hash
-    FROM ledger_events e ORDER BY e.notification_id DESC LIMIT 1;
-    IF v_last IS NULL THEN
-        v_last := 0;
-        v_hash := decode(repeat('00', 32), 'hex');
-    END IF;
+    SELECT h.position, h.chain_hash INTO STRICT v_last, v_hash FROM ledger_chain_head h;
 
     FOR i IN 1 .. v_count LOOP
         v_hash := sha256(
@@ -99,15 +100,32 @@ BEGIN
         v_hashes[i] := v_hash;
     END LOOP;
 
-    INSERT INTO ledger_events (
-        originator_id, originator_version, topic, state, notification_id, tenant_id, chain_hash)
-    SELECT u.id, u.version, u.topic, u.state, v_last + u.ord, u.tenant_id, u.chain_hash
-    FROM unnest(p_originator_ids, p_versions, p_topics, p_states, p_tenant_ids, v_hashes)
-        WITH ORDINALITY AS u(id, version, topic, state, tenant_id, chain_hash, ord);
+    BEGIN
+        INSERT INTO ledger_events (
+            originator_id, originator_version, topic, state, notification_id, tenant_id, chain_hash)
+        SELECT u.id, u.version, u.topic, u.state, v_last + u.ord, u.tenant_id, u.chain_hash
+        FROM unnest(p_originator_ids, p_versions, p_topics, p_states, p_tenant_ids, v_hashes)
+            WITH ORDINALITY AS u(id, version, topic, state, tenant_id, chain_hash, ord);
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+        IF v_constraint IS DISTINCT FROM 'ledger_events_pkey' THEN
+            RAISE;
+        END IF;
+        -- Dynamic SQL: planned now, with the log as it is, not cached from an empty log.
+        EXECUTE 'SELECT array_agg(u.ord::integer ORDER BY u.ord) '
+            'FROM unnest($1, $2) WITH ORDINALITY AS u(id, version, ord) '
+            'JOIN ledger_events e ON e.originator_id = u.id AND e.originator_version = u.version'
+            INTO v_conflicts USING p_originator_ids, p_versions;
+        IF v_conflicts IS NULL THEN
+            RAISE;  -- two events of this very call share a key: a caller's bug
+        END IF;
+        RETURN QUERY SELECT NULL::bigint, v_conflicts;
+        RETURN;
+    END;
 
-    -- Keep the bigserial's sequence past our numbers, so a stock eventsourcing writer
-    -- (which takes the same lock and draws from the sequence) would continue the log.
-    PERFORM setval(pg_get_serial_sequence('ledger_events', 'notification_id'), v_last + v_count);
+    UPDATE ledger_chain_head SET position = v_last + v_count, chain_hash = v_hash;
+    -- (The bigserial's own sequence is left alone: only this function appends, since every
+    -- row needs its chain_hash; stock eventsourcing code reads this table, never writes it.)
     NOTIFY ledger_events;
     RETURN QUERY SELECT v_last + 1, NULL::integer[];
 END;
