@@ -3,20 +3,17 @@
 - Test aggregates and events. They live in an importable module because a stored event's
   topic is ``module:QualName`` and the mapper resolves it on the way back.
 - The hash chain recomputed in Python from stored rows, independent of the SQL function
-  ``ledger_append_events`` (a later audit feature will move it into ``src``).
+  ``ledger_append_events`` (re-exported from ``ledger.audit.chain``).
 - Small database helpers: reading the whole log, creating and dropping scratch databases.
 """
 
 from __future__ import annotations
 
-import hashlib
-import struct
 import uuid
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
@@ -25,72 +22,19 @@ import msgspec
 from asyncpg.pool import PoolConnectionProxy
 from eventsourcing.domain import Aggregate, DomainEvent
 
+# --- hash chain ---------------------------------------------------------------------------
+# The recomputation lives in ``ledger.audit.chain`` (``ledger audit verify`` uses it); the
+# store tests import it from here as before.
+from ledger.audit.chain import (
+    GENESIS_HASH,
+    ChainedRow,
+    broken_links,
+    chain_link,
+    recompute_chain,
+)
 from ledger.store.event_store import RecordedEvent
 
-# --- hash chain ---------------------------------------------------------------------------
-
-GENESIS_HASH = bytes(32)
-_NO_TENANT = bytes(16)
-
-
-class ChainedRow(Protocol):
-    """The columns of one ``ledger_events`` row that the chain covers."""
-
-    @property
-    def position(self) -> int: ...
-    @property
-    def originator_id(self) -> UUID: ...
-    @property
-    def originator_version(self) -> int: ...
-    @property
-    def tenant_id(self) -> UUID | None: ...
-    @property
-    def topic(self) -> str: ...
-    @property
-    def state(self) -> bytes: ...
-
-
-def chain_link(prev: bytes, row: ChainedRow) -> bytes:
-    """``chain_hash`` of ``row`` given the previous row's (``GENESIS_HASH`` for the first).
-
-    sha256(prev || int8 position || originator_id (16 bytes) || int8 version
-    || tenant_id (16 bytes, zeros when none) || int4 len(topic UTF-8) || topic UTF-8 || state),
-    integers big-endian as PostgreSQL's ``int8send``/``int4send`` write them.
-    """
-    assert len(prev) == 32
-    topic = row.topic.encode("utf-8")
-    tenant = row.tenant_id.bytes if row.tenant_id is not None else _NO_TENANT
-    return hashlib.sha256(
-        prev
-        + struct.pack(">q", row.position)
-        + row.originator_id.bytes
-        + struct.pack(">q", row.originator_version)
-        + tenant
-        + struct.pack(">i", len(topic))
-        + topic
-        + row.state
-    ).digest()
-
-
-def recompute_chain(rows: Iterable[ChainedRow], prev: bytes = GENESIS_HASH) -> list[bytes]:
-    """The chain hashes of ``rows`` (in position order), each from the recomputed previous."""
-    hashes: list[bytes] = []
-    for row in rows:
-        prev = chain_link(prev, row)
-        hashes.append(prev)
-    return hashes
-
-
-def broken_links(rows: Sequence[RecordedEvent]) -> list[int]:
-    """Positions whose stored ``chain_hash`` is not the hash of the previous stored hash and
-    the row's own columns: exactly the rows that were changed after they were written."""
-    broken: list[int] = []
-    prev = GENESIS_HASH
-    for row in rows:
-        if chain_link(prev, row) != row.chain_hash:
-            broken.append(row.position)
-        prev = row.chain_hash
-    return broken
+__all__ = ["GENESIS_HASH", "ChainedRow", "broken_links", "chain_link", "recompute_chain"]
 
 
 # --- database helpers ---------------------------------------------------------------------

@@ -1,4 +1,12 @@
-"""The composition root: builds every service object once and wires them together."""
+"""The composition root: builds every service object once and wires them together.
+
+Besides the pool, the event store and group commit, every process that opens services
+keeps a :class:`~ledger.projections.tracking.PositionTracker` fed by a
+:class:`~ledger.projections.tracking.LogListener` (read-your-writes, ``Ledger-Position``)
+and, unless told otherwise, runs the asynchronous projections in-process
+(:class:`~ledger.projections.runner.ProjectionRunner`). Running them in another process as
+well (``ledger projections run``) is safe: each step locks its tracking row.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +14,38 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
 from ledger.commands.currencies import CurrencyCommands
 from ledger.commands.journals import JournalCommands
 from ledger.commands.ledgers import LedgerCommands
+from ledger.commands.records import RecordCommands
 from ledger.commands.tenants import TenantCommands
 from ledger.config import Settings
 from ledger.projections.books import BooksProjection
 from ledger.projections.currencies import CurrenciesProjection
 from ledger.projections.ledgers import LedgersProjection
+from ledger.projections.records import RecordsProjection
+from ledger.projections.runner import ProjectionRunner
 from ledger.projections.tenants import TenantsProjection
+from ledger.projections.tracking import LogListener, PositionTracker
+from ledger.projections.trial_balance import TrialBalanceProjection
 from ledger.store.database import create_pool, start_embedded_postgres
 from ledger.store.event_store import EventStore
-from ledger.store.group_commit import GroupCommitter, InlineProjection
+from ledger.store.group_commit import (
+    CommandHandler,
+    Committed,
+    GroupCommitter,
+    InlineProjection,
+)
 from ledger.store.migrations import migrate
 
 log = logging.getLogger(__name__)
+
+C = TypeVar("C")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +61,30 @@ class Services:
     currencies: CurrencyCommands
     ledgers: LedgerCommands
     journals: JournalCommands
+    records: RecordCommands
+    # What the read models have reached (read-your-writes; ``ledger.api.positions``).
+    tracker: PositionTracker
+    # The in-process asynchronous projection runner (None when not running here).
+    runner: ProjectionRunner | None = None
+
+
+class TrackingCommitter(GroupCommitter):
+    """Group commit that tells the position tracker about every position it committed.
+
+    The tracker learns it before the command's caller does, so a read that follows a write
+    in this process never waits for the notification to come back from the database.
+    """
+
+    def __init__(self, pool: asyncpg.Pool[Any], *, tracker: PositionTracker, **kwargs: Any):
+        super().__init__(pool, **kwargs)
+        self.tracker = tracker
+
+    async def submit(self, handler: CommandHandler[C, R], command: C) -> Committed[R]:
+        committed = await super().submit(handler, command)
+        if committed.positions:
+            # Commit order is position order: everything up to here is committed too.
+            self.tracker.advance_log(max(committed.positions))
+        return committed
 
 
 def inline_projections() -> list[InlineProjection]:
@@ -47,7 +92,23 @@ def inline_projections() -> list[InlineProjection]:
 
     Ledgers before books: an entry's ledger row must exist when the entry is written.
     """
-    return [TenantsProjection(), CurrenciesProjection(), LedgersProjection(), BooksProjection()]
+    return [
+        TenantsProjection(),
+        CurrenciesProjection(),
+        LedgersProjection(),
+        BooksProjection(),
+        RecordsProjection(),
+    ]
+
+
+def async_projections() -> list[InlineProjection]:
+    """The projections the runner writes after the fact (each has a ``ledger_tracking`` row)."""
+    return [TrialBalanceProjection()]
+
+
+def all_projections() -> list[InlineProjection]:
+    """Every projection, inline first (rebuild, audit and ``projections status`` use this)."""
+    return [*inline_projections(), *async_projections()]
 
 
 def database_url(settings: Settings) -> str:
@@ -59,9 +120,10 @@ def database_url(settings: Settings) -> str:
 
 @asynccontextmanager
 async def open_services(
-    settings: Settings, *, apply_migrations: bool = True
+    settings: Settings, *, apply_migrations: bool = True, run_projections: bool = True
 ) -> AsyncIterator[Services]:
-    """Connect, migrate (unless told not to), start group commit; close it all on exit."""
+    """Connect, migrate (unless told not to), start the position listener, group commit and
+    (with ``run_projections``) the asynchronous projection runner; close it all on exit."""
     url = database_url(settings)
     pool = await create_pool(url)
     try:
@@ -71,21 +133,40 @@ async def open_services(
             for migration in applied:
                 log.info("applied migration %04d_%s", migration.version, migration.name)
         store = EventStore(pool)
-        committer = GroupCommitter(pool, mapper=store.mapper, projections=inline_projections())
-        await committer.start()
+        tracker = PositionTracker()
+        listener = LogListener(url, tracker)
+        await listener.start()
         try:
-            yield Services(
-                settings=settings,
-                database_url=url,
-                pool=pool,
-                store=store,
-                committer=committer,
-                tenants=TenantCommands(committer),
-                currencies=CurrencyCommands(committer),
-                ledgers=LedgerCommands(committer),
-                journals=JournalCommands(committer, pool),
+            committer = TrackingCommitter(
+                pool, tracker=tracker, mapper=store.mapper, projections=inline_projections()
             )
+            await committer.start()
+            runner = None
+            if run_projections:
+                runner = ProjectionRunner(
+                    pool, async_projections(), tracker=tracker, mapper=store.mapper
+                )
+                await runner.start()
+            try:
+                yield Services(
+                    settings=settings,
+                    database_url=url,
+                    pool=pool,
+                    store=store,
+                    committer=committer,
+                    tenants=TenantCommands(committer),
+                    currencies=CurrencyCommands(committer),
+                    ledgers=LedgerCommands(committer),
+                    journals=JournalCommands(committer, pool),
+                    records=RecordCommands(committer, pool),
+                    tracker=tracker,
+                    runner=runner,
+                )
+            finally:
+                if runner is not None:
+                    await runner.stop()
+                await committer.stop()
         finally:
-            await committer.stop()
+            await listener.stop()
     finally:
         await pool.close()

@@ -1,24 +1,41 @@
-"""The ``ledger`` command line: serve | migrate | tenant | key.
+"""The ``ledger`` command line: serve | migrate | tenant | key | projections | audit.
 
 Commands that print data print one JSON object on stdout (spec/API.md §2); diagnostics go to
-stderr. Exit codes: 0 success, 1 the command was refused (e.g. the slug exists), 2 bad usage
-or configuration.
+stderr. Exit codes: 0 success, 1 the command was refused (e.g. the slug exists), a rebuild
+could not swap, or ``audit verify`` found a difference; 2 bad usage or configuration.
+``projections status``, ``projections rebuild`` and ``audit replay`` print a table or a
+progress bar instead of JSON when stdout is a terminal.
+
+Each command group is added by a function of its own (``add_projections_commands``,
+``add_audit_commands``), so groups merge without touching each other.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-from ledger.bootstrap import Services, open_services
+import asyncpg
+
+from ledger.bootstrap import (
+    Services,
+    all_projections,
+    async_projections,
+    database_url,
+    inline_projections,
+    open_services,
+)
 from ledger.config import ConfigError, Settings, load_settings
 from ledger.errors import LedgerError
+from ledger.store.migrations import migrate
 
 log = logging.getLogger("ledger")
 
@@ -31,9 +48,17 @@ def _print_json(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _run(settings: Settings, action: Callable[[Services], Awaitable[int]]) -> int:
+def _run(
+    settings: Settings,
+    action: Callable[[Services], Awaitable[int]],
+    *,
+    run_projections: bool = False,
+) -> int:
+    """Run ``action`` with the services open (without the projection runner: a short
+    command leaves asynchronous projections to ``serve`` and ``projections run``)."""
+
     async def main() -> int:
-        async with open_services(settings) as services:
+        async with open_services(settings, run_projections=run_projections) as services:
             return await action(services)
 
     try:
@@ -137,6 +162,237 @@ def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return _run(settings, revoke)
 
 
+async def _migrated_url(settings: Settings) -> str:
+    """The database URL, with every migration applied (projection and audit tools)."""
+    url = database_url(settings)
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return url
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        for cells in [headers, ["-" * w for w in widths], *rows]
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --- ledger projections status | run | rebuild ------------------------------------------
+
+
+def cmd_projections_status(settings: Settings, _args: argparse.Namespace) -> int:
+    from ledger.projections.rebuild import projection_status
+
+    async def main() -> int:
+        url = await _migrated_url(settings)
+        conn = await asyncpg.connect(url)
+        try:
+            statuses = await projection_status(conn, inline_projections(), async_projections())
+        finally:
+            await conn.close()
+        if sys.stdout.isatty():
+            rows = [[s.name, s.kind, f"{s.position:,}", f"{s.lag:,}"] for s in statuses]
+            sys.stdout.write(_table(["projection", "kind", "position", "lag"], rows))
+        else:
+            _print_json({"projections": [s.as_json() for s in statuses]})
+        return 0
+
+    return asyncio.run(main())
+
+
+def cmd_projections_run(settings: Settings, args: argparse.Namespace) -> int:
+    from ledger.projections.runner import ProjectionRunner
+    from ledger.projections.tracking import LogListener, PositionTracker
+    from ledger.store.database import create_pool
+
+    async def main() -> int:
+        url = await _migrated_url(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        pool = await create_pool(url, min_size=1, max_size=4)
+        tracker = PositionTracker()
+        listener = LogListener(url, tracker)
+        runner = ProjectionRunner(
+            pool, async_projections(), tracker=tracker, batch_events=args.batch_events
+        )
+        try:
+            await listener.start()
+            await runner.start()
+            names = ", ".join(p.name for p in runner.projections)
+            log.info("following the log: %s (stop with SIGTERM or Ctrl-C)", names)
+            await stop.wait()
+        finally:
+            await runner.stop()
+            await listener.stop()
+            await pool.close()
+        return 0
+
+    return asyncio.run(main())
+
+
+def cmd_projections_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from ledger.projections.rebuild import (
+        RebuildError,
+        TerminalProgress,
+        rebuild,
+        with_shared_tables,
+    )
+
+    every = all_projections()
+    known = {p.name: p for p in every}
+    unknown = [name for name in args.names if name not in known]
+    if unknown:
+        sys.stderr.write(
+            f"ledger: unknown projection(s) {', '.join(unknown)}; known: {', '.join(known)}\n"
+        )
+        return 2
+    chosen = with_shared_tables([known[n] for n in args.names] or every, every)
+    extra = [p.name for p in chosen if args.names and p.name not in args.names]
+    if extra:
+        sys.stderr.write(f"ledger: also rebuilding {', '.join(extra)} (they share tables)\n")
+
+    async def main() -> int:
+        url = await _migrated_url(settings)
+        progress = TerminalProgress(sys.stdout) if sys.stdout.isatty() else None
+        report = await rebuild(
+            url,
+            chosen,
+            async_names={p.name for p in async_projections()},
+            batch_events=args.batch_events,
+            progress=progress,
+        )
+        if progress is not None:
+            sys.stdout.write(
+                f"rebuilt {', '.join(report.projections)} to position {report.position:,}"
+                f" in {report.seconds:.1f} s ({report.events_per_second:,.0f} events/s)\n"
+            )
+        else:
+            _print_json(report.as_json())
+        return 0
+
+    try:
+        return asyncio.run(main())
+    except RebuildError as e:
+        sys.stderr.write(f"ledger: rebuild failed: {e}\n")
+        return 1
+
+
+def add_projections_commands(sub: Any) -> None:
+    """``ledger projections status | run | rebuild``."""
+    from ledger.projections.rebuild import BATCH_EVENTS_DEFAULT as REBUILD_BATCH
+    from ledger.projections.runner import BATCH_EVENTS_DEFAULT as RUN_BATCH
+    from ledger.projections.runner import BATCH_EVENTS_MAX
+
+    def batch(text: str) -> int:
+        value = int(text)
+        if not 0 < value <= BATCH_EVENTS_MAX:
+            raise argparse.ArgumentTypeError(f"must be between 1 and {BATCH_EVENTS_MAX}")
+        return value
+
+    projections = sub.add_parser(
+        "projections", help="asynchronous projections: status, run, rebuild"
+    ).add_subparsers(dest="action", required=True)
+    status = projections.add_parser("status", help="each projection's position and lag")
+    status.set_defaults(func=cmd_projections_status)
+    run = projections.add_parser(
+        "run", help="run the asynchronous projections in this process until stopped"
+    )
+    run.add_argument("--batch-events", type=batch, default=RUN_BATCH, help="events per step")
+    run.set_defaults(func=cmd_projections_run)
+    rebuild = projections.add_parser(
+        "rebuild",
+        help="rebuild projections from position 0 beside the live tables, then swap them in",
+    )
+    rebuild.add_argument("names", nargs="*", metavar="NAME", help="default: every projection")
+    rebuild.add_argument(
+        "--batch-events", type=batch, default=REBUILD_BATCH, help="events per batch"
+    )
+    rebuild.set_defaults(func=cmd_projections_rebuild)
+
+
+# --- ledger audit verify | replay --------------------------------------------------------
+
+
+def cmd_audit_verify(settings: Settings, _args: argparse.Namespace) -> int:
+    from ledger.audit.verify import verify
+
+    async def main() -> int:
+        url = await _migrated_url(settings)
+        report = await verify(url, inline_projections(), async_projections())
+        sys.stdout.write("\n".join(report.lines()) + "\n")
+        return 0 if report.ok else 1
+
+    return asyncio.run(main())
+
+
+def _timestamp(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected an RFC 3339 timestamp") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _position(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError("expected a non-negative integer")
+    return int(text)
+
+
+def cmd_audit_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from ledger.audit.replay import format_table, replay_trial_balance
+
+    async def main() -> int:
+        url = await _migrated_url(settings)
+        report = await replay_trial_balance(
+            url, args.tenant, until=args.until, as_of_time=args.as_of, as_of=args.date
+        )
+        if sys.stdout.isatty():
+            sys.stdout.write(format_table(report) + "\n")
+        else:
+            _print_json(report)
+        return 0
+
+    try:
+        return asyncio.run(main())
+    except LedgerError as e:
+        sys.stderr.write(f"ledger: {e.message}\n")
+        return 1
+
+
+def add_audit_commands(sub: Any) -> None:
+    """``ledger audit verify | replay``."""
+    audit = sub.add_parser(
+        "audit", help="verify the log and the books; replay the past"
+    ).add_subparsers(dest="action", required=True)
+    verify = audit.add_parser(
+        "verify",
+        help="check the hash chain, replay every event with the stock eventsourcing library "
+        "and compare every projection with a fresh fold (exit 1 on any difference)",
+    )
+    verify.set_defaults(func=cmd_audit_verify)
+    replay = audit.add_parser("replay", help="the trial balance as the books stood then")
+    replay.add_argument("--tenant", required=True, metavar="SLUG")
+    when = replay.add_mutually_exclusive_group(required=True)
+    when.add_argument("--until", type=_position, metavar="POSITION", help="events up to here")
+    when.add_argument(
+        "--as-of", type=_timestamp, metavar="TIMESTAMP", help="events recorded by then (RFC 3339)"
+    )
+    replay.add_argument(
+        "--date",
+        type=dt.date.fromisoformat,
+        help="effective dates counted (default: today, or the date of --as-of)",
+    )
+    replay.set_defaults(func=cmd_audit_replay)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ledger", description=__doc__.splitlines()[0] if __doc__ else None
@@ -167,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     key_revoke = key.add_parser("revoke", help="revoke an API key by its id")
     key_revoke.add_argument("key_id")
     key_revoke.set_defaults(func=cmd_key_revoke)
+
+    add_projections_commands(sub)
+    add_audit_commands(sub)
     return parser
 
 

@@ -211,6 +211,7 @@ async def test_commit_and_void_only_pending(
     committed = await client.post(f"/v1/journals/{pending['id']}/commit", headers=auth)
     assert committed.status_code == 200
     assert committed.json()["status"] == "posted"
+    assert committed.json()["position"] > pending["position"]  # the commit's own position
     void = await client.post(f"/v1/journals/{pending['id']}/void", headers=auth)
     assert void.status_code == 422
 

@@ -1,27 +1,53 @@
-"""The ``Ledger-Position`` header of every ``/v1`` GET response (spec/API.md §1, Positions).
+"""Read-your-writes: ``min_position`` and ``Ledger-Position`` on every ``/v1`` GET.
 
-Contract: a GET under ``/v1`` answers with ``Ledger-Position: N``, N the event-store position
-its data reflects at least. N is read *before* the handler runs, so it is a lower bound: the
-data may be newer, never older. A 401 answer carries no position (the caller is nobody yet).
+Contract (spec/API.md §1, Positions):
 
-This module is the one place to change for read-your-writes (``min_position``): for now N is
-simply the log's last committed position (:func:`current_position`); a later change makes it
-the position the read models a handler reads have reached, and waits for ``min_position``.
+- Every GET under ``/v1`` accepts ``min_position=N`` (a non-negative integer, else 400
+  ``VALIDATION_ERROR`` naming ``min_position``) and answers only once the data it serves
+  reflects at least position N: at once when it does already, else as soon as it does, and
+  after :data:`~ledger.limits.MIN_POSITION_WAIT_SECONDS_MAX` seconds with 503
+  ``UNAVAILABLE`` and ``Retry-After``.
+- Every GET response under ``/v1`` except a 401 carries ``Ledger-Position: N``: the
+  position the served data reflects at least. N is taken *before* the handler reads, so the
+  data may be newer, never older.
+
+What "the data reflects" depends on what a route reads. Inline projections are written in
+the append's transaction, so they reflect the log's last committed position. A route that
+reads an asynchronous projection declares it with ``opt=reads_projection(NAME)``; its data
+reflects that projection's tracking position, which may trail the log.
+
+No request queries the database for positions and none polls: both positions live in the
+process's :class:`~ledger.projections.tracking.PositionTracker` (fed by the committer, the
+projection runner and LISTEN/NOTIFY), and a waiting request sleeps on it until woken.
+
+A request that must wait is authenticated first (one extra key lookup, only then): a request
+without a valid key is never held for seconds; it goes straight on to the guard's 401.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
+from urllib.parse import parse_qsl
 
+import msgspec
+from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.api.auth import services_of
-from ledger.bootstrap import Services
+from ledger import limits
+from ledger.api.auth import API_KEY_LENGTH_MAX, presented_key, services_of
+from ledger.api.errors import ErrorBody
+from ledger.errors import LedgerError, ValidationError
+from ledger.queries.tenants import authenticate
 
 LEDGER_POSITION_HEADER: Final = "Ledger-Position"
+MIN_POSITION_PARAMETER: Final = "min_position"
+RETRY_AFTER_SECONDS: Final = 1
+# The route handler ``opt`` key naming the asynchronous projection a route reads.
+READS_OPT: Final = "ledger_reads_projection"
+_POSITION_MAX: Final = 2**63 - 1
 
 # For ``response_headers=[...]`` of every GET handler, so the header is in the OpenAPI schema.
 LEDGER_POSITION_DOC: Final = ResponseHeader(
@@ -34,19 +60,82 @@ LEDGER_POSITION_DOC: Final = ResponseHeader(
     description="The event-store position (a decimal integer) the response's data reflects.",
 )
 
+MIN_POSITION_DESCRIPTION: Final = (
+    "Answer only once the data served reflects at least this event-store position (the "
+    "`position` a write returned): waits up to "
+    f"{limits.MIN_POSITION_WAIT_SECONDS_MAX:g} s, then 503 `UNAVAILABLE` with `Retry-After`."
+)
 
-async def current_position(services: Services) -> int:
-    """The position a read starting now reflects at least."""
-    return await services.store.max_position()
+
+def reads_projection(name: str) -> dict[str, Any]:
+    """``opt`` for a route whose data comes from asynchronous projection ``name``."""
+    return {READS_OPT: name}
+
+
+def parse_min_position(query_string: bytes) -> int | None:
+    """The ``min_position`` of a query string (the last one if repeated), or None.
+
+    Raises:
+        ValidationError: it is not a decimal integer in 0 .. 2^63-1.
+    """
+    value: str | None = None
+    for key, item in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if key == MIN_POSITION_PARAMETER:
+            value = item
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit() or int(value) > _POSITION_MAX:
+        raise ValidationError(
+            "min_position must be a non-negative integer (an event-store position)",
+            {"field": MIN_POSITION_PARAMETER, "source": "query", "value": value},
+        )
+    return int(value)
+
+
+async def _presents_valid_key(scope: Scope) -> bool:
+    connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+    try:
+        key = presented_key(connection)
+    except LedgerError:
+        return False
+    if not key or len(key) > API_KEY_LENGTH_MAX:
+        return False
+    return await authenticate(services_of(scope["litestar_app"]).pool, key) is not None
+
+
+def _unavailable(min_position: int, position: int) -> list[Message]:
+    body = msgspec.json.encode(
+        ErrorBody(
+            code="UNAVAILABLE",
+            message=(
+                f"the data does not reflect position {min_position} yet (it reflects "
+                f"{position}); retry shortly"
+            ),
+            details={
+                "min_position": min_position,
+                "position": position,
+                "retry_after_seconds": RETRY_AFTER_SECONDS,
+            },
+        )
+    )
+    return [
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode("ascii")),
+                (b"retry-after", str(RETRY_AFTER_SECONDS).encode("ascii")),
+                (b"ledger-position", str(position).encode("ascii")),
+            ],
+        },
+        {"type": "http.response.body", "body": body, "more_body": False},
+    ]
 
 
 class LedgerPositionMiddleware(ASGIMiddleware):
-    """Adds ``Ledger-Position`` to GET responses; mounted on the ``/v1`` router.
-
-    Middleware runs before guards, so the position is read before authentication too: an
-    unauthenticated GET costs one indexed query. Accepted until the read-your-writes
-    version, which needs the position before the handler anyway.
-    """
+    """Waits for ``min_position`` and adds ``Ledger-Position`` to GET responses; mounted on
+    the ``/v1`` router (see the module docstring for the contract)."""
 
     scopes = (ScopeType.HTTP,)
 
@@ -54,8 +143,23 @@ class LedgerPositionMiddleware(ASGIMiddleware):
         if scope.get("method") != "GET":
             await next_app(scope, receive, send)
             return
-        position = await current_position(services_of(scope["litestar_app"]))
-        value = str(position).encode("ascii")
+        tracker = services_of(scope["litestar_app"]).tracker
+        handler = scope.get("route_handler")
+        source: str | None = handler.opt.get(READS_OPT) if handler is not None else None
+        min_position = parse_min_position(scope.get("query_string", b""))
+        if (
+            min_position is not None
+            and tracker.position(source) < min_position
+            and await _presents_valid_key(scope)
+        ):
+            reached = await tracker.wait_for(
+                source, min_position, limits.MIN_POSITION_WAIT_SECONDS_MAX
+            )
+            if reached is None:
+                for message in _unavailable(min_position, tracker.position(source)):
+                    await send(message)
+                return
+        value = str(tracker.position(source)).encode("ascii")
 
         async def send_with_position(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] != 401:

@@ -36,7 +36,11 @@ from ledger.bench.registry import BenchContext, RatioResult, ResultRow, Scenario
 from ledger.store.migrations import migrate
 
 # Every module that registers scenarios; run order is registration order.
-SCENARIO_MODULES = ("ledger.bench.store",)
+SCENARIO_MODULES = (
+    "ledger.bench.store",
+    "ledger.bench.journals_http",
+    "ledger.bench.rebuild",
+)
 
 DURATION_SECONDS = 5.0
 WARMUP_SECONDS = 1.0

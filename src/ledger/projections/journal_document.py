@@ -9,6 +9,7 @@ stored document with the journal's current status and ``reversed_by``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -132,13 +133,50 @@ def encode_document(document: JournalDocument) -> bytes:
     return _encoder.encode(document)
 
 
-def current_document(stored: bytes, status: str, reversed_by: UUID | None, today: dt.date) -> bytes:
-    """The stored document with the journal's status and reversal as they are now."""
+class ReconciledEntryDocument(EntryDocument, frozen=True, kw_only=True):
+    """An entry as read (GET), with whether it is in an active match and since when."""
+
+    reconciled: bool
+    reconciled_at: dt.datetime | None
+
+
+class ReconciledJournalDocument(JournalDocument, frozen=True, kw_only=True):
+    """A journal as read (GET): ``reconciled`` when any of its entries is in an active match,
+    ``reconciled_at`` the latest of its entries' match times."""
+
+    entries: list[ReconciledEntryDocument]  # type: ignore[assignment]
+    reconciled: bool
+    reconciled_at: dt.datetime | None
+
+
+def current_document(
+    stored: bytes,
+    status: str,
+    reversed_by: UUID | None,
+    today: dt.date,
+    *,
+    reconciled: Mapping[UUID, dt.datetime] | None = None,
+) -> bytes:
+    """The stored document with the journal's status and reversal as they are now, and the
+    reconciliation of its entries (``reconciled``: entry id -> when its active match was
+    made; reads only: the stored 201 bytes never carry it)."""
     document = _decoder.decode(stored)
-    return _encoder.encode(
-        msgspec.structs.replace(
-            document,
-            status=status_as_of(status, document.effective_date, today),
-            reversed_by=reversed_by,
+    marks = reconciled or {}
+    entries = [
+        ReconciledEntryDocument(
+            **msgspec.structs.asdict(entry),
+            reconciled=entry.id in marks,
+            reconciled_at=marks.get(entry.id),
         )
+        for entry in document.entries
+    ]
+    times = [marks[entry.id] for entry in document.entries if entry.id in marks]
+    fields = msgspec.structs.asdict(document)
+    fields.update(
+        status=status_as_of(status, document.effective_date, today),
+        reversed_by=reversed_by,
+        entries=entries,
+        reconciled=bool(times),
+        reconciled_at=max(times) if times else None,
     )
+    return _encoder.encode(ReconciledJournalDocument(**fields))

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from ledger.projections.journal_document import current_document
 from ledger.queries.pagination import decode_cursor, encode_cursor
+from ledger.queries.records import entry_reconciliations
 
 _DOCUMENT_SQL = (
     "SELECT response, status, reversed_by FROM journals WHERE tenant_id = $1 AND journal_id = $2"
@@ -18,11 +19,18 @@ _DOCUMENT_SQL = (
 async def journal_document(
     source: Any, tenant_id: UUID, journal_id: UUID, today: dt.date
 ) -> bytes | None:
-    """The journal as JSON with its current status, or None (unknown or another tenant's)."""
+    """The journal as JSON with its current status and reconciliation, or None (unknown or
+    another tenant's)."""
     row = await source.fetchrow(_DOCUMENT_SQL, tenant_id, journal_id)
     if row is None:
         return None
-    return current_document(bytes(row["response"]), row["status"], row["reversed_by"], today)
+    return current_document(
+        bytes(row["response"]),
+        row["status"],
+        row["reversed_by"],
+        today,
+        reconciled=await entry_reconciliations(source, [journal_id]),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,14 +87,19 @@ async def list_journals(
     elif where.status is not None:
         clauses.append(f"j.status = {arg(where.status)}")
     sql = (
-        "SELECT j.position, j.response, j.status, j.reversed_by FROM journals j WHERE "
+        "SELECT j.journal_id, j.position, j.response, j.status, j.reversed_by"
+        " FROM journals j WHERE "
         + " AND ".join(clauses)
         + f" ORDER BY j.position LIMIT {arg(limit + 1)}"
     )
     rows = await source.fetch(sql, *args)
     page = rows[:limit]
+    reconciled = await entry_reconciliations(source, [r["journal_id"] for r in page])
     documents = [
-        current_document(bytes(r["response"]), r["status"], r["reversed_by"], today) for r in page
+        current_document(
+            bytes(r["response"]), r["status"], r["reversed_by"], today, reconciled=reconciled
+        )
+        for r in page
     ]
     next_cursor = encode_cursor([page[-1]["position"]]) if len(rows) > limit else None
     return documents, next_cursor

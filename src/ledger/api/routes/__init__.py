@@ -15,6 +15,9 @@ from ledger.api.currencies import CURRENCY_ROUTES
 from ledger.api.ledgers import LedgersController
 from ledger.api.routes.balances import BALANCE_ROUTES
 from ledger.api.routes.journals import JOURNAL_ROUTES
+from ledger.api.routes.reconciliation import RECONCILIATION_ROUTES
+from ledger.api.routes.records import RECORD_ROUTES
+from ledger.api.routes.reports import REPORT_ROUTES
 from ledger.api.routes.system import health, ready
 from ledger.api.routes.tenant import get_tenant
 
@@ -25,4 +28,7 @@ V1_ROUTES: Final[list[ControllerRouterHandler]] = [
     LedgersController,
     *JOURNAL_ROUTES,
     *BALANCE_ROUTES,
+    *REPORT_ROUTES,
+    *RECORD_ROUTES,
+    *RECONCILIATION_ROUTES,
 ]

@@ -57,7 +57,7 @@ async def get_balances(
 ) -> Response[bytes]:
     head = await _head(services, tenant, ledger_id)
     day = as_of or utc_today()
-    position = known_at if known_at is not None else await services.store.max_position()
+    position = known_at if known_at is not None else services.tracker.log_position
     rows = await ledger_balances(services.pool, head, day, known_at)
     body = {
         "ledger_id": str(head.ledger_id),

@@ -324,10 +324,13 @@ async def _settle(
     services: Services, tenant: TenantView, journal_id: str, action: str
 ) -> Response[bytes]:
     parsed = _journal_id(journal_id)
-    await services.journals.change_status(tenant.tenant_id, parsed, action)
+    position = await services.journals.change_status(tenant.tenant_id, parsed, action)
     document = await journal_document(services.pool, tenant.tenant_id, parsed, utc_today())
     assert document is not None
-    return Response(document, status_code=200, media_type=JSON)
+    # The answer's position is the commit's or void's, so min_position=position sees it.
+    answer = msgspec.json.decode(document, type=dict[str, Any])
+    answer["position"] = position
+    return Response(msgspec.json.encode(answer), status_code=200, media_type=JSON)
 
 
 _SETTLE_ERRORS = error_responses(400, 404, 422, *V1_ERROR_STATUSES, codes={422: ["INVALID_STATE"]})

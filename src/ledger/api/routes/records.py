@@ -1,0 +1,356 @@
+"""Records over HTTP (spec/API.md §6): create, bulk, import statements, read, list.
+
+Bodies are decoded strictly from the raw bytes (``ledger.api.body``); shape errors are 400s
+raised here; idempotency (``external_id`` per data stream) is decided in group commit
+(``ledger.commands.records``). The record document is seed 000's shape plus ``position``;
+its read-only fields (``id``, ``status``, ``matched_records``) are accepted in a request
+body, as the seed's example sends them, and ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
+
+from ledger import limits
+from ledger.api.auth import ServicesDep, TenantDep
+from ledger.api.body import decode_body
+from ledger.api.errors import (
+    BODY_ERROR_STATUSES,
+    V1_ERROR_STATUSES,
+    UnsupportedMediaType,
+    error_responses,
+)
+from ledger.api.openapi import json_body_operation
+from ledger.api.positions import LEDGER_POSITION_DOC
+from ledger.commands.records import (
+    DECIMAL_PLACES_MAX,
+    DESCRIPTION_LENGTH_MAX,
+    EXTERNAL_ID_LENGTH_MAX,
+    RECORDS_PER_COMMAND_MAX,
+    STREAM_KEY_LENGTH_MAX,
+    ImportedRecord,
+    RecordInput,
+    check_record_input,
+    check_stream_key,
+)
+from ledger.errors import LedgerError, NotFound, ValidationError
+from ledger.importers import FORMATS, detect_format, parse_statement, to_record_inputs
+from ledger.queries.pagination import page_limit
+from ledger.queries.records import RecordFilter, list_records, record_document
+
+JSON: Final = "application/json"
+# Ten thousand records with descriptions and metadata do not fit in the default 1 MiB.
+BULK_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
+IMPORT_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
+
+Amount = Annotated[int, msgspec.Meta(gt=0, le=limits.AMOUNT_MINOR_MAX)]
+StreamKey = Annotated[str, msgspec.Meta(min_length=1, max_length=STREAM_KEY_LENGTH_MAX)]
+ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=EXTERNAL_ID_LENGTH_MAX)]
+Description = Annotated[str, msgspec.Meta(max_length=DESCRIPTION_LENGTH_MAX)]
+DecimalPlaces = Annotated[int, msgspec.Meta(ge=0, le=DECIMAL_PLACES_MAX)]
+
+
+class RecordBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A record (seed 000). ``id``, ``status`` and ``matched_records`` are read-only: accepted
+    and ignored. ``direction`` is the stream's own view (a bank credit is money in)."""
+
+    amount: Amount
+    direction: Literal["credit", "debit"]
+    date: dt.date
+    data_stream_key: StreamKey
+    id: int | None = None
+    decimal_places: DecimalPlaces = 2
+    description: Description | None = None
+    metadata: dict[str, Any] = {}
+    status: Literal["reconciled", "unreconciled"] | None = None
+    external_id: ExternalId | None = None
+    matched_records: list[dict[str, Any]] | None = None
+
+
+class BulkRecordsBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    records: Annotated[
+        list[RecordBody], msgspec.Meta(min_length=1, max_length=RECORDS_PER_COMMAND_MAX)
+    ]
+
+
+def to_input(body: RecordBody, path: str = "$", idempotency_key: str | None = None) -> RecordInput:
+    """The command input of a decoded body (400 for rules the schema cannot express)."""
+    if idempotency_key is not None and body.external_id not in (None, idempotency_key):
+        raise ValidationError(
+            "Idempotency-Key and external_id differ; send one, or the same value in both",
+            {"field": f"{path}.external_id"},
+        )
+    return check_record_input(
+        RecordInput(
+            data_stream_key=body.data_stream_key,
+            amount=body.amount,
+            direction=body.direction,
+            date=body.date,
+            decimal_places=body.decimal_places,
+            description=body.description,
+            metadata=body.metadata,
+            external_id=body.external_id or idempotency_key,
+        ),
+        path,
+    )
+
+
+def record_response(record: ImportedRecord) -> Response[bytes]:
+    if record.replayed:
+        return Response(
+            record.document,
+            status_code=200,
+            media_type=JSON,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    return Response(record.document, status_code=201, media_type=JSON)
+
+
+@post(
+    "/records",
+    summary="Create a record",
+    description=(
+        "Adds a record to a data stream (201). A known `external_id` of the stream with the "
+        "same record answers the original (200, header `Idempotent-Replayed: true`); with "
+        "another record, 409 `IDEMPOTENCY_CONFLICT`. Keys starting with `ledger:` are the "
+        "ledgers' entries and are refused (400). Body: see RecordBody."
+    ),
+    tags=["records"],
+    responses=error_responses(
+        *BODY_ERROR_STATUSES, *V1_ERROR_STATUSES, 409, codes={409: ["IDEMPOTENCY_CONFLICT"]}
+    ),
+    operation_class=json_body_operation(RecordBody),
+)
+async def post_record(
+    request: Request[Any, Any, Any],
+    services: ServicesDep,
+    tenant: TenantDep,
+    idempotency_key: Annotated[
+        str | None, HeaderParameter(name="Idempotency-Key", max_length=EXTERNAL_ID_LENGTH_MAX)
+    ] = None,
+) -> Response[bytes]:
+    body = await decode_body(request, RecordBody)
+    record = await services.records.import_record(
+        tenant.tenant_id, to_input(body, idempotency_key=idempotency_key)
+    )
+    return record_response(record)
+
+
+def _results(outcomes: list[ImportedRecord | LedgerError]) -> list[bytes]:
+    parts: list[bytes] = []
+    for outcome in outcomes:
+        if isinstance(outcome, ImportedRecord):
+            status = b"200" if outcome.replayed else b"201"
+            parts.append(b'{"status":' + status + b',"record":' + outcome.document + b"}")
+        else:
+            error = {"code": outcome.code, "message": outcome.message, "details": outcome.details}
+            parts.append(msgspec.json.encode({"status": outcome.status_code, "error": error}))
+    return parts
+
+
+@post(
+    "/records/bulk",
+    summary="Create up to 10,000 records",
+    description=(
+        'Per-record results in request order: `{"status": 201|200|409, "record"|"error"}`, '
+        "with the rules of `POST /v1/records` for each; all are decided in one transaction. "
+        "A malformed record fails the whole request (400, `details.field` names it). "
+        f"Bodies up to {BULK_BODY_BYTES_MAX // (1024 * 1024)} MiB."
+    ),
+    tags=["records"],
+    responses=error_responses(*BODY_ERROR_STATUSES, *V1_ERROR_STATUSES),
+    status_code=200,
+    operation_class=json_body_operation(BulkRecordsBody),
+    request_max_body_size=BULK_BODY_BYTES_MAX,
+)
+async def post_records_bulk(
+    request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
+) -> Response[bytes]:
+    body = await decode_body(request, BulkRecordsBody)
+    inputs = [to_input(r, f"$.records[{i}]") for i, r in enumerate(body.records)]
+    outcomes = await services.records.import_records(tenant.tenant_id, inputs)
+    return Response(b'{"data":[' + b",".join(_results(outcomes)) + b"]}", media_type=JSON)
+
+
+async def _form_text(form: Any, name: str) -> str | None:
+    value = form.get(name)
+    if value is None:
+        return None
+    if isinstance(value, UploadFile):
+        return (await value.read()).decode("utf-8", errors="replace")
+    return str(value)
+
+
+@post(
+    "/records/import",
+    summary="Import a bank statement file",
+    description=(
+        "`multipart/form-data` with `file` (the statement), `data_stream_key`, and optionally "
+        f"`format` ({', '.join(FORMATS)}; detected from the file when absent), `mapping` (CSV "
+        "only: a JSON object naming the columns, see the README) and `decimal_places` (CSV "
+        "only, default 2; other formats use their currency's precision). Every transaction "
+        "becomes a record with a stable `external_id` (the statement's transaction id, else a "
+        "content hash), so importing the same file again creates nothing new. Answers "
+        "per-record results as `POST /v1/records/bulk` does, with counts. Files up to "
+        f"{IMPORT_BODY_BYTES_MAX // (1024 * 1024)} MiB."
+    ),
+    tags=["records"],
+    responses=error_responses(*BODY_ERROR_STATUSES, *V1_ERROR_STATUSES),
+    status_code=200,
+    request_max_body_size=IMPORT_BODY_BYTES_MAX,
+)
+async def import_records(
+    request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
+) -> Response[bytes]:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise UnsupportedMediaType(
+            "send the statement as multipart/form-data (file, data_stream_key, format)",
+            {"content_type": content_type[:200]},
+        )
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise ValidationError("the form has no file part named 'file'", {"field": "file"})
+    content = await upload.read()
+    stream = check_stream_key(await _form_text(form, "data_stream_key"))
+    fmt = await _form_text(form, "format")
+    if fmt is not None and fmt not in FORMATS:
+        raise ValidationError(f"format is one of {', '.join(FORMATS)}", {"field": "format"})
+    mapping_text = await _form_text(form, "mapping")
+    mapping = None
+    if mapping_text:
+        try:
+            mapping = json.loads(mapping_text)
+        except ValueError:
+            raise ValidationError("mapping is a JSON object", {"field": "mapping"}) from None
+        if not isinstance(mapping, dict):
+            raise ValidationError("mapping is a JSON object", {"field": "mapping"})
+    places_text = await _form_text(form, "decimal_places")
+    places = 2
+    if places_text:
+        if not places_text.isdigit() or int(places_text) > DECIMAL_PLACES_MAX:
+            raise ValidationError(
+                f"decimal_places is 0 to {DECIMAL_PLACES_MAX}", {"field": "decimal_places"}
+            )
+        places = int(places_text)
+    fmt = fmt or detect_format(upload.filename, content)
+    # Parsing is CPU work: off the event loop.
+    lines = await asyncio.to_thread(
+        parse_statement, content, fmt, mapping=mapping, decimal_places=places
+    )
+    inputs = [
+        check_record_input(r, f"$.file[{i}]") for i, r in enumerate(to_record_inputs(lines, stream))
+    ]
+    outcomes = await services.records.import_records(tenant.tenant_id, inputs) if inputs else []
+    created = sum(isinstance(o, ImportedRecord) and not o.replayed for o in outcomes)
+    existing = sum(isinstance(o, ImportedRecord) and o.replayed for o in outcomes)
+    head = msgspec.json.encode(
+        {
+            "data_stream_key": stream,
+            "format": fmt,
+            "created": created,
+            "existing": existing,
+            "failed": len(outcomes) - created - existing,
+        }
+    )
+    return Response(
+        head[:-1] + b',"data":[' + b",".join(_results(outcomes)) + b"]}", media_type=JSON
+    )
+
+
+def _record_id(text: str) -> int:
+    if text.isdigit() and 0 < int(text) <= limits.AMOUNT_MINOR_MAX:
+        return int(text)
+    raise NotFound("no such record", {"record_id": text})
+
+
+KnownAt = Annotated[
+    int | None,
+    QueryParameter(
+        ge=0,
+        description="Answer as the books stood at this event-store position (default: now).",
+    ),
+]
+
+
+@get(
+    "/records/{record_id:str}",
+    summary="A record",
+    description="The record with its derived `status` and `matched_records` (at `known_at`).",
+    tags=["records"],
+    responses=error_responses(400, 404, *V1_ERROR_STATUSES),
+    response_headers=[LEDGER_POSITION_DOC],
+)
+async def get_record(
+    record_id: FromPath[str],
+    services: ServicesDep,
+    tenant: TenantDep,
+    known_at: KnownAt = None,
+) -> Response[bytes]:
+    document = await record_document(
+        services.pool, tenant.tenant_id, _record_id(record_id), known_at
+    )
+    if document is None:
+        raise NotFound("no such record", {"record_id": record_id})
+    return Response(document, media_type=JSON)
+
+
+@get(
+    "/records",
+    summary="List records",
+    description=(
+        "Records in id order; filters combine with AND. `from`/`to` bound the record date; "
+        "`status` is the derived status (at `known_at`, default now)."
+    ),
+    tags=["records"],
+    responses=error_responses(400, *V1_ERROR_STATUSES),
+    response_headers=[LEDGER_POSITION_DOC],
+)
+async def list_records_route(
+    services: ServicesDep,
+    tenant: TenantDep,
+    data_stream_key: FromQuery[str | None] = None,
+    status: FromQuery[Literal["reconciled", "unreconciled"] | None] = None,
+    date_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
+    date_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
+    external_id: FromQuery[str | None] = None,
+    known_at: KnownAt = None,
+    limit: FromQuery[int | None] = None,
+    cursor: FromQuery[str | None] = None,
+) -> Response[bytes]:
+    documents, next_cursor = await list_records(
+        services.pool,
+        tenant.tenant_id,
+        RecordFilter(
+            data_stream_key=data_stream_key,
+            status=status,
+            date_from=date_from,
+            date_to=date_to,
+            external_id=external_id,
+            known_at=known_at,
+        ),
+        page_limit(limit),
+        cursor,
+    )
+    tail = msgspec.json.encode(next_cursor)
+    return Response(
+        b'{"data":[' + b",".join(documents) + b'],"next_cursor":' + tail + b"}", media_type=JSON
+    )
+
+
+RECORD_ROUTES: Final = [
+    post_records_bulk,
+    import_records,
+    post_record,
+    list_records_route,
+    get_record,
+]

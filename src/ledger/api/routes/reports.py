@@ -1,0 +1,203 @@
+"""Reports and history (spec/API.md §7): the trial balance and the tenant's event feed.
+
+- ``GET /v1/trial-balance?as_of=&known_at=&limit=&cursor=``: per ledger posted debit and
+  credit totals in the tenant's base currency, in ``num_id`` order, paginated; ``totals``
+  are the grand totals over every ledger (not only the page), and are always equal.
+  Served from the asynchronous ``trial_balance`` projection (``known_at``: from the inline
+  movement rows, see ``ledger.queries.reports``); ``Ledger-Position`` and ``min_position``
+  refer to that projection's position.
+- ``GET /v1/events?after=&limit=&cursor=``: the tenant's events in position order (a pull
+  feed): ``position``, ``type``, ``originator_id``, ``originator_version``, ``recorded_at``,
+  ``data``. Never another tenant's. ``next_cursor`` is set when the page is full; a client
+  that follows the feed keeps the last ``position`` it saw and asks ``after=`` it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Final
+from uuid import UUID
+
+import msgspec
+from litestar import get
+from litestar.params import FromQuery, QueryParameter
+
+from ledger.api.auth import ServicesDep, TenantDep
+from ledger.api.errors import V1_ERROR_STATUSES, error_responses
+from ledger.api.positions import (
+    LEDGER_POSITION_DOC,
+    MIN_POSITION_DESCRIPTION,
+    reads_projection,
+)
+from ledger.domain.currencies import ISO_PRECISION
+from ledger.errors import ValidationError
+from ledger.projections.trial_balance import TrialBalanceProjection
+from ledger.queries.events import tenant_events
+from ledger.queries.pagination import decode_cursor, encode_cursor, page_limit
+from ledger.queries.reports import trial_balance
+
+TRIAL_BALANCE_SOURCE: Final = TrialBalanceProjection.name
+_POSITION_MAX: Final = 2**63 - 1
+
+MinPosition = Annotated[
+    int | None,
+    QueryParameter(ge=0, le=_POSITION_MAX, description=MIN_POSITION_DESCRIPTION),
+]
+
+
+class TrialBalanceLineOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    ledger_id: UUID
+    ledger_num_id: int
+    ledger_code: str
+    ledger_name: str
+    type: str
+    normal_balance: str
+    debits: Annotated[int, msgspec.Meta(description="Posted debits, base currency minor units.")]
+    credits: Annotated[int, msgspec.Meta(description="Posted credits, base currency minor units.")]
+    balance: Annotated[
+        int, msgspec.Meta(description="debits - credits on debit-normal ledgers, else reversed.")
+    ]
+
+
+class TotalsOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    debits: int
+    credits: int
+
+
+class TrialBalanceOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    as_of: dt.date
+    known_at: int | None
+    currency: Annotated[str, msgspec.Meta(description="The tenant's base currency.")]
+    precision: int
+    data: list[TrialBalanceLineOut]
+    next_cursor: str | None
+    totals: Annotated[
+        TotalsOut,
+        msgspec.Meta(description="Grand totals over every ledger (all pages); always equal."),
+    ]
+
+
+class EventOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    position: int
+    type: Annotated[str, msgspec.Meta(examples=["JournalPosted"])]
+    originator_id: UUID
+    originator_version: int
+    recorded_at: Annotated[str | None, msgspec.Meta(description="RFC 3339, UTC.")]
+    data: dict[str, Any]
+
+
+class EventPageOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    data: list[EventOut]
+    next_cursor: str | None
+
+
+def _cursor_position(cursor: str | None) -> int | None:
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    if len(key) != 1 or not isinstance(key[0], int) or isinstance(key[0], bool) or key[0] < 0:
+        raise ValidationError("the cursor is not valid", {"field": "cursor"})
+    return key[0]
+
+
+@get(
+    "/trial-balance",
+    summary="Trial balance",
+    description=(
+        "Per ledger posted debit and credit totals in the tenant's base currency, as of "
+        "`as_of` (effective dates <= as_of; default today) and, with `known_at`, as known at "
+        "that event-store position. Ledgers with no posted activity are left out. `totals` "
+        "covers every ledger, and its debits always equal its credits. Served from an "
+        "asynchronous projection: `Ledger-Position` is the position it reflects, and "
+        "`min_position` waits for it."
+    ),
+    tags=["reports"],
+    responses=error_responses(400, *V1_ERROR_STATUSES),
+    response_headers=[LEDGER_POSITION_DOC],
+    opt=reads_projection(TRIAL_BALANCE_SOURCE),
+)
+async def get_trial_balance(
+    services: ServicesDep,
+    tenant: TenantDep,
+    as_of: Annotated[dt.date | None, QueryParameter(description="Default: today.")] = None,
+    known_at: Annotated[int | None, QueryParameter(ge=0, le=_POSITION_MAX)] = None,
+    limit: Annotated[int | None, QueryParameter(description="1..500, default 50")] = None,
+    cursor: FromQuery[str | None] = None,
+    min_position: MinPosition = None,
+) -> TrialBalanceOut:
+    day = as_of or dt.date.today()
+    size = page_limit(limit)
+    after = _cursor_position(cursor) or 0
+    lines = await trial_balance(services.pool, tenant.tenant_id, day, known_at)
+    page = [line for line in lines if line.num_id > after][: size + 1]
+    more = len(page) > size
+    page = page[:size]
+    return TrialBalanceOut(
+        as_of=day,
+        known_at=known_at,
+        currency=tenant.base_currency,
+        precision=ISO_PRECISION[tenant.base_currency],
+        data=[
+            TrialBalanceLineOut(
+                ledger_id=line.ledger_id,
+                ledger_num_id=line.num_id,
+                ledger_code=line.code,
+                ledger_name=line.name,
+                type=line.type,
+                normal_balance=line.normal_balance,
+                debits=line.debits,
+                credits=line.credits,
+                balance=line.balance,
+            )
+            for line in page
+        ],
+        next_cursor=encode_cursor([page[-1].num_id]) if more else None,
+        totals=TotalsOut(
+            debits=sum(line.debits for line in lines),
+            credits=sum(line.credits for line in lines),
+        ),
+    )
+
+
+@get(
+    "/events",
+    summary="The tenant's event feed",
+    description=(
+        "The tenant's events in position order, after position `after` (default 0): a pull "
+        "feed. `data` is the event as stored (without `timestamp`, which is `recorded_at`). "
+        "`next_cursor` is set when the page is full; `cursor` takes precedence over `after`."
+    ),
+    tags=["reports"],
+    responses=error_responses(400, *V1_ERROR_STATUSES),
+    response_headers=[LEDGER_POSITION_DOC],
+)
+async def get_events(
+    services: ServicesDep,
+    tenant: TenantDep,
+    after: Annotated[int, QueryParameter(ge=0, le=_POSITION_MAX)] = 0,
+    limit: Annotated[int | None, QueryParameter(description="1..500, default 50")] = None,
+    cursor: FromQuery[str | None] = None,
+    min_position: MinPosition = None,
+) -> EventPageOut:
+    size = page_limit(limit)
+    start = _cursor_position(cursor)
+    events = await tenant_events(
+        services.pool, tenant.tenant_id, after if start is None else start, size
+    )
+    return EventPageOut(
+        data=[
+            EventOut(
+                position=e.position,
+                type=e.type,
+                originator_id=e.originator_id,
+                originator_version=e.originator_version,
+                recorded_at=e.recorded_at,
+                data=e.data,
+            )
+            for e in events
+        ],
+        next_cursor=encode_cursor([events[-1].position]) if len(events) == size else None,
+    )
+
+
+REPORT_ROUTES: Final = [get_trial_balance, get_events]

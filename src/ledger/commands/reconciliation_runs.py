@@ -1,0 +1,311 @@
+"""Reconciliation runs: match two streams by rules, in bulk (spec/API.md §6).
+
+A run:
+
+1. checks its request (400 ``VALIDATION_ERROR``: the two streams are the same or a key is
+   malformed, ``match_on`` is empty or names an unknown field twice, a bound is out of
+   range; 422 ``LEDGER_NOT_FOUND``: a ``ledger:<code>`` stream names no ledger);
+2. reads the unreconciled items of both streams (one statement each), scales amounts to the
+   largest ``decimal_places`` among them, and hands them to the pure matcher
+   (:func:`ledger.domain.reconciliation.reconcile`, in a worker thread so the event loop
+   keeps serving); the matcher's contract makes the result deterministic;
+3. a dry run stops here: it answers the proposed matches (``status: "proposed"``, no ids)
+   and writes nothing;
+4. otherwise writes the matches through group commit in slices of
+   :data:`RUN_SLICE_MATCHES`, each slice one transaction, each match decided by the same
+   rules as ``POST /v1/matches`` against locked state. A proposal whose item was matched
+   concurrently since step 2 is skipped (counted in ``skipped``), never written twice.
+   Every match stores a :class:`~ledger.domain.records.MatchRule` with the run's id, its
+   kind (one-to-one or one-to-many), the rules and its deltas (amount difference and days
+   apart). Finally one ``ReconciliationRunCompleted`` records the run and its counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+from uuid import UUID
+
+from ledger import limits
+from ledger.commands.reconciliation import CommitRun, CreateMatch, ItemRef, RunSummary
+from ledger.commands.records import RecordCommands, check_stream_key, refresh_statistics
+from ledger.domain.reconciliation import (
+    DATE_WINDOW_DAYS_MAX,
+    MATCH_ON_FIELDS,
+    Item,
+    Proposal,
+    Rules,
+    normalize_description,
+    reconcile,
+)
+from ledger.domain.records import LEDGER_STREAM_PREFIX, MatchRule, RunRules, scale
+from ledger.errors import LedgerError, LedgerNotFound, ValidationError
+from ledger.projections.records import MatchDocument, MatchItemDocument, render_matched
+from ledger.queries.records import StreamItem, ledger_exists, unreconciled_items
+
+RUN_SLICE_MATCHES: Final = 5_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRequest:
+    tenant_id: UUID
+    left: str
+    right: str
+    match_on: tuple[str, ...]
+    date_window_days: int = 0
+    amount_tolerance: int = 0
+    allow_one_to_many: bool = False
+    dry_run: bool = False
+
+    @property
+    def rules(self) -> RunRules:
+        return RunRules(
+            match_on=tuple(f for f in MATCH_ON_FIELDS if f in self.match_on),
+            date_window_days=self.date_window_days,
+            amount_tolerance=self.amount_tolerance,
+            allow_one_to_many=self.allow_one_to_many,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOutcome:
+    run_id: UUID
+    request: RunRequest
+    matches: list[MatchDocument]
+    matched: int
+    unmatched_left: int
+    unmatched_right: int
+    skipped: int
+    created_at: dt.datetime
+    position: int | None
+
+
+def _check(request: RunRequest) -> None:
+    for name in ("left", "right"):
+        key = getattr(request, name)
+        if isinstance(key, str) and key.startswith(LEDGER_STREAM_PREFIX):
+            code = key.removeprefix(LEDGER_STREAM_PREFIX)
+            if not code or len(key) > 255 or not key.isprintable():
+                raise ValidationError("a ledger stream is ledger:<ledger code>", {"field": name})
+        else:
+            check_stream_key(key, name)
+    if request.left == request.right:
+        raise ValidationError("left and right must be different streams", {"field": "right"})
+    if not request.match_on:
+        raise ValidationError("match_on names at least one rule", {"field": "rules.match_on"})
+    if len(set(request.match_on)) != len(request.match_on) or not set(request.match_on) <= set(
+        MATCH_ON_FIELDS
+    ):
+        raise ValidationError(
+            f"match_on is a list of distinct values of {', '.join(MATCH_ON_FIELDS)}",
+            {"field": "rules.match_on"},
+        )
+    if not 0 <= request.date_window_days <= DATE_WINDOW_DAYS_MAX:
+        raise ValidationError(
+            f"date_window_days is 0 to {DATE_WINDOW_DAYS_MAX}",
+            {"field": "rules.date_window_days"},
+        )
+    if not 0 <= request.amount_tolerance <= limits.AMOUNT_MINOR_MAX:
+        raise ValidationError(
+            "amount_tolerance is 0 to 2^63-1", {"field": "rules.amount_tolerance"}
+        )
+
+
+def _items(stream: Sequence[StreamItem], places: int) -> list[Item]:
+    return [
+        Item(
+            seq=s.seq,
+            amount=scale(s.amount, s.decimal_places, places),
+            direction=s.direction,
+            day=s.date.toordinal(),
+            external_id=s.external_id,
+            description=normalize_description(s.description),
+        )
+        for s in stream
+    ]
+
+
+def _ref(item: StreamItem) -> ItemRef:
+    return ItemRef(record_id=item.record_id, entry_id=item.entry_id)
+
+
+def _item_document(item: StreamItem, stream: str) -> MatchItemDocument:
+    return MatchItemDocument(
+        record_id=item.record_id,
+        entry_id=item.entry_id,
+        data_stream_key=stream,
+        amount=item.amount,
+        direction=item.direction,
+        decimal_places=item.decimal_places,
+    )
+
+
+async def run_reconciliation(commands: RecordCommands, request: RunRequest) -> RunOutcome:
+    """Run (or, with ``dry_run``, only propose) a reconciliation; see the module docstring.
+
+    Raises:
+        ValidationError: a malformed request (400).
+        LedgerNotFound: a ``ledger:<code>`` stream names no ledger of the tenant (422).
+    """
+    _check(request)
+    pool = commands.pool
+    tenant = request.tenant_id
+    for name in ("left", "right"):
+        key: str = getattr(request, name)
+        if key.startswith(LEDGER_STREAM_PREFIX) and not await ledger_exists(
+            pool, tenant, key.removeprefix(LEDGER_STREAM_PREFIX)
+        ):
+            raise LedgerNotFound(
+                f"no ledger with code {key.removeprefix(LEDGER_STREAM_PREFIX)!r}",
+                {"field": name, "data_stream_key": key},
+            )
+    left = await unreconciled_items(pool, tenant, request.left)
+    right = await unreconciled_items(pool, tenant, request.right)
+    await refresh_statistics(pool, {"records": len(left) + len(right)})
+    places = max((s.decimal_places for s in (*left, *right)), default=2)
+    rules = Rules(
+        match_on=frozenset(request.match_on),
+        date_window_days=request.date_window_days,
+        amount_tolerance=request.amount_tolerance,
+        allow_one_to_many=request.allow_one_to_many,
+    )
+    proposals = await asyncio.to_thread(
+        reconcile, _items(left, places), _items(right, places), rules
+    )
+    run_id = uuid.uuid4()
+    now = dt.datetime.now(dt.UTC)
+    run_rules = request.rules
+
+    def rule(proposal: Proposal) -> MatchRule:
+        return MatchRule(
+            run_id=run_id,
+            kind=proposal.kind,
+            match_on=run_rules.match_on,
+            date_window_days=request.date_window_days,
+            amount_tolerance=request.amount_tolerance,
+            amount_difference=proposal.amount_difference,
+            days_apart=proposal.days_apart,
+        )
+
+    if request.dry_run:
+        documents = [_proposed(p, left, right, request, rule(p), places, now) for p in proposals]
+        return RunOutcome(
+            run_id=run_id,
+            request=request,
+            matches=documents,
+            matched=len(proposals),
+            unmatched_left=len(left) - sum(len(p.left) for p in proposals),
+            unmatched_right=len(right) - sum(len(p.right) for p in proposals),
+            skipped=0,
+            created_at=now,
+            position=None,
+        )
+
+    documents = []
+    matched_left = matched_right = skipped = 0
+    for start in range(0, len(proposals), RUN_SLICE_MATCHES):
+        chunk = proposals[start : start + RUN_SLICE_MATCHES]
+        matches = tuple(
+            CreateMatch(
+                tenant_id=tenant,
+                items=(
+                    *(_ref(left[i]) for i in p.left),
+                    *(_ref(right[i]) for i in p.right),
+                ),
+                tolerance=_match_tolerance(request.amount_tolerance, places, p, left, right),
+                rule=rule(p),
+                run_id=run_id,
+            )
+            for p in chunk
+        )
+        committed = await commands.committer.submit(
+            commands.run_handler, CommitRun(tenant_id=tenant, run_id=run_id, matches=matches)
+        )
+        positions = iter(committed.positions)
+        for proposal, outcome in zip(chunk, committed.result.outcomes, strict=True):
+            if isinstance(outcome, LedgerError):
+                skipped += 1
+                continue
+            documents.append(render_matched(outcome, next(positions)))
+            matched_left += len(proposal.left)
+            matched_right += len(proposal.right)
+        await refresh_statistics(
+            pool, {"matches": len(documents), "match_items": matched_left + matched_right}
+        )
+    summary = RunSummary(
+        left=request.left,
+        right=request.right,
+        rules=run_rules,
+        matched=len(documents),
+        unmatched_left=len(left) - matched_left,
+        unmatched_right=len(right) - matched_right,
+        skipped=skipped,
+    )
+    committed = await commands.committer.submit(
+        commands.run_handler, CommitRun(tenant_id=tenant, run_id=run_id, summary=summary)
+    )
+    completed = committed.result.completed
+    assert completed is not None
+    return RunOutcome(
+        run_id=run_id,
+        request=request,
+        matches=documents,
+        matched=summary.matched,
+        unmatched_left=summary.unmatched_left,
+        unmatched_right=summary.unmatched_right,
+        skipped=skipped,
+        created_at=completed.timestamp,
+        position=committed.position,
+    )
+
+
+def _match_tolerance(
+    tolerance: int,
+    places: int,
+    proposal: Proposal,
+    left: Sequence[StreamItem],
+    right: Sequence[StreamItem],
+) -> int:
+    """The run's tolerance at the match's own scale (its items' largest decimal places),
+    rounded up: the run already checked the difference at its scale."""
+    own = max(
+        [left[i].decimal_places for i in proposal.left]
+        + [right[i].decimal_places for i in proposal.right]
+    )
+    factor = int(10 ** (places - own))
+    return -(-tolerance // factor)
+
+
+def _proposed(
+    proposal: Proposal,
+    left: Sequence[StreamItem],
+    right: Sequence[StreamItem],
+    request: RunRequest,
+    rule: MatchRule,
+    places: int,
+    now: dt.datetime,
+) -> MatchDocument:
+    items = [_item_document(left[i], request.left) for i in proposal.left] + [
+        _item_document(right[i], request.right) for i in proposal.right
+    ]
+    own = max(i.decimal_places for i in items)
+    credits = sum(scale(i.amount, i.decimal_places, own) for i in items if i.direction == "credit")
+    debits = sum(scale(i.amount, i.decimal_places, own) for i in items if i.direction == "debit")
+    return MatchDocument(
+        id=None,
+        items=items,
+        difference=credits - debits,
+        tolerance=_match_tolerance(request.amount_tolerance, places, proposal, left, right),
+        decimal_places=own,
+        rule=rule,
+        note=None,
+        run_id=None,
+        status="proposed",
+        created_at=now,
+        unmatched_at=None,
+        position=None,
+    )

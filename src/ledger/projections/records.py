@@ -1,0 +1,369 @@
+"""Records, matches, match items and runs: the reconciliation read tables, written inline.
+
+``RecordsProjection`` folds ``Record``, ``Match`` and ``ReconciliationRun`` events (and
+nothing else) into ``records``, ``matches``, ``match_items``, ``reconciliation_runs`` and the
+tenants' ``record_id`` counter, in the append's transaction, so the next batch decides
+against exact state. Whether an item is reconciled is never stored as a flag: it is the
+existence of a ``match_items`` row whose ``unmatched_position`` is empty (or, as known at
+position P, one with ``matched_position <= P`` and no ``unmatched_position <= P``).
+
+Inserts are collected and written with one statement per table (arrays + ``unnest``); an
+unmatch first writes every insert before it, and a later insert first writes the unmatches
+before it, so the rows change in position order (an item unmatched and matched again in one
+batch never meets the unique index of active items twice).
+
+Documents (the JSON the API answers) are rendered here too: :func:`render_record` is the
+exact shape of seed 000 plus ``position``, and a record's first answer is a pure function of
+its event and position, so an idempotent retry re-renders it byte for byte.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, Final
+from uuid import UUID
+
+import msgspec
+
+from ledger.domain.records import Match, MatchItem, MatchRule, ReconciliationRun, Record
+from ledger.store.database import DbConnection
+from ledger.store.group_commit import InlineProjection, PositionedEvent
+
+RECORD_ID_COUNTER: Final = "record_id"
+
+_json = msgspec.json.Encoder()
+
+
+class MatchedRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """An item matched with a record: a record (integer id) or a ledger entry (uuid)."""
+
+    id: int | UUID
+    amount: int
+    decimal_places: int
+    direction: str
+    data_stream_key: str
+
+
+class RecordDocument(msgspec.Struct, frozen=True, kw_only=True):
+    """The record as the API shows it: seed 000's fields in its order, plus ``position``."""
+
+    amount: int
+    direction: str
+    date: dt.date
+    data_stream_key: str
+    id: int
+    decimal_places: int
+    description: str | None
+    metadata: dict[str, Any]
+    status: str  # "reconciled" | "unreconciled", derived from matches
+    external_id: str | None
+    matched_records: list[MatchedRecord]
+    position: int
+
+
+class MatchItemDocument(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    record_id: int | None = None
+    entry_id: UUID | None = None
+    data_stream_key: str
+    amount: int
+    direction: str
+    decimal_places: int
+
+
+class MatchDocument(msgspec.Struct, frozen=True, kw_only=True):
+    """A match; a dry run's proposals have no ``id`` or ``position`` (status ``proposed``)."""
+
+    id: UUID | None
+    items: list[MatchItemDocument]
+    difference: int
+    tolerance: int
+    decimal_places: int
+    rule: MatchRule | None
+    note: str | None
+    run_id: UUID | None
+    status: str  # "active" | "unmatched" | "proposed"
+    created_at: dt.datetime
+    unmatched_at: dt.datetime | None
+    position: int | None
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with every object's keys sorted, recursively (JSONB does not keep key
+    order, so documents always show metadata in this one order)."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+def render_record(
+    *,
+    record_id: int,
+    data_stream_key: str,
+    amount: int,
+    direction: str,
+    date: dt.date,
+    decimal_places: int,
+    description: str | None,
+    metadata: dict[str, Any],
+    external_id: str | None,
+    position: int,
+    matched_records: list[MatchedRecord] | None = None,
+    reconciled: bool = False,
+) -> RecordDocument:
+    return RecordDocument(
+        amount=amount,
+        direction=direction,
+        date=date,
+        data_stream_key=data_stream_key,
+        id=record_id,
+        decimal_places=decimal_places,
+        description=description,
+        metadata=canonical(metadata),
+        status="reconciled" if reconciled else "unreconciled",
+        external_id=external_id,
+        matched_records=matched_records or [],
+        position=position,
+    )
+
+
+def render_imported(event: Record.RecordImported, position: int) -> RecordDocument:
+    """The first answer for a record: unreconciled (nothing can match it before it exists)."""
+    return render_record(
+        record_id=event.record_id,
+        data_stream_key=event.data_stream_key,
+        amount=event.amount,
+        direction=event.direction,
+        date=event.date,
+        decimal_places=event.decimal_places,
+        description=event.description,
+        metadata=event.metadata,
+        external_id=event.external_id,
+        position=position,
+    )
+
+
+def item_document(item: MatchItem) -> MatchItemDocument:
+    return MatchItemDocument(
+        record_id=item.record_id,
+        entry_id=item.entry_id,
+        data_stream_key=item.data_stream_key,
+        amount=item.amount,
+        direction=item.direction,
+        decimal_places=item.decimal_places,
+    )
+
+
+def render_matched(event: Match.RecordMatched, position: int) -> MatchDocument:
+    return MatchDocument(
+        id=event.originator_id,
+        items=[item_document(item) for item in event.items],
+        difference=event.difference,
+        tolerance=event.tolerance,
+        decimal_places=event.decimal_places,
+        rule=event.rule,
+        note=event.note,
+        run_id=event.run_id,
+        status="active",
+        created_at=event.timestamp,
+        unmatched_at=None,
+        position=position,
+    )
+
+
+def encode(document: msgspec.Struct) -> bytes:
+    return _json.encode(document)
+
+
+_INSERT_RECORDS: Final = """
+INSERT INTO records (tenant_id, record_id, record_uuid, data_stream_key, external_id, amount,
+    direction, date, decimal_places, description, metadata, request_sha256, created_at, position)
+SELECT * FROM unnest($1::uuid[], $2::int8[], $3::uuid[], $4::text[], $5::text[], $6::int8[],
+    $7::text[], $8::date[], $9::int2[], $10::text[], $11::jsonb[], $12::bytea[],
+    $13::timestamptz[], $14::int8[])
+"""
+_INSERT_MATCHES: Final = """
+INSERT INTO matches (match_id, tenant_id, status, difference, tolerance, decimal_places, rule,
+    note, run_id, created_at, matched_position, position, version)
+SELECT m, t, 'active', d, tol, dp, r, n, run, c, p, p, v
+FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::int8[], $5::int2[], $6::jsonb[],
+    $7::text[], $8::uuid[], $9::timestamptz[], $10::int8[], $11::int8[])
+    AS u(m, t, d, tol, dp, r, n, run, c, p, v)
+"""
+_INSERT_ITEMS: Final = """
+INSERT INTO match_items (match_id, item_index, tenant_id, record_id, entry_id, data_stream_key,
+    amount, direction, decimal_places, matched_position)
+SELECT * FROM unnest($1::uuid[], $2::int2[], $3::uuid[], $4::int8[], $5::uuid[], $6::text[],
+    $7::int8[], $8::text[], $9::int2[], $10::int8[])
+"""
+_INSERT_RUNS: Final = """
+INSERT INTO reconciliation_runs (run_id, tenant_id, left_stream, right_stream, rules, matched,
+    unmatched_left, unmatched_right, skipped, created_at, position)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::int8[],
+    $7::int8[], $8::int8[], $9::int8[], $10::timestamptz[], $11::int8[])
+"""
+_UNMATCH_MATCHES: Final = """
+UPDATE matches AS m SET status = 'unmatched', unmatched_at = u.at, unmatched_position = u.p,
+    position = u.p, version = u.v
+FROM unnest($1::uuid[], $2::int8[], $3::timestamptz[], $4::int8[]) AS u(id, p, at, v)
+WHERE m.match_id = u.id
+"""
+_UNMATCH_ITEMS: Final = """
+UPDATE match_items AS i SET unmatched_position = u.p
+FROM unnest($1::uuid[], $2::int8[]) AS u(id, p)
+WHERE i.match_id = u.id AND i.unmatched_position IS NULL
+"""
+_UPSERT_COUNTERS: Final = """
+INSERT INTO tenant_counters AS c (tenant_id, counter, value)
+SELECT t, $3, v FROM unnest($1::uuid[], $2::int8[]) AS u(t, v) ORDER BY t
+ON CONFLICT (tenant_id, counter) DO UPDATE SET value = greatest(c.value, excluded.value)
+"""
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in range(width)]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
+
+
+class _Writes:
+    def __init__(self) -> None:
+        self.records: list[tuple[Any, ...]] = []
+        self.matches: list[tuple[Any, ...]] = []
+        self.items: list[tuple[Any, ...]] = []
+        self.runs: list[tuple[Any, ...]] = []
+        self.unmatches: list[tuple[Any, ...]] = []
+        self.counters: dict[UUID, int] = {}
+
+    @property
+    def inserts_pending(self) -> bool:
+        return bool(self.records or self.matches or self.runs)
+
+    async def flush_inserts(self, conn: DbConnection) -> None:
+        if self.records:
+            await conn.execute(_INSERT_RECORDS, *_columns(self.records, 14))
+            self.records = []
+        if self.matches:
+            await conn.execute(_INSERT_MATCHES, *_columns(self.matches, 11))
+            await conn.execute(_INSERT_ITEMS, *_columns(self.items, 10))
+            self.matches, self.items = [], []
+        if self.runs:
+            await conn.execute(_INSERT_RUNS, *_columns(self.runs, 11))
+            self.runs = []
+
+    async def flush_unmatches(self, conn: DbConnection) -> None:
+        if self.unmatches:
+            columns = _columns(self.unmatches, 4)
+            await conn.execute(_UNMATCH_MATCHES, *columns)
+            await conn.execute(_UNMATCH_ITEMS, columns[0], columns[1])
+            self.unmatches = []
+
+    async def flush_counters(self, conn: DbConnection) -> None:
+        if self.counters:
+            tenants = sorted(self.counters)
+            await conn.execute(
+                _UPSERT_COUNTERS, tenants, [self.counters[t] for t in tenants], RECORD_ID_COUNTER
+            )
+            self.counters = {}
+
+
+def _rule_text(rule: MatchRule | None) -> str | None:
+    return None if rule is None else _json.encode(rule).decode()
+
+
+class RecordsProjection(InlineProjection):
+    """Folds record, match and run events into the reconciliation tables (module doc)."""
+
+    name = "records"
+    tables = ("records", "matches", "match_items", "reconciliation_runs", "tenant_counters")
+
+    async def apply(self, conn: DbConnection, events: Sequence[PositionedEvent]) -> None:
+        writes = _Writes()
+        for positioned in events:
+            event = positioned.event
+            position = positioned.position
+            if isinstance(event, Record.RecordImported):
+                await writes.flush_unmatches(conn)
+                writes.records.append(
+                    (
+                        event.tenant_id,
+                        event.record_id,
+                        event.originator_id,
+                        event.data_stream_key,
+                        event.external_id,
+                        event.amount,
+                        event.direction,
+                        event.date,
+                        event.decimal_places,
+                        event.description,
+                        _json.encode(event.metadata).decode(),
+                        bytes.fromhex(event.request_sha256),
+                        event.timestamp,
+                        position,
+                    )
+                )
+                writes.counters[event.tenant_id] = max(
+                    writes.counters.get(event.tenant_id, 0), event.record_id
+                )
+            elif isinstance(event, Match.RecordMatched):
+                await writes.flush_unmatches(conn)
+                writes.matches.append(
+                    (
+                        event.originator_id,
+                        event.tenant_id,
+                        event.difference,
+                        event.tolerance,
+                        event.decimal_places,
+                        _rule_text(event.rule),
+                        event.note,
+                        event.run_id,
+                        event.timestamp,
+                        position,
+                        event.originator_version,
+                    )
+                )
+                for index, item in enumerate(event.items):
+                    writes.items.append(
+                        (
+                            event.originator_id,
+                            index,
+                            event.tenant_id,
+                            item.record_id,
+                            item.entry_id,
+                            item.data_stream_key,
+                            item.amount,
+                            item.direction,
+                            item.decimal_places,
+                            position,
+                        )
+                    )
+            elif isinstance(event, Match.RecordUnmatched):
+                if writes.inserts_pending:
+                    await writes.flush_inserts(conn)
+                writes.unmatches.append(
+                    (event.originator_id, position, event.timestamp, event.originator_version)
+                )
+            elif isinstance(event, ReconciliationRun.ReconciliationRunCompleted):
+                await writes.flush_unmatches(conn)
+                writes.runs.append(
+                    (
+                        event.originator_id,
+                        event.tenant_id,
+                        event.left,
+                        event.right,
+                        _json.encode(event.rules).decode(),
+                        event.matched,
+                        event.unmatched_left,
+                        event.unmatched_right,
+                        event.skipped,
+                        event.timestamp,
+                        position,
+                    )
+                )
+        await writes.flush_inserts(conn)
+        await writes.flush_unmatches(conn)
+        await writes.flush_counters(conn)

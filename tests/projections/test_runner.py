@@ -1,0 +1,98 @@
+"""The asynchronous projection runner: exactly once across crashes, woken by NOTIFY."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+from ledger.bootstrap import async_projections, open_services
+from ledger.config import Settings
+from ledger.projections.runner import ProjectionRunner
+from ledger.projections.trial_balance import TrialBalanceProjection
+from tests.projections.helpers import fresh_replay_differences, open_books, random_activity
+
+KILLS = 20
+
+
+async def _tracking(conn_source: object, name: str) -> int:
+    value = await conn_source.fetchval(  # type: ignore[attr-defined]
+        "SELECT notification_id FROM ledger_tracking WHERE application_name = $1", name
+    )
+    return int(value or 0)
+
+
+async def test_kill_9_at_random_moments_neither_loses_nor_double_counts(
+    settings: Settings, database_url: str, server_url: str, tmp_path: Path
+) -> None:
+    # This process writes; only the subprocess runs the projection, and is killed 20 times.
+    async with open_services(settings, run_projections=False) as services:
+        books = await open_books(services)
+        stop = asyncio.Event()
+        writes = 0
+
+        async def write() -> None:
+            nonlocal writes
+            rng = random.Random(7)
+            while not stop.is_set():
+                await random_activity(services, books, rng)
+                writes += 1
+
+        writer = asyncio.create_task(write())
+        env = {**os.environ, "LEDGER_DATABASE_URL": database_url, "LEDGER_DATA_DIR": str(tmp_path)}
+        rng = random.Random(2026)
+        seen: list[int] = []
+        name = TrialBalanceProjection.name
+        for _ in range(KILLS):
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "ledger.cli",
+                "projections",
+                "run",
+                "--batch-events",
+                str(rng.choice([1, 3, 7])),
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            assert process.stderr is not None
+            while b"following the log" not in await asyncio.wait_for(process.stderr.readline(), 20):
+                pass
+            # A random moment of its life: folding a batch, committing, or waiting.
+            await asyncio.sleep(rng.uniform(0.0, 0.4))
+            process.kill()  # SIGKILL: no cleanup, mid-transaction or not
+            await process.wait()
+            seen.append(await _tracking(services.pool, name))
+        stop.set()
+        await writer
+
+        # The killed runners did fold events (between many of the kills), never backwards.
+        assert writes > KILLS
+        assert seen == sorted(seen)
+        assert len(set(seen)) > KILLS // 2, seen
+
+        runner = ProjectionRunner(services.pool, async_projections(), tracker=services.tracker)
+        reached = await runner.catch_up()
+        assert reached[name] == await services.store.max_position()
+        assert await fresh_replay_differences(services, server_url) == {}
+
+
+async def test_in_process_runner_follows_writes_without_polling(
+    settings: Settings, database_url: str
+) -> None:
+    # Woken by the committer and NOTIFY: each write is folded well within the 1 s poll.
+    async with open_services(settings) as services:
+        books = await open_books(services)
+        rng = random.Random(3)
+        loop = asyncio.get_running_loop()
+        for _ in range(10):
+            position = await random_activity(services, books, rng)
+            started = loop.time()
+            reached = await services.tracker.wait_for(TrialBalanceProjection.name, position, 5.0)
+            assert reached is not None
+            assert reached >= position
+            assert loop.time() - started < 0.5
