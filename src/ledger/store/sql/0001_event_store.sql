@@ -62,7 +62,8 @@ ON CONFLICT DO NOTHING;
 --   3. if an (originator_id, originator_version) exists already, inserts nothing and returns
 --      the 1-based indexes of the conflicting events, so the caller can drop those commands
 --      and retry (the primary key detects it; only then is the conflict query run);
---   4. notifies listeners once per call, not per event (NOTIFY takes a cluster-wide lock).
+--   4. notifies listeners once per call, not per event (NOTIFY takes a cluster-wide lock),
+--      with the last position appended as the payload.
 CREATE OR REPLACE FUNCTION ledger_append_events(
     p_originator_ids uuid[],
     p_versions bigint[],
@@ -126,7 +127,8 @@ BEGIN
     UPDATE ledger_chain_head SET position = v_last + v_count, chain_hash = v_hash;
     -- (The bigserial's own sequence is left alone: only this function appends, since every
     -- row needs its chain_hash; stock eventsourcing code reads this table, never writes it.)
-    NOTIFY ledger_events;
+    -- The payload is the last position appended: listeners learn the log's head for free.
+    PERFORM pg_notify('ledger_events', (v_last + v_count)::text);
     RETURN QUERY SELECT v_last + 1, NULL::integer[];
 END;
 $fn$;
