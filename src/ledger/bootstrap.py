@@ -10,6 +10,7 @@ well (``ledger projections run``) is safe: each step locks its tracking row.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,6 +44,8 @@ from ledger.store.group_commit import (
 from ledger.store.migrations import migrate
 
 log = logging.getLogger(__name__)
+
+POOL_CLOSE_SECONDS = 10.0
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -169,4 +172,9 @@ async def open_services(
         finally:
             await listener.stop()
     finally:
-        await pool.close()
+        # Bounded: a connection someone never released must not hang shutdown forever.
+        try:
+            await asyncio.wait_for(pool.close(), timeout=POOL_CLOSE_SECONDS)
+        except TimeoutError:
+            log.warning("connections still in use after %s s; terminating them", POOL_CLOSE_SECONDS)
+            pool.terminate()

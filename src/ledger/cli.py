@@ -426,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_projections_commands(sub)
     add_audit_commands(sub)
+    from ledger.cli_records import add_records_commands
+
+    add_records_commands(sub)
     return parser
 
 

@@ -40,6 +40,7 @@ SCENARIO_MODULES = (
     "ledger.bench.store",
     "ledger.bench.journals_http",
     "ledger.bench.rebuild",
+    "ledger.bench.reconciliation",
 )
 
 DURATION_SECONDS = 5.0

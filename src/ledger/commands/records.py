@@ -63,14 +63,13 @@ _LOCK_COUNTERS: Final = (
     " ON CONFLICT (tenant_id, counter) DO UPDATE SET value = c.value"
     " RETURNING tenant_id, value"
 )
-# One statement per (tenant, stream), probing the unique index once per key (a LATERAL
-# subquery on each key: no plan can turn it into a scan of the table per key, whatever the
-# statistics; ``external_id = ANY($3)`` did, under a generic plan, on 50,000 records).
+# One statement per tenant, probing the unique index (tenant_id, external_id, ...) once per
+# key: the keys are the outer side and the table a LATERAL subquery on the key; rows of other
+# streams with the same external_id are dropped in code.
 _KNOWN_KEYS: Final = (
-    "SELECT r.* FROM unnest($3::text[]) AS k(external_id) CROSS JOIN LATERAL ("
-    " SELECT external_id, record_id, request_sha256 FROM records"
-    " WHERE tenant_id = $1 AND data_stream_key = $2 AND external_id = k.external_id LIMIT 1"
-    ") AS r"
+    "SELECT r.* FROM unnest($2::text[]) AS k(external_id) CROSS JOIN LATERAL ("
+    " SELECT data_stream_key, external_id, record_id, request_sha256 FROM records"
+    " WHERE tenant_id = $1 AND external_id = k.external_id OFFSET 0) AS r"
 )
 _SELECT_RECORDS: Final = (
     "SELECT r.* FROM unnest($2::int8[]) AS k(id) CROSS JOIN LATERAL ("
@@ -245,18 +244,19 @@ class ImportRecordsHandler(CommandHandler[ImportRecords, ImportResult]):
         # until this batch commits, so the keys read next are final.
         for row in await batch.conn.fetch(_LOCK_COUNTERS, tenants, RECORD_ID_COUNTER):
             state.counters.setdefault(row["tenant_id"], row["value"])
-        keyed: dict[tuple[UUID, str], set[str]] = {}
+        keyed: dict[UUID, set[tuple[str, str]]] = {}
         for c in commands:
             for r in c.records:
                 if r.external_id is not None:
-                    keyed.setdefault((c.tenant_id, r.data_stream_key), set()).add(r.external_id)
-        for (tenant_id, stream), external_ids in sorted(keyed.items()):
-            rows = await batch.conn.fetch(_KNOWN_KEYS, tenant_id, stream, sorted(external_ids))
-            for row in rows:
-                state.keys.setdefault(
-                    (tenant_id, stream, row["external_id"]),
-                    (row["record_id"], bytes(row["request_sha256"])),
-                )
+                    keyed.setdefault(c.tenant_id, set()).add((r.data_stream_key, r.external_id))
+        for tenant_id, keys in sorted(keyed.items()):
+            external_ids = sorted({external_id for _, external_id in keys})
+            for row in await batch.conn.fetch(_KNOWN_KEYS, tenant_id, external_ids):
+                if (row["data_stream_key"], row["external_id"]) in keys:
+                    state.keys.setdefault(
+                        (tenant_id, row["data_stream_key"], row["external_id"]),
+                        (row["record_id"], bytes(row["request_sha256"])),
+                    )
 
     def decide(self, batch: Batch, command: ImportRecords) -> Decision[ImportResult]:
         assert 0 < len(command.records) <= RECORDS_PER_COMMAND_MAX
