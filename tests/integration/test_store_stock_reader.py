@@ -8,38 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
+from ledger.audit.verify import LedgerApplication, stock_env
 from ledger.bootstrap import Services
 from ledger.domain.tenants import ApiKey, Tenant
 
-
-class LedgerReader(Application[UUID]):
-    name = "Ledger"
-
-
-def stock_env(database_url: str) -> dict[str, str]:
-    """eventsourcing's Postgres settings for ``database_url`` (TCP or Unix-socket URL)."""
-    parts = urlsplit(database_url)
-    query = parse_qs(parts.query)
-    # The embedded server's URL is postgresql://postgres:@/dbname?host=/socket/dir: psycopg
-    # takes the socket directory as the host.
-    host = query["host"][0] if "host" in query else (parts.hostname or "localhost")
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")),
-        "POSTGRES_HOST": host,
-        "POSTGRES_PORT": str(parts.port or query.get("port", ["5432"])[0]),
-        "POSTGRES_USER": unquote(parts.username or "postgres"),
-        "POSTGRES_PASSWORD": unquote(parts.password or ""),
-        "MAPPER_TOPIC": "ledger.store.mapper:MsgspecMapper",
-        "CREATE_TABLE": "n",
-        "POSTGRES_POOL_SIZE": "2",
-    }
+# The test reads through the same stock application and settings the audit uses.
+LedgerReader = LedgerApplication
 
 
 def _read_with_stock_application(
