@@ -18,6 +18,8 @@ from uuid import UUID
 
 import pytest
 
+from ledger.audit.verify import LedgerApplication as LedgerReader
+from ledger.audit.verify import stock_env
 from ledger.bootstrap import Services
 from ledger.commands.currencies import AddCurrency, CurrencyCommands
 from ledger.domain.fx import CustomCurrency, FxPair, currency_id, fx_pair_id, resolve_rate
@@ -45,7 +47,6 @@ from ledger.store.group_commit import (
     GroupCommitter,
     PositionedEvent,
 )
-from tests.integration.test_store_stock_reader import LedgerReader, stock_env
 from tests.store_helpers import read_log
 
 D = dt.date
