@@ -30,12 +30,14 @@ from __future__ import annotations
 import itertools
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from eventsourcing.persistence import StoredEvent
 
 from ledger.bench.aggregate import BenchAccount
 from ledger.bench.measure import Operation, run_workers
@@ -161,77 +163,60 @@ async def _group_commit(ctx: BenchContext, committer: GroupCommitter, writers: i
     )
 
 
-async def _baseline(ctx: BenchContext, pool: asyncpg.Pool[Any], writers: int) -> ResultRow:
-    mapper = MsgspecMapper()
-    connections = [await pool.acquire() for _ in range(writers)]
-    try:
-
-        def operation(conn: PoolConnectionProxy[Any]) -> Operation:
-            async def append() -> None:
-                account = _open(_next_command())
-                (event,) = account.collect_events()
-                stored = mapper.to_stored_event(event)
-                await conn.execute(
-                    _BASELINE_INSERT,
-                    stored.originator_id,
-                    stored.originator_version,
-                    stored.topic,
-                    stored.state,
-                )
-
-            return append
-
-        _progress(f"baseline, {writers} writer(s)")
-        measured = await run_workers(
-            [operation(conn) for conn in connections],
-            warmup_seconds=ctx.warmup_seconds,
-            duration_seconds=ctx.duration_seconds,
-        )
-    finally:
-        for conn in connections:
-            await pool.release(conn)
-    return ResultRow(
-        key=f"baseline_{writers}",
-        label=f"baseline INSERT, {writers} writer{'s' if writers > 1 else ''}",
-        unit=_UNIT,
-        concurrency=writers,
-        operations=measured.operations,
-        seconds=measured.seconds,
-        p50_ms=measured.p50_ms,
-        p99_ms=measured.p99_ms,
+async def _plain_insert(conn: PoolConnectionProxy[Any], stored: StoredEvent) -> None:
+    """The plain baseline: one autocommit INSERT (no ordering lock, no hash chain)."""
+    await conn.execute(
+        _BASELINE_INSERT,
+        stored.originator_id,
+        stored.originator_version,
+        stored.topic,
+        stored.state,
     )
 
 
-async def _gapfree(ctx: BenchContext, pool: asyncpg.Pool[Any], writers: int) -> ResultRow:
-    mapper = MsgspecMapper()
+async def _gapfree_insert(conn: PoolConnectionProxy[Any], stored: StoredEvent) -> None:
+    """The gap-free baseline: lock, chain head, INSERT with its hash link, head update."""
     lock, head, insert, advance = _GAPFREE_STATEMENTS
+    async with conn.transaction():
+        await conn.execute(lock)
+        row = await conn.fetchrow(head)
+        assert row is not None
+        position = row["position"] + 1
+        await conn.execute(
+            insert,
+            stored.originator_id,
+            stored.originator_version,
+            stored.topic,
+            stored.state,
+            position,
+            row["chain_hash"],
+        )
+        await conn.execute(advance, position)
+
+
+async def _one_transaction_per_event(
+    ctx: BenchContext,
+    pool: asyncpg.Pool[Any],
+    writers: int,
+    *,
+    key: str,
+    label: str,
+    write: Callable[[PoolConnectionProxy[Any], StoredEvent], Awaitable[None]],
+) -> ResultRow:
+    """``writers`` tasks, each on its own connection, building, mapping and writing one
+    event per ``write`` call (the same Python-side work as group commit's writers)."""
+    mapper = MsgspecMapper()
     connections = [await pool.acquire() for _ in range(writers)]
     try:
 
         def operation(conn: PoolConnectionProxy[Any]) -> Operation:
             async def append() -> None:
-                account = _open(_next_command())
-                (event,) = account.collect_events()
-                stored = mapper.to_stored_event(event)
-                async with conn.transaction():
-                    await conn.execute(lock)
-                    row = await conn.fetchrow(head)
-                    assert row is not None
-                    position = row["position"] + 1
-                    await conn.execute(
-                        insert,
-                        stored.originator_id,
-                        stored.originator_version,
-                        stored.topic,
-                        stored.state,
-                        position,
-                        row["chain_hash"],
-                    )
-                    await conn.execute(advance, position)
+                (event,) = _open(_next_command()).collect_events()
+                await write(conn, mapper.to_stored_event(event))
 
             return append
 
-        _progress(f"gap-free baseline, {writers} writer(s)")
+        _progress(f"{label}, {writers} writer(s)")
         measured = await run_workers(
             [operation(conn) for conn in connections],
             warmup_seconds=ctx.warmup_seconds,
@@ -241,8 +226,8 @@ async def _gapfree(ctx: BenchContext, pool: asyncpg.Pool[Any], writers: int) -> 
         for conn in connections:
             await pool.release(conn)
     return ResultRow(
-        key=f"gapfree_{writers}",
-        label=f"gap-free txn per event, {writers} writer{'s' if writers > 1 else ''}",
+        key=f"{key}_{writers}",
+        label=f"{label}, {writers} writer{'s' if writers > 1 else ''}",
         unit=_UNIT,
         concurrency=writers,
         operations=measured.operations,
@@ -305,11 +290,21 @@ async def store(ctx: BenchContext) -> list[ResultRow]:
     )
     try:
         await pool.execute(_BASELINE_DDL)
-        baseline_rows = [await _baseline(ctx, pool, writers) for writers in WRITER_COUNTS]
+        baseline_rows = [
+            await _one_transaction_per_event(
+                ctx, pool, w, key="baseline", label="baseline INSERT", write=_plain_insert
+            )
+            for w in WRITER_COUNTS
+        ]
         await _check_count(pool, _BASELINE_TABLE, sum(r.operations for r in baseline_rows))
         rows.extend(baseline_rows)
         await pool.execute(_GAPFREE_DDL)
-        gapfree_rows = [await _gapfree(ctx, pool, writers) for writers in WRITER_COUNTS]
+        gapfree_rows = [
+            await _one_transaction_per_event(
+                ctx, pool, w, key="gapfree", label="gap-free txn per event", write=_gapfree_insert
+            )
+            for w in WRITER_COUNTS
+        ]
         await _check_count(pool, _GAPFREE_TABLE, sum(r.operations for r in gapfree_rows))
         rows.extend(gapfree_rows)
     finally:
