@@ -7,7 +7,9 @@ gets its own database, cloned from a migrated template (fast, and fully isolated
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -92,7 +94,22 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+# A teardown still running after this long prints every task's stack (then goes on waiting:
+# pytest-timeout fails the test), so a hang names what it waits for.
+TEARDOWN_DIAGNOSIS_SECONDS = 60.0
+
+
 @pytest.fixture
 async def services(settings: Settings) -> AsyncIterator[Services]:
-    async with open_services(settings) as services:
+    opened = open_services(settings)
+    services = await opened.__aenter__()
+    try:
         yield services
+    finally:
+        closing = asyncio.ensure_future(opened.__aexit__(None, None, None))
+        done, _ = await asyncio.wait({closing}, timeout=TEARDOWN_DIAGNOSIS_SECONDS)
+        if not done:
+            print("services teardown is stuck; tasks:", file=sys.stderr)
+            for task in asyncio.all_tasks():
+                task.print_stack(file=sys.stderr)
+        await closing

@@ -291,3 +291,121 @@ async def test_balances_and_statement(
         "/v1/ledgers/00000000-0000-0000-0000-000000000000/balances", headers=auth
     )
     assert missing.status_code == 404
+
+
+async def _statement_ids(services: Services) -> tuple[str, str]:
+    cash = await services.pool.fetchval("SELECT ledger_id FROM ledgers WHERE code = 'cash'")
+    assets = await services.pool.fetchval("SELECT ledger_id FROM ledgers WHERE code = 'assets'")
+    return str(cash), str(assets)
+
+
+async def test_statement_pages_both_ways_with_true_running_balances(
+    client: httpx.AsyncClient, auth: dict[str, str], services: Services
+) -> None:
+    for day, amount in (
+        ("2026-06-05", 10),
+        ("2026-06-01", 20),
+        ("2026-06-09", 30),
+        ("2026-06-03", 40),
+        ("2026-06-07", 50),
+    ):
+        posted = await client.post(
+            "/v1/journals", json={**body(amount=amount), "date": day}, headers=auth
+        )
+        assert posted.status_code == 201
+    cash, _ = await _statement_ids(services)
+    url = f"/v1/ledgers/{cash}/entries"
+    want = [
+        ("2026-06-01", 20),
+        ("2026-06-03", 60),
+        ("2026-06-05", 70),
+        ("2026-06-07", 120),
+        ("2026-06-09", 150),
+    ]
+
+    async def walk(**params: Any) -> tuple[list[list[tuple[str, int]]], list[dict[str, Any]]]:
+        pages, answers = [], []
+        query: dict[str, Any] = {"limit": 2, **params}
+        while True:
+            answer = (await client.get(url, params=query, headers=auth)).json()
+            answers.append(answer)
+            pages.append([(line["date"], line["running_balance"]) for line in answer["data"]])
+            if answer["next_cursor"] is None:
+                return pages, answers
+            query = {"limit": 2, "cursor": answer["next_cursor"]}
+
+    pages, answers = await walk()
+    assert [line for page in pages for line in page] == want
+    assert answers[0]["prev_cursor"] is None
+    # The newest page first, newest line first: the same balances.
+    newest, _ = await walk(order="desc")
+    assert [line for page in newest for line in page] == want[::-1]
+    assert newest[0] == [("2026-06-09", 150), ("2026-06-07", 120)]
+    # Back from the last page: prev_cursor gives the pages before, then null.
+    back = (
+        await client.get(
+            url, params={"limit": 2, "cursor": answers[-1]["prev_cursor"]}, headers=auth
+        )
+    ).json()
+    assert [(line["date"], line["running_balance"]) for line in back["data"]] == want[2:4]
+    assert back["next_cursor"] is not None
+    first = (
+        await client.get(url, params={"limit": 2, "cursor": back["prev_cursor"]}, headers=auth)
+    ).json()
+    assert [(line["date"], line["running_balance"]) for line in first["data"]] == want[:2]
+    assert first["prev_cursor"] is None
+    # A page from a date still counts everything before it.
+    later = (await client.get(url, params={"from": "2026-06-06"}, headers=auth)).json()
+    assert [(line["date"], line["running_balance"]) for line in later["data"]] == want[3:]
+
+
+async def test_statement_refuses_foreign_cursors_and_orders(
+    client: httpx.AsyncClient, auth: dict[str, str], services: Services
+) -> None:
+    for amount in (1, 2, 3):
+        await client.post("/v1/journals", json=body(amount=amount), headers=auth)
+    cash, _ = await _statement_ids(services)
+    url = f"/v1/ledgers/{cash}/entries"
+    page = (await client.get(url, params={"limit": 1}, headers=auth)).json()
+    mixed = await client.get(
+        url, params={"cursor": page["next_cursor"], "order": "desc"}, headers=auth
+    )
+    assert mixed.status_code == 400
+    assert mixed.json()["details"]["field"] == "order"
+    for cursor in ("nonsense", "WyJhc2MiLCJuZXh0IiwieCIsMSwxXQ", "WzEsMiwzXQ"):
+        bad = await client.get(url, params={"cursor": cursor}, headers=auth)
+        assert bad.status_code == 400, cursor
+        assert bad.json()["code"] == "VALIDATION_ERROR"
+    sideways = await client.get(url, params={"order": "sideways"}, headers=auth)
+    assert sideways.status_code == 400
+
+
+async def test_balances_report_the_position_they_reflect(
+    client: httpx.AsyncClient, auth: dict[str, str], services: Services
+) -> None:
+    first = (await client.post("/v1/journals", json=body(amount=100), headers=auth)).json()
+    second = (await client.post("/v1/journals", json=body(amount=5), headers=auth)).json()
+    cash, assets = await _statement_ids(services)
+    url = f"/v1/ledgers/{cash}/balances"
+    now = (await client.get(url, params={"as_of": "2026-12-31"}, headers=auth)).json()
+    assert now["known_at"] == second["position"]
+    then = (
+        await client.get(
+            url, params={"as_of": "2026-12-31", "known_at": first["position"]}, headers=auth
+        )
+    ).json()
+    assert then["known_at"] == first["position"]
+    assert then["balances"][0]["posted"] == 100
+    beyond = (
+        await client.get(url, params={"as_of": "2026-12-31", "known_at": 10**15}, headers=auth)
+    ).json()
+    assert beyond["known_at"] == second["position"]  # the data reflects the log's end
+    top = (
+        await client.get(
+            f"/v1/ledgers/{assets}/balances",
+            params={"as_of": "2026-12-31", "known_at": first["position"]},
+            headers=auth,
+        )
+    ).json()
+    assert top["balances"][0]["including_children"]["posted"] == 100
+    assert top["balances"][0]["posted"] == 0

@@ -67,10 +67,10 @@ async def balances(services: Services, tenant_id: UUID, code: str, **kw: Any) ->
     )
     head = await ledger_head(services.pool, tenant_id, ledger_id)
     assert head is not None
-    rows = await ledger_balances(
+    answer = await ledger_balances(
         services.pool, head, kw.get("as_of", dt.date(2100, 1, 1)), kw.get("known_at")
     )
-    return {r["currency"]: r for r in rows}
+    return {r["currency"]: r for r in answer.rows}
 
 
 @pytest.fixture

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import asyncpg
+import msgspec
 import pytest
 
+from ledger.bootstrap import Services
+from ledger.commands.journals import EntryInput, PostJournal
+from ledger.projections.replay import differing_tables
+from ledger.queries.ledgers import LedgerRef
 from ledger.store.migrations import MigrationError, load_migrations, migrate
 from tests.store_helpers import (
     create_database,
@@ -98,3 +106,107 @@ async def test_tampered_checksum_raises_migration_error(database_url: str) -> No
         assert recorded[1:] == _expected()[1:]
     finally:
         await conn.close()
+
+
+async def test_0007_backfills_the_books_as_the_new_fold_writes_them(
+    services: Services, empty_database_url: str
+) -> None:
+    # History written by the current code ...
+    await services.tenants.create_tenant("acme", "USD")
+    tenant_id = await services.pool.fetchval("SELECT tenant_id FROM tenants")
+    await services.currencies.set_fx_rate(
+        tenant_id, "EUR", "USD", Decimal("1.25"), dt.date(2026, 1, 1)
+    )
+    top = await services.ledgers.open_ledger(tenant_id, code="top", name="Top", type="asset")
+    mid = await services.ledgers.open_ledger(
+        tenant_id, code="mid", name="Mid", type="asset", parent=LedgerRef.by_id(top.ledger_id)
+    )
+    leaf = await services.ledgers.open_ledger(
+        tenant_id, code="leaf", name="Leaf", type="asset", parent=LedgerRef.by_id(mid.ledger_id)
+    )
+    income = await services.ledgers.open_ledger(tenant_id, code="inc", name="Inc", type="income")
+    days = [dt.date(2026, 6, d) for d in (10, 3, 10, 20, 1, 15)]  # back-dated ones too
+    for index, day in enumerate(days):
+        posted = await services.journals.post(
+            PostJournal(
+                tenant_id=tenant_id,
+                base_currency="USD",
+                date=day,
+                currency="EUR" if index % 3 == 2 else None,
+                status="pending" if index in (1, 4) else "posted",
+                entries=(
+                    EntryInput(
+                        ref=LedgerRef.by_id((leaf, mid)[index % 2].ledger_id),
+                        direction="debit",
+                        amount=100 + index,
+                    ),
+                    EntryInput(
+                        ref=LedgerRef.by_id(income.ledger_id),
+                        direction="credit",
+                        amount=100 + index,
+                    ),
+                ),
+                request_sha256=bytes([index]) * 32,
+            )
+        )
+        if index in (1, 4):
+            journal_id = msgspec.json.decode(posted.document)["id"]
+            action = "commit" if index == 1 else "void"
+            await services.journals.change_status(tenant_id, UUID(journal_id), action)
+
+    # ... copied into a database as release 0006 left it (the rows its tables had) ...
+    old = await asyncpg.connect(empty_database_url)
+    try:
+        await migrate(old, upto=6)
+        async with services.pool.acquire() as live:
+            for table, columns, order in _RELEASE_0006_ROWS:
+                rows = await live.fetch(f"SELECT {columns} FROM {table} ORDER BY {order}")
+                names = [c.strip() for c in columns.split(",")]
+                if table == "journals":  # 0006 stored each journal's 201 document
+                    names.append("response")
+                    rows = [(*r, b"{}") for r in rows]
+                await old.copy_records_to_table(
+                    table, records=[tuple(r) for r in rows], columns=names
+                )
+            # ... is migrated to 0007, whose backfill gives the rows the new fold wrote.
+            await migrate(old)
+            tables = ["balances", "balance_checkpoints", "balance_changes", "balance_movements"]
+            assert await differing_tables(live, old, tables) == {}
+    finally:
+        await old.close()
+
+
+_RELEASE_0006_ROWS = (
+    (
+        "ledgers",
+        "ledger_id, tenant_id, num_id, code, name, type, normal_balance, parent_id, currency,"
+        " min_balance, status, metadata, created_at, updated_at, position, version, depth,"
+        " ancestor_ids",
+        "depth",
+    ),
+    (
+        "journals",
+        "journal_id, tenant_id, number, status, date, accrual_date, effective_date,"
+        " description, reference, external_id, currency, base_currency, request_sha256,"
+        " duplicate_sha256, reversal_of, reversed_by, created_at, position, version",
+        "position",
+    ),
+    (
+        "journal_entries",
+        "entry_id, journal_id, tenant_id, entry_index, ledger_id, direction, amount, currency,"
+        " amount_base, description, metadata",
+        "entry_id",
+    ),
+    (
+        "balance_movements",
+        "tenant_id, ledger_id, currency, effective_date, position, journal_id, entry_id,"
+        " debits_posted, credits_posted, debits_pending, credits_pending",
+        "movement_id",
+    ),
+    (
+        "balances",
+        "ledger_id, currency, tenant_id, debits_posted, credits_posted, debits_pending,"
+        " credits_pending",
+        "ledger_id, currency",
+    ),
+)

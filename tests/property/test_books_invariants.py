@@ -73,7 +73,8 @@ async def own_and_subtree(services: Services, tenant_id: UUID) -> dict[UUID, dic
         head = await ledger_head(services.pool, tenant_id, row["ledger_id"])
         assert head is not None
         out[row["ledger_id"]] = {
-            b["currency"]: b for b in await ledger_balances(services.pool, head, dt.date.max, None)
+            b["currency"]: b
+            for b in (await ledger_balances(services.pool, head, dt.date.max, None)).rows
         }
     return out
 

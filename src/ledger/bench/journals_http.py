@@ -99,7 +99,6 @@ from ledger.bench.registry import BenchContext, Ratio, ResultRow, register
 from ledger.bootstrap import open_services
 from ledger.config import load_settings
 from ledger.domain.journals import EntryLine, Journal
-from ledger.projections import books
 from ledger.projections.journal_document import encode_document, render_posted
 from ledger.queries.tenants import tenant_by_slug
 from ledger.store import event_store
@@ -130,6 +129,45 @@ _INSERT_EVENT: Final = (
     " chain_hash) VALUES ($1, $2, $3, $4, $5, $6) RETURNING notification_id"
 )
 _APPEND_LOCK_TIMEOUT: Final = "5s"
+
+# The books' writes of one journal as the projection made them before it wrote everything in
+# one call (``ledger_books_apply``): the rows a one-transaction-per-journal writer writes.
+_INSERT_JOURNALS: Final = """
+INSERT INTO journals (journal_id, tenant_id, number, status, date, accrual_date, effective_date,
+    description, reference, external_id, currency, base_currency, request_sha256,
+    duplicate_sha256, reversal_of, created_at, position, version)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::text[], $5::date[], $6::date[],
+    $7::date[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bytea[],
+    $14::bytea[], $15::uuid[], $16::timestamptz[], $17::int8[], $18::int8[])
+"""
+_INSERT_ENTRIES: Final = """
+INSERT INTO journal_entries (entry_id, journal_id, tenant_id, entry_index, ledger_id, direction,
+    amount, currency, amount_base, description, metadata)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int2[], $5::uuid[], $6::text[],
+    $7::int8[], $8::text[], $9::int8[], $10::text[], $11::jsonb[])
+"""
+_INSERT_MOVEMENTS: Final = """
+INSERT INTO balance_movements (tenant_id, ledger_id, currency, effective_date, position,
+    journal_id, entry_id, debits_posted, credits_posted, debits_pending, credits_pending)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::date[], $5::int8[], $6::uuid[],
+    $7::uuid[], $8::int8[], $9::int8[], $10::int8[], $11::int8[])
+"""
+_UPSERT_BALANCES: Final = """
+INSERT INTO balances AS b (ledger_id, currency, tenant_id, debits_posted, credits_posted,
+    debits_pending, credits_pending)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::numeric[], $5::numeric[],
+    $6::numeric[], $7::numeric[]) ORDER BY 1, 2
+ON CONFLICT (ledger_id, currency) DO UPDATE SET
+    debits_posted = b.debits_posted + excluded.debits_posted,
+    credits_posted = b.credits_posted + excluded.credits_posted,
+    debits_pending = b.debits_pending + excluded.debits_pending,
+    credits_pending = b.credits_pending + excluded.credits_pending
+"""
+_UPSERT_COUNTERS: Final = """
+INSERT INTO tenant_counters AS c (tenant_id, counter, value)
+SELECT t, $3, v FROM unnest($1::uuid[], $2::int8[]) AS u(t, v)
+ON CONFLICT (tenant_id, counter) DO UPDATE SET value = greatest(c.value, excluded.value)
+"""
 
 # wrk's Lua script. Arguments after ``--``: api key, mode (spread|hot), ledger count, hot
 # ledger count, date, run seed. Each thread counts 201s and everything else; ``done`` prints
@@ -856,7 +894,7 @@ class _BaselineWriter:
                     )
                 )
             await conn.execute(
-                books._INSERT_JOURNALS,
+                _INSERT_JOURNALS,
                 [journal_id],
                 [tenant],
                 [number],
@@ -875,10 +913,9 @@ class _BaselineWriter:
                 [dt.datetime.now(dt.UTC)],
                 [position],
                 [1],
-                [t.document],
             )
             await conn.execute(
-                books._INSERT_ENTRIES,
+                _INSERT_ENTRIES,
                 entry_ids,
                 [journal_id, journal_id],
                 [tenant, tenant],
@@ -892,7 +929,7 @@ class _BaselineWriter:
                 ["{}", "{}"],
             )
             await conn.execute(
-                books._INSERT_MOVEMENTS,
+                _INSERT_MOVEMENTS,
                 [tenant, tenant],
                 [debit, credit],
                 currencies,
@@ -907,7 +944,7 @@ class _BaselineWriter:
             )
             ordered = sorted([(debit, amount, 0), (credit, 0, amount)])
             await conn.execute(
-                books._UPSERT_BALANCES,
+                _UPSERT_BALANCES,
                 [o[0] for o in ordered],
                 currencies,
                 [tenant, tenant],
@@ -917,9 +954,7 @@ class _BaselineWriter:
                 [0, 0],
             )
             if self.variant.counter:
-                await conn.execute(
-                    books._UPSERT_COUNTERS, [tenant], [number], books.JOURNAL_NUMBER_COUNTER
-                )
+                await conn.execute(_UPSERT_COUNTERS, [tenant], [number], "journal_number")
 
 
 async def _baseline_row(

@@ -56,6 +56,7 @@ from ledger.errors import (
     ValidationError,
 )
 from ledger.queries.currencies import fetch_precisions, fetch_rates
+from ledger.queries.journals import journal_answer
 from ledger.queries.ledgers import LedgerRef, LedgerRow, resolve_ledger_refs
 from ledger.store.group_commit import Batch, CommandHandler, Decision
 
@@ -543,9 +544,6 @@ class ChangeJournalStatusHandler(CommandHandler[ChangeJournalStatus, UUID]):
         return Decision(events=[event], result=command.journal_id, tenant_id=command.tenant_id)
 
 
-_RESPONSE_SQL = "SELECT response FROM journals WHERE journal_id = $1 AND tenant_id = $2"
-
-
 @dataclass(frozen=True, slots=True)
 class PostedJournal:
     """What the API answers: the journal document bytes, its position, and whether this was
@@ -573,10 +571,9 @@ class JournalCommands:
         committed = await self._committer.submit(self._post, command)
         result = committed.result
         if isinstance(result, JournalReplay):
-            row = await self._pool.fetchrow(_RESPONSE_SQL, result.journal_id, command.tenant_id)
-            assert row is not None, "a replayed journal is committed"
-            document = bytes(row["response"])
-            position = msgspec.json.decode(document, type=dict[str, Any])["position"]
+            document, position = await journal_answer(
+                self._pool, command.tenant_id, result.journal_id
+            )
             return PostedJournal(document=document, position=position, replayed=True)
         position = committed.position
         assert position is not None
@@ -611,11 +608,9 @@ class JournalCommands:
             committed.result.results, committed.result.event_counts, strict=True
         ):
             if isinstance(result, JournalReplay):
-                row = await self._pool.fetchrow(
-                    _RESPONSE_SQL, result.journal_id, commands[0].tenant_id
+                document, position = await journal_answer(
+                    self._pool, commands[0].tenant_id, result.journal_id
                 )
-                document = bytes(row["response"])
-                position = msgspec.json.decode(document, type=dict[str, Any])["position"]
                 out.append(PostedJournal(document=document, position=position, replayed=True))
             else:
                 position = committed.positions[offset + count - 1]

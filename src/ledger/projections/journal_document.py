@@ -1,9 +1,13 @@
 """The journal document: the JSON a client gets for a journal (spec/API.md §5).
 
-``render_posted`` is a pure function of ``JournalPosted`` and its position. The projection
-stores its bytes when the journal is posted, and an idempotent retry answers exactly those
-bytes, so a replay is byte-for-byte the original 201 even years later. A GET re-renders the
-stored document with the journal's current status and ``reversed_by``.
+``render_posted`` is a pure function of ``JournalPosted`` and its position, so it is not
+stored: the 201 answer, an idempotent retry's answer (byte for byte the 201: same event, same
+position, same function) and a GET all render it from the event in the log
+(:func:`posted_document`). A GET adds the journal's current status, ``reversed_by`` and the
+reconciliation of its entries (:func:`current_document`).
+
+A change to this rendering changes what retries of old journals answer: only ever add fields
+(clients ignore unknown fields), never change the value of an existing one.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from eventsourcing.persistence import StoredEvent
 
 from ledger.domain.journals import Journal, journal_number_text
+from ledger.store.mapper import MsgspecMapper
 
 
 class Totals(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,7 +74,7 @@ class JournalDocument(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(JournalDocument)
+_mapper = MsgspecMapper()
 
 
 def status_as_of(status: str, effective_date: dt.date, today: dt.date) -> str:
@@ -149,18 +155,25 @@ class ReconciledJournalDocument(JournalDocument, frozen=True, kw_only=True):
     reconciled_at: dt.datetime | None
 
 
+def posted_document(journal_id: UUID, topic: str, state: bytes, position: int) -> JournalDocument:
+    """The 201 document of the journal whose ``JournalPosted`` is stored as ``topic``/``state``
+    (version 1 of aggregate ``journal_id``) at ``position``."""
+    event = _mapper.to_domain_event(StoredEvent(journal_id, 1, topic, state))
+    assert isinstance(event, Journal.JournalPosted), topic
+    return render_posted(event, position)
+
+
 def current_document(
-    stored: bytes,
+    document: JournalDocument,
     status: str,
     reversed_by: UUID | None,
     today: dt.date,
     *,
     reconciled: Mapping[UUID, dt.datetime] | None = None,
 ) -> bytes:
-    """The stored document with the journal's status and reversal as they are now, and the
-    reconciliation of its entries (``reconciled``: entry id -> when its active match was
-    made; reads only: the stored 201 bytes never carry it)."""
-    document = _decoder.decode(stored)
+    """``document`` (the 201 answer) with the journal's status and reversal as they are now,
+    and the reconciliation of its entries (``reconciled``: entry id -> when its active match
+    was made; reads only: the 201 bytes never carry it)."""
     marks = reconciled or {}
     entries = [
         ReconciledEntryDocument(

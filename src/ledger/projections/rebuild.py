@@ -21,7 +21,11 @@ time, stream the log in constant memory, and be fast. It works on one dedicated 
    memory holds two batches, whatever the log's length. Projections with a fast path
    (``apply_recorded``, e.g. the trial balance: decode a handful of fields with a minimal
    msgspec Struct, aggregate per batch, one ``unnest`` upsert) skip the full domain-event
-   decode, and then only the columns they need are read.
+   decode, and then only the columns they need are read. Projections that can load in bulk
+   (``BulkLoadProjection``, the books) write only their base rows during this first
+   catch-up and derive the rest once at its end, in one set-based pass (``finish_bulk``);
+   their tables' non-unique indexes are built then too, not maintained row by row. From
+   then on (later catch-ups, the swap) every batch is folded as usual.
 4. **Swap**, once fewer than :data:`SWAP_LAG_EVENTS` events remain, in one transaction:
    ``LOCK`` the live tables (ACCESS EXCLUSIVE), every table with a foreign key to or from
    them, ``ledger_events`` (EXCLUSIVE: appends wait, reads of the log do not) and the
@@ -64,6 +68,7 @@ import asyncpg
 from ledger.projections.replay import projected_tables
 from ledger.projections.runner import (
     BATCH_EVENTS_MAX,
+    BulkLoadProjection,
     StoredRowProjection,
     apply_rows,
     log_position,
@@ -180,7 +185,13 @@ class TerminalProgress:
         self.stream.flush()
 
 
-async def _prepare_scratch(conn: asyncpg.Connection[Any], live: str, tables: Sequence[str]) -> None:
+async def _prepare_scratch(
+    conn: asyncpg.Connection[Any], live: str, tables: Sequence[str], bulk_tables: Sequence[str]
+) -> list[str]:
+    """Create the scratch tables; return the definitions of the indexes left out of the
+    ``bulk_tables`` (their non-unique indexes: built once after the bulk load, which is much
+    cheaper than maintaining them row by row; unique ones stay, lookups and conflicts need
+    them)."""
     await conn.execute(f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE")
     await conn.execute(f"CREATE SCHEMA {REBUILD_SCHEMA}")
     await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RETIRED_SCHEMA}")
@@ -188,6 +199,18 @@ async def _prepare_scratch(conn: asyncpg.Connection[Any], live: str, tables: Seq
         await conn.execute(
             f"CREATE TABLE {REBUILD_SCHEMA}.{_q(table)} (LIKE {_q(live)}.{_q(table)} INCLUDING ALL)"
         )
+    deferred = await conn.fetch(
+        "SELECT i.relname, pg_get_indexdef(i.oid) AS definition FROM pg_index x"
+        " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid"
+        " JOIN pg_namespace n ON n.oid = t.relnamespace"
+        " WHERE n.nspname = $1 AND t.relname = ANY($2::text[]) AND NOT x.indisunique"
+        " ORDER BY t.relname, i.relname",
+        REBUILD_SCHEMA,
+        list(bulk_tables),
+    )
+    for index in deferred:
+        await conn.execute(f"DROP INDEX {REBUILD_SCHEMA}.{_q(index['relname'])}")
+    return [index["definition"] for index in deferred]
 
 
 async def _foreign_keys(
@@ -311,6 +334,26 @@ class _Rebuild:
         self.events_table = f"{_q(live)}.ledger_events"
         self.position = 0
         self.swap_attempts = 0
+        # The first catch-up loads projections that can in bulk (BulkLoadProjection); they
+        # are finished once it ends, and every later batch is folded as usual.
+        self.bulk = True
+        self.bulk_tables = sorted(
+            {t for p in projections if isinstance(p, BulkLoadProjection) for t in p.tables}
+        )
+        self.deferred_indexes: list[str] = []
+
+    async def finish_bulk(self) -> None:
+        """End the bulk load (once): build the indexes left out, and let bulk-loaded
+        projections derive what they skipped."""
+        if not self.bulk:
+            return
+        async with self.conn.transaction():
+            for definition in self.deferred_indexes:
+                await self.conn.execute(definition)
+            for projection in self.projections:
+                if isinstance(projection, BulkLoadProjection):
+                    await projection.finish_bulk(self.conn)
+        self.bulk = False
 
     async def _read(self, conn: asyncpg.Connection[Any], after: int, upto: int) -> list[Any]:
         return await read_rows(
@@ -335,7 +378,7 @@ class _Rebuild:
                 )
             try:
                 async with self.conn.transaction():
-                    await apply_rows(self.conn, self.projections, rows, self.mapper)
+                    await apply_rows(self.conn, self.projections, rows, self.mapper, bulk=self.bulk)
             except BaseException:
                 if nxt is not None:
                     nxt.cancel()
@@ -444,6 +487,7 @@ async def rebuild(
     batch_events: int = BATCH_EVENTS_DEFAULT,
     progress: Progress | None = None,
     swap_patience_seconds: float = SWAP_PATIENCE_SECONDS,
+    swap_lag_events: int = SWAP_LAG_EVENTS,
 ) -> RebuildReport:
     """Rebuild ``projections`` (expand them with :func:`with_shared_tables` first) from
     position 0 and swap them in (module doc). ``async_names`` are the asynchronous ones among
@@ -473,11 +517,12 @@ async def rebuild(
             batch_events,
             progress,
         )
-        await _prepare_scratch(conn, live, job.tables)
+        job.deferred_indexes = await _prepare_scratch(conn, live, job.tables, job.bulk_tables)
         await conn.execute(f"SET search_path = {REBUILD_SCHEMA}, {_q(live)}")
         deadline = time.monotonic() + swap_patience_seconds
         while True:
-            await job.catch_up(SWAP_LAG_EVENTS)
+            await job.catch_up(swap_lag_events)
+            await job.finish_bulk()
             if await job.try_swap():
                 break
             if time.monotonic() > deadline:

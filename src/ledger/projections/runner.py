@@ -75,6 +75,18 @@ class StoredRowProjection(Protocol):
     async def apply_recorded(self, conn: DbConnection, rows: Sequence[Any]) -> None: ...
 
 
+@runtime_checkable
+class BulkLoadProjection(Protocol):
+    """A projection a rebuild can load in bulk: ``apply_bulk(conn, rows)`` for each batch of
+    the initial catch-up (the same rows as ``apply_recorded``; it may leave derived tables
+    unwritten), then ``finish_bulk(conn)`` once, after which its tables are what
+    ``apply_recorded`` would have made and later batches use it."""
+
+    async def apply_bulk(self, conn: DbConnection, rows: Sequence[Any]) -> None: ...
+
+    async def finish_bulk(self, conn: DbConnection) -> None: ...
+
+
 def topics_of(projections: Sequence[InlineProjection]) -> list[str] | None:
     """The topics a pass over the log must read for ``projections`` (None: every topic)."""
     wanted: set[str] = set()
@@ -95,10 +107,9 @@ async def log_position(conn: DbConnection, events_table: str = "ledger_events") 
 
 
 # For passes whose projections all fold stored rows themselves: the same row shape, without
-# the columns only a domain-event decode needs (less to send and to parse).
+# the column only a domain-event decode needs (less to send and to parse).
 _STORED_ROW_COLUMNS: Final = (
-    "notification_id, originator_id, topic, state, NULL::int8 AS originator_version,"
-    " NULL::uuid AS tenant_id"
+    "notification_id, originator_id, topic, state, originator_version, NULL::uuid AS tenant_id"
 )
 
 
@@ -113,8 +124,8 @@ async def read_rows(
 ) -> list[asyncpg.Record]:
     """Stored rows with ``after < position <= upto`` (of ``topics`` if given), in order.
 
-    ``stored_only``: every consumer has a fast path (``StoredRowProjection``); the last two
-    columns are then NULL.
+    ``stored_only``: every consumer has a fast path (``StoredRowProjection``); the last
+    column (``tenant_id``) is then NULL.
     """
     columns = _STORED_ROW_COLUMNS if stored_only else ROW_COLUMNS
     if topics is None:
@@ -139,13 +150,19 @@ async def apply_rows(
     projections: Sequence[InlineProjection],
     rows: Sequence[asyncpg.Record],
     mapper: MsgspecMapper,
+    *,
+    bulk: bool = False,
 ) -> None:
     """Fold ``rows`` into each projection: the fast path when it has one, else decoded
-    domain events (decoded once, shared by every projection that needs them)."""
+    domain events (decoded once, shared by every projection that needs them). ``bulk``: a
+    rebuild's initial load (``BulkLoadProjection.apply_bulk`` where there is one)."""
     if not rows:
         return
     decoded: list[PositionedEvent] | None = None
     for projection in projections:
+        if bulk and isinstance(projection, BulkLoadProjection):
+            await projection.apply_bulk(conn, rows)
+            continue
         if isinstance(projection, StoredRowProjection):
             await projection.apply_recorded(conn, rows)
             continue

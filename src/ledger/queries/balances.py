@@ -1,11 +1,20 @@
 """Balances (current, as of a date, as known at a position) and statements.
 
-All reads are sums over projected rows, never a replay of events:
+Every read here is one SQL statement over the books' maintained rows (the design note is in
+``ledger/projections/books.py``), so it answers from one snapshot, and its cost grows with what
+it returns, never with the length of history:
 
-- current totals live in ``balances`` (every effective date, every position);
-- ``balance_movements`` holds each change with its effective date and position, so
-  "as of D, known at P" is ``Σ movements WHERE effective_date <= D AND position <= P``;
-  without ``known_at`` the cheaper ``balances - Σ movements after D`` gives the same sums.
+- **as of D**: per currency, the ledger's checkpoint with the greatest date <= D: one index
+  probe gives its own and its subtree's totals;
+- **as known at P**: that, minus the ledger's changes in the buckets after P's (an index
+  range) and the movements of P's bucket after P (at most one bucket of 1,024 positions):
+  the cost is bounded by what happened after P, not by history;
+- **statements**: a page is an index range of the ledger's movements in (effective date,
+  position, movement id) order, in either direction; each currency's opening balance is its
+  checkpoint before the first line's date plus that date's earlier lines.
+
+The ``known_at`` a balance answer reports is the log position its data reflects, read in the
+same statement (``ledger_chain_head``, written in the transaction of every append).
 
 Signs follow the ledger's normal balance (spec/API.md §4): debit-normal ledgers read
 ``debits - credits``, credit-normal ones ``credits - debits``; see ``commands/balances.py``
@@ -16,17 +25,61 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Literal
 from uuid import UUID
 
 from ledger.commands.balances import available_of
+from ledger.errors import ValidationError
 from ledger.queries.pagination import decode_cursor, encode_cursor
 
-_POSITION_MAX = 2**63 - 1
-_SUMS = (
-    "coalesce(sum(m.debits_posted), 0) AS dp, coalesce(sum(m.credits_posted), 0) AS cp,"
-    " coalesce(sum(m.debits_pending), 0) AS dq, coalesce(sum(m.credits_pending), 0) AS cq"
+StatementOrder = Literal["asc", "desc"]
+
+_BALANCES_SQL: Final = """
+WITH keys AS (
+    SELECT b.currency FROM balances b WHERE b.ledger_id = $1
+), totals AS (
+    SELECT k.currency,
+        coalesce(c.debits_posted, 0) - coalesce(a.dp, 0) AS dp,
+        coalesce(c.credits_posted, 0) - coalesce(a.cp, 0) AS cp,
+        coalesce(c.debits_pending, 0) - coalesce(a.dq, 0) AS dq,
+        coalesce(c.credits_pending, 0) - coalesce(a.cq, 0) AS cq,
+        coalesce(c.tree_debits_posted, 0) - coalesce(a.tdp, 0) AS tdp,
+        coalesce(c.tree_credits_posted, 0) - coalesce(a.tcp, 0) AS tcp
+    FROM keys k
+    LEFT JOIN LATERAL (
+        SELECT * FROM balance_checkpoints c
+        WHERE c.ledger_id = $1 AND c.currency = k.currency AND c.effective_date <= $2
+        ORDER BY c.effective_date DESC LIMIT 1
+    ) AS c ON true
+    LEFT JOIN LATERAL (
+        -- Known at $3: what the buckets after $3's added to dates <= $2 ...
+        SELECT sum(g.debits_posted) AS dp, sum(g.credits_posted) AS cp,
+            sum(g.debits_pending) AS dq, sum(g.credits_pending) AS cq,
+            sum(g.tree_debits_posted) AS tdp, sum(g.tree_credits_posted) AS tcp
+        FROM (
+            SELECT g.debits_posted, g.credits_posted, g.debits_pending, g.credits_pending,
+                g.tree_debits_posted, g.tree_credits_posted
+            FROM balance_changes g
+            WHERE g.ledger_id = $1 AND g.currency = k.currency
+                AND g.bucket > ledger_books_bucket($3::int8) AND g.effective_date <= $2
+            UNION ALL
+            -- ... and what $3's own bucket added after $3 (the subtree's movements).
+            SELECT CASE WHEN m.ledger_id = $1 THEN m.debits_posted ELSE 0 END,
+                CASE WHEN m.ledger_id = $1 THEN m.credits_posted ELSE 0 END,
+                CASE WHEN m.ledger_id = $1 THEN m.debits_pending ELSE 0 END,
+                CASE WHEN m.ledger_id = $1 THEN m.credits_pending ELSE 0 END,
+                m.debits_posted, m.credits_posted
+            FROM balance_movements m JOIN ledgers l ON l.ledger_id = m.ledger_id
+            WHERE m.position > $3::int8 AND m.position <= ledger_books_bucket_last($3::int8)
+                AND m.currency = k.currency AND m.effective_date <= $2
+                AND l.ancestor_ids @> ARRAY[$1::uuid]
+        ) AS g
+    ) AS a ON true
 )
+SELECT (SELECT h.position FROM ledger_chain_head h) AS head, t.*
+FROM (SELECT 1) AS one LEFT JOIN totals t ON true
+ORDER BY t.currency
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,62 +101,36 @@ def _signed(normal: str, debits: int, credits: int) -> int:
     return debits - credits if normal == "debit" else credits - debits
 
 
-async def _own_totals(
-    source: Any, ledger_id: UUID, as_of: dt.date, known_at: int | None
-) -> dict[str, list[int]]:
-    if known_at is None:
-        rows = await source.fetch(
-            "SELECT b.currency, b.debits_posted - coalesce(f.dp, 0) AS dp,"
-            " b.credits_posted - coalesce(f.cp, 0) AS cp,"
-            " b.debits_pending - coalesce(f.dq, 0) AS dq,"
-            " b.credits_pending - coalesce(f.cq, 0) AS cq FROM balances b LEFT JOIN ("
-            f"  SELECT m.currency, {_SUMS} FROM balance_movements m"
-            "   WHERE m.ledger_id = $1 AND m.effective_date > $2 GROUP BY m.currency"
-            " ) f USING (currency) WHERE b.ledger_id = $1",
-            ledger_id,
-            as_of,
-        )
-    else:
-        rows = await source.fetch(
-            f"SELECT m.currency, {_SUMS} FROM balance_movements m WHERE m.ledger_id = $1"
-            " AND m.effective_date <= $2 AND m.position <= $3 GROUP BY m.currency",
-            ledger_id,
-            as_of,
-            known_at,
-        )
-    return {r["currency"]: [int(r["dp"]), int(r["cp"]), int(r["dq"]), int(r["cq"])] for r in rows}
+@dataclass(frozen=True, slots=True)
+class LedgerBalances:
+    """A balance answer: one row per currency, and the log position it reflects."""
 
-
-async def _subtree_totals(
-    source: Any, ledger_id: UUID, as_of: dt.date, known_at: int | None
-) -> dict[str, list[int]]:
-    rows = await source.fetch(
-        f"SELECT m.currency, {_SUMS} FROM balance_movements m"
-        " JOIN ledgers l ON l.ledger_id = m.ledger_id"
-        " WHERE l.ancestor_ids @> ARRAY[$1::uuid] AND m.effective_date <= $2 AND m.position <= $3"
-        " GROUP BY m.currency",
-        ledger_id,
-        as_of,
-        _POSITION_MAX if known_at is None else known_at,
-    )
-    return {r["currency"]: [int(r["dp"]), int(r["cp"]), int(r["dq"]), int(r["cq"])] for r in rows}
+    rows: list[dict[str, Any]]
+    position: int
 
 
 async def ledger_balances(
     source: Any, head: LedgerHead, as_of: dt.date, known_at: int | None
-) -> list[dict[str, Any]]:
-    """One row per currency the ledger or its subtree has, in currency order."""
-    own = await _own_totals(source, head.ledger_id, as_of, known_at)
-    subtree = await _subtree_totals(source, head.ledger_id, as_of, known_at)
+) -> LedgerBalances:
+    """One row per currency the ledger or its subtree has ever been posted in, in currency
+    order, as of ``as_of`` and (if given) as known at position ``known_at``; and the position
+    the answer reflects (``known_at`` if given and not beyond the log's end, else the log's
+    end), from one snapshot."""
+    records = await source.fetch(_BALANCES_SQL, head.ledger_id, as_of, known_at)
+    position = int(records[0]["head"])
+    if known_at is not None:
+        position = min(position, known_at)
     normal = head.normal_balance
-    out: list[dict[str, Any]] = []
-    for currency in sorted(set(own) | set(subtree)):
-        dp, cp, dq, cq = own.get(currency, [0, 0, 0, 0])
-        sdp, scp, _, _ = subtree.get(currency, [0, 0, 0, 0])
+    rows: list[dict[str, Any]] = []
+    for r in records:
+        if r["currency"] is None:
+            continue  # no balance row at all: the one row of the outer join
+        dp, cp, dq, cq = int(r["dp"]), int(r["cp"]), int(r["dq"]), int(r["cq"])
+        tdp, tcp = int(r["tdp"]), int(r["tcp"])
         posted = _signed(normal, dp, cp)
-        out.append(
+        rows.append(
             {
-                "currency": currency,
+                "currency": r["currency"],
                 "posted": posted,
                 "pending": posted + _signed(normal, dq, cq),
                 "available": available_of(normal, [dp, cp, dq, cq]),
@@ -112,13 +139,133 @@ async def ledger_balances(
                 "debits_pending": dq,
                 "credits_pending": cq,
                 "including_children": {
-                    "posted": _signed(normal, sdp, scp),
-                    "debits_posted": sdp,
-                    "credits_posted": scp,
+                    "posted": _signed(normal, tdp, tcp),
+                    "debits_posted": tdp,
+                    "credits_posted": tcp,
                 },
             }
         )
-    return out
+    return LedgerBalances(rows=rows, position=position)
+
+
+# --- statements ---------------------------------------------------------------------------
+
+# {scan} is ASC or DESC, {after} the comparison that continues a scan in that direction and
+# {before} the other one. One statement: the page ($8 = size + 1 rows: one to look ahead),
+# each currency's opening balance before the page's earliest line of it ($9 = size), and
+# whether any line lies before the page in scan order.
+_STATEMENT_SQL: Final = """
+WITH page AS (
+    SELECT m.movement_id, m.effective_date, m.position, m.currency, m.journal_id, m.entry_id,
+        m.debits_posted, m.credits_posted
+    FROM balance_movements m
+    WHERE m.ledger_id = $1 AND (m.debits_posted <> 0 OR m.credits_posted <> 0)
+        AND ($2::text IS NULL OR m.currency = $2)
+        AND m.effective_date >= $3 AND m.effective_date <= $4
+        AND ($5::date IS NULL OR (m.effective_date, m.position, m.movement_id) {after} ($5, $6, $7))
+    ORDER BY m.effective_date {scan}, m.position {scan}, m.movement_id {scan}
+    LIMIT $8
+), first_line AS (
+    SELECT effective_date, position, movement_id FROM page
+    ORDER BY effective_date {scan}, position {scan}, movement_id {scan} LIMIT 1
+), earlier AS (
+    -- A scalar subquery ordered and limited like an index walk from the first line backwards
+    -- (EXISTS would drop the ORDER BY and LIMIT): the planner walks the index and stops at
+    -- once instead of scanning the ledger's lines.
+    SELECT coalesce((
+        SELECT true FROM balance_movements m
+        WHERE m.ledger_id = $1 AND (m.debits_posted <> 0 OR m.credits_posted <> 0)
+            AND ($2::text IS NULL OR m.currency = $2)
+            AND m.effective_date >= $3 AND m.effective_date <= $4
+            AND (m.effective_date, m.position, m.movement_id) {before} (
+                (SELECT effective_date FROM first_line), (SELECT position FROM first_line),
+                (SELECT movement_id FROM first_line))
+        ORDER BY m.effective_date {back}, m.position {back}, m.movement_id {back}
+        LIMIT 1
+    ), false) AS beyond
+), openings AS (
+    SELECT f.currency,
+        coalesce((
+            SELECT c.debits_posted - c.credits_posted FROM balance_checkpoints c
+            WHERE c.ledger_id = $1 AND c.currency = f.currency
+                AND c.effective_date < f.effective_date
+            ORDER BY c.effective_date DESC LIMIT 1
+        ), 0) + coalesce((
+            SELECT sum(s.debits_posted - s.credits_posted) FROM balance_movements s
+            WHERE s.ledger_id = $1 AND s.effective_date = f.effective_date
+                AND (s.position, s.movement_id) < (f.position, f.movement_id)
+                AND s.currency = f.currency
+        ), 0) AS opening
+    FROM (
+        -- The page without its look-ahead row (which, scanning backwards, comes first).
+        SELECT DISTINCT ON (currency) currency, effective_date, position, movement_id
+        FROM (
+            SELECT * FROM page
+            ORDER BY effective_date {scan}, position {scan}, movement_id {scan} LIMIT $9
+        ) AS shown
+        ORDER BY currency, effective_date, position, movement_id
+    ) AS f
+)
+SELECT p.*, e.direction, e.amount, coalesce(e.description, j.description) AS description,
+    o.opening, (SELECT beyond FROM earlier) AS beyond
+FROM page p
+    JOIN journal_entries e ON e.entry_id = p.entry_id
+    JOIN journals j ON j.journal_id = p.journal_id
+    LEFT JOIN openings o ON o.currency = p.currency
+ORDER BY p.effective_date {scan}, p.position {scan}, p.movement_id {scan}
+"""
+_STATEMENT_ASC: Final = _STATEMENT_SQL.format(scan="ASC", back="DESC", after=">", before="<")
+_STATEMENT_DESC: Final = _STATEMENT_SQL.format(scan="DESC", back="ASC", after="<", before=">")
+
+# A cursor is [order, "next" | "prev", effective date, position, movement id].
+_NEXT, _PREV = "next", "prev"
+_KEY_MAX: Final = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class StatementPage:
+    lines: list[dict[str, Any]]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def _statement_cursor(
+    cursor: str | None, order: StatementOrder | None
+) -> tuple[StatementOrder, str, tuple[dt.date, int, int] | None]:
+    """(presentation order, direction, key) of a request.
+
+    Raises:
+        ValidationError: a cursor this module did not make, or one made for the other order.
+    """
+    key = decode_cursor(cursor)
+    if key is None:
+        return order or "asc", _NEXT, None
+    if len(key) == 3:  # a cursor of the first statement format: ascending, next page
+        key = ["asc", _NEXT, *key]
+    parsed: tuple[dt.date, int, int] | None = None
+    if (
+        len(key) == 5
+        and key[0] in ("asc", "desc")
+        and key[1] in (_NEXT, _PREV)
+        and isinstance(key[2], str)
+        and all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= _KEY_MAX for v in key[3:]
+        )
+    ):
+        try:
+            parsed = (dt.date.fromisoformat(key[2]), key[3], key[4])
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        raise ValidationError("the cursor is not valid", {"field": "cursor"})
+    stored_order: StatementOrder = key[0]
+    direction: str = key[1]
+    if order is not None and order != stored_order:
+        raise ValidationError(
+            "this cursor belongs to the other order; drop order= or the cursor",
+            {"field": "order", "cursor_order": stored_order},
+        )
+    return stored_order, direction, parsed
 
 
 async def statement(
@@ -129,45 +276,41 @@ async def statement(
     currency: str | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Posted lines ordered by (effective date, position), with running balances per currency.
+    order: StatementOrder | None = None,
+) -> StatementPage:
+    """Posted lines in (effective date, position) order (``desc``: newest first), each with
+    the running balance of its currency after it.
 
-    A running balance includes everything posted before the first line shown (an opening
-    balance), so a page starting mid-statement still shows the true balance.
+    A running balance counts everything posted before the line (an opening balance), so any
+    page, in either direction, shows true balances. ``next_cursor`` continues in the page's
+    order, ``prev_cursor`` goes back; each is None when there is nothing more that way.
+
+    Raises:
+        ValidationError: an invalid cursor, or ``order`` contradicting the cursor's.
     """
-    after = decode_cursor(cursor)
-    lower = (dt.date.fromisoformat(after[0]), int(after[1]), int(after[2])) if after else None
-    start = date_from or dt.date.min
-    end = date_to or dt.date.max
+    presented, direction, key = _statement_cursor(cursor, order)
+    scan_ascending = (presented == "asc") == (direction == _NEXT)
     rows = await source.fetch(
-        "WITH lines AS ("
-        "  SELECT m.movement_id, m.effective_date, m.position, m.currency, m.journal_id,"
-        "   m.entry_id,"
-        "   m.debits_posted, m.credits_posted,"
-        "   sum(m.debits_posted - m.credits_posted) OVER ("
-        "     PARTITION BY m.currency ORDER BY m.effective_date, m.position, m.movement_id) AS net"
-        "  FROM balance_movements m"
-        "  WHERE m.ledger_id = $1 AND (m.debits_posted <> 0 OR m.credits_posted <> 0)"
-        "   AND ($2::text IS NULL OR m.currency = $2) AND m.effective_date <= $4"
-        ") SELECT l.*, e.direction, e.amount, coalesce(e.description, j.description) AS description"
-        " FROM lines l JOIN journal_entries e ON e.entry_id = l.entry_id"
-        " JOIN journals j ON j.journal_id = l.journal_id"
-        " WHERE l.effective_date >= $3"
-        "  AND ($5::date IS NULL OR (l.effective_date, l.position, l.movement_id) > ($5, $6, $7))"
-        " ORDER BY l.effective_date, l.position, l.movement_id LIMIT $8",
+        _STATEMENT_ASC if scan_ascending else _STATEMENT_DESC,
         head.ledger_id,
         currency,
-        start,
-        end,
-        lower[0] if lower else None,
-        lower[1] if lower else 0,
-        lower[2] if lower else 0,
+        date_from or dt.date.min,
+        date_to or dt.date.max,
+        key[0] if key else None,
+        key[1] if key else 0,
+        key[2] if key else 0,
         limit + 1,
+        limit,
     )
-    page = rows[:limit]
-    lines = []
-    for r in page:
-        net = int(r["net"])
+    more = len(rows) > limit
+    scanned = rows[:limit]
+    beyond = bool(scanned[0]["beyond"]) if scanned else False
+    ascending = scanned if scan_ascending else scanned[::-1]
+    running = {r["currency"]: int(r["opening"]) for r in ascending}
+    lines: list[dict[str, Any]] = []
+    for r in ascending:
+        net = running[r["currency"]] + int(r["debits_posted"]) - int(r["credits_posted"])
+        running[r["currency"]] = net
         lines.append(
             {
                 "journal_id": str(r["journal_id"]),
@@ -179,12 +322,17 @@ async def statement(
                 "description": r["description"],
                 "running_balance": net if head.normal_balance == "debit" else -net,
                 "position": r["position"],
+                "_key": [r["effective_date"].isoformat(), r["position"], r["movement_id"]],
             }
         )
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = encode_cursor(
-            [last["effective_date"].isoformat(), last["position"], last["movement_id"]]
-        )
-    return lines, next_cursor
+    if presented == "desc":
+        lines.reverse()
+    # In presentation order: is there a page after the last line / before the first one?
+    has_next = more if direction == _NEXT else beyond
+    has_prev = beyond if direction == _NEXT else more
+    keys = [line.pop("_key") for line in lines]
+    return StatementPage(
+        lines=lines,
+        next_cursor=encode_cursor([presented, _NEXT, *keys[-1]]) if lines and has_next else None,
+        prev_cursor=encode_cursor([presented, _PREV, *keys[0]]) if lines and has_prev else None,
+    )

@@ -1,19 +1,32 @@
-"""Journal reads: one journal's current document, and filtered lists."""
+"""Journal reads: one journal's current document, its 201 answer, and filtered lists.
+
+Documents are rendered from each journal's ``JournalPosted`` event (joined from the log by
+its primary key) and the journal row's current status: see
+``ledger.projections.journal_document``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
-from ledger.projections.journal_document import current_document
+from ledger.projections.journal_document import (
+    current_document,
+    encode_document,
+    posted_document,
+)
 from ledger.queries.pagination import decode_cursor, encode_cursor
 from ledger.queries.records import entry_reconciliations
 
-_DOCUMENT_SQL = (
-    "SELECT response, status, reversed_by FROM journals WHERE tenant_id = $1 AND journal_id = $2"
+# A journal row with its JournalPosted (always version 1 of the journal's aggregate).
+_WITH_EVENT: Final = (
+    "SELECT j.journal_id, j.position, j.status, j.reversed_by, j.effective_date, j.currency,"
+    " e.topic, e.state FROM journals j"
+    " JOIN ledger_events e ON e.originator_id = j.journal_id AND e.originator_version = 1"
 )
+_ONE_SQL: Final = _WITH_EVENT + " WHERE j.tenant_id = $1 AND j.journal_id = $2"
 
 
 async def journal_document(
@@ -21,16 +34,26 @@ async def journal_document(
 ) -> bytes | None:
     """The journal as JSON with its current status and reconciliation, or None (unknown or
     another tenant's)."""
-    row = await source.fetchrow(_DOCUMENT_SQL, tenant_id, journal_id)
+    row = await source.fetchrow(_ONE_SQL, tenant_id, journal_id)
     if row is None:
         return None
     return current_document(
-        bytes(row["response"]),
+        posted_document(journal_id, row["topic"], row["state"], row["position"]),
         row["status"],
         row["reversed_by"],
         today,
         reconciled=await entry_reconciliations(source, [journal_id]),
     )
+
+
+async def journal_answer(source: Any, tenant_id: UUID, journal_id: UUID) -> tuple[bytes, int]:
+    """The journal's 201 answer, byte for byte, and its position (an idempotent retry's
+    answer). The journal must exist (a replayed key names a committed journal)."""
+    row = await source.fetchrow(_ONE_SQL, tenant_id, journal_id)
+    assert row is not None, f"journal {journal_id} is committed"
+    position = int(row["position"])
+    document = posted_document(journal_id, row["topic"], row["state"], position)
+    return encode_document(document), position
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,8 +110,8 @@ async def list_journals(
     elif where.status is not None:
         clauses.append(f"j.status = {arg(where.status)}")
     sql = (
-        "SELECT j.journal_id, j.position, j.response, j.status, j.reversed_by"
-        " FROM journals j WHERE "
+        _WITH_EVENT
+        + " WHERE "
         + " AND ".join(clauses)
         + f" ORDER BY j.position LIMIT {arg(limit + 1)}"
     )
@@ -97,7 +120,11 @@ async def list_journals(
     reconciled = await entry_reconciliations(source, [r["journal_id"] for r in page])
     documents = [
         current_document(
-            bytes(r["response"]), r["status"], r["reversed_by"], today, reconciled=reconciled
+            posted_document(r["journal_id"], r["topic"], r["state"], r["position"]),
+            r["status"],
+            r["reversed_by"],
+            today,
+            reconciled=reconciled,
         )
         for r in page
     ]
@@ -108,13 +135,9 @@ async def list_journals(
 async def journal_for_reversal(
     source: Any, tenant_id: UUID, journal_id: UUID
 ) -> dict[str, Any] | None:
-    """What a reversal mirrors: effective date, currency, rates and entries, or None."""
-    row = await source.fetchrow(
-        "SELECT effective_date, currency, response FROM journals"
-        " WHERE tenant_id = $1 AND journal_id = $2",
-        tenant_id,
-        journal_id,
-    )
+    """What a reversal mirrors: effective date, currency, the 201 document (``response``:
+    number, base currency, rates) and entries, or None."""
+    row = await source.fetchrow(_ONE_SQL, tenant_id, journal_id)
     if row is None:
         return None
     entries = await source.fetch(
@@ -122,9 +145,10 @@ async def journal_for_reversal(
         " FROM journal_entries WHERE journal_id = $1 ORDER BY entry_index",
         journal_id,
     )
+    document = posted_document(journal_id, row["topic"], row["state"], row["position"])
     return {
         "effective_date": row["effective_date"],
         "currency": row["currency"],
-        "response": bytes(row["response"]),
+        "response": encode_document(document),
         "entries": [dict(e) for e in entries],
     }

@@ -1,14 +1,13 @@
 """The trial balance (spec/API.md §7): per ledger posted debits and credits in base currency.
 
-Two sources, one answer:
+Read from the books' maintained rows (design note in ``ledger/projections/books.py``), in one
+statement, so from one snapshot: per (ledger, currency) of the tenant, the base totals of the
+checkpoint with the greatest date <= ``as_of`` (one index probe each); with ``known_at``,
+minus the tenant's changes in the buckets after its bucket and the tenant's movements of its
+bucket after it. The cost grows with the number of ledgers (and, with ``known_at``, with what
+happened after it), never with the number of postings.
 
-- without ``known_at``: the asynchronous ``trial_balance_daily`` projection (sums over days
-  <= ``as_of``); its rows reflect the projection's tracking position;
-- with ``known_at``: the inline ``balance_movements`` rows (each with its position) joined
-  to their entries' ``amount_base``: "what did the books say at that position". Daily totals
-  cannot answer that (they have no positions); movements can, exactly.
-
-Both count what the books count as posted: posted journals at their effective date, and
+It counts what the books count as posted: posted journals at their effective date, and
 pending journals from the position of their commit on; voids count nothing.
 """
 
@@ -19,24 +18,43 @@ from dataclasses import dataclass
 from typing import Any, Final
 from uuid import UUID
 
-_FROM_DAILY: Final = """
-SELECT ledger_id, sum(debits_base) AS debits, sum(credits_base) AS credits
-FROM trial_balance_daily WHERE tenant_id = $1 AND effective_date <= $2 GROUP BY ledger_id
-"""
-_FROM_MOVEMENTS: Final = """
-SELECT m.ledger_id,
-    coalesce(sum(e.amount_base) FILTER (WHERE m.debits_posted <> 0), 0) AS debits,
-    coalesce(sum(e.amount_base) FILTER (WHERE m.credits_posted <> 0), 0) AS credits
-FROM balance_movements m JOIN journal_entries e ON e.entry_id = m.entry_id
-WHERE m.tenant_id = $1 AND m.effective_date <= $2 AND m.position <= $3
-    AND (m.debits_posted <> 0 OR m.credits_posted <> 0)
-GROUP BY m.ledger_id
-"""
-_WITH_LEDGERS: Final = """
-SELECT l.ledger_id, l.num_id, l.code, l.name, l.type, l.normal_balance, t.debits, t.credits
-FROM ({totals}) t JOIN ledgers l ON l.ledger_id = t.ledger_id
-WHERE t.debits <> 0 OR t.credits <> 0
-ORDER BY l.num_id
+_TRIAL_BALANCE_SQL: Final = """
+WITH per_ledger AS (
+    SELECT x.ledger_id, sum(x.debits) AS debits, sum(x.credits) AS credits
+    FROM (
+        SELECT k.ledger_id, c.debits_base AS debits, c.credits_base AS credits
+        FROM balances k
+        CROSS JOIN LATERAL (
+            SELECT c.debits_base, c.credits_base FROM balance_checkpoints c
+            WHERE c.ledger_id = k.ledger_id AND c.currency = k.currency
+                AND c.effective_date <= $2
+            ORDER BY c.effective_date DESC LIMIT 1
+        ) AS c
+        WHERE k.tenant_id = $1
+        UNION ALL
+        SELECT g.ledger_id, -g.debits_base, -g.credits_base FROM balance_changes g
+        WHERE g.tenant_id = $1 AND g.bucket > ledger_books_bucket($3::int8)
+            AND g.effective_date <= $2
+        UNION ALL
+        SELECT m.ledger_id, -m.debits_base, -m.credits_base FROM balance_movements m
+        WHERE m.position > $3::int8 AND m.position <= ledger_books_bucket_last($3::int8)
+            AND m.tenant_id = $1 AND m.effective_date <= $2
+    ) AS x
+    GROUP BY x.ledger_id
+    HAVING sum(x.debits) <> 0 OR sum(x.credits) <> 0
+), lines AS (
+    SELECT l.ledger_id, l.num_id, l.code, l.name, l.type, l.normal_balance, t.debits, t.credits
+    FROM per_ledger t JOIN ledgers l ON l.ledger_id = t.ledger_id
+), grand AS (
+    SELECT (SELECT h.position FROM ledger_chain_head h) AS head,
+        coalesce(sum(debits), 0) AS total_debits, coalesce(sum(credits), 0) AS total_credits
+    FROM lines
+)
+SELECT g.head, g.total_debits, g.total_credits, p.*
+FROM grand g LEFT JOIN LATERAL (
+    SELECT * FROM lines WHERE num_id > $4 ORDER BY num_id LIMIT $5
+) AS p ON true
+ORDER BY p.num_id
 """
 
 
@@ -61,17 +79,36 @@ class TrialBalanceLine:
         return self.credits - self.debits
 
 
+@dataclass(frozen=True, slots=True)
+class TrialBalancePage:
+    """A page of lines (``num_id`` order), grand totals over every line, and the position the
+    answer reflects."""
+
+    lines: list[TrialBalanceLine]
+    more: bool
+    total_debits: int
+    total_credits: int
+    position: int
+
+
 async def trial_balance(
-    source: Any, tenant_id: UUID, as_of: dt.date, known_at: int | None
-) -> list[TrialBalanceLine]:
-    """Every ledger of the tenant with posted activity by ``as_of``, in ``num_id`` order."""
-    if known_at is None:
-        rows = await source.fetch(_WITH_LEDGERS.format(totals=_FROM_DAILY), tenant_id, as_of)
-    else:
-        rows = await source.fetch(
-            _WITH_LEDGERS.format(totals=_FROM_MOVEMENTS), tenant_id, as_of, known_at
-        )
-    return [
+    source: Any,
+    tenant_id: UUID,
+    as_of: dt.date,
+    known_at: int | None,
+    *,
+    after_num_id: int = 0,
+    limit: int,
+) -> TrialBalancePage:
+    """The ledgers of the tenant with posted activity by ``as_of`` (as known at ``known_at``
+    if given) whose ``num_id`` is above ``after_num_id``, at most ``limit`` of them."""
+    rows = await source.fetch(
+        _TRIAL_BALANCE_SQL, tenant_id, as_of, known_at, after_num_id, limit + 1
+    )
+    position = int(rows[0]["head"])
+    if known_at is not None:
+        position = min(position, known_at)
+    lines = [
         TrialBalanceLine(
             ledger_id=r["ledger_id"],
             num_id=r["num_id"],
@@ -83,4 +120,12 @@ async def trial_balance(
             credits=int(r["credits"]),
         )
         for r in rows
+        if r["ledger_id"] is not None
     ]
+    return TrialBalancePage(
+        lines=lines[:limit],
+        more=len(lines) > limit,
+        total_debits=int(rows[0]["total_debits"]),
+        total_credits=int(rows[0]["total_credits"]),
+        position=position,
+    )

@@ -49,8 +49,9 @@ def load_migrations() -> list[Migration]:
     return found
 
 
-async def migrate(conn: DbConnection) -> list[Migration]:
-    """Apply every pending migration; return those applied by this call.
+async def migrate(conn: DbConnection, *, upto: int | None = None) -> list[Migration]:
+    """Apply every pending migration (with ``upto``: those up to that version, so that tests
+    can build a database as an older release left it); return those applied by this call.
 
     Raises:
         MigrationError: a recorded migration's checksum differs from its file.
@@ -68,6 +69,8 @@ async def migrate(conn: DbConnection) -> list[Migration]:
             for row in await conn.fetch("SELECT version, checksum FROM ledger_migrations")
         }
         for migration in load_migrations():
+            if upto is not None and migration.version > upto:
+                break
             if migration.version in recorded:
                 if recorded[migration.version] != migration.checksum:
                     raise MigrationError(

@@ -16,7 +16,13 @@ from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.bootstrap import Services
 from ledger.clock import utc_today
 from ledger.errors import NotFound, ValidationError
-from ledger.queries.balances import LedgerHead, ledger_balances, ledger_head, statement
+from ledger.queries.balances import (
+    LedgerHead,
+    StatementOrder,
+    ledger_balances,
+    ledger_head,
+    statement,
+)
 from ledger.queries.pagination import page_limit
 from ledger.queries.tenants import TenantView
 
@@ -38,11 +44,14 @@ async def _head(services: Services, tenant: TenantView, ledger_id: str) -> Ledge
     "/ledgers/{ledger_id:str}/balances",
     summary="A ledger's balances",
     description=(
-        "One row per currency. `as_of` (default today) counts postings with effective date <= "
-        "as_of; `known_at` (default: everything) counts only events at positions <= known_at: "
-        "what the books said at that position about that date. `including_children` rolls up "
-        "the ledger and all its descendants. `pending` = posted + pending movements; "
-        "`available` = posted - pending movements against the normal side."
+        "One row per currency the ledger or its subtree has ever been posted in. `as_of` "
+        "(default today) counts postings with effective date <= as_of; `known_at` (default: "
+        "everything) counts only events at positions <= known_at: what the books said at that "
+        "position about that date. The answer's `known_at` is the position its data reflects "
+        "(read in the same snapshot). `including_children` rolls up the ledger and all its "
+        "descendants. `pending` = posted + pending movements; `available` = posted - pending "
+        "movements against the normal side. Cost: a few index probes, whatever the history "
+        "(known_at: plus what happened after that position)."
     ),
     tags=["ledgers"],
     responses=error_responses(400, 404, *V1_ERROR_STATUSES),
@@ -57,13 +66,12 @@ async def get_balances(
 ) -> Response[bytes]:
     head = await _head(services, tenant, ledger_id)
     day = as_of or utc_today()
-    position = known_at if known_at is not None else services.tracker.log_position
-    rows = await ledger_balances(services.pool, head, day, known_at)
+    answer = await ledger_balances(services.pool, head, day, known_at)
     body = {
         "ledger_id": str(head.ledger_id),
         "as_of": day.isoformat(),
-        "known_at": position,
-        "balances": rows,
+        "known_at": answer.position,
+        "balances": answer.rows,
     }
     return Response(msgspec.json.encode(body), media_type=JSON)
 
@@ -72,8 +80,11 @@ async def get_balances(
     "/ledgers/{ledger_id:str}/entries",
     summary="A ledger's statement",
     description=(
-        "Posted entries ordered by (effective date, position), each with the running balance "
-        "of its currency (including everything before `from`)."
+        "Posted entries ordered by (effective date, position) (`order=desc`: newest first), "
+        "each with the running balance of its currency after it (including everything before "
+        "`from` and before the page). `next_cursor` continues in the page's order, "
+        "`prev_cursor` goes back; either is null when there is nothing more that way. Any page "
+        "costs the same, however deep in history."
     ),
     tags=["ledgers"],
     responses=error_responses(400, 404, *V1_ERROR_STATUSES),
@@ -88,14 +99,19 @@ async def get_statement(
     currency: FromQuery[str | None] = None,
     limit: FromQuery[int | None] = None,
     cursor: FromQuery[str | None] = None,
+    order: FromQuery[StatementOrder | None] = None,
 ) -> Response[bytes]:
     head = await _head(services, tenant, ledger_id)
     if date_from and date_to and date_from > date_to:
         raise ValidationError("from is after to", {"field": "from"})
-    lines, next_cursor = await statement(
-        services.pool, head, date_from, date_to, currency, page_limit(limit), cursor
+    page = await statement(
+        services.pool, head, date_from, date_to, currency, page_limit(limit), cursor, order
     )
-    body: dict[str, Any] = {"data": lines, "next_cursor": next_cursor}
+    body: dict[str, Any] = {
+        "data": page.lines,
+        "next_cursor": page.next_cursor,
+        "prev_cursor": page.prev_cursor,
+    }
     return Response(msgspec.json.encode(body), media_type=JSON)
 
 

@@ -3,9 +3,8 @@
 - ``GET /v1/trial-balance?as_of=&known_at=&limit=&cursor=``: per ledger posted debit and
   credit totals in the tenant's base currency, in ``num_id`` order, paginated; ``totals``
   are the grand totals over every ledger (not only the page), and are always equal.
-  Served from the asynchronous ``trial_balance`` projection (``known_at``: from the inline
-  movement rows, see ``ledger.queries.reports``); ``Ledger-Position`` and ``min_position``
-  refer to that projection's position.
+  Served from the books' maintained rows in one snapshot (``ledger.queries.reports``);
+  ``known_at`` in the answer is the position it reflects.
 - ``GET /v1/events?after=&limit=&cursor=``: the tenant's events in position order (a pull
   feed): ``position``, ``type``, ``originator_id``, ``originator_version``, ``recorded_at``,
   ``data``. Never another tenant's. ``next_cursor`` is set when the page is full; a client
@@ -24,19 +23,14 @@ from litestar.params import FromQuery, QueryParameter
 
 from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.errors import V1_ERROR_STATUSES, error_responses
-from ledger.api.positions import (
-    LEDGER_POSITION_DOC,
-    MIN_POSITION_DESCRIPTION,
-    reads_projection,
-)
+from ledger.api.positions import LEDGER_POSITION_DOC, MIN_POSITION_DESCRIPTION
+from ledger.clock import utc_today
 from ledger.domain.currencies import ISO_PRECISION
 from ledger.errors import ValidationError
-from ledger.projections.trial_balance import TrialBalanceProjection
 from ledger.queries.events import tenant_events
 from ledger.queries.pagination import decode_cursor, encode_cursor, page_limit
 from ledger.queries.reports import trial_balance
 
-TRIAL_BALANCE_SOURCE: Final = TrialBalanceProjection.name
 _POSITION_MAX: Final = 2**63 - 1
 
 MinPosition = Annotated[
@@ -66,7 +60,7 @@ class TotalsOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 class TrialBalanceOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     as_of: dt.date
-    known_at: int | None
+    known_at: Annotated[int, msgspec.Meta(description="The position the answer reflects.")]
     currency: Annotated[str, msgspec.Meta(description="The tenant's base currency.")]
     precision: int
     data: list[TrialBalanceLineOut]
@@ -107,14 +101,13 @@ def _cursor_position(cursor: str | None) -> int | None:
         "Per ledger posted debit and credit totals in the tenant's base currency, as of "
         "`as_of` (effective dates <= as_of; default today) and, with `known_at`, as known at "
         "that event-store position. Ledgers with no posted activity are left out. `totals` "
-        "covers every ledger, and its debits always equal its credits. Served from an "
-        "asynchronous projection: `Ledger-Position` is the position it reflects, and "
-        "`min_position` waits for it."
+        "covers every ledger, and its debits always equal its credits. `known_at` in the "
+        "answer is the position it reflects (read in the same snapshot). Cost grows with the "
+        "number of ledgers, not of postings."
     ),
     tags=["reports"],
     responses=error_responses(400, *V1_ERROR_STATUSES),
     response_headers=[LEDGER_POSITION_DOC],
-    opt=reads_projection(TRIAL_BALANCE_SOURCE),
 )
 async def get_trial_balance(
     services: ServicesDep,
@@ -125,16 +118,19 @@ async def get_trial_balance(
     cursor: FromQuery[str | None] = None,
     min_position: MinPosition = None,
 ) -> TrialBalanceOut:
-    day = as_of or dt.date.today()
+    day = as_of or utc_today()
     size = page_limit(limit)
-    after = _cursor_position(cursor) or 0
-    lines = await trial_balance(services.pool, tenant.tenant_id, day, known_at)
-    page = [line for line in lines if line.num_id > after][: size + 1]
-    more = len(page) > size
-    page = page[:size]
+    page = await trial_balance(
+        services.pool,
+        tenant.tenant_id,
+        day,
+        known_at,
+        after_num_id=_cursor_position(cursor) or 0,
+        limit=size,
+    )
     return TrialBalanceOut(
         as_of=day,
-        known_at=known_at,
+        known_at=page.position,
         currency=tenant.base_currency,
         precision=ISO_PRECISION[tenant.base_currency],
         data=[
@@ -149,13 +145,10 @@ async def get_trial_balance(
                 credits=line.credits,
                 balance=line.balance,
             )
-            for line in page
+            for line in page.lines
         ],
-        next_cursor=encode_cursor([page[-1].num_id]) if more else None,
-        totals=TotalsOut(
-            debits=sum(line.debits for line in lines),
-            credits=sum(line.credits for line in lines),
-        ),
+        next_cursor=encode_cursor([page.lines[-1].num_id]) if page.more else None,
+        totals=TotalsOut(debits=page.total_debits, credits=page.total_credits),
     )
 
 
