@@ -1,8 +1,6 @@
 """Scenario ``volume``: books at volume, as a user would build them (W3, R1, R2, R3, M1).
 
-Everything through a real ``ledger serve`` subprocess, its HTTP API and its CLI, in a
-database of its own (created on the run's server and dropped afterwards, so the figures do
-not depend on the scenarios that ran before):
+Everything through a real ``ledger serve`` subprocess, its HTTP API and its CLI:
 
 Setup
     ``ledger tenant create``; a 3-level tree ``TOP`` → ``MID`` → ``LEAF`` and
@@ -64,8 +62,8 @@ from ledger.bench import minimal_app
 from ledger.bench.http import HttpConnection, api_key_header, expect
 from ledger.bench.measure import percentile_ms
 from ledger.bench.registry import BenchContext, Bound, Check, Ratio, ResultRow, register
-from ledger.bench.runner import with_database
 from ledger.bench.service import (
+    OPEN_CONNECTIONS,
     LedgerSpec,
     Server,
     create_tenant,
@@ -446,7 +444,7 @@ async def _service_rows(
                 key="setup",
                 label=f"setup: open {len(ledgers):,} ledgers (POST /v1/ledgers)",
                 unit="ledgers/s",
-                concurrency=1,
+                concurrency=OPEN_CONNECTIONS,
                 operations=len(ledgers),
                 seconds=setup_seconds,
                 p50_ms=0.0,
@@ -718,17 +716,7 @@ async def volume(ctx: BenchContext) -> list[ResultRow]:
     mode = _Mode.of(ctx)
     start = dt.date.today() - dt.timedelta(days=HISTORY_DAYS)
     history = _History(total=mode.sizes[-1], others=mode.others, start=start)
-    name = f"ledger_bench_volume_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(ctx.server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = with_database(ctx.server_url, name)
-            with tempfile.TemporaryDirectory(prefix="ledger-bench-volume-") as tmp:
-                rows, ledgers, leaf_debits = await _service_rows(url, mode, history, Path(tmp))
-            rows.append(await _baseline_row(url, mode, history, ledgers, leaf_debits))
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-volume-") as tmp:
+        rows, ledgers, leaf_debits = await _service_rows(ctx.database_url, mode, history, Path(tmp))
+    rows.append(await _baseline_row(ctx.database_url, mode, history, ledgers, leaf_debits))
     return rows
