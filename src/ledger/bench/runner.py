@@ -117,7 +117,8 @@ def _parse_args(argv: Sequence[str] | None, known: Sequence[str]) -> argparse.Na
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"{QUICK_DURATION_SECONDS:g} s per measurement instead of {DURATION_SECONDS:g} s",
+        help=f"{QUICK_DURATION_SECONDS:g} s per measurement instead of {DURATION_SECONDS:g} s,"
+        " and smaller volumes (volume stops at 100k postings)",
     )
     parser.add_argument(
         "--tiny",

@@ -30,8 +30,8 @@ import msgspec
 
 from ledger.bench.http import HttpConnection, api_key_header, expect
 
-# One process each for the service and the minimal app; raise both together. (A value above 1
-# needs ``ledger serve --workers``.)
+# Server processes, the same for the service and the minimal app. (Above 1 needs
+# ``ledger serve --workers``.)
 SERVER_WORKERS: Final = 1
 SERVER_HOST: Final = "127.0.0.1"
 SERVER_START_SECONDS: Final = 60.0
@@ -163,11 +163,37 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
+async def _serve_has_workers_option() -> bool:
+    """Whether ``ledger serve`` takes ``--workers`` (from its ``--help``)."""
+    process = await asyncio.create_subprocess_exec(
+        *ledger_command(),
+        "serve",
+        "--help",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), CLI_SECONDS)
+    return b"--workers" in out
+
+
 @contextlib.asynccontextmanager
 async def ledger_serve(database_url: str, workdir: Path) -> AsyncIterator[Server]:
-    """``ledger serve`` (:data:`SERVER_WORKERS` processes) on a free port of its own."""
+    """``ledger serve`` with :data:`SERVER_WORKERS` processes on a free port of its own.
+
+    ``--workers`` is passed whenever ``ledger serve`` has it, so a default above 1 there
+    cannot give the service more processes than the baseline gets.
+
+    Raises:
+        RuntimeError: it did not start (see :func:`serving`), or :data:`SERVER_WORKERS` is
+            above 1 and ``ledger serve`` has no ``--workers``.
+    """
     port = free_port()
-    workers = ["--workers", str(SERVER_WORKERS)] if SERVER_WORKERS > 1 else []
+    workers: list[str] = []
+    if await _serve_has_workers_option():
+        workers = ["--workers", str(SERVER_WORKERS)]
+    elif SERVER_WORKERS > 1:
+        raise RuntimeError(f"SERVER_WORKERS is {SERVER_WORKERS} but ledger serve has no --workers")
     command = [*ledger_command(), "serve", "--host", SERVER_HOST, "--port", str(port), *workers]
     async with serving(
         command,

@@ -50,7 +50,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
@@ -160,7 +160,8 @@ class _History:
     """Journal ``i`` of ``total``: its effective date, the other ledger, the amount.
 
     Deterministic (seeded per batch), so the service and the SQL baseline post the same
-    journals without holding a million of them in memory.
+    journals without holding a million of them in memory, as long as both cut the history
+    into the same batches (every size is a multiple of the batch size).
     """
 
     total: int
@@ -226,7 +227,7 @@ class _Session:
     loaded: int = 0
     head: int = 0  # the highest position a bulk answer reported
     bulk_seconds: float = 0.0
-    bulk_latencies_ns: list[int] | None = None
+    bulk_latencies_ns: list[int] = field(default_factory=list)
 
     async def get(self, path: str, status: int = 200) -> bytes:
         answer = await self.conn.request("GET", path, headers=self.headers)
@@ -266,7 +267,6 @@ async def _load_to(session: _Session, size: int, bulk: int) -> ResultRow:
     session.loaded = size
     seconds = sum(latencies) / 1e9
     session.bulk_seconds += seconds
-    assert session.bulk_latencies_ns is not None
     session.bulk_latencies_ns += latencies
     latencies.sort()
     return ResultRow(
@@ -453,9 +453,7 @@ async def _service_rows(
         ]
         conn = await server.connect()
         try:
-            session = _Session(
-                server, conn, api_key_header(api_key), history, ledgers, bulk_latencies_ns=[]
-            )
+            session = _Session(server, conn, api_key_header(api_key), history, ledgers)
             orders = await statement_orders(session)
             for size in mode.sizes:
                 progress(_NAME, f"loading up to {size:,} journals")
@@ -466,7 +464,6 @@ async def _service_rows(
             leaf_debits = await _leaf_debits(session)
         finally:
             await conn.close()
-    assert session.bulk_latencies_ns is not None
     latencies = sorted(session.bulk_latencies_ns)
     rows.append(
         ResultRow(
@@ -692,7 +689,21 @@ def _render(rows: Sequence[ResultRow]) -> list[str]:
             "growth: p50 / p99 ms by postings on the leaf (sequential reads, one connection)",
         ]
         lines += format_table(["read", *sizes, f"p99 {sizes[-1]}/{sizes[0]}"], table)
+        lines.append(
+            "reads per kind (fewer where a kind's reads ran out of time): "
+            + ", ".join(f"{size}: {_count_range(rows, size)}" for size in sizes)
+        )
     return lines
+
+
+def _count_range(rows: Sequence[ResultRow], size: str) -> str:
+    counts = [
+        r.operations
+        for r in rows
+        if r.key.startswith(("r1_", "r2_", "r3_")) and r.key.endswith(f"@{size}")
+    ]
+    low, high = min(counts, default=0), max(counts, default=0)
+    return str(low) if low == high else f"{low}-{high}"
 
 
 @register(
@@ -714,6 +725,7 @@ def _render(rows: Sequence[ResultRow]) -> list[str]:
 )
 async def volume(ctx: BenchContext) -> list[ResultRow]:
     mode = _Mode.of(ctx)
+    assert all(size % mode.bulk == 0 for size in mode.sizes), "same batches for both writers"
     start = dt.date.today() - dt.timedelta(days=HISTORY_DAYS)
     history = _History(total=mode.sizes[-1], others=mode.others, start=start)
     with tempfile.TemporaryDirectory(prefix="ledger-bench-volume-") as tmp:
