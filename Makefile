@@ -33,8 +33,18 @@ format: install ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix src tests
 	$(VENV)/bin/ruff format src tests
 
-bench: install ## Run the benchmark (ratios against baselines measured in the same run)
-	$(PY) -m ledger.bench
+# make bench BENCH_ARGS="--quick --only volume --json bench.json" (see docs/benchmark.md)
+BENCH_ARGS ?=
+
+bench: install ## Run the benchmark: every figure beside its baseline or target (BENCH_ARGS=--quick)
+	@command -v wrk >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || { \
+	  echo "make bench: installing wrk (apt-get install wrk)"; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$sudo apt-get install -y -qq wrk >/dev/null 2>&1 \
+	  || { $$sudo apt-get update -qq && $$sudo apt-get install -y -qq wrk >/dev/null; } \
+	  || echo "make bench: could not install wrk; Python clients will generate the load"; }
+	$(PY) -m ledger.bench $(BENCH_ARGS)
 
 clean: ## Remove the venv and caches (keeps .ledger/, the embedded database)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -54,6 +54,7 @@ from ledger.store.mapper import MsgspecMapper
 
 EVENTS: Final = 1_000_000
 EVENTS_QUICK: Final = 200_000
+EVENTS_TINY: Final = 2_000
 JOURNALS_PER_DAY: Final = 12
 LEDGERS: Final = 200
 TENANTS: Final = 4
@@ -240,7 +241,7 @@ async def _fill(conn: asyncpg.Connection[Any], events: int) -> None:
     ),
 )
 async def rebuild_scenario(ctx: BenchContext) -> list[ResultRow]:
-    events = EVENTS_QUICK if ctx.quick else EVENTS
+    events = EVENTS_TINY if ctx.tiny else EVENTS_QUICK if ctx.quick else EVENTS
     conn = await asyncpg.connect(ctx.database_url)
     try:
         _progress(f"writing {events:,} journal events")

@@ -14,7 +14,8 @@ Measured in one database, through the service's own code (group commit, projecti
     ``matches`` / ``match_items`` rows, in slices of 5,000 per transaction) and the run.
 
 The data: right-hand records mirror 90 % of the left ones (opposite direction, same amount,
-0 to 3 days later); the other 10 % are unrelated amounts. ``--quick`` uses 20,000 per side.
+0 to 3 days later); the other 10 % are unrelated amounts. ``--quick`` uses 20,000 per side,
+``--tiny`` 200.
 Each run row's ``seconds`` is its wall time; ``extra`` holds the matches made.
 """
 
@@ -37,6 +38,7 @@ from ledger.config import Settings
 
 PER_SIDE: Final = 100_000
 QUICK_PER_SIDE: Final = 20_000
+TINY_PER_SIDE: Final = 200
 WINDOW_DAYS: Final = 3
 _BASE = dt.date(2026, 1, 1)
 
@@ -101,7 +103,7 @@ def _row(
     ),
 )
 async def reconciliation(context: BenchContext) -> list[ResultRow]:
-    count = QUICK_PER_SIDE if context.quick else PER_SIDE
+    count = TINY_PER_SIDE if context.tiny else QUICK_PER_SIDE if context.quick else PER_SIDE
     left, right = _streams(count)
     settings = Settings(
         database_url=context.database_url,

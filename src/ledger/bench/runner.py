@@ -2,10 +2,14 @@
 
 The server is ``LEDGER_BENCH_DATABASE_URL`` if set, else ``LEDGER_DATABASE_URL``, else a
 throwaway embedded PostgreSQL in a temporary directory (deleted afterwards). Either way the
-run creates a database of its own (``ledger_bench_<random>``), migrates it, runs the selected
-scenarios in it one after the other, and drops it.
+selected scenarios run one after the other, each in a database of its own
+(``ledger_bench_<random>``, migrated first, dropped after).
 
-Exit status: 0 when every scenario ran, whatever the ratios say (this is a measurement, not a
+Sizes: a full run (the default), ``--quick`` (shorter windows, smaller volumes) or ``--tiny``
+(the smallest sizes and sub-second windows: what the test suite runs, to prove every scenario
+still works, never to read its figures).
+
+Exit status: 0 when every scenario ran, whatever the checks say (this is a measurement, not a
 test); 1 on any error (which is printed).
 """
 
@@ -32,7 +36,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from ledger.bench.registry import BenchContext, RatioResult, ResultRow, Scenario, scenarios
+from ledger.bench.registry import BenchContext, CheckResult, ResultRow, Scenario, scenarios
+from ledger.bench.table import format_rows
 from ledger.store.migrations import migrate
 
 # Every module that registers scenarios; run order is registration order.
@@ -41,12 +46,15 @@ SCENARIO_MODULES = (
     "ledger.bench.journals_http",
     "ledger.bench.rebuild",
     "ledger.bench.reconciliation",
+    "ledger.bench.volume",
 )
 
 DURATION_SECONDS = 5.0
 WARMUP_SECONDS = 1.0
 QUICK_DURATION_SECONDS = 2.0
 QUICK_WARMUP_SECONDS = 0.5
+TINY_DURATION_SECONDS = 0.5
+TINY_WARMUP_SECONDS = 0.1
 _URL_VARIABLES = ("LEDGER_BENCH_DATABASE_URL", "LEDGER_DATABASE_URL")
 
 
@@ -54,13 +62,13 @@ _URL_VARIABLES = ("LEDGER_BENCH_DATABASE_URL", "LEDGER_DATABASE_URL")
 class ScenarioReport:
     scenario: Scenario
     rows: list[ResultRow]
-    ratios: list[RatioResult]
+    checks: list[CheckResult]
 
     def as_json(self) -> dict[str, Any]:
         return {
             "description": self.scenario.description,
             "rows": [row.as_json() for row in self.rows],
-            "ratios": [ratio.as_json() for ratio in self.ratios],
+            "checks": [check.as_json() for check in self.checks],
         }
 
 
@@ -73,6 +81,7 @@ class RunReport:
     warmup_seconds: float
     duration_seconds: float
     quick: bool
+    tiny: bool = False
     scenarios: list[ScenarioReport] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -86,11 +95,13 @@ class RunReport:
             "warmup_seconds": self.warmup_seconds,
             "duration_seconds": self.duration_seconds,
             "quick": self.quick,
+            "tiny": self.tiny,
             "scenarios": {s.scenario.name: s.as_json() for s in self.scenarios},
         }
 
 
-def _load_scenarios() -> dict[str, Scenario]:
+def load_scenarios() -> dict[str, Scenario]:
+    """Import every scenario module; every registered scenario, in run order."""
     for module in SCENARIO_MODULES:
         importlib.import_module(module)
     return scenarios()
@@ -106,7 +117,13 @@ def _parse_args(argv: Sequence[str] | None, known: Sequence[str]) -> argparse.Na
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"{QUICK_DURATION_SECONDS:g} s per measurement instead of {DURATION_SECONDS:g} s",
+        help=f"{QUICK_DURATION_SECONDS:g} s per measurement instead of {DURATION_SECONDS:g} s,"
+        " and smaller volumes (volume stops at 100k postings)",
+    )
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="the smallest sizes and sub-second windows (a smoke test; overrides --quick)",
     )
     parser.add_argument(
         "--only",
@@ -152,80 +169,81 @@ def _progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-async def _run(server_url: str, selected: Sequence[Scenario], report: RunReport) -> None:
-    name = f"ledger_bench_{uuid.uuid4().hex[:12]}"
+def new_report(origin: str, event_loop: str, *, quick: bool, tiny: bool) -> RunReport:
+    """An empty report with the run's windows for ``quick`` / ``tiny``."""
+    if tiny:
+        warmup, duration = TINY_WARMUP_SECONDS, TINY_DURATION_SECONDS
+    elif quick:
+        warmup, duration = QUICK_WARMUP_SECONDS, QUICK_DURATION_SECONDS
+    else:
+        warmup, duration = WARMUP_SECONDS, DURATION_SECONDS
+    return RunReport(
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        server=origin,
+        event_loop=event_loop,
+        warmup_seconds=warmup,
+        duration_seconds=duration,
+        quick=quick,
+        tiny=tiny,
+    )
+
+
+async def run_scenarios(server_url: str, selected: Sequence[Scenario], report: RunReport) -> None:
+    """Run ``selected`` one after the other on ``server_url``; add them to ``report``.
+
+    Each scenario gets a fresh, migrated database of its own, dropped after it: what one
+    leaves behind (events at positions it assumed free, a million journals) never changes
+    what the next one measures, so ``--only`` and a full run measure the same thing.
+
+    Raises:
+        Exception: whatever a scenario raises (the run stops there; its database is dropped).
+    """
     admin = await asyncpg.connect(server_url)
     try:
         report.server_version = str(await admin.fetchval("SHOW server_version"))
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = with_database(server_url, name)
-            conn = await asyncpg.connect(url)
+        for scenario in selected:
+            _progress(f"scenario {scenario.name}: {scenario.description}")
+            name = f"ledger_bench_{uuid.uuid4().hex[:12]}"
+            await admin.execute(f'CREATE DATABASE "{name}"')
             try:
-                await migrate(conn)
-            finally:
-                await conn.close()
-            context = BenchContext(
-                database_url=url,
-                server_url=server_url,
-                warmup_seconds=report.warmup_seconds,
-                duration_seconds=report.duration_seconds,
-                quick=report.quick,
-            )
-            for scenario in selected:
-                _progress(f"scenario {scenario.name}: {scenario.description}")
-                rows = await scenario.run(context)
-                report.scenarios.append(
-                    ScenarioReport(scenario=scenario, rows=rows, ratios=scenario.evaluate(rows))
+                url = with_database(server_url, name)
+                conn = await asyncpg.connect(url)
+                try:
+                    await migrate(conn)
+                finally:
+                    await conn.close()
+                context = BenchContext(
+                    database_url=url,
+                    server_url=server_url,
+                    warmup_seconds=report.warmup_seconds,
+                    duration_seconds=report.duration_seconds,
+                    quick=report.quick,
+                    tiny=report.tiny,
                 )
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                rows = await scenario.run(context)
+            finally:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            report.scenarios.append(
+                ScenarioReport(scenario=scenario, rows=rows, checks=scenario.evaluate(rows))
+            )
     finally:
         await admin.close()
 
 
-def _format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
-        return "  ".join([first, *rest]).rstrip()
-
-    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
-
-
 def format_report(report: RunReport) -> str:
+    """The printed report: per scenario its rows, then every check beside its target."""
+    mode = "tiny (smoke test)" if report.tiny else "quick" if report.quick else "full"
     lines = [
         f"ledger benchmark: PostgreSQL {report.server_version} ({report.server}), "
         f"Python {platform.python_version()} ({report.event_loop}), {os.cpu_count()} CPUs",
-        f"each measurement: {report.warmup_seconds:g} s warm-up, then "
+        f"{mode} run; each timed measurement: {report.warmup_seconds:g} s warm-up, then "
         f"{report.duration_seconds:g} s counted",
     ]
     for item in report.scenarios:
-        extras = sorted({key for row in item.rows for key in row.extra})
-        headers = ["", "writers", "ops", "rate", "unit", "p50 ms", "p99 ms", *extras]
-        table = [
-            [
-                row.label,
-                str(row.concurrency),
-                str(row.operations),
-                f"{row.rate:,.0f}",
-                row.unit,
-                f"{row.p50_ms:.2f}",
-                f"{row.p99_ms:.2f}",
-                *(f"{row.extra[k]:,.1f}" if k in row.extra else "" for k in extras),
-            ]
-            for row in item.rows
-        ]
         lines += ["", f"[{item.scenario.name}] {item.scenario.description}"]
-        lines += _format_table(headers, table)
-        for ratio in item.ratios:
-            text = f"  {ratio.ratio.label}: {ratio.value:.2f}x"
-            if ratio.ratio.target is not None:
-                verdict = "PASS" if ratio.passed else "FAIL"
-                text += f"  (target >= {ratio.ratio.target:.1f}x)  {verdict}"
-            lines.append(text)
+        render = item.scenario.render
+        lines += render(item.rows) if render is not None else format_rows(item.rows)
+        lines += [f"  {check.describe()}" for check in item.checks]
     return "\n".join(lines)
 
 
@@ -244,23 +262,15 @@ def _execute(loop: str, coroutine: Coroutine[Any, Any, None]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    known = _load_scenarios()
+    known = load_scenarios()
     args = _parse_args(argv, list(known))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     names: list[str] = args.only or list(known)
     selected = [known[name] for name in dict.fromkeys(names)]
-    quick: bool = args.quick
     try:
         with _server() as (server_url, origin):
-            report = RunReport(
-                started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                server=origin,
-                event_loop=args.loop,
-                warmup_seconds=QUICK_WARMUP_SECONDS if quick else WARMUP_SECONDS,
-                duration_seconds=QUICK_DURATION_SECONDS if quick else DURATION_SECONDS,
-                quick=quick,
-            )
-            _execute(args.loop, _run(server_url, selected, report))
+            report = new_report(origin, args.loop, quick=args.quick, tiny=args.tiny)
+            _execute(args.loop, run_scenarios(server_url, selected, report))
     except Exception:
         traceback.print_exc()
         print("benchmark failed (see the error above)", file=sys.stderr)
