@@ -7,7 +7,8 @@ rows must satisfy them whatever code wrote them.
    (posted, pending and base amounts), in ``balances``.
 2. **The cascade**: every ``balances`` row's subtree totals (``tree_*``) are the sum of the
    own totals of the ledger and all its descendants (``ledgers.ancestor_ids``).
-3. **Checkpoints**: each (ledger, currency)'s latest checkpoint equals its ``balances`` row.
+3. **Checkpoints**: each (ledger, currency)'s latest checkpoint equals its ``balances`` row,
+   and is dated ``balances.last_date``.
 4. **Changes**: each (ledger, currency)'s changes sum to its ``balances`` row.
 
 Each query returns the first few offending keys; an empty answer means the invariant holds.
@@ -69,7 +70,7 @@ _CHECKS: Final = {
             WHERE c.ledger_id = b.ledger_id AND c.currency = b.currency
             ORDER BY c.effective_date DESC LIMIT 1
         ) AS c ON true
-        WHERE {_differ("b", "c", _ALL)}
+        WHERE {_differ("b", "c", _ALL)} OR b.last_date IS DISTINCT FROM c.effective_date
         ORDER BY 1, 2 LIMIT {_SHOWN_MAX}""",
     "changes (their sum = the current totals)": f"""
         SELECT b.ledger_id, b.currency FROM balances b

@@ -1,8 +1,9 @@
 """The trial balance (spec/API.md §7): per ledger posted debits and credits in base currency.
 
 Read from the books' maintained rows (design note in ``ledger/projections/books.py``), in one
-statement, so from one snapshot: per (ledger, currency) of the tenant, the base totals of the
-checkpoint with the greatest date <= ``as_of`` (one index probe each); with ``known_at``,
+statement, so from one snapshot: per (ledger, currency) of the tenant, the base totals of its
+``balances`` row when nothing in it is dated after ``as_of`` (the usual case: a read of today),
+else of the checkpoint with the greatest date <= ``as_of`` (one index probe); with ``known_at``,
 minus the tenant's changes in the buckets after its bucket and the tenant's movements of its
 bucket after it. The cost grows with the number of ledgers (and, with ``known_at``, with what
 happened after it), never with the number of postings.
@@ -22,7 +23,12 @@ _TRIAL_BALANCE_SQL: Final = """
 WITH per_ledger AS (
     SELECT x.ledger_id, sum(x.debits) AS debits, sum(x.credits) AS credits
     FROM (
-        SELECT k.ledger_id, c.debits_base AS debits, c.credits_base AS credits
+        -- A row whose latest movement is dated on or before $2 is the answer itself; only
+        -- the others look up their checkpoint.
+        SELECT k.ledger_id, k.debits_base AS debits, k.credits_base AS credits
+        FROM balances k WHERE k.tenant_id = $1 AND k.last_date <= $2
+        UNION ALL
+        SELECT k.ledger_id, c.debits_base, c.credits_base
         FROM balances k
         CROSS JOIN LATERAL (
             SELECT c.debits_base, c.credits_base FROM balance_checkpoints c
@@ -30,7 +36,7 @@ WITH per_ledger AS (
                 AND c.effective_date <= $2
             ORDER BY c.effective_date DESC LIMIT 1
         ) AS c
-        WHERE k.tenant_id = $1
+        WHERE k.tenant_id = $1 AND k.last_date > $2
         UNION ALL
         SELECT g.ledger_id, -g.debits_base, -g.credits_base FROM balance_changes g
         WHERE g.tenant_id = $1 AND g.bucket > ledger_books_bucket($3::int8)

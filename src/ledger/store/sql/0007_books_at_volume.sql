@@ -44,8 +44,14 @@ ALTER TABLE balances
     ADD COLUMN IF NOT EXISTS tree_debits_posted numeric NOT NULL DEFAULT 0,
     ADD COLUMN IF NOT EXISTS tree_credits_posted numeric NOT NULL DEFAULT 0,
     ADD COLUMN IF NOT EXISTS tree_debits_pending numeric NOT NULL DEFAULT 0,
-    ADD COLUMN IF NOT EXISTS tree_credits_pending numeric NOT NULL DEFAULT 0;
+    ADD COLUMN IF NOT EXISTS tree_credits_pending numeric NOT NULL DEFAULT 0,
+    -- The latest effective date of any movement counted in the row (own or subtree): as of
+    -- any date from then on, the row itself is the answer (no checkpoint to look up).
+    ADD COLUMN IF NOT EXISTS last_date date NOT NULL DEFAULT '-infinity';
 CREATE INDEX IF NOT EXISTS balances_tenant_idx ON balances (tenant_id, ledger_id, currency);
+-- Rows updated by every batch keep room on their page, so that an update stays a HOT update
+-- (no new index entries: none of the updated columns is indexed).
+ALTER TABLE balances SET (fillfactor = 80);
 
 -- 3. Checkpoints: per (ledger, currency, effective date with activity in the subtree), the
 --    totals of every movement dated on or before that date (as known now). "As of D" is the
@@ -67,7 +73,7 @@ CREATE TABLE IF NOT EXISTS balance_checkpoints (
     tree_debits_pending numeric NOT NULL,
     tree_credits_pending numeric NOT NULL,
     PRIMARY KEY (ledger_id, currency, effective_date)
-);
+) WITH (fillfactor = 80);
 
 -- 4. Changes: the same deltas summed per (ledger, currency, bucket of 1,024 positions,
 --    effective date). "As known at P" subtracts the changes of the buckets after P's, and the
@@ -92,7 +98,7 @@ CREATE TABLE IF NOT EXISTS balance_changes (
     tree_debits_pending numeric NOT NULL,
     tree_credits_pending numeric NOT NULL,
     PRIMARY KEY (ledger_id, currency, bucket, effective_date)
-);
+) WITH (fillfactor = 80);
 CREATE INDEX IF NOT EXISTS balance_changes_tenant_idx ON balance_changes (tenant_id, bucket);
 
 -- The bucket of a position, and the last position of that bucket (the one definition of the
@@ -248,15 +254,19 @@ BEGIN
     IF d_ledger IS NOT NULL THEN
         INSERT INTO balances AS b (ledger_id, currency, tenant_id, debits_posted,
             credits_posted, debits_pending, credits_pending, debits_base, credits_base,
-            tree_debits_posted, tree_credits_posted, tree_debits_pending, tree_credits_pending)
+            tree_debits_posted, tree_credits_posted, tree_debits_pending, tree_credits_pending,
+            last_date)
         SELECT u.ledger_id, u.currency, u.tenant_id, sum(u.dp), sum(u.cp), sum(u.dq),
-            sum(u.cq), sum(u.db), sum(u.cb), sum(u.tdp), sum(u.tcp), sum(u.tdq), sum(u.tcq)
+            sum(u.cq), sum(u.db), sum(u.cb), sum(u.tdp), sum(u.tcp), sum(u.tdq), sum(u.tcq),
+            max(u.effective_date)
         FROM unnest(d_ledger, d_currency, d_tenant, d_dp, d_cp, d_dq, d_cq, d_db, d_cb, d_tdp,
-                d_tcp, d_tdq, d_tcq)
-            AS u(ledger_id, currency, tenant_id, dp, cp, dq, cq, db, cb, tdp, tcp, tdq, tcq)
+                d_tcp, d_tdq, d_tcq, d_date)
+            AS u(ledger_id, currency, tenant_id, dp, cp, dq, cq, db, cb, tdp, tcp, tdq, tcq,
+                effective_date)
         GROUP BY 1, 2, 3
         ORDER BY 1, 2
         ON CONFLICT (ledger_id, currency) DO UPDATE SET
+            last_date = greatest(b.last_date, excluded.last_date),
             debits_posted = b.debits_posted + excluded.debits_posted,
             credits_posted = b.credits_posted + excluded.credits_posted,
             debits_pending = b.debits_pending + excluded.debits_pending,
@@ -287,36 +297,71 @@ BEGIN
             tree_debits_pending = c.tree_debits_pending + excluded.tree_debits_pending,
             tree_credits_pending = c.tree_credits_pending + excluded.tree_credits_pending;
 
-        -- Checkpoints, step 1: a row for each (ledger, currency, date) touched that has none,
-        -- holding the totals of the latest earlier row (what "as of that date" was so far).
-        -- Two new dates of one key both start from the row before the earlier one: that is
-        -- right, as neither had any movement before this batch.
-        INSERT INTO balance_checkpoints AS c (ledger_id, currency, effective_date,
-            debits_posted, credits_posted, debits_pending, credits_pending, debits_base,
-            credits_base, tree_debits_posted, tree_credits_posted, tree_debits_pending,
-            tree_credits_pending)
-        SELECT k.ledger_id, k.currency, k.effective_date, coalesce(p.debits_posted, 0),
-            coalesce(p.credits_posted, 0), coalesce(p.debits_pending, 0),
-            coalesce(p.credits_pending, 0), coalesce(p.debits_base, 0),
-            coalesce(p.credits_base, 0), coalesce(p.tree_debits_posted, 0),
-            coalesce(p.tree_credits_posted, 0), coalesce(p.tree_debits_pending, 0),
-            coalesce(p.tree_credits_pending, 0)
-        FROM (SELECT DISTINCT u.ledger_id, u.currency, u.effective_date
-              FROM unnest(d_ledger, d_currency, d_date) AS u(ledger_id, currency, effective_date)
-             ) AS k
-            LEFT JOIN LATERAL (
-                SELECT * FROM balance_checkpoints p
-                WHERE p.ledger_id = k.ledger_id AND p.currency = k.currency
-                    AND p.effective_date < k.effective_date
-                ORDER BY p.effective_date DESC LIMIT 1
-            ) AS p ON true
-        ORDER BY 1, 2, 3
-        ON CONFLICT (ledger_id, currency, effective_date) DO NOTHING;
-
-        -- Step 2: each row of a touched key, from the key's earliest delta date on, gains the
-        -- sum of the deltas dated on or before it: one running sum per key over its deltas
-        -- and its rows in date order (a date's delta before its row), so the work is linear
-        -- in the rows updated, however many dates one batch touches.
+        -- Checkpoints, in one statement (one snapshot: the rows as they were before this
+        -- batch). A (ledger, currency, date) touched that has no row gets one, holding the
+        -- key's latest earlier row plus the batch's deltas dated on or before that date; every
+        -- existing row of a touched key from the batch's earliest date on gains the same
+        -- running sum, computed in one pass per key over its deltas and its rows in date
+        -- order (a date's deltas before its row): linear in the rows written, however many
+        -- dates one batch touches.
+        WITH deltas AS (
+            SELECT u.ledger_id, u.currency, u.effective_date, sum(u.dp) AS dp, sum(u.cp) AS cp,
+                sum(u.dq) AS dq, sum(u.cq) AS cq, sum(u.db) AS db, sum(u.cb) AS cb,
+                sum(u.tdp) AS tdp, sum(u.tcp) AS tcp, sum(u.tdq) AS tdq, sum(u.tcq) AS tcq
+            FROM unnest(d_ledger, d_currency, d_date, d_dp, d_cp, d_dq, d_cq, d_db, d_cb,
+                    d_tdp, d_tcp, d_tdq, d_tcq)
+                AS u(ledger_id, currency, effective_date, dp, cp, dq, cq, db, cb, tdp, tcp,
+                    tdq, tcq)
+            GROUP BY 1, 2, 3
+        ), touched AS (
+            SELECT ledger_id, currency, min(effective_date) AS since FROM deltas GROUP BY 1, 2
+        ), running AS (
+            -- Per key, its deltas and its existing rows from its earliest delta on, in date
+            -- order, each with the sum of the deltas up to it.
+            SELECT x.ledger_id, x.currency, x.effective_date, x.is_row,
+                sum(x.dp) OVER w AS dp, sum(x.cp) OVER w AS cp, sum(x.dq) OVER w AS dq,
+                sum(x.cq) OVER w AS cq, sum(x.db) OVER w AS db, sum(x.cb) OVER w AS cb,
+                sum(x.tdp) OVER w AS tdp, sum(x.tcp) OVER w AS tcp,
+                sum(x.tdq) OVER w AS tdq, sum(x.tcq) OVER w AS tcq,
+                -- The next row of the key is at this very date: this delta's date exists.
+                lead(x.is_row) OVER w AS row_follows,
+                lead(x.effective_date) OVER w AS next_date
+            FROM (
+                SELECT d.*, false AS is_row FROM deltas d
+                UNION ALL
+                SELECT c.ledger_id, c.currency, c.effective_date, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                    true
+                FROM touched t
+                    JOIN balance_checkpoints c ON c.ledger_id = t.ledger_id
+                        AND c.currency = t.currency AND c.effective_date >= t.since
+            ) AS x
+            WINDOW w AS (PARTITION BY x.ledger_id, x.currency
+                ORDER BY x.effective_date, x.is_row ROWS UNBOUNDED PRECEDING)
+        ), inserted AS (
+            INSERT INTO balance_checkpoints (ledger_id, currency, effective_date,
+                debits_posted, credits_posted, debits_pending, credits_pending, debits_base,
+                credits_base, tree_debits_posted, tree_credits_posted, tree_debits_pending,
+                tree_credits_pending)
+            SELECT r.ledger_id, r.currency, r.effective_date,
+                coalesce(p.debits_posted, 0) + r.dp, coalesce(p.credits_posted, 0) + r.cp,
+                coalesce(p.debits_pending, 0) + r.dq, coalesce(p.credits_pending, 0) + r.cq,
+                coalesce(p.debits_base, 0) + r.db, coalesce(p.credits_base, 0) + r.cb,
+                coalesce(p.tree_debits_posted, 0) + r.tdp,
+                coalesce(p.tree_credits_posted, 0) + r.tcp,
+                coalesce(p.tree_debits_pending, 0) + r.tdq,
+                coalesce(p.tree_credits_pending, 0) + r.tcq
+            FROM running r
+                LEFT JOIN LATERAL (
+                    SELECT * FROM balance_checkpoints p
+                    WHERE p.ledger_id = r.ledger_id AND p.currency = r.currency
+                        AND p.effective_date < r.effective_date
+                    ORDER BY p.effective_date DESC LIMIT 1
+                ) AS p ON true
+            WHERE NOT r.is_row
+                AND NOT (coalesce(r.row_follows, false) AND r.next_date = r.effective_date)
+            ORDER BY 1, 2, 3
+            RETURNING 1
+        )
         UPDATE balance_checkpoints c SET
             debits_posted = c.debits_posted + r.dp,
             credits_posted = c.credits_posted + r.cp,
@@ -328,34 +373,7 @@ BEGIN
             tree_credits_posted = c.tree_credits_posted + r.tcp,
             tree_debits_pending = c.tree_debits_pending + r.tdq,
             tree_credits_pending = c.tree_credits_pending + r.tcq
-        FROM (
-            SELECT x.ledger_id, x.currency, x.effective_date, x.is_row,
-                sum(x.dp) OVER w AS dp, sum(x.cp) OVER w AS cp, sum(x.dq) OVER w AS dq,
-                sum(x.cq) OVER w AS cq, sum(x.db) OVER w AS db, sum(x.cb) OVER w AS cb,
-                sum(x.tdp) OVER w AS tdp, sum(x.tcp) OVER w AS tcp,
-                sum(x.tdq) OVER w AS tdq, sum(x.tcq) OVER w AS tcq
-            FROM (
-                SELECT d.ledger_id, d.currency, d.effective_date, false AS is_row, d.dp, d.cp,
-                    d.dq, d.cq, d.db, d.cb, d.tdp, d.tcp, d.tdq, d.tcq
-                FROM unnest(d_ledger, d_currency, d_date, d_dp, d_cp, d_dq, d_cq, d_db, d_cb,
-                        d_tdp, d_tcp, d_tdq, d_tcq)
-                        AS d(ledger_id, currency, effective_date, dp, cp, dq, cq, db, cb, tdp,
-                            tcp, tdq, tcq)
-                UNION ALL
-                SELECT c.ledger_id, c.currency, c.effective_date, true, 0, 0, 0, 0, 0, 0, 0, 0,
-                    0, 0
-                FROM (
-                    SELECT u.ledger_id, u.currency, min(u.effective_date) AS since
-                    FROM unnest(d_ledger, d_currency, d_date)
-                        AS u(ledger_id, currency, effective_date)
-                    GROUP BY 1, 2
-                ) AS k
-                    JOIN balance_checkpoints c ON c.ledger_id = k.ledger_id
-                        AND c.currency = k.currency AND c.effective_date >= k.since
-            ) AS x
-            WINDOW w AS (PARTITION BY x.ledger_id, x.currency
-                ORDER BY x.effective_date, x.is_row ROWS UNBOUNDED PRECEDING)
-        ) AS r
+        FROM running r
         WHERE r.is_row AND c.ledger_id = r.ledger_id AND c.currency = r.currency
             AND c.effective_date = r.effective_date;
     END IF;
@@ -380,7 +398,7 @@ BEGIN
     TRUNCATE balances, balance_changes, balance_checkpoints;
     INSERT INTO balances (ledger_id, currency, tenant_id, debits_posted, credits_posted,
         debits_pending, credits_pending, debits_base, credits_base, tree_debits_posted,
-        tree_credits_posted, tree_debits_pending, tree_credits_pending)
+        tree_credits_posted, tree_debits_pending, tree_credits_pending, last_date)
     SELECT a.ancestor, m.currency, m.tenant_id,
         coalesce(sum(m.debits_posted) FILTER (WHERE a.ancestor = m.ledger_id), 0),
         coalesce(sum(m.credits_posted) FILTER (WHERE a.ancestor = m.ledger_id), 0),
@@ -388,7 +406,8 @@ BEGIN
         coalesce(sum(m.credits_pending) FILTER (WHERE a.ancestor = m.ledger_id), 0),
         coalesce(sum(m.debits_base) FILTER (WHERE a.ancestor = m.ledger_id), 0),
         coalesce(sum(m.credits_base) FILTER (WHERE a.ancestor = m.ledger_id), 0),
-        sum(m.debits_posted), sum(m.credits_posted), sum(m.debits_pending), sum(m.credits_pending)
+        sum(m.debits_posted), sum(m.credits_posted), sum(m.debits_pending), sum(m.credits_pending),
+        max(m.effective_date)
     FROM balance_movements m
         JOIN ledgers l ON l.ledger_id = m.ledger_id
         CROSS JOIN LATERAL unnest(l.ancestor_ids) AS a(ancestor)
