@@ -321,11 +321,13 @@ def add_projections_commands(sub: Any) -> None:
 
 
 def cmd_audit_verify(settings: Settings, _args: argparse.Namespace) -> int:
-    from ledger.audit.verify import verify
+    from ledger.audit.verify import TerminalProgress, verify
 
     async def main() -> int:
         url = await _migrated_url(settings)
-        report = await verify(url, inline_projections(), async_projections())
+        # The progress bar goes to stderr, and only on a terminal: stdout stays the report.
+        progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
+        report = await verify(url, inline_projections(), async_projections(), progress=progress)
         sys.stdout.write("\n".join(report.lines()) + "\n")
         return 0 if report.ok else 1
 

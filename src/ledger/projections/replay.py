@@ -8,7 +8,7 @@ projection, and operators' tools (rebuild, audit) build on the same two function
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from ledger.store.database import DbConnection
 from ledger.store.event_store import EventStore
@@ -17,7 +17,7 @@ from ledger.store.group_commit import InlineProjection, PositionedEvent
 REPLAY_BATCH_EVENTS = 2_000
 
 # Surrogate keys that number rows in insertion order: not part of what a fold decides.
-_SURROGATE_COLUMNS = {"balance_movements": ("movement_id",)}
+SURROGATE_COLUMNS: Final = {"balance_movements": ("movement_id",)}
 
 
 async def replay_log(
@@ -51,19 +51,30 @@ def projected_tables(projections: Sequence[InlineProjection]) -> list[str]:
     return sorted({table for projection in projections for table in projection.tables})
 
 
-async def table_rows(conn: DbConnection, table: str) -> list[tuple[Any, ...]]:
-    """All rows of ``table`` without surrogate columns, sorted: two folds are equal iff
-    their ``table_rows`` are."""
+async def compared_columns(
+    conn: DbConnection, table: str, schema: str | None = None
+) -> list[str]:
+    """The columns of ``table`` (in ``schema``, default the current one) that a fold decides:
+    every column but the surrogate keys, in table order."""
     columns = [
         r["column_name"]
         for r in await conn.fetch(
             "SELECT column_name FROM information_schema.columns"
-            " WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+            " WHERE table_schema = coalesce($2, current_schema()) AND table_name = $1"
+            " ORDER BY ordinal_position",
             table,
+            schema,
         )
-        if r["column_name"] not in _SURROGATE_COLUMNS.get(table, ())
+        if r["column_name"] not in SURROGATE_COLUMNS.get(table, ())
     ]
     assert columns, f"no such table {table}"
+    return columns
+
+
+async def table_rows(conn: DbConnection, table: str) -> list[tuple[Any, ...]]:
+    """All rows of ``table`` without surrogate columns, sorted: two folds are equal iff
+    their ``table_rows`` are (small tables only: tests; ``audit verify`` compares in SQL)."""
+    columns = await compared_columns(conn, table)
     select = ", ".join(f'"{c}"' for c in columns)
     rows = await conn.fetch(f'SELECT {select} FROM "{table}"')
     return sorted((tuple(r.values()) for r in rows), key=repr)
