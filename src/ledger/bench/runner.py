@@ -47,6 +47,7 @@ SCENARIO_MODULES = (
     "ledger.bench.rebuild",
     "ledger.bench.reconciliation",
     "ledger.bench.volume",
+    "ledger.bench.audit",
 )
 
 DURATION_SECONDS = 5.0
