@@ -6,7 +6,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from ledger.bootstrap import Services
+from ledger.audit.verify import AuditReport, verify
+from ledger.bootstrap import Services, async_projections, inline_projections
 from ledger.projections.trial_balance import TrialBalanceProjection
 from tests.integration.test_cli import run_cli
 from tests.projections.helpers import open_books, random_activity
@@ -32,6 +33,9 @@ async def test_verify_passes_on_clean_books(
     assert f"audit verify: OK at position {position}" in done.stdout
     assert "hash chain intact" in done.stdout
     assert "stock eventsourcing replay" in done.stdout
+    assert "books invariants hold" in done.stdout
+    # Not a terminal: no progress bar, nothing on stderr.
+    assert "events/s" not in done.stderr
 
 
 async def test_verify_fails_naming_the_position_of_an_edited_event(
@@ -68,3 +72,80 @@ async def test_verify_fails_naming_an_edited_read_table(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "table trial_balance_daily" in done.stdout
     assert "hash chain breaks" not in done.stdout
+
+
+# One edit per live table, and its inverse (applied to the same row afterwards).
+_EDITS = {
+    "journals": ("number = number + 1000000", "number = number - 1000000"),
+    "journal_entries": ("amount_base = amount_base + 1", "amount_base = amount_base - 1"),
+    "balances": ("debits_posted = debits_posted + 1", "debits_posted = debits_posted - 1"),
+    "balance_movements": ("debits_base = debits_base + 1", "debits_base = debits_base - 1"),
+    "balance_checkpoints": (
+        "credits_posted = credits_posted + 1",
+        "credits_posted = credits_posted - 1",
+    ),
+    "balance_changes": ("debits_base = debits_base + 1", "debits_base = debits_base - 1"),
+    "ledgers": ("name = name || '!'", "name = left(name, -1)"),
+    "tenants": ("name = name || '!'", "name = left(name, -1)"),
+    "tenant_counters": ("value = value + 1", "value = value - 1"),
+    "trial_balance_daily": ("credits_base = credits_base + 1", "credits_base = credits_base - 1"),
+}
+
+
+async def _verify(database_url: str) -> AuditReport:
+    return await verify(database_url, inline_projections(), async_projections(), page_events=7)
+
+
+async def test_verify_names_each_edited_table_and_passes_once_it_is_undone(
+    services: Services, database_url: str
+) -> None:
+    """In process (fast): each table edited in turn is the one finding (page_events=7: many
+    pages, so nothing may depend on one page holding the whole log); undone, all is OK."""
+    await _books_with_history(services)
+    clean = await _verify(database_url)
+    assert clean.ok, clean.lines()
+    assert all(clean.rows[table] > 0 for table in _EDITS), clean.rows
+    for table, (edit, undo) in _EDITS.items():
+        ctid = await services.pool.fetchval(
+            f"UPDATE {table} SET {edit} WHERE ctid = (SELECT ctid FROM {table} LIMIT 1)"
+            " RETURNING ctid"
+        )
+        report = await _verify(database_url)
+        projection = [f for f in report.findings if f.check == "projection"]
+        assert [f.table for f in projection] == [table], report.lines()
+        assert "1 live / 1 replayed row(s) differ" in projection[0].message
+        await services.pool.execute(f"UPDATE {table} SET {undo} WHERE ctid = $1", ctid)
+    assert (await _verify(database_url)).ok
+
+
+async def test_verify_reports_rows_on_one_side_only(services: Services, database_url: str) -> None:
+    await _books_with_history(services)
+    await services.pool.execute(
+        "DELETE FROM balance_changes WHERE ctid = (SELECT ctid FROM balance_changes LIMIT 1)"
+    )
+    await services.pool.execute(
+        "INSERT INTO trial_balance_daily SELECT tenant_id, effective_date + 1000, ledger_id,"
+        " debits_base, credits_base FROM trial_balance_daily LIMIT 1"
+    )
+    report = await _verify(database_url)
+    messages = {f.table: f.message for f in report.findings if f.check == "projection"}
+    assert set(messages) == {"balance_changes", "trial_balance_daily"}, report.lines()
+    assert "0 live / 1 replayed row(s) differ; the replay has (" in messages["balance_changes"]
+    assert "1 live / 0 replayed row(s) differ; live row (" in messages["trial_balance_daily"]
+    assert "is not in the replay" in messages["trial_balance_daily"]
+
+
+async def test_verify_reports_broken_books_invariants(
+    services: Services, database_url: str, tmp_path: Path
+) -> None:
+    """An edit of a balance breaks the paired fold (projection) and the invariants (books)."""
+    await _books_with_history(services)
+    await services.pool.execute(
+        "UPDATE balances SET credits_posted = credits_posted + 5"
+        " WHERE ctid = (SELECT ctid FROM balances LIMIT 1)"
+    )
+    done = run_cli(database_url, tmp_path, "audit", "verify")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "projection: books: table balances" in done.stdout
+    assert "books: books invariant broken: double entry" in done.stdout
+    assert "books invariant broken: checkpoints" in done.stdout
