@@ -37,4 +37,6 @@ async def test_scenario_runs_at_tiny_size(server_url: str, name: str) -> None:
 
 
 def test_every_scenario_module_registers_a_scenario() -> None:
-    assert {"store", "journals_http", "rebuild", "reconciliation", "volume", "audit"} <= set(SCENARIOS)
+    assert {"store", "journals_http", "rebuild", "reconciliation", "volume", "audit"} <= set(
+        SCENARIOS
+    )

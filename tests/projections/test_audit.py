@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from ledger.audit.verify import AuditReport, verify
+from ledger.audit.verify import PAGE_EVENTS, AuditReport, verify
 from ledger.bootstrap import Services, async_projections, inline_projections
 from ledger.projections.trial_balance import TrialBalanceProjection
 from tests.integration.test_cli import run_cli
@@ -92,17 +92,19 @@ _EDITS = {
 }
 
 
-async def _verify(database_url: str) -> AuditReport:
-    return await verify(database_url, inline_projections(), async_projections(), page_events=7)
+async def _verify(database_url: str, page_events: int = PAGE_EVENTS) -> AuditReport:
+    return await verify(
+        database_url, inline_projections(), async_projections(), page_events=page_events
+    )
 
 
 async def test_verify_names_each_edited_table_and_passes_once_it_is_undone(
     services: Services, database_url: str
 ) -> None:
-    """In process (fast): each table edited in turn is the one finding (page_events=7: many
-    pages, so nothing may depend on one page holding the whole log); undone, all is OK."""
+    """In process (fast): each table edited in turn is the one finding; undone, all is OK
+    (checked with pages of 7 events: nothing may depend on one page holding the log)."""
     await _books_with_history(services)
-    clean = await _verify(database_url)
+    clean = await _verify(database_url, page_events=7)
     assert clean.ok, clean.lines()
     assert all(clean.rows[table] > 0 for table in _EDITS), clean.rows
     for table, (edit, undo) in _EDITS.items():
@@ -115,7 +117,7 @@ async def test_verify_names_each_edited_table_and_passes_once_it_is_undone(
         assert [f.table for f in projection] == [table], report.lines()
         assert "1 live / 1 replayed row(s) differ" in projection[0].message
         await services.pool.execute(f"UPDATE {table} SET {undo} WHERE ctid = $1", ctid)
-    assert (await _verify(database_url)).ok
+    assert (await _verify(database_url, page_events=7)).ok
 
 
 async def test_verify_reports_rows_on_one_side_only(services: Services, database_url: str) -> None:

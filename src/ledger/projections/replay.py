@@ -51,9 +51,7 @@ def projected_tables(projections: Sequence[InlineProjection]) -> list[str]:
     return sorted({table for projection in projections for table in projection.tables})
 
 
-async def compared_columns(
-    conn: DbConnection, table: str, schema: str | None = None
-) -> list[str]:
+async def compared_columns(conn: DbConnection, table: str, schema: str | None = None) -> list[str]:
     """The columns of ``table`` (in ``schema``, default the current one) that a fold decides:
     every column but the surrogate keys, in table order."""
     columns = [
