@@ -6,7 +6,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from ledger.audit.verify import PAGE_EVENTS, AuditReport, verify
+from ledger.audit.verify import (
+    FINDINGS_PER_CHECK_MAX,
+    PAGE_EVENTS,
+    AuditReport,
+    Finding,
+    verify,
+)
 from ledger.bootstrap import Services, async_projections, inline_projections
 from ledger.projections.trial_balance import TrialBalanceProjection
 from tests.integration.test_cli import run_cli
@@ -151,3 +157,14 @@ async def test_verify_reports_broken_books_invariants(
     assert "projection: books: table balances" in done.stdout
     assert "books: books invariant broken: double entry" in done.stdout
     assert "books invariant broken: checkpoints" in done.stdout
+
+
+def test_report_keeps_a_bounded_number_of_findings_per_check() -> None:
+    report = AuditReport(position=100)
+    for position in range(1, FINDINGS_PER_CHECK_MAX + 6):
+        report.add(Finding("stock", f"position {position}: broken", position))
+    report.add(Finding("books", "books invariant broken: double entry"))
+    assert len(report.findings) == FINDINGS_PER_CHECK_MAX + 1
+    assert report.more == {"stock": 5}
+    assert "  stock: and 5 more like these" in report.lines()
+    assert not report.ok

@@ -73,6 +73,8 @@ from ledger.store.event_store import RecordedEvent
 from ledger.store.group_commit import InlineProjection, PositionedEvent
 
 PAGE_EVENTS: Final = 10_000
+# Findings kept per check (the rest are counted): a log broken everywhere must not fill memory.
+FINDINGS_PER_CHECK_MAX: Final = 20
 AGGREGATE_CACHE_MAX: Final = 20_000
 # Server memory for the comparisons' grouping (the audit's own transaction only).
 COMPARE_WORK_MEM: Final = "128MB"
@@ -126,6 +128,14 @@ class AuditReport:
     findings: list[Finding] = field(default_factory=list)
     broken_links: int = 0
     seconds: float = 0.0
+    more: dict[str, int] = field(default_factory=dict)  # findings counted, not kept, per check
+
+    def add(self, finding: Finding) -> None:
+        """Keep ``finding``, or only count it once its check has :data:`FINDINGS_PER_CHECK_MAX`."""
+        if sum(f.check == finding.check for f in self.findings) < FINDINGS_PER_CHECK_MAX:
+            self.findings.append(finding)
+        else:
+            self.more[finding.check] = self.more.get(finding.check, 0) + 1
 
     @property
     def ok(self) -> bool:
@@ -155,6 +165,7 @@ class AuditReport:
         if self.broken_links:
             out.append(f"  hash chain: {self.broken_links} row(s) changed after they were written")
         out += [f"  {f.check}: {f.message}" for f in self.findings]
+        out += [f"  {check}: and {n} more like these" for check, n in sorted(self.more.items())]
         out.append(timing)
         return out
 
@@ -436,7 +447,7 @@ def _check_page(
         if link != row.chain_hash:
             report.broken_links += 1
             if report.broken_links == 1:
-                report.findings.append(
+                report.add(
                     Finding(
                         "chain",
                         f"the hash chain breaks at position {row.position}: the row was"
@@ -463,13 +474,11 @@ def _check_page(
         ):
             problem = problem or "the stock reader and our store read different rows"
         if problem is not None:
-            report.findings.append(
-                Finding("stock", f"position {notification.id}: {problem}", notification.id)
-            )
+            report.add(Finding("stock", f"position {notification.id}: {problem}", notification.id))
         if event is not None:
             events.append(PositionedEvent(notification.id, mine.tenant_id if mine else None, event))
     for missing in sorted(by_position):
-        report.findings.append(
+        report.add(
             Finding("stock", f"position {missing}: the stock reader did not see it", missing)
         )
     return prev, events
@@ -571,7 +580,7 @@ async def verify(
             report.rows[table] = difference.live_rows
             if not difference.equal:
                 folded = ", ".join(f"{p.name} up to position {limits[p.name]}" for p in writers)
-                report.findings.append(
+                report.add(
                     Finding(
                         "projection",
                         f"{', '.join(p.name for p in writers)}: table {table} (folded by"
@@ -583,7 +592,7 @@ async def verify(
             if progress is not None:
                 progress.phase("checking the books' invariants")
             for broken in await broken_invariants(snap):
-                report.findings.append(Finding("books", broken.message()))
+                report.add(Finding("books", broken.message()))
         report.seconds = time.perf_counter() - started
         return report
     finally:
