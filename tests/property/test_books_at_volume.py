@@ -381,12 +381,17 @@ async def test_each_books_invariant_names_the_rows_that_break_it(services: Servi
     tenant_id: UUID = await services.pool.fetchval("SELECT tenant_id FROM tenants")
     ids = await _tree(services, tenant_id, [(0, "asset"), (0, "asset"), (1, "income")])
     await _play(services, tenant_id, ids, [("post", 2, 0, 70, "USD", "posted", 0, "none")])
+    # The two-folds check compares with the asynchronous trial balance once it caught up.
+    head = int(await services.pool.fetchval("SELECT position FROM ledger_chain_head"))
+    assert await services.tracker.wait_for("trial_balance", head, 60.0) == head
     edits = {
         "double entry": "UPDATE balances SET debits_posted = debits_posted + 1,"
         " tree_debits_posted = tree_debits_posted + 1 WHERE ledger_id = $1",
         "the cascade": "UPDATE balances SET tree_credits_posted = 7 WHERE ledger_id = $1",
         "checkpoints": "UPDATE balance_checkpoints SET debits_base = 1 WHERE ledger_id = $1",
         "changes": "UPDATE balance_changes SET credits_pending = 3 WHERE ledger_id = $1",
+        "two folds": "UPDATE trial_balance_daily SET debits_base = debits_base + 1"
+        " WHERE ledger_id = $1",
     }
     async with services.pool.acquire() as conn:
         assert await broken_invariants(conn) == []

@@ -10,6 +10,11 @@ rows must satisfy them whatever code wrote them.
 3. **Checkpoints**: each (ledger, currency)'s latest checkpoint equals its ``balances`` row,
    and is dated ``balances.last_date``.
 4. **Changes**: each (ledger, currency)'s changes sum to its ``balances`` row.
+5. **Two folds agree**: per ledger and effective date, the base totals of the books'
+   changes equal those of the trial balance's own table (``trial_balance_daily``), an
+   independent fold of the same events by other code (the asynchronous projection). Checked
+   only when that projection has caught up with the snapshot's last position (else there is
+   nothing to compare yet).
 
 Each query returns the first few offending keys; an empty answer means the invariant holds.
 ``ledger audit verify`` runs them on its snapshot; the property tests run them too.
@@ -79,6 +84,21 @@ _CHECKS: Final = {
             FROM balance_changes GROUP BY 1, 2
         ) AS g ON g.ledger_id = b.ledger_id AND g.currency = b.currency
         WHERE {_differ("b", "g", _ALL)}
+        ORDER BY 1, 2 LIMIT {_SHOWN_MAX}""",
+    "two folds (books = the trial balance projection, per ledger and date)": f"""
+        SELECT coalesce(b.ledger_id, t.ledger_id), coalesce(b.effective_date, t.effective_date)
+        FROM (
+            SELECT ledger_id, effective_date, sum(debits_base) AS d, sum(credits_base) AS c
+            FROM balance_changes GROUP BY 1, 2
+        ) AS b
+        FULL JOIN (
+            SELECT ledger_id, effective_date, sum(debits_base) AS d, sum(credits_base) AS c
+            FROM trial_balance_daily GROUP BY 1, 2
+        ) AS t ON t.ledger_id = b.ledger_id AND t.effective_date = b.effective_date
+        WHERE (coalesce(b.d, 0), coalesce(b.c, 0)) <> (coalesce(t.d, 0), coalesce(t.c, 0))
+            AND (SELECT notification_id FROM ledger_tracking
+                 WHERE application_name = 'trial_balance')
+                = (SELECT position FROM ledger_chain_head)
         ORDER BY 1, 2 LIMIT {_SHOWN_MAX}""",
 }
 

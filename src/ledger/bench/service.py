@@ -18,7 +18,9 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -337,3 +339,58 @@ def server_memory(server: Server) -> Memory:
         total=sum(s["VmRSS"] for s in statuses) / _KB_PER_MB,
         peak=max(s.get("VmHWM", 0) for s in statuses) / _KB_PER_MB,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CliRun:
+    """A finished ``ledger`` command: its output, wall time and peak resident memory."""
+
+    stdout: bytes
+    seconds: float
+    peak_rss_mb: float
+
+
+def _run_and_wait4(
+    argv: list[str], env: dict[str, str], timeout_seconds: float
+) -> tuple[int, bytes, bytes, float, float]:
+    """Run ``argv``; (exit code, stdout, stderr, wall seconds, peak RSS MB).
+
+    ``os.wait4`` gives the peak RSS of this one child (``ru_maxrss``, KB on Linux), so the
+    child is reaped here, not by ``Popen.wait`` (nor by asyncio's child watcher: this runs
+    in a thread of its own); its output goes to files so that no pipe can fill up.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        deadline = started + timeout_seconds
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                process.kill()
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return process.returncode, out.read(), err.read(), seconds, usage.ru_maxrss / _KB_PER_MB
+
+
+async def run_cli_measured(
+    database_url: str, workdir: Path, args: Sequence[str], timeout_seconds: float
+) -> CliRun:
+    """``ledger ARGS...`` to its end, with its wall time and peak RSS (Linux ``wait4``).
+
+    Raises:
+        RuntimeError: the command failed or ran out of time (its stderr is in the message).
+    """
+    code, out, err, seconds, peak = await asyncio.to_thread(
+        _run_and_wait4,
+        [*ledger_command(), *args],
+        ledger_environment(database_url, workdir),
+        timeout_seconds,
+    )
+    if code != 0:
+        raise RuntimeError(f"ledger {' '.join(args)} failed ({code}): {err.decode()[-2000:]}")
+    return CliRun(stdout=out, seconds=seconds, peak_rss_mb=peak)

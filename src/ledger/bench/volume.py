@@ -29,6 +29,11 @@ At each size
 
     M1 (rows ``m1@<size>``): the server's resident memory from ``/proc`` (the largest
     process, the sum over its processes, and the peak).
+
+    P1 (rows ``p1_<name>@<size>``): ``ledger projections rebuild NAME`` for each of
+    :data:`REBUILT_PROJECTIONS`, one subprocess each, beside the running server (which is
+    idle then): events/s as the command reports it (log position / its wall time) and the
+    command's peak RSS (``wait4``).
 W3 (rows ``w3_bulk`` / ``w3_sql``)
     The whole load's journals/s against the same journals written by plain SQL after the
     server has stopped: one connection, one transaction (one statement) per
@@ -37,9 +42,10 @@ W3 (rows ``w3_bulk`` / ``w3_sql``)
     order), in tables of its own (schema ``bench_bulk``, the minimal app's layout).
 
 Checks (:func:`_checks`): W3 >= 0.5x; at the largest size measured, R1 p99 <= 10 ms
-(``known_at`` 25 ms), R2 p99 <= 20 ms, R3 p99 <= 100 ms, M1 <= 300 MB; and growth
-p99(largest) / p99(smallest) <= 1.5 for R1 and R3. The issue's targets are set at 1M: a
-``--quick`` run checks them at 100k, and says so.
+(``known_at`` 25 ms), R2 p99 <= 20 ms, R3 p99 <= 100 ms, M1 <= 300 MB, P1 >= 100,000
+events/s for every projection; growth p99(largest) / p99(smallest) <= 1.5 for R1 and R3,
+and a rebuild's peak RSS at the largest size <= 1.5x at the smallest (flat in events).
+The issue's targets are set at 1M: a ``--quick`` run checks them at 100k, and says so.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ from ledger.bench.service import (
     ledger_serve,
     open_ledgers,
     progress,
+    run_cli_measured,
     server_memory,
 )
 from ledger.bench.table import format_rows, format_table
@@ -104,6 +111,11 @@ R2_P99_MS_MAX: Final = 20.0
 R3_P99_MS_MAX: Final = 100.0
 GROWTH_MAX: Final = 1.5
 M1_RSS_MB_MAX: Final = 300.0
+P1_EVENTS_PER_SECOND_MIN: Final = 100_000.0
+# Each name is rebuilt with whatever shares its tables (``books`` brings ``ledgers``, which
+# writes ``tenant_counters`` too): together they are every projection the service has.
+REBUILT_PROJECTIONS: Final = ("tenants", "currencies", "books", "records", "trial_balance")
+REBUILD_SECONDS_MAX: Final = 3_600.0
 
 BASE_CURRENCY: Final = "USD"
 TOP, MID, LEAF = "TOP", "MID", "LEAF"
@@ -416,6 +428,41 @@ def _memory_row(server: Server, size: int) -> ResultRow:
     )
 
 
+class _Rebuilt(msgspec.Struct):
+    rebuilt: list[str]
+    position: int
+    seconds: float
+
+
+async def _rebuild_rows(database_url: str, workdir: Path, size: int) -> list[ResultRow]:
+    """P1 at this size: each of :data:`REBUILT_PROJECTIONS` rebuilt by the CLI."""
+    rows: list[ResultRow] = []
+    covered: set[str] = set()
+    for name in REBUILT_PROJECTIONS:
+        if name in covered:  # already rebuilt with a projection it shares tables with
+            continue
+        progress(_NAME, f"P1: ledger projections rebuild {name} at {size_label(size)}")
+        run = await run_cli_measured(
+            database_url, workdir, ["projections", "rebuild", name], REBUILD_SECONDS_MAX
+        )
+        report = msgspec.json.decode(run.stdout, type=_Rebuilt)
+        covered.update(report.rebuilt)
+        rows.append(
+            ResultRow(
+                key=f"p1_{name}@{size_label(size)}",
+                label=f"P1 rebuild {' + '.join(report.rebuilt)} @ {size_label(size)}",
+                unit="events/s",
+                concurrency=1,
+                operations=report.position,
+                seconds=report.seconds,
+                p50_ms=0.0,
+                p99_ms=0.0,
+                extra={"postings": float(size), "peak_rss_mb": run.peak_rss_mb},
+            )
+        )
+    return rows
+
+
 async def _open_books(server: Server, api_key: str, others: int) -> tuple[dict[str, UUID], float]:
     started = time.perf_counter()
     ledgers: dict[str, UUID] = {}
@@ -461,6 +508,7 @@ async def _service_rows(
                 newest = newest_page_query(orders, history.in_order_date(size - 1))
                 rows += await _reads(session, mode, size, newest)
                 rows.append(_memory_row(server, size))
+                rows += await _rebuild_rows(database_url, workdir, size)
             leaf_debits = await _leaf_debits(session)
         finally:
             await conn.close()
@@ -632,6 +680,32 @@ def _checks(rows: Sequence[ResultRow]) -> list[Check]:
                     at_most=True,
                 )
             )
+    keys = {row.key for row in rows}
+    for name in REBUILT_PROJECTIONS:
+        p1_key = f"p1_{name}@{largest}"
+        if p1_key not in keys:  # rebuilt with another projection (shared tables)
+            continue
+        checks.append(
+            Bound(
+                label=f"P1 rebuild {name}: events/s at {largest}",
+                row=p1_key,
+                metric="rate",
+                target=P1_EVENTS_PER_SECOND_MIN,
+                unit="events/s",
+                at_least=True,
+            )
+        )
+        if largest != smallest and f"p1_{name}@{smallest}" in keys:
+            checks.append(
+                Ratio(
+                    label=f"P1 rebuild {name}: peak RSS at {largest} / at {smallest}",
+                    numerator=p1_key,
+                    denominator=f"p1_{name}@{smallest}",
+                    target=GROWTH_MAX,
+                    metric="peak_rss_mb",
+                    at_most=True,
+                )
+            )
     checks.append(
         Bound(
             label=f"M1 API process RSS after {largest} journals",
@@ -649,7 +723,9 @@ def _render(rows: Sequence[ResultRow]) -> list[str]:
     size, and p99 at the largest over p99 at the smallest."""
     sizes = [size_label(size) for size in _sizes(rows)]
     by_key = {row.key: row for row in rows}
-    lines = format_rows([r for r in rows if not r.key.startswith(("r1_", "r2_", "r3_", "m1@"))])
+    lines = format_rows(
+        [r for r in rows if not r.key.startswith(("r1_", "r2_", "r3_", "m1@", "p1_"))]
+    )
     memory = [by_key[f"m1@{size}"] for size in sizes if f"m1@{size}" in by_key]
     if memory:
         lines += [
@@ -661,6 +737,22 @@ def _render(rows: Sequence[ResultRow]) -> list[str]:
                 for m in memory
             ),
         ]
+    rebuilt = [
+        [
+            name,
+            *(
+                f"{row.rate:,.0f} events/s, {row.extra['peak_rss_mb']:,.0f} MB"
+                if (row := by_key.get(f"p1_{name}@{size}")) is not None
+                else ""
+                for size in sizes
+            ),
+        ]
+        for name in REBUILT_PROJECTIONS
+        if any(f"p1_{name}@{size}" in by_key for size in sizes)
+    ]
+    if rebuilt:
+        lines += ["", "P1 ledger projections rebuild NAME: events/s, peak RSS of the command"]
+        lines += format_table(["projection", *sizes], rebuilt)
     kinds = list(
         dict.fromkeys(
             r.key.partition("@")[0] for r in rows if r.key.startswith(("r1_", "r2_", "r3_"))

@@ -20,6 +20,7 @@ from typing import Any, Final
 from uuid import UUID
 
 import msgspec
+from eventsourcing.utils import get_topic
 
 from ledger.commands.ledgers import NUM_ID_COUNTER
 from ledger.domain.ledgers import Ledger
@@ -62,6 +63,10 @@ class LedgersProjection(InlineProjection):
 
     name = "ledgers"
     tables = ("ledgers", "tenant_counters")
+    # What ``apply`` folds: a rebuild reads only these rows of the log.
+    topics: frozenset[str] = frozenset(
+        map(get_topic, (Ledger.LedgerOpened, Ledger.LedgerUpdated, Ledger.LedgerClosed))
+    )
 
     async def apply(self, conn: DbConnection, events: Sequence[PositionedEvent]) -> None:
         inserts: list[tuple[Any, ...]] = []

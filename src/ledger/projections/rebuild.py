@@ -25,7 +25,8 @@ time, stream the log in constant memory, and be fast. It works on one dedicated 
    (``BulkLoadProjection``, the books) write only their base rows during this first
    catch-up and derive the rest once at its end, in one set-based pass (``finish_bulk``);
    their tables' non-unique indexes are built then too, not maintained row by row. From
-   then on (later catch-ups, the swap) every batch is folded as usual.
+   then on (later catch-ups, the swap) every batch is folded as usual. Every scratch table
+   is then ``ANALYZE``d once, so that the swapped-in tables come with planner statistics.
 4. **Swap**, once fewer than :data:`SWAP_LAG_EVENTS` events remain, in one transaction:
    ``LOCK`` the live tables (ACCESS EXCLUSIVE), every table with a foreign key to or from
    them, ``ledger_events`` (EXCLUSIVE: appends wait, reads of the log do not) and the
@@ -341,6 +342,20 @@ class _Rebuild:
             {t for p in projections if isinstance(p, BulkLoadProjection) for t in p.tables}
         )
         self.deferred_indexes: list[str] = []
+        self.analyzed = False
+
+    async def analyze(self) -> None:
+        """Give the rebuilt tables their planner statistics (once, before the first swap).
+
+        Without them the swapped-in tables would be planned as empty until autovacuum got
+        to them (a trial balance over 10,000 ledgers then nests loops it should not).
+        Statistics move with a table into the live schema.
+        """
+        if self.analyzed:
+            return
+        for table in self.tables:
+            await self.conn.execute(f"ANALYZE {REBUILD_SCHEMA}.{_q(table)}")
+        self.analyzed = True
 
     async def finish_bulk(self) -> None:
         """End the bulk load (once): build the indexes left out, and let bulk-loaded
@@ -523,6 +538,7 @@ async def rebuild(
         while True:
             await job.catch_up(swap_lag_events)
             await job.finish_bulk()
+            await job.analyze()
             if await job.try_swap():
                 break
             if time.monotonic() > deadline:

@@ -25,6 +25,7 @@ from typing import Any, Final
 from uuid import UUID
 
 import msgspec
+from eventsourcing.utils import get_topic
 
 from ledger.domain.records import Match, MatchItem, MatchRule, ReconciliationRun, Record
 from ledger.store.database import DbConnection
@@ -280,6 +281,18 @@ class RecordsProjection(InlineProjection):
 
     name = "records"
     tables = ("records", "matches", "match_items", "reconciliation_runs", "tenant_counters")
+    # What ``apply`` folds: a rebuild reads only these rows of the log.
+    topics: frozenset[str] = frozenset(
+        map(
+            get_topic,
+            (
+                Record.RecordImported,
+                Match.RecordMatched,
+                Match.RecordUnmatched,
+                ReconciliationRun.ReconciliationRunCompleted,
+            ),
+        )
+    )
 
     async def apply(self, conn: DbConnection, events: Sequence[PositionedEvent]) -> None:
         writes = _Writes()

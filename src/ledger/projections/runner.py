@@ -158,7 +158,24 @@ async def apply_rows(
     rebuild's initial load (``BulkLoadProjection.apply_bulk`` where there is one)."""
     if not rows:
         return
-    decoded: list[PositionedEvent] | None = None
+    # Domain events are decoded at most once per row, and only for the rows some projection
+    # without a fast path folds (a rebuild of the ledgers must not decode every journal).
+    decoded: dict[int, PositionedEvent] = {}
+
+    def events_of(topics: frozenset[str] | None) -> list[PositionedEvent]:
+        out: list[PositionedEvent] = []
+        for index, r in enumerate(rows):
+            if topics is not None and r[2] not in topics:
+                continue
+            event = decoded.get(index)
+            if event is None:
+                event = PositionedEvent(
+                    r[0], r[5], mapper.to_domain_event(StoredEvent(r[1], r[4], r[2], r[3]))
+                )
+                decoded[index] = event
+            out.append(event)
+        return out
+
     for projection in projections:
         if bulk and isinstance(projection, BulkLoadProjection):
             await projection.apply_bulk(conn, rows)
@@ -166,20 +183,9 @@ async def apply_rows(
         if isinstance(projection, StoredRowProjection):
             await projection.apply_recorded(conn, rows)
             continue
-        if decoded is None:
-            decoded = [
-                PositionedEvent(
-                    r[0], r[5], mapper.to_domain_event(StoredEvent(r[1], r[4], r[2], r[3]))
-                )
-                for r in rows
-            ]
-        topics: frozenset[str] | None = getattr(projection, "topics", None)
-        if topics is None:
-            await projection.apply(conn, decoded)
-        else:
-            await projection.apply(
-                conn, [e for e, r in zip(decoded, rows, strict=True) if r[2] in topics]
-            )
+        events = events_of(getattr(projection, "topics", None))
+        if events:
+            await projection.apply(conn, events)
 
 
 async def ensure_tracking(conn: DbConnection, name: str) -> int:
