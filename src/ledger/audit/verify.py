@@ -50,11 +50,16 @@ The report names the first broken position or the first differing row of each ta
 from __future__ import annotations
 
 import asyncio
+import gc
+import hashlib
+import multiprocessing
+import resource
 import sys
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, TextIO
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -68,18 +73,22 @@ from eventsourcing.persistence import Notification
 from ledger.audit.books import broken_invariants
 from ledger.audit.chain import GENESIS_HASH, chain_link
 from ledger.projections.replay import compared_columns
-from ledger.projections.runner import BulkLoadProjection, log_position
+from ledger.projections.runner import BulkLoadProjection, apply_rows, log_position
 from ledger.store.event_store import RecordedEvent
-from ledger.store.group_commit import InlineProjection, PositionedEvent
+from ledger.store.group_commit import InlineProjection
+from ledger.store.mapper import MsgspecMapper
 
-PAGE_EVENTS: Final = 10_000
+PAGE_EVENTS: Final = 5_000
+# Pages the stock replay worker may run ahead of the fold (its answers are small).
+STOCK_PAGES_AHEAD: Final = 2
 # Findings kept per check (the rest are counted): a log broken everywhere must not fill memory.
 FINDINGS_PER_CHECK_MAX: Final = 20
 AGGREGATE_CACHE_MAX: Final = 20_000
 # Server memory for the comparisons' grouping (the audit's own transaction only).
 COMPARE_WORK_MEM: Final = "128MB"
+# runner.ROW_COLUMNS (what projections fold), then the stored chain hash.
 _COLUMNS: Final = (
-    "notification_id, originator_id, originator_version, topic, state, tenant_id, chain_hash"
+    "notification_id, originator_id, topic, state, originator_version, tenant_id, chain_hash"
 )
 
 
@@ -128,6 +137,8 @@ class AuditReport:
     findings: list[Finding] = field(default_factory=list)
     broken_links: int = 0
     seconds: float = 0.0
+    peak_rss_mb: float = 0.0  # this process's
+    stock_peak_rss_mb: float = 0.0  # the stock replay worker's
     more: dict[str, int] = field(default_factory=dict)  # findings counted, not kept, per check
 
     def add(self, finding: Finding) -> None:
@@ -148,7 +159,8 @@ class AuditReport:
     def lines(self) -> list[str]:
         timing = (
             f"  {self.events} events in {self.seconds:.1f} s"
-            f" ({self.events_per_second:,.0f} events/s)"
+            f" ({self.events_per_second:,.0f} events/s); peak RSS {self.peak_rss_mb:.0f} MB"
+            f" + {self.stock_peak_rss_mb:.0f} MB (stock replay worker)"
         )
         if self.ok:
             tables = ", ".join(f"{t} ({n} rows)" for t, n in sorted(self.rows.items()))
@@ -215,8 +227,20 @@ class TerminalProgress:
         self.stream.flush()
 
 
+# One stored row as both sides see it: (position, originator id, version, topic, state digest).
+RowKey = tuple[int, UUID | str, int, str, bytes]
+# What the stock replay answers per notification: its row key and the problem found (or None).
+StockAnswer = tuple[RowKey, str | None]
+
+
+def _digest(state: bytes) -> bytes:
+    return hashlib.blake2b(state, digest_size=16).digest()
+
+
 class _StockReader:
-    """The stock library's view of the log (runs in a worker thread: it is synchronous)."""
+    """The stock library's view of the log. It runs in a worker process of its own (see
+    :func:`_stock_page`): its decode and ``mutate`` of every event are the audit's largest CPU
+    cost, and there they run beside the fold instead of taking turns with it for the GIL."""
 
     def __init__(self, database_url: str) -> None:
         self.app = LedgerApplication(env=stock_env(database_url))
@@ -228,21 +252,23 @@ class _StockReader:
     def close(self) -> None:
         self.app.close()
 
-    def page(self, after: int, upto: int, limit: int) -> list[tuple[Notification, Any, str | None]]:
-        """Notifications in (after, upto], each decoded and applied to its aggregate, with
-        the problem found (or None)."""
-        out: list[tuple[Notification, Any, str | None]] = []
+    def page(self, after: int, upto: int) -> list[StockAnswer]:
+        """Notifications in (after, upto], each decoded and applied to its aggregate: its
+        row key (the state as a digest: the answer crosses a process boundary) and the
+        problem found (or None)."""
+        out: list[StockAnswer] = []
         recorder: Any = self.app.recorder
-        notifications = recorder.select_notifications(
-            start=after, limit=limit, stop=upto, inclusive_of_start=False
+        notifications: list[Notification] = recorder.select_notifications(
+            start=after, limit=upto - after, stop=upto, inclusive_of_start=False
         )
         for n in notifications:
+            key = (n.id, n.originator_id, n.originator_version, n.topic, _digest(n.state))
             try:
                 event = self.app.mapper.to_domain_event(n)
             except Exception as e:
-                out.append((n, None, f"the stock mapper cannot decode it: {e}"))
+                out.append((key, f"the stock mapper cannot decode it: {e}"))
                 continue
-            out.append((n, event, self._mutate(event)))
+            out.append((key, self._mutate(event)))
         return out
 
     def _mutate(self, event: Any) -> str | None:
@@ -263,6 +289,38 @@ class _StockReader:
         if len(self.aggregates) > AGGREGATE_CACHE_MAX:
             self.aggregates.popitem(last=False)
         return None
+
+
+# The worker process's reader (one worker: pages must be applied in order).
+_worker_reader: _StockReader | None = None
+
+
+def _stock_start(database_url: str) -> None:
+    global _worker_reader
+    _worker_reader = _StockReader(database_url)
+
+
+def _stock_page(after: int, upto: int) -> list[StockAnswer]:
+    assert _worker_reader is not None
+    return _worker_reader.page(after, upto)
+
+
+def _stock_finish() -> tuple[int, float]:
+    """Close the reader; (aggregates applied, the worker's peak RSS in MB)."""
+    global _worker_reader
+    assert _worker_reader is not None
+    reader, _worker_reader = _worker_reader, None
+    reader.close()
+    created = reader.created
+    # Collected now, while the interpreter is whole (the stock datastore's __del__ closes
+    # again, and fails noisily once the worker's modules are being torn down).
+    del reader
+    gc.collect()
+    return created, _peak_rss_mb()
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def _q(name: str) -> str:
@@ -375,74 +433,86 @@ async def _prepare_scratch(
     return [index["definition"] for index in deferred]
 
 
-async def _read_page(snap: asyncpg.Connection[Any], after: int, upto: int) -> list[RecordedEvent]:
-    return [
-        RecordedEvent.from_row(r)
-        for r in await snap.fetch(
-            f"SELECT {_COLUMNS} FROM ledger_events"
-            " WHERE notification_id > $1 AND notification_id <= $2"
-            " ORDER BY notification_id",
-            after,
-            upto,
-        )
-    ]
+async def _read_page(snap: asyncpg.Connection[Any], after: int, upto: int) -> list[asyncpg.Record]:
+    return await snap.fetch(
+        f"SELECT {_COLUMNS} FROM ledger_events"
+        " WHERE notification_id > $1 AND notification_id <= $2 ORDER BY notification_id",
+        after,
+        upto,
+    )
 
 
 class _Pages:
-    """The pages of the log, ours (asyncpg, in the snapshot) and the stock reader's (its
-    thread), the next one fetched while the current one is checked and folded: two pages
-    in memory at most."""
+    """The pages of the log: ours (asyncpg, in the snapshot; the next one fetched while the
+    current one is folded) and the stock worker's answers (up to :data:`STOCK_PAGES_AHEAD`
+    ahead). Ours hold whole rows, so at most two of them are in memory; the worker's answers
+    are a few dozen bytes per event."""
 
     def __init__(
-        self, snap: asyncpg.Connection[Any], stock: _StockReader, head: int, page_events: int
+        self,
+        snap: asyncpg.Connection[Any],
+        stock: ProcessPoolExecutor,
+        head: int,
+        page_events: int,
     ) -> None:
         self.snap = snap
         self.stock = stock
         self.head = head
         self.page_events = page_events
-        self._next: tuple[int, int, asyncio.Task[Any], asyncio.Task[Any]] | None = None
+        self._ours: tuple[int, asyncio.Task[list[asyncpg.Record]]] | None = None
+        self._theirs: list[asyncio.Future[list[StockAnswer]]] = []
+        self._asked = 0  # the stock worker has been asked for every position up to here
+
+    def _ask_stock(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._asked < self.head and len(self._theirs) <= STOCK_PAGES_AHEAD:
+            upto = min(self._asked + self.page_events, self.head)
+            future = self.stock.submit(_stock_page, self._asked, upto)
+            self._theirs.append(asyncio.wrap_future(future, loop=loop))
+            self._asked = upto
 
     def _fetch(self, after: int) -> None:
         upto = min(after + self.page_events, self.head)
-        if upto <= after:
-            self._next = None
-            return
-        ours = asyncio.ensure_future(_read_page(self.snap, after, upto))
-        theirs = asyncio.ensure_future(
-            asyncio.to_thread(self.stock.page, after, upto, upto - after)
+        self._ours = (
+            (upto, asyncio.ensure_future(_read_page(self.snap, after, upto)))
+            if upto > after
+            else None
         )
-        self._next = (after, upto, ours, theirs)
 
     def start(self) -> None:
+        self._ask_stock()
         self._fetch(0)
 
-    async def next(
-        self,
-    ) -> tuple[int, list[RecordedEvent], list[tuple[Notification, Any, str | None]]] | None:
-        if self._next is None:
+    async def next(self) -> tuple[int, list[asyncpg.Record], list[StockAnswer]] | None:
+        if self._ours is None:
             return None
-        _, upto, ours_task, theirs_task = self._next
+        upto, ours_task = self._ours
         ours = await ours_task
-        theirs = await theirs_task
+        theirs = await self._theirs.pop(0)
         self._fetch(upto)
+        self._ask_stock()
         return upto, ours, theirs
 
     async def cancel(self) -> None:
-        if self._next is not None:
-            for task in self._next[2:]:
-                task.cancel()
-            await asyncio.gather(*self._next[2:], return_exceptions=True)
-            self._next = None
+        pending: list[asyncio.Future[Any]] = [*self._theirs]
+        if self._ours is not None:
+            pending.append(self._ours[1])
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._ours, self._theirs = None, []
 
 
 def _check_page(
     report: AuditReport,
     prev: bytes,
-    ours: Sequence[RecordedEvent],
-    theirs: Sequence[tuple[Notification, Any, str | None]],
-) -> tuple[bytes, list[PositionedEvent]]:
-    """The chain and stock checks of one page; the new previous hash and the decoded events."""
-    for row in ours:
+    ours: Sequence[asyncpg.Record],
+    theirs: Sequence[StockAnswer],
+) -> bytes:
+    """The chain and stock checks of one page; the new previous hash."""
+    mine: dict[int, RowKey] = {}
+    for r in ours:
+        row = RecordedEvent(r[0], r[1], r[4], r[2], r[3], r[5], r[6])
         link = chain_link(prev, row)
         if link != row.chain_hash:
             report.broken_links += 1
@@ -457,31 +527,24 @@ def _check_page(
                     )
                 )
         prev = row.chain_hash
-    by_position = {r.position: r for r in ours}
-    events: list[PositionedEvent] = []
-    for notification, event, problem in theirs:
-        mine = by_position.pop(notification.id, None)
-        if mine is None or (
-            mine.originator_id,
-            mine.originator_version,
-            mine.topic,
-            mine.state,
-        ) != (
-            notification.originator_id,
-            notification.originator_version,
-            notification.topic,
-            notification.state,
-        ):
+        mine[row.position] = (
+            row.position,
+            row.originator_id,
+            row.originator_version,
+            row.topic,
+            _digest(row.state),
+        )
+    for key, problem in theirs:
+        position = key[0]
+        if mine.pop(position, None) != key:
             problem = problem or "the stock reader and our store read different rows"
         if problem is not None:
-            report.add(Finding("stock", f"position {notification.id}: {problem}", notification.id))
-        if event is not None:
-            events.append(PositionedEvent(notification.id, mine.tenant_id if mine else None, event))
-    for missing in sorted(by_position):
+            report.add(Finding("stock", f"position {position}: {problem}", position))
+    for missing in sorted(mine):
         report.add(
             Finding("stock", f"position {missing}: the stock reader did not see it", missing)
         )
-    return prev, events
+    return prev
 
 
 async def verify(
@@ -496,7 +559,7 @@ async def verify(
     started = time.perf_counter()
     snap = await asyncpg.connect(database_url)
     work = await asyncpg.connect(database_url)
-    stock: _StockReader | None = None
+    stock: ProcessPoolExecutor | None = None
     pages: _Pages | None = None
     snapshot = snap.transaction(isolation="repeatable_read", readonly=True)
     scratch_tx = work.transaction(isolation="repeatable_read")
@@ -530,39 +593,33 @@ async def verify(
         deferred = await _prepare_scratch(work, live_schema, scratch, tables, bulk_tables)
         await work.execute(f"SET LOCAL search_path = {_q(scratch)}, {_q(live_schema)}")
 
-        stock = await asyncio.to_thread(_StockReader, database_url)
+        stock = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_stock_start,
+            initargs=(database_url,),
+        )
         pages = _Pages(snap, stock, head, page_events)
         pages.start()
+        mapper = MsgspecMapper()
         prev = GENESIS_HASH
         while (page := await pages.next()) is not None:
             upto, ours, theirs = page
-            prev, events = _check_page(report, prev, ours, theirs)
+            prev = _check_page(report, prev, ours, theirs)
             report.events += len(ours)
+            # The rebuild's bulk path (runner.apply_rows): base rows only for projections that
+            # load in bulk (the books), each projection's fast path where it has one, else
+            # the events of its topics decoded by the service's mapper. The rows are the
+            # ones the stock library decoded and applied (checked above, digest by digest).
             for projection in projections:
                 limit = limits[projection.name]
-                if isinstance(projection, BulkLoadProjection):
-                    # Stored rows (runner.ROW_COLUMNS), equal to the stock reader's (checked).
-                    rows = [
-                        (
-                            r.position,
-                            r.originator_id,
-                            r.topic,
-                            r.state,
-                            r.originator_version,
-                            r.tenant_id,
-                        )
-                        for r in ours
-                        if r.position <= limit
-                    ]
-                    if rows:
-                        await projection.apply_bulk(work, rows)
-                    continue
-                mine_only = [e for e in events if e.position <= limit]
-                if mine_only:
-                    await projection.apply(work, mine_only)
+                rows = ours if limit >= upto else [r for r in ours if r[0] <= limit]
+                await apply_rows(work, [projection], rows, mapper, bulk=True)
             if progress is not None:
                 progress.update(upto, head)
-        report.aggregates = stock.created
+        report.aggregates, report.stock_peak_rss_mb = await asyncio.wrap_future(
+            stock.submit(_stock_finish)
+        )
         if progress is not None:
             progress.finish(head)
             if bulk:
@@ -594,12 +651,13 @@ async def verify(
             for broken in await broken_invariants(snap):
                 report.add(Finding("books", broken.message()))
         report.seconds = time.perf_counter() - started
+        report.peak_rss_mb = _peak_rss_mb()
         return report
     finally:
         if pages is not None:
             await pages.cancel()
         if stock is not None:
-            await asyncio.to_thread(stock.close)
+            stock.shutdown(wait=True, cancel_futures=True)
         if scratch_started:
             await scratch_tx.rollback()
         await snapshot.rollback()
