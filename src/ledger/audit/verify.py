@@ -343,6 +343,18 @@ def _stock_finish() -> tuple[int, float]:
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory in MB: ``VmHWM`` from ``/proc/self/status``, the
+    high-water mark of this process image alone (``ru_maxrss`` is not: Linux carries the
+    peak of the memory image replaced by ``exec`` into it, so a child started by a large
+    parent reports at least the parent's size when it forked). ``ru_maxrss`` where there is
+    no ``/proc``."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 

@@ -20,8 +20,10 @@ Setup, on the scenario's own database:
 Measured (rows ``a1@<size>``): ``ledger audit verify`` run as a subprocess, exactly as an
 operator runs it; its rate is the log's events over the subprocess's wall time (start-up
 included). Its peak RSS is the sum of the peaks of its two processes as verify reports them
-(itself and its stock replay worker, each its own ``ru_maxrss``); ``wait4_rss_mb`` is what
-``os.wait4`` says of the subprocess (the larger of the two, not their sum). The run fails if
+(itself and its stock replay worker, each its own ``VmHWM``); ``wait4_rss_mb`` is what
+``os.wait4`` says of the subprocess, for reference only: the larger of the two, not their
+sum, and at least this bench process's size when it started verify (Linux carries the
+peak of the image an ``exec`` replaces into the new one). The run fails if
 verify does not answer OK.
 
 Checks (at the largest size measured): A1 >= 50,000 events/s, peak RSS <= 300 MB; and the
@@ -264,7 +266,7 @@ class _Verified:
     rss_mb: float  # verify's own peak plus its stock replay worker's
     main_rss_mb: float
     worker_rss_mb: float
-    wait4_rss_mb: float  # what wait4 says: the larger of the two, not their sum
+    wait4_rss_mb: float  # wait4's ru_maxrss: includes this (parent) process's size at fork
 
 
 async def _run_verify(database_url: str, workdir: Path) -> _Verified:
