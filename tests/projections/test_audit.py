@@ -3,6 +3,7 @@ differing table after an edit (run as the real CLI against a real database)."""
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from ledger.audit.verify import (
     PAGE_EVENTS,
     AuditReport,
     Finding,
+    TerminalProgress,
     verify,
 )
 from ledger.bootstrap import Services, async_projections, inline_projections
@@ -168,3 +170,15 @@ def test_report_keeps_a_bounded_number_of_findings_per_check() -> None:
     assert report.more == {"stock": 5}
     assert "  stock: and 5 more like these" in report.lines()
     assert not report.ok
+
+
+def test_progress_bar_reports_events_per_second() -> None:
+    stream = io.StringIO()
+    progress = TerminalProgress(stream)
+    progress.update(5_000, 10_000)
+    progress.finish(10_000)
+    progress.phase("comparing 19 tables")
+    text = stream.getvalue()
+    assert "10,000/10,000 events" in text
+    assert "events/s" in text
+    assert text.endswith("audit verify: comparing 19 tables ...\n")
