@@ -343,54 +343,72 @@ def server_memory(server: Server) -> Memory:
 
 @dataclass(frozen=True, slots=True)
 class CliRun:
-    """A finished ``ledger`` command: its output, wall time and peak resident memory."""
+    """A finished ``ledger`` command: its output, wall time and peak resident memory.
+
+    ``peak_rss_mb`` is the command's own high-water mark (``VmHWM``, read from ``/proc``
+    until it exits); ``wait4_rss_mb`` is ``os.wait4``'s ``ru_maxrss``, which Linux makes at
+    least the size of the process that forked it (the peak of the image an ``exec``
+    replaces is carried into the new one): for reference only.
+    """
 
     stdout: bytes
     seconds: float
     peak_rss_mb: float
+    wait4_rss_mb: float
 
 
-def _run_and_wait4(
-    argv: list[str], env: dict[str, str], timeout_seconds: float
-) -> tuple[int, bytes, bytes, float, float]:
-    """Run ``argv``; (exit code, stdout, stderr, wall seconds, peak RSS MB).
+_POLL_SECONDS: Final = 0.02
 
-    ``os.wait4`` gives the peak RSS of this one child (``ru_maxrss``, KB on Linux), so the
-    child is reaped here, not by ``Popen.wait`` (nor by asyncio's child watcher: this runs
-    in a thread of its own); its output goes to files so that no pipe can fill up.
+
+def _run_and_wait4(argv: list[str], env: dict[str, str], timeout_seconds: float) -> CliRun:
+    """Run ``argv`` to its end; raise RuntimeError if it fails or outlives ``timeout_seconds``.
+
+    The child is reaped here with ``os.wait4`` (not by ``Popen.wait``, nor by asyncio's
+    child watcher: this runs in a thread of its own), and its ``VmHWM`` is read every
+    :data:`_POLL_SECONDS` until then (the high-water mark only grows, so the last reading
+    misses at most what the last few milliseconds added). Output goes to files, so that
+    no pipe can fill up.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         deadline = started + timeout_seconds
+        high_water_kb = 0
         while True:
+            high_water_kb = max(high_water_kb, _status_kb(process.pid).get("VmHWM", 0))
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() > deadline:
                 process.kill()
-            time.sleep(0.05)
+            time.sleep(_POLL_SECONDS)
         seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
+        process.returncode = code = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return process.returncode, out.read(), err.read(), seconds, usage.ru_maxrss / _KB_PER_MB
+        if code != 0:
+            raise RuntimeError(
+                f"{' '.join(argv[-3:])} failed ({code}): {err.read().decode()[-2000:]}"
+            )
+        return CliRun(
+            stdout=out.read(),
+            seconds=seconds,
+            peak_rss_mb=(high_water_kb or usage.ru_maxrss) / _KB_PER_MB,
+            wait4_rss_mb=usage.ru_maxrss / _KB_PER_MB,
+        )
 
 
 async def run_cli_measured(
     database_url: str, workdir: Path, args: Sequence[str], timeout_seconds: float
 ) -> CliRun:
-    """``ledger ARGS...`` to its end, with its wall time and peak RSS (Linux ``wait4``).
+    """``ledger ARGS...`` to its end, with its wall time and peak RSS (see :class:`CliRun`).
 
     Raises:
         RuntimeError: the command failed or ran out of time (its stderr is in the message).
     """
-    code, out, err, seconds, peak = await asyncio.to_thread(
+    return await asyncio.to_thread(
         _run_and_wait4,
         [*ledger_command(), *args],
         ledger_environment(database_url, workdir),
         timeout_seconds,
     )
-    if code != 0:
-        raise RuntimeError(f"ledger {' '.join(args)} failed ({code}): {err.decode()[-2000:]}")
-    return CliRun(stdout=out, seconds=seconds, peak_rss_mb=peak)

@@ -753,6 +753,7 @@ def _render(rows: Sequence[ResultRow]) -> list[str]:
     if rebuilt:
         lines += ["", "P1 ledger projections rebuild NAME: events/s, peak RSS of the command"]
         lines += format_table(["projection", *sizes], rebuilt)
+        lines.append("(each name is rebuilt with the projections it shares tables with)")
     kinds = list(
         dict.fromkeys(
             r.key.partition("@")[0] for r in rows if r.key.startswith(("r1_", "r2_", "r3_"))
