@@ -20,11 +20,13 @@ Setup, on the scenario's own database:
 Measured (rows ``a1@<size>``): ``ledger audit verify`` run as a subprocess, exactly as an
 operator runs it; its rate is the log's events over the subprocess's wall time (start-up
 included). Its peak RSS is the sum of the peaks of its two processes as verify reports them
-(itself and its stock replay worker, each its own ``VmHWM``); ``wait4_rss_mb`` is what
-``os.wait4`` says of the subprocess, for reference only: the larger of the two, not their
-sum, and at least this bench process's size when it started verify (Linux carries the
-peak of the image an ``exec`` replaces into the new one). The run fails if
-verify does not answer OK.
+(itself and its stock replay worker, each its own ``VmHWM``). For reference only:
+``polled_rss_mb`` is the bench's own reading of the verify process's ``VmHWM``
+(:func:`ledger.bench.service.run_cli_measured`; it should equal the report's figure for that
+process, and does not count the worker), ``wait4_rss_mb`` what ``os.wait4`` says (the
+larger of the two processes, not their sum, and at least this bench process's size when it
+started verify: Linux carries the peak of the image an ``exec`` replaces into the new one).
+The run fails if verify does not answer OK.
 
 Checks (at the largest size measured): A1 >= 50,000 events/s, peak RSS <= 300 MB; and the
 peak RSS at the largest size over the smallest (flat in the log's length: <= 1.5).
@@ -266,6 +268,7 @@ class _Verified:
     rss_mb: float  # verify's own peak plus its stock replay worker's
     main_rss_mb: float
     worker_rss_mb: float
+    polled_rss_mb: float  # the bench's own reading of verify's VmHWM (its worker not counted)
     wait4_rss_mb: float  # wait4's ru_maxrss: includes this (parent) process's size at fork
 
 
@@ -281,7 +284,7 @@ async def _run_verify(database_url: str, workdir: Path) -> _Verified:
     if "audit verify: OK" not in out or found is None:
         raise RuntimeError(f"ledger audit verify did not pass:\n{out}")
     main, worker = float(found[1]), float(found[2])
-    return _Verified(run.seconds, main + worker, main, worker, run.peak_rss_mb)
+    return _Verified(run.seconds, main + worker, main, worker, run.peak_rss_mb, run.wait4_rss_mb)
 
 
 async def _a1(ctx: BenchContext) -> list[ResultRow]:
@@ -321,6 +324,7 @@ async def _a1(ctx: BenchContext) -> list[ResultRow]:
                     "peak_rss_mb": verified.rss_mb,
                     "main_rss_mb": verified.main_rss_mb,
                     "worker_rss_mb": verified.worker_rss_mb,
+                    "polled_rss_mb": verified.polled_rss_mb,
                     "wait4_rss_mb": verified.wait4_rss_mb,
                     "setup_rebuild_events_per_s": built.events_per_second,
                 },
