@@ -5,7 +5,7 @@ Contract of :func:`create_app`:
 - ``services=None`` (production): a lifespan opens ``open_services(settings)`` on start-up,
   stores it on ``app.state.services`` and closes it on shutdown.
   ``services`` given (tests, embedding): used as-is, never closed by the app.
-- ``GET /health``, ``GET /ready`` at the root; everything else under ``/v1``, where a guard
+- ``GET /health``, ``GET /ready`` at the root; everything else under ``/v1``, where a middleware
   authenticates every request (``ledger.api.auth``) and GET responses carry
   ``Ledger-Position`` (``ledger.api.positions``).
 - Every error is the envelope of ``ledger.api.errors``, including 404/405 for unknown routes.
@@ -23,7 +23,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from ledger import limits
-from ledger.api.auth import provide_services, provide_tenant, require_tenant
+from ledger.api.auth import AuthenticationMiddleware, provide_services, provide_tenant
 from ledger.api.body import BodySizeLimitMiddleware
 from ledger.api.errors import exception_handlers
 from ledger.api.openapi import V1_SECURITY, StrictStructSchemaPlugin, openapi_config
@@ -57,9 +57,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
     v1 = Router(
         API_PREFIX,
         route_handlers=list(V1_ROUTES),
-        guards=[require_tenant],
         dependencies={"tenant": Provide(provide_tenant, sync_to_thread=False)},
-        middleware=[LedgerPositionMiddleware()],
+        # Authentication first: nothing else runs for a request without a valid key.
+        middleware=[AuthenticationMiddleware(), LedgerPositionMiddleware()],
         security=V1_SECURITY,
     )
     return Litestar(

@@ -27,12 +27,22 @@ the others.
 
 This is the place for every check that needs serialised state (idempotency keys, balance
 limits): write a :class:`CommandHandler`.
+
+Revoked API keys
+----------------
+A command submitted while :data:`ACTING_KEY` holds an API key id (the HTTP layer sets it for
+the request it authenticated, possibly from a cache) is refused with ``Unauthenticated``
+if that key is revoked when its batch is written: the batch's transaction reads the
+revocation of the batch's distinct keys in one query before any handler loads. So no write
+depends on how fresh the authentication cache is, and a revocation committed before the
+batch's check is never outrun by a write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -44,7 +54,7 @@ import asyncpg
 from eventsourcing.domain import DomainEventProtocol
 
 from ledger import limits
-from ledger.errors import ConcurrencyConflict, LedgerError, Unavailable
+from ledger.errors import ConcurrencyConflict, LedgerError, Unauthenticated, Unavailable
 from ledger.store.database import DbConnection
 from ledger.store.event_store import append_stored_events
 from ledger.store.mapper import MsgspecMapper
@@ -54,6 +64,16 @@ log = logging.getLogger(__name__)
 C = TypeVar("C")
 R = TypeVar("R")
 T = TypeVar("T")
+
+# The API key the current task acts under (None: an operator command, e.g. the CLI).
+# ``submit`` records it with the command; see "Revoked API keys" in the module docstring.
+ACTING_KEY: contextvars.ContextVar[UUID | None] = contextvars.ContextVar(
+    "ledger_acting_key", default=None
+)
+
+_SELECT_REVOKED = (
+    "SELECT key_id FROM api_keys WHERE key_id = ANY($1::uuid[]) AND revoked_at IS NOT NULL"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +159,7 @@ class _Item:
     handler: CommandHandler[Any, Any]
     command: Any
     future: asyncio.Future[Committed[Any]]
+    key_id: UUID | None = None
     decision: Decision[Any] | None = None
     error: BaseException | None = None
     positions: tuple[int, ...] = field(default=())
@@ -162,12 +183,15 @@ class GroupCommitter:
         mapper: MsgspecMapper | None = None,
         projections: Sequence[InlineProjection] = (),
         commands_max: int = limits.GROUP_COMMIT_COMMANDS_MAX,
+        on_revoked: Callable[[set[UUID]], None] | None = None,
     ) -> None:
+        """``on_revoked`` learns the keys a batch found revoked (to evict them from a cache)."""
         assert 1 <= commands_max <= limits.GROUP_COMMIT_COMMANDS_MAX
         self.pool = pool
         self.mapper = mapper or MsgspecMapper()
         self.projections = list(projections)
         self.commands_max = commands_max
+        self.on_revoked = on_revoked
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -202,7 +226,7 @@ class GroupCommitter:
         if self._closing or self._task is None:
             raise Unavailable("the service is not accepting writes")
         future: asyncio.Future[Committed[R]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Item(handler, command, future))
+        self._queue.put_nowait(_Item(handler, command, future, ACTING_KEY.get()))
         # Shield: a caller that goes away (client disconnect) must not cancel the batch.
         return await asyncio.shield(future)
 
@@ -265,10 +289,32 @@ class GroupCommitter:
     async def _commit_once(self, items: list[_Item]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             batch = Batch(conn)
+            items = await self._refuse_revoked(conn, items)
             await self._load(batch, items)
             accepted = self._decide(batch, items)
             if accepted:
                 await self._append(conn, accepted)
+
+    async def _refuse_revoked(self, conn: DbConnection, items: list[_Item]) -> list[_Item]:
+        """Fail the items whose API key is revoked (one query); the others, in order.
+
+        The failed items keep their error and are finished with the rest of the batch.
+        """
+        keys = {item.key_id for item in items if item.key_id is not None}
+        if not keys:
+            return items
+        revoked = {r["key_id"] for r in await conn.fetch(_SELECT_REVOKED, list(keys))}
+        if not revoked:
+            return items
+        if self.on_revoked is not None:
+            self.on_revoked(revoked)
+        live = []
+        for item in items:
+            if item.key_id in revoked:
+                item.error = Unauthenticated("the API key is not valid")
+            else:
+                live.append(item)
+        return live
 
     @staticmethod
     async def _load(batch: Batch, items: list[_Item]) -> None:
