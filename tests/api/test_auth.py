@@ -211,3 +211,28 @@ async def test_a_valid_key_is_read_once_per_ttl(
     # A wrong secret for a cached key id is still refused (the digest is compared each time).
     forged = acme_key.api_key[:-4] + ("AAAA" if not acme_key.api_key.endswith("AAAA") else "BBBB")
     assert_unauthenticated(await client.get("/v1/tenant", headers={"X-API-KEY": forged}))
+
+
+async def test_a_cached_key_revoked_elsewhere_cannot_post_a_journal(
+    client: httpx.AsyncClient, services: Services, acme_key: NewKey
+) -> None:
+    # The journal handler reads the revocation in its counter query (one round trip less):
+    # the same refusal as the committer's own check.
+    headers = {"X-API-KEY": acme_key.api_key}
+    for code in ("cash", "sales"):
+        body = {"code": code, "name": code, "type": "asset"}
+        assert (await client.post("/v1/ledgers", json=body, headers=headers)).status_code == 201
+    journal = {
+        "date": "2026-01-02",
+        "entries": [
+            {"ledger_code": "cash", "direction": "debit", "amount": 5},
+            {"ledger_code": "sales", "direction": "credit", "amount": 5},
+        ],
+    }
+    assert (await client.post("/v1/journals", json=journal, headers=headers)).status_code == 201
+    await TenantCommands(services.committer).revoke_key(acme_key.key_id)
+    assert services.api_keys.get(acme_key.key_id) is not None
+
+    assert_unauthenticated(await client.post("/v1/journals", json=journal, headers=headers))
+    assert services.api_keys.get(acme_key.key_id) is None
+    assert await services.pool.fetchval("SELECT count(*) FROM journals") == 1

@@ -33,9 +33,10 @@ Revoked API keys
 A command submitted while :data:`ACTING_KEY` holds an API key id (the HTTP layer sets it for
 the request it authenticated, possibly from a cache) is refused with ``Unauthenticated``
 if that key is revoked when its batch is written: the batch's transaction reads the
-revocation of the batch's distinct keys in one query before any handler loads. So no write
-depends on how fresh the authentication cache is, and a revocation committed before the
-batch's check is never outrun by a write.
+revocation of the batch's distinct keys in one query, before any command is decided
+(a handler may fold that query into its own first one: ``Batch.revoked_keys``). So no
+write depends on how fresh the authentication cache is, and a revocation committed before
+the batch's check is never outrun by a write.
 """
 
 from __future__ import annotations
@@ -113,9 +114,15 @@ class PositionedEvent:
 class Batch:
     """The transaction under way, as handlers see it."""
 
-    def __init__(self, conn: DbConnection) -> None:
+    def __init__(self, conn: DbConnection, key_ids: Sequence[UUID] = ()) -> None:
         self.conn = conn
         self._scratch: dict[object, Any] = {}
+        # The distinct API keys the batch's commands act under (see "Revoked API keys").
+        self.key_ids = list(key_ids)
+        # Which of them are revoked, once read: a handler's ``load`` may read it in the
+        # same statement as its own first query (one round trip less per batch); the
+        # committer reads it itself if no handler did.
+        self.revoked_keys: set[UUID] | None = None if self.key_ids else set()
 
     def scratch(self, key: object, factory: Callable[[], T]) -> T:
         """Per-batch state kept under ``key`` (a handler keeps what it loaded and decided)."""
@@ -288,22 +295,23 @@ class GroupCommitter:
 
     async def _commit_once(self, items: list[_Item]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            batch = Batch(conn)
-            items = await self._refuse_revoked(conn, items)
+            batch = Batch(conn, list({i.key_id for i in items if i.key_id is not None}))
             await self._load(batch, items)
+            items = await self._refuse_revoked(batch, items)
             accepted = self._decide(batch, items)
             if accepted:
                 await self._append(conn, accepted)
 
-    async def _refuse_revoked(self, conn: DbConnection, items: list[_Item]) -> list[_Item]:
-        """Fail the items whose API key is revoked (one query); the others, in order.
+    async def _refuse_revoked(self, batch: Batch, items: list[_Item]) -> list[_Item]:
+        """Fail the items whose API key is revoked; the others, in order. The revocation is
+        read by a handler's load (``batch.revoked_keys``) or here, in one query.
 
         The failed items keep their error and are finished with the rest of the batch.
         """
-        keys = {item.key_id for item in items if item.key_id is not None}
-        if not keys:
-            return items
-        revoked = {r["key_id"] for r in await conn.fetch(_SELECT_REVOKED, list(keys))}
+        if batch.revoked_keys is None:
+            rows = await batch.conn.fetch(_SELECT_REVOKED, batch.key_ids)
+            batch.revoked_keys = {r["key_id"] for r in rows}
+        revoked = batch.revoked_keys
         if not revoked:
             return items
         if self.on_revoked is not None:
