@@ -54,6 +54,7 @@ async def test_two_workers_serve_with_gap_free_positions(database_url: str, tmp_
         "LEDGER_DATA_DIR": str(tmp_path),
         "LEDGER_LOG_LEVEL": "WARNING",
     }
+    log = (tmp_path / "serve.log").open("wb")  # read it when this test fails
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -66,7 +67,7 @@ async def test_two_workers_serve_with_gap_free_positions(database_url: str, tmp_
         env=env,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=log,
         start_new_session=True,
     )
     try:
@@ -106,6 +107,7 @@ async def test_two_workers_serve_with_gap_free_positions(database_url: str, tmp_
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 30)
+        log.close()
 
     conn = await asyncpg.connect(database_url)
     try:

@@ -66,6 +66,12 @@ _COUNTERS = (
     "SELECT tenant_id, value FROM tenant_counters"
     " WHERE counter = $1 AND tenant_id = ANY($2::uuid[]) FOR UPDATE"
 )
+_CREATE_COUNTERS = (
+    "INSERT INTO tenant_counters AS c (tenant_id, counter, value)"
+    " SELECT t, $2, 0 FROM unnest($1::uuid[]) AS t ORDER BY t"
+    " ON CONFLICT (tenant_id, counter) DO UPDATE SET value = c.value"
+    " RETURNING tenant_id, value"
+)
 # The counters (locked) and, in the same statement, which of the batch's API keys are
 # revoked (group_commit, "Revoked API keys"): one round trip instead of two. The keys are
 # read with the statement's snapshot, taken before any wait for the counter lock, just as
@@ -202,6 +208,14 @@ class PostJournalHandler(CommandHandler[PostJournal, PostResult]):
         else:
             counters = await conn.fetch(_COUNTERS, JOURNAL_NUMBER_COUNTER, list(by_tenant))
         known.counters.update({r["tenant_id"]: r["value"] for r in counters})
+        missing = sorted(t for t in by_tenant if t not in known.counters)
+        if missing:
+            # A tenant's first journal: SELECT … FOR UPDATE found no row, so it locked
+            # nothing, and another server process could hand out the same numbers. Create
+            # the row (or, if another process just did, wait for it and read its value) and
+            # lock it; once per tenant, so the common path stays one plain locking read.
+            rows = await conn.fetch(_CREATE_COUNTERS, missing, JOURNAL_NUMBER_COUNTER)
+            known.counters.update({r["tenant_id"]: r["value"] for r in rows})
         limited: list[tuple[UUID, str]] = []
         for tenant_id, group in by_tenant.items():
             codes = {c.base_currency for c in group}

@@ -23,7 +23,8 @@ If the append reports a version conflict, or a decision raises something that is
 domain error (a bug), the transaction is rolled back and the batch is decided again without
 that command (decisions after it may have depended on its effects). If the database rejects
 a batch for any other reason, each command is retried alone, so one bad command cannot fail
-the others.
+the others; a command alone that lost a race with another server process (unique violation,
+deadlock, serialization failure) is decided once more, against what that process committed.
 
 This is the place for every check that needs serialised state (idempotency keys, balance
 limits): write a :class:`CommandHandler`.
@@ -70,6 +71,13 @@ T = TypeVar("T")
 # ``submit`` records it with the command; see "Revoked API keys" in the module docstring.
 ACTING_KEY: contextvars.ContextVar[UUID | None] = contextvars.ContextVar(
     "ledger_acting_key", default=None
+)
+
+# Errors that mean another writer got there first; a lone command is decided again once.
+_RACES = (
+    asyncpg.UniqueViolationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
 )
 
 _SELECT_REVOKED = (
@@ -263,7 +271,7 @@ class GroupCommitter:
                     if not item.future.done():
                         item.future.set_exception(e)
 
-    async def _commit(self, items: list[_Item]) -> None:
+    async def _commit(self, items: list[_Item], *, retried: bool = False) -> None:
         pending = items
         while pending:
             try:
@@ -274,6 +282,12 @@ class GroupCommitter:
                 pending = [i for i in pending if i is not excluded.item]
                 continue
             except (LedgerError, asyncpg.PostgresError) as e:
+                if len(pending) == 1 and isinstance(e, _RACES) and not retried:
+                    # Another process committed the same row first (a journal number, an
+                    # idempotency key) or deadlocked with us: decided again, once, the
+                    # command sees what it committed (a replay, the next number).
+                    await self._commit(pending, retried=True)
+                    return
                 if len(pending) == 1:
                     pending[0].error = e
                     self._finish(pending[0])
