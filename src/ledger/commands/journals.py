@@ -66,11 +66,10 @@ _COUNTERS = (
     "SELECT tenant_id, value FROM tenant_counters"
     " WHERE counter = $1 AND tenant_id = ANY($2::uuid[]) FOR UPDATE"
 )
-_CREATE_COUNTERS = (
-    "INSERT INTO tenant_counters AS c (tenant_id, counter, value)"
-    " SELECT t, $2, 0 FROM unnest($1::uuid[]) AS t ORDER BY t"
-    " ON CONFLICT (tenant_id, counter) DO UPDATE SET value = c.value"
-    " RETURNING tenant_id, value"
+_LOCK_FIRST_NUMBERS = (
+    "SELECT pg_advisory_xact_lock(k) FROM"
+    " (SELECT hashtextextended($2 || ':' || t::text, 0) AS k FROM unnest($1::uuid[]) AS t"
+    " ORDER BY t) AS s"
 )
 # The counters (locked) and, in the same statement, which of the batch's API keys are
 # revoked (group_commit, "Revoked API keys"): one round trip instead of two. The keys are
@@ -210,11 +209,14 @@ class PostJournalHandler(CommandHandler[PostJournal, PostResult]):
         known.counters.update({r["tenant_id"]: r["value"] for r in counters})
         missing = sorted(t for t in by_tenant if t not in known.counters)
         if missing:
-            # A tenant's first journal: SELECT … FOR UPDATE found no row, so it locked
-            # nothing, and another server process could hand out the same numbers. Create
-            # the row (or, if another process just did, wait for it and read its value) and
-            # lock it; once per tenant, so the common path stays one plain locking read.
-            rows = await conn.fetch(_CREATE_COUNTERS, missing, JOURNAL_NUMBER_COUNTER)
+            # A tenant with no journal yet has no counter row, so SELECT … FOR UPDATE locked
+            # nothing and another server process could hand out the same numbers. Such
+            # batches take a transaction-level advisory lock per tenant instead (sorted: no
+            # deadlocks), then read again: a row another process committed meanwhile is
+            # locked and used. No row is created here: the books projection writes it with
+            # the first journal, as a rebuild from the log does.
+            await conn.execute(_LOCK_FIRST_NUMBERS, missing, JOURNAL_NUMBER_COUNTER)
+            rows = await conn.fetch(_COUNTERS, JOURNAL_NUMBER_COUNTER, missing)
             known.counters.update({r["tenant_id"]: r["value"] for r in rows})
         limited: list[tuple[UUID, str]] = []
         for tenant_id, group in by_tenant.items():
