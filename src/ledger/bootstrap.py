@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncpg
@@ -33,6 +33,7 @@ from ledger.projections.runner import ProjectionRunner
 from ledger.projections.tenants import TenantsProjection
 from ledger.projections.tracking import LogListener, PositionTracker
 from ledger.projections.trial_balance import TrialBalanceProjection
+from ledger.queries.tenants import ApiKeyCache
 from ledger.store.database import create_pool, start_embedded_postgres
 from ledger.store.event_store import EventStore
 from ledger.store.group_commit import (
@@ -69,6 +70,8 @@ class Services:
     tracker: PositionTracker
     # The in-process asynchronous projection runner (None when not running here).
     runner: ProjectionRunner | None = None
+    # API keys this process authenticated recently (``ledger.api.auth``).
+    api_keys: ApiKeyCache = field(default_factory=ApiKeyCache)
 
 
 class TrackingCommitter(GroupCommitter):
@@ -140,8 +143,13 @@ async def open_services(
         listener = LogListener(url, tracker)
         await listener.start()
         try:
+            api_keys = ApiKeyCache()
             committer = TrackingCommitter(
-                pool, tracker=tracker, mapper=store.mapper, projections=inline_projections()
+                pool,
+                tracker=tracker,
+                mapper=store.mapper,
+                projections=inline_projections(),
+                on_revoked=api_keys.evict,
             )
             await committer.start()
             runner = None
@@ -157,13 +165,14 @@ async def open_services(
                     pool=pool,
                     store=store,
                     committer=committer,
-                    tenants=TenantCommands(committer),
+                    tenants=TenantCommands(committer, on_revoked=api_keys.evict),
                     currencies=CurrencyCommands(committer),
                     ledgers=LedgerCommands(committer),
                     journals=JournalCommands(committer, pool),
                     records=RecordCommands(committer, pool),
                     tracker=tracker,
                     runner=runner,
+                    api_keys=api_keys,
                 )
             finally:
                 if runner is not None:

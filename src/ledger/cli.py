@@ -41,6 +41,8 @@ log = logging.getLogger("ledger")
 
 DEMO_TENANT_SLUG = "demo"
 DEMO_BASE_CURRENCY = "USD"
+# ``ledger serve --workers``: more processes than this only multiplies connections.
+WORKERS_MAX = 64
 
 
 def _print_json(obj: dict[str, Any]) -> None:
@@ -100,13 +102,46 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     code = _run(settings, prepare)
     if code:
         return code
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=settings.log_level == "DEBUG",
-    )
+    if args.workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            access_log=settings.log_level == "DEBUG",
+        )
+        return 0
+    return _serve_workers(settings, args.workers)
+
+
+def _serve_workers(settings: Settings, workers: int) -> int:
+    """uvicorn with ``workers`` processes, each with its own pool and group committer.
+
+    Positions stay gap-free and in commit order across processes: every append takes the
+    event table's lock (``ledger_append_events``). Each worker listens for positions (its
+    own read-your-writes tracker) and authenticates with its own key cache; only one runs
+    the asynchronous projections (``ledger.api.app.create_worker_app``).
+    """
+    import os
+    import tempfile
+
+    import uvicorn
+
+    from ledger.api.app import RUNNER_LOCK_VARIABLE
+
+    # The workers open the database the parent resolved (the embedded server's, if that).
+    os.environ["LEDGER_DATABASE_URL"] = database_url(settings)
+    with tempfile.TemporaryDirectory(prefix="ledger-serve-") as lock_dir:
+        os.environ[RUNNER_LOCK_VARIABLE] = os.path.join(lock_dir, "projection-runner.lock")
+        uvicorn.run(
+            "ledger.api.app:create_worker_app",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            access_log=settings.log_level == "DEBUG",
+        )
     return 0
 
 
@@ -395,6 +430,13 @@ def add_audit_commands(sub: Any) -> None:
     replay.set_defaults(func=cmd_audit_replay)
 
 
+def _workers(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= WORKERS_MAX:
+        raise argparse.ArgumentTypeError(f"between 1 and {WORKERS_MAX}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ledger", description=__doc__.splitlines()[0] if __doc__ else None
@@ -404,6 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="migrate, then serve the HTTP API")
     serve.add_argument("--host", help="listen address (default LEDGER_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default LEDGER_PORT or 8000)")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="server processes, each with its own connection pool and group commit (default 1)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="apply pending database migrations")

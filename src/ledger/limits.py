@@ -21,6 +21,12 @@ API_KEY_SECRET_BYTES: Final = 32  # 256 bits of randomness per key (the contract
 # transaction's lock hold short; the event bound keeps one append's arrays a sane size.
 GROUP_COMMIT_COMMANDS_MAX: Final = 1000
 GROUP_COMMIT_EVENTS_MAX: Final = 10_000
+# Authenticated API keys each server process remembers (least recently used evicted first),
+# and for how long. A revoked key is refused by every write at once (the group commit
+# re-reads the revocation of its batch's keys in the batch's transaction); a read may still
+# be answered for up to this long in a process other than the one that revoked the key.
+API_KEY_CACHE_SIZE_MAX: Final = 10_000
+API_KEY_CACHE_SECONDS: Final = 5.0
 # Appends wait for the event table lock at most this long before failing the batch.
 APPEND_LOCK_TIMEOUT_SECONDS: Final = 5
 

@@ -17,7 +17,7 @@ from litestar import Litestar, Router
 from litestar.di import Provide
 
 from ledger.api import create_app
-from ledger.api.auth import provide_tenant, require_tenant
+from ledger.api.auth import AuthenticationMiddleware, provide_tenant
 from ledger.api.currencies import CURRENCY_ROUTES
 from ledger.api.openapi import V1_SECURITY
 from ledger.api.positions import LedgerPositionMiddleware
@@ -35,9 +35,8 @@ def currency_app(settings: Settings, services: Services) -> Litestar:
             Router(
                 "/v1",
                 route_handlers=list(CURRENCY_ROUTES),
-                guards=[require_tenant],
                 dependencies={"tenant": Provide(provide_tenant, sync_to_thread=False)},
-                middleware=[LedgerPositionMiddleware()],
+                middleware=[AuthenticationMiddleware(), LedgerPositionMiddleware()],
                 security=V1_SECURITY,
             )
         )

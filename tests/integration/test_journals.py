@@ -12,8 +12,8 @@ from uuid import UUID
 import msgspec
 import pytest
 
-from ledger.bootstrap import Services
-from ledger.commands.journals import EntryInput, PostJournal, reverse_journal
+from ledger.bootstrap import Services, inline_projections
+from ledger.commands.journals import EntryInput, JournalCommands, PostJournal, reverse_journal
 from ledger.errors import (
     AlreadyReversed,
     CurrencyMismatch,
@@ -30,6 +30,7 @@ from ledger.errors import (
 )
 from ledger.queries.balances import ledger_balances, ledger_head
 from ledger.queries.ledgers import LedgerRef
+from ledger.store.group_commit import GroupCommitter
 
 DAY = dt.date(2026, 6, 3)
 
@@ -373,3 +374,64 @@ async def test_a_base_amount_beyond_64_bits_is_refused(services: Services, books
             )
         )
     assert caught.value.details["field"] == "$.entries[0].amount"
+
+
+async def _second_process(services: Services) -> tuple[GroupCommitter, JournalCommands]:
+    """Another server process's write path (``ledger serve --workers``) on the same database."""
+    committer = GroupCommitter(
+        services.pool, mapper=services.store.mapper, projections=inline_projections()
+    )
+    await committer.start()
+    return committer, JournalCommands(committer, services.pool)
+
+
+async def test_two_processes_number_a_tenants_first_journals_without_gaps(
+    services: Services, books: UUID
+) -> None:
+    # The tenant has no journal yet, so no counter row to lock: both committers must still
+    # serialise on it (the row is created and locked, or its creator is waited for).
+    # One command each: a batch that loses the race alone has no one-by-one retry to hide
+    # behind.
+    committer, other = await _second_process(services)
+    try:
+        posted = list(
+            await asyncio.gather(
+                services.journals.post(transfer(books, "bank", "revenue", 5, reference="a")),
+                other.post(transfer(books, "bank", "revenue", 5, reference="b")),
+            )
+        )
+        posted += await asyncio.gather(
+            *[
+                (services.journals if n % 2 else other).post(
+                    transfer(books, "bank", "revenue", 5, reference=f"r{n}")
+                )
+                for n in range(18)
+            ]
+        )
+    finally:
+        await committer.stop()
+    numbers = sorted(msgspec.json.decode(p.document)["number"] for p in posted)
+    assert numbers == [f"JE-{n:06d}" for n in range(1, 21)]
+
+
+async def test_two_processes_with_one_idempotency_key_post_one_journal(
+    services: Services, books: UUID
+) -> None:
+    committer, other = await _second_process(services)
+    fingerprint = uuid.uuid4().bytes * 2
+    try:
+        answers = await asyncio.gather(
+            *[
+                commands.post(
+                    transfer(
+                        books, "bank", "revenue", 5, external_id="once", request_sha256=fingerprint
+                    )
+                )
+                for commands in (services.journals, other)
+            ]
+        )
+    finally:
+        await committer.stop()
+    ids = {msgspec.json.decode(a.document)["id"] for a in answers}
+    assert len(ids) == 1
+    assert sum(not a.replayed for a in answers) == 1

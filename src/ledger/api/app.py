@@ -5,7 +5,7 @@ Contract of :func:`create_app`:
 - ``services=None`` (production): a lifespan opens ``open_services(settings)`` on start-up,
   stores it on ``app.state.services`` and closes it on shutdown.
   ``services`` given (tests, embedding): used as-is, never closed by the app.
-- ``GET /health``, ``GET /ready`` at the root; everything else under ``/v1``, where a guard
+- ``GET /health``, ``GET /ready`` at the root; everything else under ``/v1``, where a middleware
   authenticates every request (``ledger.api.auth``) and GET responses carry
   ``Ledger-Position`` (``ledger.api.positions``).
 - Every error is the envelope of ``ledger.api.errors``, including 404/405 for unknown routes.
@@ -15,32 +15,36 @@ Contract of :func:`create_app`:
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import IO, Final
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 
 from ledger import limits
-from ledger.api.auth import provide_services, provide_tenant, require_tenant
+from ledger.api.auth import AuthenticationMiddleware, provide_services, provide_tenant
 from ledger.api.body import BodySizeLimitMiddleware
 from ledger.api.errors import exception_handlers
 from ledger.api.openapi import V1_SECURITY, StrictStructSchemaPlugin, openapi_config
 from ledger.api.positions import LedgerPositionMiddleware
 from ledger.api.routes import SYSTEM_ROUTES, V1_ROUTES
 from ledger.bootstrap import Services, open_services
-from ledger.config import Settings
+from ledger.config import Settings, load_settings
 
 API_PREFIX = "/v1"
 
 
 def _services_lifespan(
-    settings: Settings,
+    settings: Settings, *, apply_migrations: bool = True, run_projections: bool = True
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with open_services(settings) as services:
+        async with open_services(
+            settings, apply_migrations=apply_migrations, run_projections=run_projections
+        ) as services:
             app.state.services = services
             try:
                 yield
@@ -52,14 +56,24 @@ def _services_lifespan(
     return lifespan
 
 
-def create_app(settings: Settings, *, services: Services | None = None) -> Litestar:
-    """Build the HTTP application (see the module docstring for the contract)."""
+def create_app(
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    apply_migrations: bool = True,
+    run_projections: bool = True,
+) -> Litestar:
+    """Build the HTTP application (see the module docstring for the contract).
+
+    ``apply_migrations`` and ``run_projections`` are passed to ``open_services`` when the
+    app opens its own services (``services=None``).
+    """
     v1 = Router(
         API_PREFIX,
         route_handlers=list(V1_ROUTES),
-        guards=[require_tenant],
         dependencies={"tenant": Provide(provide_tenant, sync_to_thread=False)},
-        middleware=[LedgerPositionMiddleware()],
+        # Authentication first: nothing else runs for a request without a valid key.
+        middleware=[AuthenticationMiddleware(), LedgerPositionMiddleware()],
         security=V1_SECURITY,
     )
     return Litestar(
@@ -70,10 +84,52 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
         request_max_body_size=limits.REQUEST_BODY_BYTES_MAX,
         openapi_config=openapi_config(),
         plugins=[StrictStructSchemaPlugin()],
-        lifespan=[] if services is not None else [_services_lifespan(settings)],
+        lifespan=[]
+        if services is not None
+        else [
+            _services_lifespan(
+                settings, apply_migrations=apply_migrations, run_projections=run_projections
+            )
+        ],
         state=State({"services": services} if services is not None else {}),
         # Never render debug pages (they contain traces); errors are logged by our handlers
         # through the standard ``logging`` tree the process configures.
         debug=False,
         logging_config=None,
+    )
+
+
+# ``ledger serve --workers N`` (N > 1): the parent has migrated and passes the database URL
+# and the path of this lock file to its worker processes in the environment.
+RUNNER_LOCK_VARIABLE: Final = "LEDGER_SERVE_RUNNER_LOCK"
+_runner_lock: list[IO[bytes]] = []
+
+
+def _claim_projection_runner(path: str) -> bool:
+    """Whether this process runs the asynchronous projections: the one that holds an
+    exclusive ``flock`` on ``path``, kept for the process's life. The kernel drops it when the
+    process dies, so the worker uvicorn starts in its place (or any other) can take over
+    at its next start. One runner is enough; two would be safe too (each step locks its
+    tracking row), only wasteful."""
+    import fcntl
+
+    handle = open(path, "ab")  # noqa: SIM115 - held open for the process's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return False
+    _runner_lock.append(handle)
+    return True
+
+
+def create_worker_app() -> Litestar:
+    """The app of one ``ledger serve --workers N`` worker process (a uvicorn factory):
+    settings from the environment, no migrations (the parent applied them), and the
+    asynchronous projection runner only in the worker that holds the runner lock."""
+    lock = os.environ.get(RUNNER_LOCK_VARIABLE)
+    return create_app(
+        load_settings(),
+        apply_migrations=False,
+        run_projections=_claim_projection_runner(lock) if lock else True,
     )

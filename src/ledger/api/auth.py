@@ -2,13 +2,19 @@
 
 Contract (spec/API.md §1):
 
-- Every route of the ``/v1`` router is guarded by :func:`require_tenant`; a handler cannot
-  forget it. The key comes from ``X-API-KEY: <key>`` or ``Authorization: Bearer <key>``.
-  Missing, malformed, unknown or revoked → 401 ``UNAUTHENTICATED``; so is sending both
-  headers with different keys (ambiguous: we will not guess which one the client meant).
-- The lookup is ``ledger.queries.tenants.authenticate``, which compares in constant time.
-- On success the guard stores the ``TenantView`` on the connection; a handler receives it by
-  declaring ``tenant: TenantDep`` (:func:`provide_tenant`).
+- Every route of the ``/v1`` router is behind :class:`AuthenticationMiddleware` (mounted on
+  the router, outermost); a handler cannot forget it. The key comes from
+  ``X-API-KEY: <key>`` or ``Authorization: Bearer <key>``. Missing, malformed, unknown or
+  revoked → 401 ``UNAUTHENTICATED``; so is sending both headers with different keys
+  (ambiguous: we will not guess which one the client meant).
+- The lookup is ``ledger.queries.tenants.authenticate_key`` through the process's
+  ``ApiKeyCache`` (``services.api_keys``): a key seen valid recently costs no query. The
+  secret is still hashed and compared in constant time on every request.
+- The middleware sets ``ACTING_KEY`` (``ledger.store.group_commit``) for the request, so
+  every command the request submits is refused inside its batch if the key was revoked in
+  the meantime: writes never depend on the cache's time to live.
+- On success the middleware stores the ``TenantView`` in the request's state; a handler
+  receives it by declaring ``tenant: TenantDep`` (:func:`provide_tenant`).
 - ``services: ServicesDep`` (:func:`provide_services`) is the process-wide ``Services`` on
   ``app.state.services``. Declare it with ``ServicesDep``, not ``NamedDependency[Services]``:
   Litestar validates dependency values with msgspec, which cannot introspect ``Services``
@@ -22,12 +28,15 @@ from typing import Any, Final, TypeAlias
 from litestar import Litestar, Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
-from litestar.handlers.base import BaseRouteHandler
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
 from litestar.params import SkipValidation
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from ledger.bootstrap import Services
 from ledger.errors import Unauthenticated
-from ledger.queries.tenants import TenantView, authenticate
+from ledger.queries.tenants import TenantView, authenticate_key
+from ledger.store.group_commit import ACTING_KEY
 
 # Handler parameter types: ``services: ServicesDep``, ``tenant: TenantDep``. Both values are
 # built by us, not parsed from the request, so there is nothing to validate.
@@ -69,10 +78,8 @@ def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return header_key or bearer_key
 
 
-async def require_tenant(
-    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
-) -> None:
-    """Guard: authenticate the request's API key and remember its tenant.
+async def authenticate_request(connection: ASGIConnection[Any, Any, Any, Any]) -> TenantView:
+    """The tenant of the request's API key; also sets ``ACTING_KEY`` for the current task.
 
     Raises:
         Unauthenticated: no key, or a malformed, unknown or revoked one (401).
@@ -82,17 +89,40 @@ async def require_tenant(
         raise Unauthenticated(
             "an API key is required: send X-API-KEY: <key> or Authorization: Bearer <key>"
         )
-    tenant = None
+    found = None
     if len(key) <= API_KEY_LENGTH_MAX:
-        tenant = await authenticate(services_of(connection.app).pool, key)
-    if tenant is None:
+        services = services_of(connection.app)
+        found = await authenticate_key(services.pool, key, services.api_keys)
+    if found is None:
         # One message for unknown, malformed and revoked keys: which it was is no one's
         # business but the key owner's.
         raise Unauthenticated("the API key is not valid")
-    connection.state[TENANT_STATE_KEY] = tenant
+    key_id, tenant = found
+    ACTING_KEY.set(key_id)
+    return tenant
+
+
+class AuthenticationMiddleware(ASGIMiddleware):
+    """Authenticates every request of the router it is mounted on (see the module docstring).
+
+    A middleware rather than a guard: it runs once, before the handler's parameters are
+    resolved, and the ``ACTING_KEY`` it sets is visible to everything the request runs.
+    """
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+        token = ACTING_KEY.set(None)
+        try:
+            tenant = await authenticate_request(connection)
+            scope.setdefault("state", {})[TENANT_STATE_KEY] = tenant
+            await next_app(scope, receive, send)
+        finally:
+            ACTING_KEY.reset(token)
 
 
 def provide_tenant(request: Request[Any, Any, Any]) -> TenantView:
     tenant = request.state.get(TENANT_STATE_KEY)
-    assert isinstance(tenant, TenantView), "the /v1 guard authenticates before any handler runs"
+    assert isinstance(tenant, TenantView), "the /v1 middleware authenticates before any handler"
     return tenant

@@ -40,7 +40,7 @@ from ledger import limits
 from ledger.api.auth import API_KEY_LENGTH_MAX, presented_key, services_of
 from ledger.api.errors import ErrorBody
 from ledger.errors import LedgerError, ValidationError
-from ledger.queries.tenants import authenticate
+from ledger.queries.tenants import authenticate_key
 
 LEDGER_POSITION_HEADER: Final = "Ledger-Position"
 MIN_POSITION_PARAMETER: Final = "min_position"
@@ -100,7 +100,8 @@ async def _presents_valid_key(scope: Scope) -> bool:
         return False
     if not key or len(key) > API_KEY_LENGTH_MAX:
         return False
-    return await authenticate(services_of(scope["litestar_app"]).pool, key) is not None
+    services = services_of(scope["litestar_app"])
+    return await authenticate_key(services.pool, key, services.api_keys) is not None
 
 
 def _unavailable(min_position: int, position: int) -> list[Message]:

@@ -32,8 +32,11 @@ import msgspec
 
 from ledger.bench.http import HttpConnection, api_key_header, expect
 
-# Server processes, the same for the service and the minimal app. (Above 1 needs
-# ``ledger serve --workers``.)
+# Server processes, the same for the service and the minimal app (``ledger serve --workers``
+# exists). 1, measured against 2 on the 2-core bench machine in one window (docs/write-path.md):
+# with 2 the service's two group committers contend for the tenant's journal counter and the
+# event table lock (smaller batches, more round trips) and W1 fell to 0.36-0.47x, while the
+# minimal app gained ~10 %; with 1, W1 was 0.74-0.75x.
 SERVER_WORKERS: Final = 1
 SERVER_HOST: Final = "127.0.0.1"
 SERVER_START_SECONDS: Final = 60.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -210,8 +210,15 @@ def _new_secret() -> tuple[str, bytes]:
 class TenantCommands:
     """The tenant and key use cases, bound to one group committer."""
 
-    def __init__(self, committer: GroupCommitter) -> None:
+    def __init__(
+        self,
+        committer: GroupCommitter,
+        *,
+        on_revoked: Callable[[set[UUID]], None] | None = None,
+    ) -> None:
+        """``on_revoked`` learns each key revoked here once it is committed (cache eviction)."""
         self._committer = committer
+        self._on_revoked = on_revoked
         self._create = CreateTenantHandler()
         self._issue = IssueApiKeyHandler()
         self._revoke = RevokeApiKeyHandler()
@@ -244,4 +251,6 @@ class TenantCommands:
 
     async def revoke_key(self, key_id: UUID) -> RevokedKey:
         committed = await self._committer.submit(self._revoke, RevokeApiKey(key_id=key_id))
+        if self._on_revoked is not None:
+            self._on_revoked({key_id})
         return committed.result

@@ -1,7 +1,10 @@
-"""The ``tenants`` and ``api_keys`` read tables (authentication reads them on every request).
+"""The ``tenants`` and ``api_keys`` read tables (authentication reads them, through each
+server process's key cache).
 
 Written inline, in the append's transaction, so a key works the moment ``ledger key create``
-returns and stops working the moment ``ledger key revoke`` returns.
+returns, and no write is accepted with it once ``ledger key revoke`` returns (every group
+commit batch re-reads its keys' revocation); a server process that had it cached may still
+answer reads with it for ``limits.API_KEY_CACHE_SECONDS``.
 """
 
 from __future__ import annotations

@@ -23,16 +23,28 @@ If the append reports a version conflict, or a decision raises something that is
 domain error (a bug), the transaction is rolled back and the batch is decided again without
 that command (decisions after it may have depended on its effects). If the database rejects
 a batch for any other reason, each command is retried alone, so one bad command cannot fail
-the others.
+the others; a command alone that lost a race with another server process (unique violation,
+deadlock, serialization failure) is decided once more, against what that process committed.
 
 This is the place for every check that needs serialised state (idempotency keys, balance
 limits): write a :class:`CommandHandler`.
+
+Revoked API keys
+----------------
+A command submitted while :data:`ACTING_KEY` holds an API key id (the HTTP layer sets it for
+the request it authenticated, possibly from a cache) is refused with ``Unauthenticated``
+if that key is revoked when its batch is written: the batch's transaction reads the
+revocation of the batch's distinct keys in one query, before any command is decided
+(a handler may fold that query into its own first one: ``Batch.revoked_keys``). So no
+write depends on how fresh the authentication cache is, and a revocation committed before
+the batch's check is never outrun by a write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -44,7 +56,7 @@ import asyncpg
 from eventsourcing.domain import DomainEventProtocol
 
 from ledger import limits
-from ledger.errors import ConcurrencyConflict, LedgerError, Unavailable
+from ledger.errors import ConcurrencyConflict, LedgerError, Unauthenticated, Unavailable
 from ledger.store.database import DbConnection
 from ledger.store.event_store import append_stored_events
 from ledger.store.mapper import MsgspecMapper
@@ -54,6 +66,23 @@ log = logging.getLogger(__name__)
 C = TypeVar("C")
 R = TypeVar("R")
 T = TypeVar("T")
+
+# The API key the current task acts under (None: an operator command, e.g. the CLI).
+# ``submit`` records it with the command; see "Revoked API keys" in the module docstring.
+ACTING_KEY: contextvars.ContextVar[UUID | None] = contextvars.ContextVar(
+    "ledger_acting_key", default=None
+)
+
+# Errors that mean another writer got there first; a lone command is decided again once.
+_RACES = (
+    asyncpg.UniqueViolationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+
+_SELECT_REVOKED = (
+    "SELECT key_id FROM api_keys WHERE key_id = ANY($1::uuid[]) AND revoked_at IS NOT NULL"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +122,15 @@ class PositionedEvent:
 class Batch:
     """The transaction under way, as handlers see it."""
 
-    def __init__(self, conn: DbConnection) -> None:
+    def __init__(self, conn: DbConnection, key_ids: Sequence[UUID] = ()) -> None:
         self.conn = conn
         self._scratch: dict[object, Any] = {}
+        # The distinct API keys the batch's commands act under (see "Revoked API keys").
+        self.key_ids = list(key_ids)
+        # Which of them are revoked, once read: a handler's ``load`` may read it in the
+        # same statement as its own first query (one round trip less per batch); the
+        # committer reads it itself if no handler did.
+        self.revoked_keys: set[UUID] | None = None if self.key_ids else set()
 
     def scratch(self, key: object, factory: Callable[[], T]) -> T:
         """Per-batch state kept under ``key`` (a handler keeps what it loaded and decided)."""
@@ -139,6 +174,7 @@ class _Item:
     handler: CommandHandler[Any, Any]
     command: Any
     future: asyncio.Future[Committed[Any]]
+    key_id: UUID | None = None
     decision: Decision[Any] | None = None
     error: BaseException | None = None
     positions: tuple[int, ...] = field(default=())
@@ -162,12 +198,15 @@ class GroupCommitter:
         mapper: MsgspecMapper | None = None,
         projections: Sequence[InlineProjection] = (),
         commands_max: int = limits.GROUP_COMMIT_COMMANDS_MAX,
+        on_revoked: Callable[[set[UUID]], None] | None = None,
     ) -> None:
+        """``on_revoked`` learns the keys a batch found revoked (to evict them from a cache)."""
         assert 1 <= commands_max <= limits.GROUP_COMMIT_COMMANDS_MAX
         self.pool = pool
         self.mapper = mapper or MsgspecMapper()
         self.projections = list(projections)
         self.commands_max = commands_max
+        self.on_revoked = on_revoked
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -202,7 +241,7 @@ class GroupCommitter:
         if self._closing or self._task is None:
             raise Unavailable("the service is not accepting writes")
         future: asyncio.Future[Committed[R]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Item(handler, command, future))
+        self._queue.put_nowait(_Item(handler, command, future, ACTING_KEY.get()))
         # Shield: a caller that goes away (client disconnect) must not cancel the batch.
         return await asyncio.shield(future)
 
@@ -232,7 +271,7 @@ class GroupCommitter:
                     if not item.future.done():
                         item.future.set_exception(e)
 
-    async def _commit(self, items: list[_Item]) -> None:
+    async def _commit(self, items: list[_Item], *, retried: bool = False) -> None:
         pending = items
         while pending:
             try:
@@ -243,6 +282,12 @@ class GroupCommitter:
                 pending = [i for i in pending if i is not excluded.item]
                 continue
             except (LedgerError, asyncpg.PostgresError) as e:
+                if len(pending) == 1 and isinstance(e, _RACES) and not retried:
+                    # Another process committed the same row first (a journal number, an
+                    # idempotency key) or deadlocked with us: decided again, once, the
+                    # command sees what it committed (a replay, the next number).
+                    await self._commit(pending, retried=True)
+                    return
                 if len(pending) == 1:
                     pending[0].error = e
                     self._finish(pending[0])
@@ -264,11 +309,34 @@ class GroupCommitter:
 
     async def _commit_once(self, items: list[_Item]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            batch = Batch(conn)
+            batch = Batch(conn, list({i.key_id for i in items if i.key_id is not None}))
             await self._load(batch, items)
+            items = await self._refuse_revoked(batch, items)
             accepted = self._decide(batch, items)
             if accepted:
                 await self._append(conn, accepted)
+
+    async def _refuse_revoked(self, batch: Batch, items: list[_Item]) -> list[_Item]:
+        """Fail the items whose API key is revoked; the others, in order. The revocation is
+        read by a handler's load (``batch.revoked_keys``) or here, in one query.
+
+        The failed items keep their error and are finished with the rest of the batch.
+        """
+        if batch.revoked_keys is None:
+            rows = await batch.conn.fetch(_SELECT_REVOKED, batch.key_ids)
+            batch.revoked_keys = {r["key_id"] for r in rows}
+        revoked = batch.revoked_keys
+        if not revoked:
+            return items
+        if self.on_revoked is not None:
+            self.on_revoked(revoked)
+        live = []
+        for item in items:
+            if item.key_id in revoked:
+                item.error = Unauthenticated("the API key is not valid")
+            else:
+                live.append(item)
+        return live
 
     @staticmethod
     async def _load(batch: Batch, items: list[_Item]) -> None:
