@@ -95,7 +95,12 @@ from eventsourcing.persistence import Notification
 from ledger.audit.books import broken_invariants
 from ledger.audit.chain import GENESIS_HASH, chain_link
 from ledger.projections.replay import compared_columns
-from ledger.projections.runner import BulkLoadProjection, apply_rows, log_position
+from ledger.projections.runner import (
+    INDEX_BUILD_MEMORY,
+    BulkLoadProjection,
+    apply_rows,
+    log_position,
+)
 from ledger.store.event_store import RecordedEvent
 from ledger.store.group_commit import InlineProjection
 from ledger.store.mapper import MsgspecMapper
@@ -659,10 +664,13 @@ async def verify(
             progress.finish(head)
             if bulk:
                 progress.phase("deriving the books' totals in bulk")
-        for definition in deferred:
-            await work.execute(definition)
+        # As a rebuild does (rebuild._Rebuild.finish_bulk): derive first (it reads whole
+        # tables, no index), then build the indexes left out, each in one pass.
         for projection in bulk:
             await projection.finish_bulk(work)
+        await work.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+        for definition in deferred:
+            await work.execute(definition)
 
         if progress is not None:
             progress.phase(f"comparing {len(tables)} tables")

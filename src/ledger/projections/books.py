@@ -69,6 +69,56 @@ _APPLY_SQL: Final = (
     " $35::uuid[], $36::int8[], $37::bool[],"
     " $38::uuid[], $39::int8[], $40::bool)"
 )
+# Bulk loads COPY these columns, in this order (BooksBatch.write_bulk).
+_JOURNAL_COPY_COLUMNS: Final = (
+    "journal_id",
+    "tenant_id",
+    "number",
+    "status",
+    "date",
+    "accrual_date",
+    "effective_date",
+    "description",
+    "reference",
+    "external_id",
+    "currency",
+    "base_currency",
+    "request_sha256",
+    "duplicate_sha256",
+    "reversal_of",
+    "reversed_by",
+    "created_at",
+    "position",
+    "version",
+)
+_ENTRY_COPY_COLUMNS: Final = (
+    "entry_id",
+    "journal_id",
+    "tenant_id",
+    "entry_index",
+    "ledger_id",
+    "direction",
+    "amount",
+    "currency",
+    "amount_base",
+    "description",
+    "metadata",
+)
+_MOVEMENT_COPY_COLUMNS: Final = (
+    "tenant_id",
+    "ledger_id",
+    "currency",
+    "effective_date",
+    "position",
+    "journal_id",
+    "entry_id",
+    "debits_posted",
+    "credits_posted",
+    "debits_pending",
+    "credits_pending",
+    "debits_base",
+    "credits_base",
+)
 _JOURNAL_COLUMNS: Final = 20
 _ENTRY_COLUMNS: Final = 10
 # Indexes into a journal row (a list, so that later events of the batch can change it).
@@ -190,8 +240,20 @@ class BooksBatch:
         :meth:`BooksProjection.apply_bulk`)."""
         if not self:
             return
-        journals = _columns(self.journals.values(), _JOURNAL_COLUMNS)
-        entries = _columns(self.entries, _ENTRY_COLUMNS)
+        await self._call(conn, self.journals.values(), self.entries, maintain=maintain)
+
+    async def _call(
+        self,
+        conn: DbConnection,
+        journal_rows: Iterable[Sequence[Any]],
+        entry_rows: Iterable[Sequence[Any]],
+        *,
+        maintain: bool,
+    ) -> None:
+        """One call of ``ledger_books_apply`` with the given journals and entries and the
+        batch's status changes, settlements and counters."""
+        journals = _columns(journal_rows, _JOURNAL_COLUMNS)
+        entries = _columns(entry_rows, _ENTRY_COLUMNS)
         changed = list(self.changes)
         changes = _columns(self.changes.values(), 3)
         settlements = _columns(self.settlements, 3)
@@ -207,6 +269,64 @@ class BooksBatch:
             [self.counters[t] for t in tenants],
             maintain,
         )
+
+    async def write_bulk(self, conn: DbConnection) -> None:
+        """Write the batch for a bulk load (:meth:`BooksProjection.apply_bulk`): journals,
+        entries and the movements of the postings with binary ``COPY``, then one call of
+        ``ledger_books_apply`` (``p_maintain => false``, no journal of its own) for what
+        refers to earlier rows: status changes, the movements of settlements, counters.
+
+        The rows are those :meth:`write` writes with ``maintain=False``; only the movements'
+        surrogate ids are drawn in another order (a settlement's after the batch's postings
+        instead of between them by position). Nothing reads ids across positions: statements
+        order by (effective date, position, id), and a position is one event, whose movements
+        keep their order (entry index, then release before post).
+        """
+        if not self:
+            return
+        journals = self.journals
+        if journals:
+            entries: list[tuple[Any, ...]] = []
+            movements: list[tuple[Any, ...]] = []
+            add_entry, add_movement = entries.append, movements.append
+            for e in self.entries:
+                # e: entry id, journal id, index, ledger, direction, amount, currency, base,
+                # description, metadata (see posted()).
+                j = journals[e[1]]
+                tenant, amount, base = j[1], e[5], e[7]
+                add_entry((e[0], e[1], tenant, *e[2:]))
+                # As ledger_books_apply's "posting": a pending journal's entries are pending
+                # movements (no base amount), any other's are posted.
+                if j[3] == "pending":
+                    if e[4] == "debit":
+                        add_movement(
+                            (tenant, e[3], e[6], j[7], j[18], e[1], e[0], 0, 0, amount, 0, 0, 0)
+                        )
+                    else:
+                        add_movement(
+                            (tenant, e[3], e[6], j[7], j[18], e[1], e[0], 0, 0, 0, amount, 0, 0)
+                        )
+                elif e[4] == "debit":
+                    add_movement(
+                        (tenant, e[3], e[6], j[7], j[18], e[1], e[0], amount, 0, 0, 0, base, 0)
+                    )
+                else:
+                    add_movement(
+                        (tenant, e[3], e[6], j[7], j[18], e[1], e[0], 0, amount, 0, 0, 0, base)
+                    )
+            await conn.copy_records_to_table(
+                "journals",
+                records=[(*r[:3], *r[4:]) for r in journals.values()],
+                columns=_JOURNAL_COPY_COLUMNS,
+            )
+            await conn.copy_records_to_table(
+                "journal_entries", records=entries, columns=_ENTRY_COPY_COLUMNS
+            )
+            await conn.copy_records_to_table(
+                "balance_movements", records=movements, columns=_MOVEMENT_COPY_COLUMNS
+            )
+        if self.changes or self.settlements or self.counters:
+            await self._call(conn, (), (), maintain=False)
 
 
 def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -331,12 +451,18 @@ class BooksProjection(InlineProjection):
         """A rebuild's bulk load: like :meth:`apply_recorded`, but writes journals, entries
         and movements only. Once the load is done, :meth:`finish_bulk` computes the totals
         from the movements in one pass (cheaper than maintaining them batch by batch: no
-        checkpoint is rewritten for every batch that touches an earlier date)."""
+        checkpoint is rewritten for every batch that touches an earlier date).
+
+        The base rows go in with binary ``COPY`` (:meth:`BooksBatch.write_bulk`): no array
+        parameters for the server to parse and ``unnest``, no movement rows sent back by
+        ``RETURNING`` for totals that are not kept here; about twice as fast as the same
+        rows through ``ledger_books_apply`` (docs/books.md, "Rebuilding in bulk")."""
         batch = BooksBatch()
         fold_stored_events(batch, rows, self._mapper)
-        await batch.write(conn, maintain=False)
+        await batch.write_bulk(conn)
 
     async def finish_bulk(self, conn: DbConnection) -> None:
         """Compute ``balances``, ``balance_changes`` and ``balance_checkpoints`` from the
-        movements (``ledger_books_derive``); later batches maintain them as usual."""
+        movements (``ledger_books_derive``, migration 0009: one aggregation over movements x
+        ancestors, the rest from its rows); later batches maintain them as usual."""
         await conn.execute("SELECT ledger_books_derive()")
