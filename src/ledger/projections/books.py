@@ -150,9 +150,13 @@ class BooksBatch:
     positions (the movements they make are dated by the journal's effective date).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, bulk: bool = False) -> None:
+        # bulk: entries and movements are collected as the COPY records of write_bulk
+        # (_ENTRY_COPY_COLUMNS, _MOVEMENT_COPY_COLUMNS) instead of the columns of write.
+        self.bulk = bulk
         self.journals: dict[UUID, list[Any]] = {}
         self.entries: list[tuple[Any, ...]] = []
+        self.movements: list[tuple[Any, ...]] = []
         self.changes: dict[UUID, list[Any]] = {}  # journal id -> [status, version, reversed_by]
         self.settlements: list[tuple[UUID, int, bool]] = []
         self.counters: dict[UUID, int] = {}
@@ -186,6 +190,52 @@ class BooksBatch:
             position,
             version,  # _VERSION
         ]
+        if self.bulk:
+            self._posted_bulk(journal_id, position, posted)
+        else:
+            self._posted_entries(journal_id, posted)
+        if posted.number > self.counters.get(posted.tenant_id, 0):
+            self.counters[posted.tenant_id] = posted.number
+
+    def _posted_bulk(self, journal_id: Any, position: int, posted: Any) -> None:
+        """A posted journal's entries and movements as COPY records (as ledger_books_apply's
+        "posting": a pending journal's entries are pending movements, without base amounts;
+        any other's are posted)."""
+        tenant, effective = posted.tenant_id, posted.effective_date
+        pending = posted.status == "pending"
+        add_entry, add_movement = self.entries.append, self.movements.append
+        for index, e in enumerate(posted.entries):
+            metadata = e.metadata
+            entry_id, ledger_id, currency, amount = e.entry_id, e.ledger_id, e.currency, e.amount
+            debit = e.direction == "debit"
+            add_entry(
+                (
+                    entry_id,
+                    journal_id,
+                    tenant,
+                    index,
+                    ledger_id,
+                    e.direction,
+                    amount,
+                    currency,
+                    e.amount_base,
+                    e.description,
+                    bytes(metadata).decode()
+                    if isinstance(metadata, msgspec.Raw)
+                    else _json.encode(metadata).decode(),
+                )
+            )
+            head = (tenant, ledger_id, currency, effective, position, journal_id, entry_id)
+            if pending:
+                add_movement(
+                    (*head, 0, 0, amount, 0, 0, 0) if debit else (*head, 0, 0, 0, amount, 0, 0)
+                )
+            elif debit:
+                add_movement((*head, amount, 0, 0, 0, e.amount_base, 0))
+            else:
+                add_movement((*head, 0, amount, 0, 0, 0, e.amount_base))
+
+    def _posted_entries(self, journal_id: Any, posted: Any) -> None:
         append = self.entries.append
         for index, e in enumerate(posted.entries):
             metadata = e.metadata
@@ -205,8 +255,6 @@ class BooksBatch:
                     else _json.encode(metadata).decode(),
                 )
             )
-        if posted.number > self.counters.get(posted.tenant_id, 0):
-            self.counters[posted.tenant_id] = posted.number
 
     def _status(
         self, journal_id: UUID, status: str, version: int, reversed_by: UUID | str | None
@@ -238,6 +286,7 @@ class BooksBatch:
         """Write every row of the batch with one call of ``ledger_books_apply``
         (``maintain=False``: journals, entries and movements only, see
         :meth:`BooksProjection.apply_bulk`)."""
+        assert not self.bulk, "a BooksBatch(bulk=True) is written by write_bulk"
         if not self:
             return
         await self._call(conn, self.journals.values(), self.entries, maintain=maintain)
@@ -282,48 +331,20 @@ class BooksBatch:
         order by (effective date, position, id), and a position is one event, whose movements
         keep their order (entry index, then release before post).
         """
+        assert self.bulk, "write_bulk needs a BooksBatch(bulk=True)"
         if not self:
             return
-        journals = self.journals
-        if journals:
-            entries: list[tuple[Any, ...]] = []
-            movements: list[tuple[Any, ...]] = []
-            add_entry, add_movement = entries.append, movements.append
-            for e in self.entries:
-                # e: entry id, journal id, index, ledger, direction, amount, currency, base,
-                # description, metadata (see posted()).
-                j = journals[e[1]]
-                tenant, amount, base = j[1], e[5], e[7]
-                add_entry((e[0], e[1], tenant, *e[2:]))
-                # As ledger_books_apply's "posting": a pending journal's entries are pending
-                # movements (no base amount), any other's are posted.
-                if j[3] == "pending":
-                    if e[4] == "debit":
-                        add_movement(
-                            (tenant, e[3], e[6], j[7], j[18], e[1], e[0], 0, 0, amount, 0, 0, 0)
-                        )
-                    else:
-                        add_movement(
-                            (tenant, e[3], e[6], j[7], j[18], e[1], e[0], 0, 0, 0, amount, 0, 0)
-                        )
-                elif e[4] == "debit":
-                    add_movement(
-                        (tenant, e[3], e[6], j[7], j[18], e[1], e[0], amount, 0, 0, 0, base, 0)
-                    )
-                else:
-                    add_movement(
-                        (tenant, e[3], e[6], j[7], j[18], e[1], e[0], 0, amount, 0, 0, 0, base)
-                    )
+        if self.journals:
             await conn.copy_records_to_table(
                 "journals",
-                records=[(*r[:3], *r[4:]) for r in journals.values()],
+                records=[(*r[:3], *r[4:]) for r in self.journals.values()],
                 columns=_JOURNAL_COPY_COLUMNS,
             )
             await conn.copy_records_to_table(
-                "journal_entries", records=entries, columns=_ENTRY_COPY_COLUMNS
+                "journal_entries", records=self.entries, columns=_ENTRY_COPY_COLUMNS
             )
             await conn.copy_records_to_table(
-                "balance_movements", records=movements, columns=_MOVEMENT_COPY_COLUMNS
+                "balance_movements", records=self.movements, columns=_MOVEMENT_COPY_COLUMNS
             )
         if self.changes or self.settlements or self.counters:
             await self._call(conn, (), (), maintain=False)
@@ -457,7 +478,7 @@ class BooksProjection(InlineProjection):
         parameters for the server to parse and ``unnest``, no movement rows sent back by
         ``RETURNING`` for totals that are not kept here; about twice as fast as the same
         rows through ``ledger_books_apply`` (docs/books.md, "Rebuilding in bulk")."""
-        batch = BooksBatch()
+        batch = BooksBatch(bulk=True)
         fold_stored_events(batch, rows, self._mapper)
         await batch.write_bulk(conn)
 
