@@ -58,7 +58,9 @@ previous design, tables compared in Python, took 818 MB at 100k); about 7,000 ev
 The issue's target, 50,000 events/s, is out of reach on two cores with this design: per
 event the stock library alone spends about 50-60 us of CPU (the typed msgspec decode of a
 ``JournalPosted`` about 35, ``mutate`` about 10, psycopg about 15), the books' bulk fold
-about 35 us in Python (decode, column arrays) plus about 35 us in PostgreSQL, the trial
+(binary ``COPY`` of the base rows, totals derived once: docs/books.md, "Rebuilding in
+bulk") about 20 us in Python (decode, ``COPY`` records) plus about 35 us in PostgreSQL
+(``COPY``, derivation, index builds), the trial
 balance's fold and the comparisons about 30 us more: some 200 us of CPU per event, so two
 cores cap it near 10,000 events/s. Reaching 50,000 would take the checks split by position
 range over more cores (each range's chain starts from the previous row's stored hash; the

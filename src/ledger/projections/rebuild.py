@@ -23,8 +23,10 @@ time, stream the log in constant memory, and be fast. It works on one dedicated 
    msgspec Struct, aggregate per batch, one ``unnest`` upsert) skip the full domain-event
    decode, and then only the columns they need are read. Projections that can load in bulk
    (``BulkLoadProjection``, the books) write only their base rows during this first
-   catch-up and derive the rest once at its end, in one set-based pass (``finish_bulk``);
-   their tables' non-unique indexes are built then too, not maintained row by row. From
+   catch-up (the books with binary ``COPY``) and derive the rest once at its end, in one
+   set-based pass (``finish_bulk``); their tables' non-unique indexes are built right after
+   (the derivation reads whole tables and needs none), each in one sort with a larger
+   ``maintenance_work_mem`` (``runner.INDEX_BUILD_MEMORY``), not maintained row by row. From
    then on (later catch-ups, the swap) every batch is folded as usual. Every scratch table
    is then ``ANALYZE``d once, so that the swapped-in tables come with planner statistics.
 4. **Swap**, once fewer than :data:`SWAP_LAG_EVENTS` events remain, in one transaction:
