@@ -122,7 +122,7 @@ _MOVEMENT_COPY_COLUMNS: Final = (
 _JOURNAL_COLUMNS: Final = 20
 _ENTRY_COLUMNS: Final = 10
 # Indexes into a journal row (a list, so that later events of the batch can change it).
-_STATUS, _REVERSED_BY, _VERSION = 4, 16, 19
+_POSTED_AS, _STATUS, _REVERSED_BY, _VERSION = 3, 4, 16, 19
 
 _json = msgspec.json.Encoder()
 
@@ -329,16 +329,20 @@ class BooksBatch:
         surrogate ids are drawn in another order (a settlement's after the batch's postings
         instead of between them by position). Nothing reads ids across positions: statements
         order by (effective date, position, id), and a position is one event, whose movements
-        keep their order (entry index, then release before post).
+        keep their order (entry index, then release before post). It consumes the batch
+        (its journal rows lose the column the table does not have).
         """
         assert self.bulk, "write_bulk needs a BooksBatch(bulk=True)"
         if not self:
             return
         if self.journals:
+            journals = list(self.journals.values())
+            for row in journals:
+                # The status it was posted with is no column (the rows are this batch's own
+                # and are not used after it is written).
+                del row[_POSTED_AS]
             await conn.copy_records_to_table(
-                "journals",
-                records=[(*r[:3], *r[4:]) for r in self.journals.values()],
-                columns=_JOURNAL_COPY_COLUMNS,
+                "journals", records=journals, columns=_JOURNAL_COPY_COLUMNS
             )
             await conn.copy_records_to_table(
                 "journal_entries", records=self.entries, columns=_ENTRY_COPY_COLUMNS
