@@ -54,11 +54,14 @@ Memory does not grow with the log or the tables:
 
 Measured on the development machine (2 cores, PostgreSQL on the same cores): peak RSS about
 80 MB here plus about 130 MB in the stock worker, the same at 100k and 1M journals (the
-previous design, tables compared in Python, took 818 MB at 100k); about 7,000 events/s.
+previous design, tables compared in Python, took 818 MB at 100k); about 8,000 events/s
+(about 6,500-7,000 before the books' bulk load used ``COPY`` and migration 0009's derive).
 The issue's target, 50,000 events/s, is out of reach on two cores with this design: per
 event the stock library alone spends about 50-60 us of CPU (the typed msgspec decode of a
 ``JournalPosted`` about 35, ``mutate`` about 10, psycopg about 15), the books' bulk fold
-about 35 us in Python (decode, column arrays) plus about 35 us in PostgreSQL, the trial
+(binary ``COPY`` of the base rows, totals derived once: docs/books.md, "Rebuilding in
+bulk") about 20 us in Python (decode, ``COPY`` records) plus about 35 us in PostgreSQL
+(``COPY``, derivation, index builds), the trial
 balance's fold and the comparisons about 30 us more: some 200 us of CPU per event, so two
 cores cap it near 10,000 events/s. Reaching 50,000 would take the checks split by position
 range over more cores (each range's chain starts from the previous row's stored hash; the
@@ -95,7 +98,12 @@ from eventsourcing.persistence import Notification
 from ledger.audit.books import broken_invariants
 from ledger.audit.chain import GENESIS_HASH, chain_link
 from ledger.projections.replay import compared_columns
-from ledger.projections.runner import BulkLoadProjection, apply_rows, log_position
+from ledger.projections.runner import (
+    INDEX_BUILD_MEMORY,
+    BulkLoadProjection,
+    apply_rows,
+    log_position,
+)
 from ledger.store.event_store import RecordedEvent
 from ledger.store.group_commit import InlineProjection
 from ledger.store.mapper import MsgspecMapper
@@ -659,10 +667,13 @@ async def verify(
             progress.finish(head)
             if bulk:
                 progress.phase("deriving the books' totals in bulk")
-        for definition in deferred:
-            await work.execute(definition)
+        # As a rebuild does (rebuild._Rebuild.finish_bulk): derive first (it reads whole
+        # tables, no index), then build the indexes left out, each in one pass.
         for projection in bulk:
             await projection.finish_bulk(work)
+        await work.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+        for definition in deferred:
+            await work.execute(definition)
 
         if progress is not None:
             progress.phase(f"comparing {len(tables)} tables")

@@ -23,8 +23,10 @@ time, stream the log in constant memory, and be fast. It works on one dedicated 
    msgspec Struct, aggregate per batch, one ``unnest`` upsert) skip the full domain-event
    decode, and then only the columns they need are read. Projections that can load in bulk
    (``BulkLoadProjection``, the books) write only their base rows during this first
-   catch-up and derive the rest once at its end, in one set-based pass (``finish_bulk``);
-   their tables' non-unique indexes are built then too, not maintained row by row. From
+   catch-up (the books with binary ``COPY``) and derive the rest once at its end, in one
+   set-based pass (``finish_bulk``); their tables' non-unique indexes are built right after
+   (the derivation reads whole tables and needs none), each in one sort with a larger
+   ``maintenance_work_mem`` (``runner.INDEX_BUILD_MEMORY``), not maintained row by row. From
    then on (later catch-ups, the swap) every batch is folded as usual. Every scratch table
    is then ``ANALYZE``d once, so that the swapped-in tables come with planner statistics.
 4. **Swap**, once fewer than :data:`SWAP_LAG_EVENTS` events remain, in one transaction:
@@ -69,6 +71,7 @@ import asyncpg
 from ledger.projections.replay import projected_tables
 from ledger.projections.runner import (
     BATCH_EVENTS_MAX,
+    INDEX_BUILD_MEMORY,
     BulkLoadProjection,
     StoredRowProjection,
     apply_rows,
@@ -358,16 +361,20 @@ class _Rebuild:
         self.analyzed = True
 
     async def finish_bulk(self) -> None:
-        """End the bulk load (once): build the indexes left out, and let bulk-loaded
-        projections derive what they skipped."""
+        """End the bulk load (once): let bulk-loaded projections derive what they skipped,
+        then build the indexes left out (after the derivation, which reads whole tables and
+        needs none of them, so that the rows it writes are indexed in one build each, not
+        one by one)."""
         if not self.bulk:
             return
         async with self.conn.transaction():
-            for definition in self.deferred_indexes:
-                await self.conn.execute(definition)
+            # For this transaction only: index builds sort in memory at volume.
+            await self.conn.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
             for projection in self.projections:
                 if isinstance(projection, BulkLoadProjection):
                     await projection.finish_bulk(self.conn)
+            for definition in self.deferred_indexes:
+                await self.conn.execute(definition)
         self.bulk = False
 
     async def _read(self, conn: asyncpg.Connection[Any], after: int, upto: int) -> list[Any]:

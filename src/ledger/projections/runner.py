@@ -75,6 +75,11 @@ class StoredRowProjection(Protocol):
     async def apply_recorded(self, conn: DbConnection, rows: Sequence[Any]) -> None: ...
 
 
+# maintenance_work_mem of the transaction that builds a bulk load's deferred indexes (a
+# rebuild's, an audit's scratch fold): each build sorts its table once, in memory at volume.
+INDEX_BUILD_MEMORY: Final = "256MB"
+
+
 @runtime_checkable
 class BulkLoadProjection(Protocol):
     """A projection a rebuild can load in bulk: ``apply_bulk(conn, rows)`` for each batch of
