@@ -55,7 +55,7 @@ Memory does not grow with the log or the tables:
 Measured on the development machine (2 cores, PostgreSQL on the same cores): peak RSS about
 80 MB here plus about 130 MB in the stock worker, the same at 100k and 1M journals (the
 previous design, tables compared in Python, took 818 MB at 100k); about 8,000 events/s
-(about 6,500-7,000 before the books' bulk load used ``COPY`` and migration 0009's derive).
+(about 6,500-7,000 before the books' bulk load used ``COPY`` and migration 0008's derive).
 The issue's target, 50,000 events/s, is out of reach on two cores with this design: per
 event the stock library alone spends about 50-60 us of CPU (the typed msgspec decode of a
 ``JournalPosted`` about 35, ``mutate`` about 10, psycopg about 15), the books' bulk fold

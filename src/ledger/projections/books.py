@@ -488,6 +488,6 @@ class BooksProjection(InlineProjection):
 
     async def finish_bulk(self, conn: DbConnection) -> None:
         """Compute ``balances``, ``balance_changes`` and ``balance_checkpoints`` from the
-        movements (``ledger_books_derive``, migration 0009: one aggregation over movements x
+        movements (``ledger_books_derive``, migration 0008: one aggregation over movements x
         ancestors, the rest from its rows); later batches maintain them as usual."""
         await conn.execute("SELECT ledger_books_derive()")
