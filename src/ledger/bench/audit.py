@@ -14,8 +14,8 @@ Setup, on the scenario's own database:
    continues from the log's head (``ledger_chain_head`` is moved along), so the log is what
    the service would have written.
 3. ``ledger projections rebuild`` (every projection, :func:`ledger.projections.rebuild.
-   rebuild`) makes every live table the fold of that log (not timed here: P1 is the
-   ``rebuild`` scenario's).
+   rebuild`) makes every live table the fold of that log (not checked here: P1 is the
+   ``volume`` scenario's, per projection).
 
 Measured (rows ``a1@<size>``): ``ledger audit verify`` run as a subprocess, exactly as an
 operator runs it; its rate is the log's events over the subprocess's wall time (start-up
