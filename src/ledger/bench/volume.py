@@ -498,9 +498,10 @@ async def _service_rows(
                 p99_ms=0.0,
             )
         ]
-        conn = await server.connect()
+        session = _Session(
+            server, await server.connect(), api_key_header(api_key), history, ledgers
+        )
         try:
-            session = _Session(server, conn, api_key_header(api_key), history, ledgers)
             orders = await statement_orders(session)
             for size in mode.sizes:
                 progress(_NAME, f"loading up to {size:,} journals")
@@ -509,9 +510,13 @@ async def _service_rows(
                 rows += await _reads(session, mode, size, newest)
                 rows.append(_memory_row(server, size))
                 rows += await _rebuild_rows(database_url, workdir, size)
+                # The connection sat idle through the rebuilds, longer than the server's
+                # keep-alive (uvicorn: 5 s), which closes it: the next load opens its own.
+                await session.conn.close()
+                session.conn = await server.connect()
             leaf_debits = await _leaf_debits(session)
         finally:
-            await conn.close()
+            await session.conn.close()
     latencies = sorted(session.bulk_latencies_ns)
     rows.append(
         ResultRow(
