@@ -432,6 +432,7 @@ class _Rebuilt(msgspec.Struct):
     rebuilt: list[str]
     position: int
     seconds: float
+    validate_seconds: float = 0.0
 
 
 async def _rebuild_rows(database_url: str, workdir: Path, size: int) -> list[ResultRow]:
@@ -466,7 +467,11 @@ async def _rebuild_rows(database_url: str, workdir: Path, size: int) -> list[Res
                 seconds=report.seconds,
                 p50_ms=0.0,
                 p99_ms=0.0,
-                extra={"postings": float(size), "peak_rss_mb": run.peak_rss_mb},
+                extra={
+                    "postings": float(size),
+                    "peak_rss_mb": run.peak_rss_mb,
+                    "fk_validate_s": report.validate_seconds,
+                },
             )
         )
     return rows
@@ -756,6 +761,7 @@ def _render(rows: Sequence[ResultRow]) -> list[str]:
             name,
             *(
                 f"{row.rate:,.0f} events/s, {row.extra['peak_rss_mb']:,.0f} MB"
+                f" (FK {row.extra['fk_validate_s']:.1f} s)"
                 if (row := by_key.get(f"p1_{name}@{size}")) is not None
                 else ""
                 for size in sizes
@@ -767,7 +773,10 @@ def _render(rows: Sequence[ResultRow]) -> list[str]:
     if rebuilt:
         lines += ["", "P1 ledger projections rebuild NAME: events/s, peak RSS of the command"]
         lines += format_table(["projection", *sizes], rebuilt)
-        lines.append("(each name is rebuilt with the projections it shares tables with)")
+        lines.append(
+            "(each name is rebuilt with the projections it shares tables with; FK: of its time,"
+            " re-validating the foreign keys of the swapped tables)"
+        )
     kinds = list(
         dict.fromkeys(
             r.key.partition("@")[0] for r in rows if r.key.startswith(("r1_", "r2_", "r3_"))
