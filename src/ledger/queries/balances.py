@@ -183,7 +183,9 @@ WITH page AS (
         ORDER BY m.effective_date {back}, m.position {back}, m.movement_id {back}
         LIMIT 1
     ), false) AS beyond
-), openings AS (
+), openings AS MATERIALIZED (
+    -- MATERIALIZED: computed once per page. Planned generically (a prepared statement), the
+    -- planner believes the page has one line and would recompute every opening per line.
     SELECT f.currency,
         coalesce((
             SELECT c.debits_posted - c.credits_posted FROM balance_checkpoints c
