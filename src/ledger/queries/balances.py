@@ -176,7 +176,10 @@ WITH page AS (
         SELECT true FROM balance_movements m
         WHERE m.ledger_id = $1 AND (m.debits_posted <> 0 OR m.credits_posted <> 0)
             AND ($2::text IS NULL OR m.currency = $2)
-            AND m.effective_date >= $3 AND m.effective_date <= $4
+            -- Only the date bound on the far side: the near one is implied by the first line,
+            -- and given both, PostgreSQL 18 may start the walk from it (the far end of the
+            -- ledger) and read every line to find none (the first page at 1M lines: 79 ms).
+            AND m.effective_date {far_bound}
             AND (m.effective_date, m.position, m.movement_id) {before} (
                 (SELECT effective_date FROM first_line), (SELECT position FROM first_line),
                 (SELECT movement_id FROM first_line))
@@ -216,8 +219,12 @@ FROM page p
     LEFT JOIN openings o ON o.currency = p.currency
 ORDER BY p.effective_date {scan}, p.position {scan}, p.movement_id {scan}
 """
-_STATEMENT_ASC: Final = _STATEMENT_SQL.format(scan="ASC", back="DESC", after=">", before="<")
-_STATEMENT_DESC: Final = _STATEMENT_SQL.format(scan="DESC", back="ASC", after="<", before=">")
+_STATEMENT_ASC: Final = _STATEMENT_SQL.format(
+    scan="ASC", back="DESC", after=">", before="<", far_bound=">= $3"
+)
+_STATEMENT_DESC: Final = _STATEMENT_SQL.format(
+    scan="DESC", back="ASC", after="<", before=">", far_bound="<= $4"
+)
 
 # A cursor is [order, "next" | "prev", effective date, position, movement id].
 _NEXT, _PREV = "next", "prev"
