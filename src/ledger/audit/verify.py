@@ -97,6 +97,7 @@ from eventsourcing.persistence import Notification
 
 from ledger.audit.books import broken_invariants
 from ledger.audit.chain import GENESIS_HASH, chain_link
+from ledger.projections.rebuild import TerminalProgress as RebuildProgress
 from ledger.projections.replay import compared_columns
 from ledger.projections.runner import (
     INDEX_BUILD_MEMORY,
@@ -223,35 +224,11 @@ class Progress(Protocol):
     def phase(self, text: str) -> None: ...
 
 
-class TerminalProgress:
-    """A one-line progress bar on a terminal (events/s, ETA), redrawn at most 10 times a
-    second, then one line per later phase."""
+class TerminalProgress(RebuildProgress):
+    """The rebuild's progress bar on stderr, labelled, then one line per later phase."""
 
     def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
-        self.stream = stream
-        self.width = width
-        self.started = time.monotonic()
-        self._drawn = 0.0
-
-    def update(self, position: int, target: int) -> None:
-        now = time.monotonic()
-        if now - self._drawn < 0.1 and position < target:
-            return
-        self._drawn = now
-        rate = position / max(now - self.started, 1e-9)
-        fraction = position / target if target else 1.0
-        filled = int(self.width * min(fraction, 1.0))
-        eta = (target - position) / rate if rate > 0 else 0.0
-        self.stream.write(
-            f"\raudit verify [{'#' * filled}{'.' * (self.width - filled)}] {fraction:6.1%} "
-            f"{position:,}/{target:,} events  {rate:,.0f} events/s  ETA {eta:5.1f} s "
-        )
-        self.stream.flush()
-
-    def finish(self, position: int) -> None:
-        self.update(position, position)
-        self.stream.write("\n")
-        self.stream.flush()
+        super().__init__(stream, width, label="audit verify")
 
     def phase(self, text: str) -> None:
         self.stream.write(f"audit verify: {text} ...\n")

@@ -166,9 +166,10 @@ class _ForeignKey:
 class TerminalProgress:
     """A one-line progress bar with events/s and ETA, redrawn at most 10 times a second."""
 
-    def __init__(self, stream: TextIO = sys.stdout, width: int = 30) -> None:
+    def __init__(self, stream: TextIO = sys.stdout, width: int = 30, label: str = "") -> None:
         self.stream = stream
         self.width = width
+        self.label = f"{label} " if label else ""
         self.started = time.monotonic()
         self._drawn = 0.0
 
@@ -183,7 +184,7 @@ class TerminalProgress:
         filled = int(self.width * min(fraction, 1.0))
         eta = (target - position) / rate if rate > 0 else 0.0
         self.stream.write(
-            f"\r[{'#' * filled}{'.' * (self.width - filled)}] {fraction:6.1%} "
+            f"\r{self.label}[{'#' * filled}{'.' * (self.width - filled)}] {fraction:6.1%} "
             f"{position:,}/{target:,} events  {rate:,.0f} events/s  ETA {eta:5.1f} s "
         )
         self.stream.flush()
