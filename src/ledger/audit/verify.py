@@ -98,6 +98,7 @@ from eventsourcing.persistence import Notification
 from ledger.audit.books import broken_invariants
 from ledger.audit.chain import GENESIS_HASH, chain_link
 from ledger.projections.rebuild import TerminalProgress as RebuildProgress
+from ledger.projections.rebuild import drop_deferred_indexes
 from ledger.projections.replay import compared_columns
 from ledger.projections.runner import (
     INDEX_BUILD_MEMORY,
@@ -439,18 +440,7 @@ async def _prepare_scratch(
             f"ALTER TABLE {_q(scratch)}.{_q(serial['table_name'])} ALTER COLUMN"
             f" {_q(serial['column_name'])} SET DEFAULT nextval('{sequence}')"
         )
-    deferred = await work.fetch(
-        "SELECT i.relname, pg_get_indexdef(i.oid) AS definition FROM pg_index x"
-        " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid"
-        " JOIN pg_namespace n ON n.oid = t.relnamespace"
-        " WHERE n.nspname = $1 AND t.relname = ANY($2::text[]) AND NOT x.indisunique"
-        " ORDER BY t.relname, i.relname",
-        scratch,
-        list(bulk_tables),
-    )
-    for index in deferred:
-        await work.execute(f"DROP INDEX {_q(scratch)}.{_q(index['relname'])}")
-    return [index["definition"] for index in deferred]
+    return await drop_deferred_indexes(work, scratch, bulk_tables)
 
 
 async def _read_page(snap: asyncpg.Connection[Any], after: int, upto: int) -> list[asyncpg.Record]:

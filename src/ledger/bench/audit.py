@@ -51,6 +51,7 @@ import asyncpg
 from eventsourcing.utils import get_topic
 
 from ledger.audit.chain import chain_link
+from ledger.bench.rebuild import copy_log_rows
 from ledger.bench.registry import BenchContext, Bound, Check, Ratio, ResultRow, register
 from ledger.bench.service import run_cli_measured
 from ledger.bootstrap import all_projections, async_projections, open_services
@@ -234,19 +235,7 @@ class _Log:
                 )
                 prev = chain_link(prev, row)
                 rows.append((journal_id, version, topic, state, position, tenant.tenant_id, prev))
-            await conn.copy_records_to_table(
-                "ledger_events",
-                records=rows,
-                columns=[
-                    "originator_id",
-                    "originator_version",
-                    "topic",
-                    "state",
-                    "notification_id",
-                    "tenant_id",
-                    "chain_hash",
-                ],
-            )
+            await copy_log_rows(conn, rows)
         await conn.execute(
             "UPDATE ledger_chain_head SET position = $1, chain_hash = $2", position, prev
         )

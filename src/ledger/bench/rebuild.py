@@ -175,6 +175,24 @@ def _journal_states(rng: random.Random) -> list[list[Template]]:
     return days
 
 
+async def copy_log_rows(conn: asyncpg.Connection[Any], rows: list[tuple[Any, ...]]) -> None:
+    """COPY ``rows`` into ``ledger_events``: (originator id, version, topic, state, position,
+    tenant id, chain hash) each."""
+    await conn.copy_records_to_table(
+        "ledger_events",
+        records=rows,
+        columns=[
+            "originator_id",
+            "originator_version",
+            "topic",
+            "state",
+            "notification_id",
+            "tenant_id",
+            "chain_hash",
+        ],
+    )
+
+
 async def _fill(conn: asyncpg.Connection[Any], events: int) -> None:
     """Write ``events`` journal events at positions 1..events with a valid hash chain, and
     the same journals' entries as plain rows (``bench_entries``, the relational baseline's
@@ -196,19 +214,7 @@ async def _fill(conn: asyncpg.Connection[Any], events: int) -> None:
             prev = chain_link(prev, row)
             rows.append((row.originator_id, 1, topic, state, position, tenant, prev))
             entries.extend((position, tenant, day, *line) for line in base)
-        await conn.copy_records_to_table(
-            "ledger_events",
-            records=rows,
-            columns=[
-                "originator_id",
-                "originator_version",
-                "topic",
-                "state",
-                "notification_id",
-                "tenant_id",
-                "chain_hash",
-            ],
-        )
+        await copy_log_rows(conn, rows)
         await conn.copy_records_to_table(_ENTRIES_TABLE, records=entries)
     await conn.execute(
         "SELECT setval(pg_get_serial_sequence('ledger_events', 'notification_id'), $1)", events

@@ -209,17 +209,25 @@ async def _prepare_scratch(
         await conn.execute(
             f"CREATE TABLE {REBUILD_SCHEMA}.{_q(table)} (LIKE {_q(live)}.{_q(table)} INCLUDING ALL)"
         )
+    return await drop_deferred_indexes(conn, REBUILD_SCHEMA, bulk_tables)
+
+
+async def drop_deferred_indexes(
+    conn: asyncpg.Connection[Any], schema: str, tables: Sequence[str]
+) -> list[str]:
+    """Drop the non-unique indexes of ``schema``'s ``tables`` (a bulk load builds them once,
+    after it); return their definitions, to be executed then."""
     deferred = await conn.fetch(
         "SELECT i.relname, pg_get_indexdef(i.oid) AS definition FROM pg_index x"
         " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid"
         " JOIN pg_namespace n ON n.oid = t.relnamespace"
         " WHERE n.nspname = $1 AND t.relname = ANY($2::text[]) AND NOT x.indisunique"
         " ORDER BY t.relname, i.relname",
-        REBUILD_SCHEMA,
-        list(bulk_tables),
+        schema,
+        list(tables),
     )
     for index in deferred:
-        await conn.execute(f"DROP INDEX {REBUILD_SCHEMA}.{_q(index['relname'])}")
+        await conn.execute(f"DROP INDEX {_q(schema)}.{_q(index['relname'])}")
     return [index["definition"] for index in deferred]
 
 
