@@ -56,8 +56,8 @@ def cmd_records_import(settings: Settings, args: argparse.Namespace) -> int:
     try:
         stream = check_stream_key(args.stream, "--stream")
         fmt = args.format or detect_format(path.name, content)
-        lines = parse_statement(content, fmt, mapping=mapping, decimal_places=args.decimal_places)
-        inputs = [check_record_input(r) for r in to_record_inputs(lines, stream)]
+        parsed = parse_statement(content, fmt, mapping=mapping, decimal_places=args.decimal_places)
+        inputs = [check_record_input(r) for r in to_record_inputs(parsed.lines, stream)]
     except LedgerError as e:
         sys.stderr.write(f"ledger: {e.message}\n")
         return 1

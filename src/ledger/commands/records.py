@@ -119,10 +119,25 @@ class RecordInput:
     description: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     external_id: str | None = None
+    # A statement line's external_id is built from its identity (ledger.importers.common):
+    # a later delivery of the same line (the final statement after the interim one) may
+    # carry other text and is the same record, so the fingerprint leaves the text out.
+    identity_only: bool = False
 
     def fingerprint(self) -> bytes:
         """sha256 of the record's fields in canonical form: what an idempotent retry must
-        repeat (read-only fields of the seed shape, such as ``status``, are not part of it)."""
+        repeat (read-only fields of the seed shape, such as ``status``, are not part of it;
+        with ``identity_only``, neither are ``description`` and ``metadata``)."""
+        if self.identity_only:
+            identity = (
+                self.data_stream_key,
+                self.amount,
+                self.direction,
+                self.date.isoformat(),
+                self.decimal_places,
+                self.external_id,
+            )
+            return hashlib.sha256(msgspec.json.encode(identity)).digest()
         canonical = (
             self.data_stream_key,
             self.amount,

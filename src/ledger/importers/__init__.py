@@ -1,45 +1,149 @@
 """Bank statement files → records (``POST /v1/records/import``, ``ledger records import``).
 
-Formats and parsers (each a maintained PyPI package, chosen after checking the candidates):
+Formats and their readers (one module each; shared types and the identity rule in
+:mod:`.common`):
 
 - ``csv``: the standard library's ``csv`` with a column mapping (:mod:`.csv_format`);
-- ``ofx``: ``ofxtools`` (OFX 1.x SGML and 2.x XML; bank and credit-card statements);
-- ``mt940``: ``mt-940`` (SWIFT MT940);
-- ``camt053``: ``pycamt`` (ISO 20022 camt.053, also camt.052; lxml with entity resolution
-  and network access off).
+- ``ofx``: OFX 1.x SGML and 2.x XML bank, credit-card and investment statements, read by a
+  tolerant reader of our own (:mod:`.ofx`);
+- ``mt940``: SWIFT MT940 and MT942 with ``mt-940`` (:mod:`.mt940`);
+- ``camt053``: ISO 20022 camt.053, camt.052 and camt.054 with ``lxml`` (:mod:`.camt053`).
 
-Contract of :func:`parse_statement`:
-
-- Every transaction becomes one :class:`StatementLine`: a positive amount in minor units of
-  the statement's currency (its ISO 4217 precision, else ``decimal_places``), a direction
-  from the bank's point of view (money in = ``credit``), a date, a description and metadata
-  (account, currency, the statement's own references). A zero amount is skipped; an amount
-  with more decimals than the currency has is refused (never rounded).
-- ``external_id`` is stable, so importing the same file again creates nothing new: the
-  statement's own transaction id (OFX ``FITID``; MT940 bank reference, else the customer
-  reference unless ``NONREF``; camt.053 ``AcctSvcrRef`` with the ``EndToEndId`` of a batch
-  entry's part, else ``NtryRef``), else ``sha256:`` of the transaction's content. When an
-  id repeats within a file, its 2nd, 3rd … occurrence gets ``#2``, ``#3`` … (file order).
-- A file that cannot be read in the format is a 400 ``VALIDATION_ERROR`` with
-  ``details.field = "file"`` and the parser's reason.
+Contract of :func:`parse_statement`: a :class:`ParsedStatement` whose lines carry the
+booked entry's amount (> 0, minor units of its currency: ISO 4217 precision, else
+``decimal_places``; never rounded) and direction from the account holder's point of view
+(money in = ``credit``), each with its own account, and a stable ``external_id``
+(:func:`.common.with_stable_ids`), so importing the same file, an overlapping file or the
+final statement after the interim one creates nothing twice. Lines it leaves out are listed
+with a reason; a file it cannot read is a 400 ``VALIDATION_ERROR`` naming the file, the
+entry/line and the field; a bank's error response is a 422 ``BANK_ERROR_RESPONSE``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, Final
+
+from ledger.commands.records import RecordInput
+from ledger.importers.camt053 import parse_camt053
 from ledger.importers.common import (
-    FORMATS,
+    STATEMENT_LINES_MAX,
+    BankErrorResponse,
+    ParsedStatement,
+    SkippedLine,
     StatementError,
     StatementLine,
-    detect_format,
-    parse_statement,
-    to_record_inputs,
+    with_stable_ids,
 )
+from ledger.importers.csv_format import parse_csv
+from ledger.importers.mt940 import parse_mt940
+from ledger.importers.ofx import parse_ofx
+
+FORMATS: Final = ("csv", "ofx", "mt940", "camt053")
 
 __all__ = [
     "FORMATS",
+    "BankErrorResponse",
+    "ParsedStatement",
+    "SkippedLine",
     "StatementError",
     "StatementLine",
     "detect_format",
     "parse_statement",
     "to_record_inputs",
 ]
+
+
+def detect_format(filename: str | None, content: bytes) -> str:
+    """The format of a statement file, from its name, else its first bytes.
+
+    Raises:
+        StatementError: the format cannot be told (send ``format``).
+    """
+    name = (filename or "").lower()
+    for suffix, fmt in (
+        (".csv", "csv"),
+        (".ofx", "ofx"),
+        (".qfx", "ofx"),
+        (".sta", "mt940"),
+        (".mt940", "mt940"),
+        (".940", "mt940"),
+        (".942", "mt940"),
+    ):
+        if name.endswith(suffix):
+            return fmt
+    head = content[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"OFXHEADER") or b"<OFX>" in head.upper():
+        return "ofx"
+    if b"camt.05" in head or b"BkToCstmr" in head:
+        return "camt053"
+    if head.startswith((b":20:", b"{1:")) or b"\n:20:" in head:
+        return "mt940"
+    if name.endswith(".xml"):
+        return "camt053"
+    raise StatementError("cannot tell the statement's format; send format", "format")
+
+
+def parse_statement(
+    content: bytes,
+    fmt: str,
+    *,
+    mapping: dict[str, Any] | None = None,
+    decimal_places: int = 2,
+) -> ParsedStatement:
+    """The transactions of a statement file, with stable external ids (module docstring).
+
+    Raises:
+        StatementError: the file is not a readable statement of ``fmt`` (400).
+        BankErrorResponse: the file is the bank's error response (422).
+    """
+    if fmt == "csv":
+        parsed = parse_csv(content, mapping or {}, decimal_places)
+    elif mapping is not None:
+        raise StatementError("a column mapping is for csv files only", "mapping")
+    elif fmt == "ofx":
+        parsed = parse_ofx(content, decimal_places)
+    elif fmt == "mt940":
+        parsed = parse_mt940(content, decimal_places)
+    elif fmt == "camt053":
+        parsed = parse_camt053(content, decimal_places)
+    else:
+        raise StatementError(f"format is one of {', '.join(FORMATS)}", "format")
+    if len(parsed.lines) > STATEMENT_LINES_MAX:
+        raise StatementError(
+            f"a statement has at most {STATEMENT_LINES_MAX} transactions; split the file"
+        )
+    return ParsedStatement(
+        kind=parsed.kind,
+        lines=with_stable_ids(parsed.lines),
+        skipped=parsed.skipped,
+        warnings=parsed.warnings,
+    )
+
+
+def to_record_inputs(lines: Sequence[StatementLine], data_stream_key: str) -> list[RecordInput]:
+    """One record per line; its account, currency and bank reference go into the metadata."""
+    inputs = []
+    for line in lines:
+        metadata = dict(line.metadata)
+        for key, value in (
+            ("account", line.account),
+            ("currency", line.currency),
+            ("bank_reference", line.bank_reference),
+        ):
+            if value is not None:
+                metadata.setdefault(key, value)
+        inputs.append(
+            RecordInput(
+                data_stream_key=data_stream_key,
+                amount=line.amount,
+                direction=line.direction,
+                date=line.date,
+                decimal_places=line.decimal_places,
+                description=line.description,
+                metadata=metadata,
+                external_id=line.external_id,
+                identity_only=line.id_is_identity,
+            )
+        )
+    return inputs

@@ -12,6 +12,7 @@ from typing import Any
 from pycamt.parser import Camt053Parser
 
 from ledger.importers.common import (
+    ParsedStatement,
     StatementError,
     StatementLine,
     clean_text,
@@ -22,7 +23,7 @@ from ledger.importers.common import (
 _DIRECTIONS = {"CRDT": "credit", "DBIT": "debit"}
 
 
-def parse_camt053(content: bytes, decimal_places: int) -> list[StatementLine]:
+def parse_camt053(content: bytes, decimal_places: int) -> ParsedStatement:
     try:
         parser = Camt053Parser(content)
         transactions: list[dict[str, Any]] = parser.get_transactions()
@@ -80,4 +81,4 @@ def parse_camt053(content: bytes, decimal_places: int) -> list[StatementLine]:
                 metadata=metadata,
             )
         )
-    return lines
+    return ParsedStatement(kind="camt.053", lines=lines)

@@ -1,4 +1,19 @@
-"""Shared parts of the statement importers: lines, amounts, stable ids, dispatch."""
+"""Shared parts of the statement importers: what a parser returns, amounts, identity, dispatch.
+
+A parser (one module per format) turns a file into a :class:`ParsedStatement`: the booked
+transactions as :class:`StatementLine` (amount and direction of the *booked entry*, each
+with its own account), the lines it left out as :class:`SkippedLine` with a reason, and
+warnings. It raises :class:`StatementError` (400) for a file it cannot read, naming the
+entry/line and field, and :class:`BankErrorResponse` (422) for a bank's error response.
+
+Identity (:func:`with_stable_ids`): a line's ``external_id`` is built from what identifies
+it across deliveries — account, currency, date, direction, amount, the bank's reference
+when it is a real one (:func:`real_reference`: placeholders such as ``NONREF`` are not), and
+its occurrence number among identical lines of the file — never from the file's own
+statement reference. So the same line in an interim (MT942, camt.052) and a final statement
+(MT940, camt.053), or in two overlapping daily files, gets the same id, and a second
+import creates nothing. A CSV's own ``external_id`` column is used as given.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +24,9 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-import msgspec
-
 from ledger import limits
-from ledger.commands.records import RecordInput
 from ledger.domain.currencies import ISO_PRECISION
-from ledger.errors import ValidationError
+from ledger.errors import DomainRuleViolated, ValidationError
 
 FORMATS: Final = ("csv", "ofx", "mt940", "camt053")
 STATEMENT_LINES_MAX: Final = 100_000
@@ -23,21 +35,96 @@ EXTERNAL_ID_LENGTH_MAX: Final = 255
 
 
 class StatementError(ValidationError):
-    """The file cannot be read as a statement of the format (400, ``details.field``)."""
+    """The file cannot be read as a statement of the format (400, ``details.field``).
 
-    def __init__(self, message: str, field_name: str = "file") -> None:
-        super().__init__(message, {"field": field_name, "reason": message})
+    ``location`` names where in the file (``"entry 3"``, ``"line 12"``, ``"statement 2,
+    transaction 4"``); it is put in front of the message and in ``details.location``.
+    """
+
+    def __init__(
+        self, message: str, field_name: str = "file", *, location: str | None = None
+    ) -> None:
+        text = f"{location}: {message}" if location else message
+        details: dict[str, Any] = {"field": field_name, "reason": message}
+        if location:
+            details["location"] = location
+        super().__init__(text, details)
+
+
+class BankErrorResponse(DomainRuleViolated):
+    """The file is the bank's error response, not a statement (422): e.g. an OFX
+    ``<STATUS>`` with a non-zero ``<CODE>`` (wrong password, server error)."""
+
+    code = "BANK_ERROR_RESPONSE"
 
 
 @dataclass(frozen=True, kw_only=True)
 class StatementLine:
-    amount: int
-    direction: str
-    date: dt.date
+    """One booked transaction of a statement, as the bank booked it."""
+
+    amount: int  # > 0, minor units of ``currency`` (``decimal_places`` decimals)
+    direction: str  # "credit" (money in to the account holder) | "debit"
+    date: dt.date  # the booking date (MT940: the :61: value date, always present)
     decimal_places: int
+    account: str | None = None  # this line's own account (IBAN, account number)
+    currency: str | None = None
+    bank_reference: str | None = None  # a real reference (:func:`real_reference`) or None
+    location: str = ""  # where in the file, for messages: "entry 3", "statement 2, line 4"
     description: str | None = None
-    external_id: str | None = None  # the statement's own id, before de-duplication
+    external_id: str | None = None  # CSV's own id column only; else set by with_stable_ids
+    id_is_identity: bool = False  # set by with_stable_ids: external_id is the identity
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+SKIP_REASONS: Final = frozenset(
+    {
+        "pending",  # not booked yet (camt Sts PDNG/INFO, OFX pending list)
+        "zero_amount",  # a booked line of 0 moves no money
+        "not_a_transaction",  # e.g. an investment buy/sell without a cash leg
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SkippedLine:
+    """A line the parser saw and did not import, and why (one of :data:`SKIP_REASONS`)."""
+
+    location: str
+    reason: str
+    detail: str | None = None
+
+    def __post_init__(self) -> None:
+        assert self.reason in SKIP_REASONS, self.reason
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParsedStatement:
+    """What a parser read: ``kind`` names the message (``"camt.053"``, ``"MT942"``, ``"OFX
+    bank statement"`` …); ``warnings`` are plain sentences (tolerated deviations, balances
+    that do not add up)."""
+
+    kind: str
+    lines: list[StatementLine]
+    skipped: list[SkippedLine] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+# Values banks put in a reference field that means "no reference" (compared upper-cased,
+# spaces removed). Anything of one or two characters, or only zeros, is not a reference either.
+PLACEHOLDER_REFERENCES: Final = frozenset(
+    {"NONREF", "NONE", "NOREF", "EREF", "NOTPROVIDED", "NOTAVAILABLE", "NA", "N/A", "NULL"}
+)
+
+
+def real_reference(value: object) -> str | None:
+    """``value`` stripped if it is a reference that identifies a transaction, else None."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    squeezed = text.replace(" ", "").upper()
+    if len(squeezed) < 3 or squeezed in PLACEHOLDER_REFERENCES or not squeezed.strip("0-/"):
+        return None
+    return text
 
 
 def precision_of(currency: str | None, default: int) -> int:
@@ -70,108 +157,40 @@ def clean_text(*parts: str | None) -> str | None:
     return text[:DESCRIPTION_LENGTH_MAX] or None
 
 
-def _content_id(line: StatementLine) -> str:
-    canonical = [
-        line.date.isoformat(),
-        line.amount,
-        line.direction,
-        line.description,
-        line.metadata.get("account"),
-    ]
-    return "sha256:" + hashlib.sha256(msgspec.json.encode(canonical)).hexdigest()[:40]
+def identity_of(line: StatementLine) -> str:
+    """What identifies ``line`` across deliveries, before its occurrence number (the
+    module docstring): ``account|currency|date|D/C amount|reference``."""
+    return "|".join(
+        (
+            line.account or "-",
+            line.currency or "-",
+            line.date.isoformat(),
+            f"{'C' if line.direction == 'credit' else 'D'}{line.amount}",
+            line.bank_reference or "-",
+        )
+    )
 
 
 def with_stable_ids(lines: Sequence[StatementLine]) -> list[StatementLine]:
-    """``lines`` with final external ids (see the package docstring)."""
+    """``lines`` with final external ids (the module docstring), in file order.
+
+    The n-th line (n >= 1) of an identity gets ``stmt:<identity>|<n>``; an id longer than
+    :data:`EXTERNAL_ID_LENGTH_MAX` becomes ``stmt:sha256:<hex>`` of it. A CSV line with its
+    own ``external_id`` keeps it; the 2nd, 3rd … use of that id in the file gets ``#2``, ``#3`` ….
+    """
     seen: dict[str, int] = {}
     out = []
     for line in lines:
-        base = (line.external_id or "").strip()[: EXTERNAL_ID_LENGTH_MAX - 8] or _content_id(line)
+        own = (line.external_id or "").strip()[: EXTERNAL_ID_LENGTH_MAX - 8]
+        base = own or identity_of(line)
         count = seen.get(base, 0) + 1
         seen[base] = count
-        out.append(replace(line, external_id=base if count == 1 else f"{base}#{count}"))
+        if own:
+            external_id = own if count == 1 else f"{own}#{count}"
+        else:
+            external_id = f"stmt:{base}|{count}"
+            if len(external_id) > EXTERNAL_ID_LENGTH_MAX:
+                digest = hashlib.sha256(external_id.encode()).hexdigest()
+                external_id = f"stmt:sha256:{digest}"
+        out.append(replace(line, external_id=external_id, id_is_identity=not own))
     return out
-
-
-def detect_format(filename: str | None, content: bytes) -> str:
-    """The format of a statement file, from its name, else its first bytes.
-
-    Raises:
-        StatementError: the format cannot be told (send ``format``).
-    """
-    name = (filename or "").lower()
-    for suffix, fmt in (
-        (".csv", "csv"),
-        (".ofx", "ofx"),
-        (".qfx", "ofx"),
-        (".sta", "mt940"),
-        (".mt940", "mt940"),
-        (".940", "mt940"),
-    ):
-        if name.endswith(suffix):
-            return fmt
-    head = content[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"OFXHEADER") or b"<OFX>" in head.upper():
-        return "ofx"
-    if b"camt.05" in head or b"BkToCstmr" in head:
-        return "camt053"
-    if head.startswith((b":20:", b"{1:")) or b"\n:20:" in head:
-        return "mt940"
-    if name.endswith(".xml"):
-        return "camt053"
-    raise StatementError("cannot tell the statement's format; send format", "format")
-
-
-def parse_statement(
-    content: bytes,
-    fmt: str,
-    *,
-    mapping: dict[str, Any] | None = None,
-    decimal_places: int = 2,
-) -> list[StatementLine]:
-    """The transactions of a statement file, with stable external ids (package docstring).
-
-    Raises:
-        StatementError: the file is not a readable statement of ``fmt`` (400).
-    """
-    if fmt == "csv":
-        from ledger.importers.csv_format import parse_csv
-
-        lines = parse_csv(content, mapping or {}, decimal_places)
-    elif mapping is not None:
-        raise StatementError("a column mapping is for csv files only", "mapping")
-    elif fmt == "ofx":
-        from ledger.importers.ofx import parse_ofx
-
-        lines = parse_ofx(content, decimal_places)
-    elif fmt == "mt940":
-        from ledger.importers.mt940 import parse_mt940
-
-        lines = parse_mt940(content, decimal_places)
-    elif fmt == "camt053":
-        from ledger.importers.camt053 import parse_camt053
-
-        lines = parse_camt053(content, decimal_places)
-    else:
-        raise StatementError(f"format is one of {', '.join(FORMATS)}", "format")
-    if len(lines) > STATEMENT_LINES_MAX:
-        raise StatementError(
-            f"a statement has at most {STATEMENT_LINES_MAX} transactions; split the file"
-        )
-    return with_stable_ids(lines)
-
-
-def to_record_inputs(lines: Sequence[StatementLine], data_stream_key: str) -> list[RecordInput]:
-    return [
-        RecordInput(
-            data_stream_key=data_stream_key,
-            amount=line.amount,
-            direction=line.direction,
-            date=line.date,
-            decimal_places=line.decimal_places,
-            description=line.description,
-            metadata=line.metadata,
-            external_id=line.external_id,
-        )
-        for line in lines
-    ]

@@ -19,7 +19,13 @@ import datetime as dt
 import io
 from typing import Any, Final
 
-from ledger.importers.common import StatementError, StatementLine, clean_text, minor_units
+from ledger.importers.common import (
+    ParsedStatement,
+    StatementError,
+    StatementLine,
+    clean_text,
+    minor_units,
+)
 
 _CREDIT: Final = frozenset({"credit", "cr", "c", "in", "deposit", "+"})
 _DEBIT: Final = frozenset({"debit", "dr", "d", "out", "withdrawal", "-"})
@@ -48,7 +54,7 @@ def _option(mapping: dict[str, Any], key: str, default: str) -> str:
     return value
 
 
-def parse_csv(content: bytes, mapping: dict[str, Any], decimal_places: int) -> list[StatementLine]:
+def parse_csv(content: bytes, mapping: dict[str, Any], decimal_places: int) -> ParsedStatement:
     unknown = set(mapping) - _KEYS
     if unknown:
         raise StatementError(f"unknown mapping keys: {', '.join(sorted(unknown))}", "mapping")
@@ -162,4 +168,4 @@ def parse_csv(content: bytes, mapping: dict[str, Any], decimal_places: int) -> l
                 metadata=metadata,
             )
         )
-    return lines
+    return ParsedStatement(kind="CSV", lines=lines)

@@ -8,6 +8,7 @@ from typing import Any
 import mt940
 
 from ledger.importers.common import (
+    ParsedStatement,
     StatementError,
     StatementLine,
     clean_text,
@@ -16,7 +17,7 @@ from ledger.importers.common import (
 )
 
 
-def parse_mt940(content: bytes, decimal_places: int) -> list[StatementLine]:
+def parse_mt940(content: bytes, decimal_places: int) -> ParsedStatement:
     """Every ``:61:`` line (with its ``:86:`` text); a negative amount is a debit."""
     try:
         text = content.decode("utf-8")
@@ -68,4 +69,4 @@ def parse_mt940(content: bytes, decimal_places: int) -> list[StatementLine]:
                 metadata=metadata,
             )
         )
-    return lines
+    return ParsedStatement(kind="MT940", lines=lines)

@@ -8,6 +8,7 @@ from typing import Any
 from ofxtools.Parser import OFXTree
 
 from ledger.importers.common import (
+    ParsedStatement,
     StatementError,
     StatementLine,
     clean_text,
@@ -16,7 +17,7 @@ from ledger.importers.common import (
 )
 
 
-def parse_ofx(content: bytes, decimal_places: int) -> list[StatementLine]:
+def parse_ofx(content: bytes, decimal_places: int) -> ParsedStatement:
     """Every ``STMTTRN`` of every statement in the file; ``TRNAMT`` > 0 is a credit."""
     tree = OFXTree()
     try:
@@ -53,4 +54,4 @@ def parse_ofx(content: bytes, decimal_places: int) -> list[StatementLine]:
                     metadata=metadata,
                 )
             )
-    return lines
+    return ParsedStatement(kind="OFX", lines=lines)

@@ -244,11 +244,12 @@ async def import_records(
         places = int(places_text)
     fmt = fmt or detect_format(upload.filename, content)
     # Parsing is CPU work: off the event loop.
-    lines = await asyncio.to_thread(
+    parsed = await asyncio.to_thread(
         parse_statement, content, fmt, mapping=mapping, decimal_places=places
     )
     inputs = [
-        check_record_input(r, f"$.file[{i}]") for i, r in enumerate(to_record_inputs(lines, stream))
+        check_record_input(r, f"$.file[{i}]")
+        for i, r in enumerate(to_record_inputs(parsed.lines, stream))
     ]
     outcomes = await services.records.import_records(tenant.tenant_id, inputs) if inputs else []
     created = sum(isinstance(o, ImportedRecord) and not o.replayed for o in outcomes)
