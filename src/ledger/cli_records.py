@@ -1,14 +1,16 @@
 """``ledger records import FILE --stream KEY --tenant SLUG [--format F] [--mapping JSON]``.
 
-Imports a bank statement file (CSV, OFX, SWIFT MT940, ISO 20022 camt.053) into a data stream
-of a tenant, with the same parsers and rules as ``POST /v1/records/import``: every
-transaction becomes a record with a stable ``external_id``, so importing the same file twice
-creates nothing new. Prints one JSON object on stdout:
-``{"tenant", "data_stream_key", "format", "created", "existing", "failed", "errors"}``.
+Imports a bank statement file (CSV, OFX, SWIFT MT940/MT942, ISO 20022 camt.052/053/054)
+into a data stream of a tenant: the same use case as ``POST /v1/records/import``
+(:mod:`ledger.commands.statement_import`). Prints one JSON object on stdout: the import
+report's head (``format``, ``kind``, ``accounts``, ``data_stream_keys``, ``created``,
+``existing``, ``skipped``, ``refused``, ``skipped_lines``, ``warnings``) with ``tenant``,
+``file`` and the refused lines as ``errors``.
 
 Exit codes (as ``ledger``'s): 0 every transaction imported (or already there); 1 refused (no
-such tenant, an unreadable statement, a transaction whose ``external_id`` exists with other
-content); 2 bad usage (the file cannot be read, a malformed ``--mapping``).
+such tenant, an unreadable statement or a bank's error response, accounts that do not fit
+the stream, a line whose ``external_id`` exists with other content); 2 bad usage (the file
+cannot be read, a malformed ``--mapping`` or ``--stream``).
 
 The lead wires it in ``ledger.cli.build_parser`` with ``add_records_commands(sub)``; it also
 runs alone as ``python -m ledger.cli_records records import ...``.
@@ -35,8 +37,8 @@ def _print_json(obj: dict[str, Any]) -> None:
 
 def cmd_records_import(settings: Settings, args: argparse.Namespace) -> int:
     from ledger.bootstrap import open_services
-    from ledger.commands.records import ImportedRecord, check_record_input, check_stream_key
-    from ledger.importers import detect_format, parse_statement, to_record_inputs
+    from ledger.commands.records import check_stream_key
+    from ledger.commands.statement_import import StatementImportRequest, import_statement
 
     path = Path(args.file)
     try:
@@ -55,12 +57,9 @@ def cmd_records_import(settings: Settings, args: argparse.Namespace) -> int:
             return 2
     try:
         stream = check_stream_key(args.stream, "--stream")
-        fmt = args.format or detect_format(path.name, content)
-        parsed = parse_statement(content, fmt, mapping=mapping, decimal_places=args.decimal_places)
-        inputs = [check_record_input(r) for r in to_record_inputs(parsed.lines, stream)]
     except LedgerError as e:
         sys.stderr.write(f"ledger: {e.message}\n")
-        return 1
+        return 2
 
     async def run() -> int:
         async with open_services(settings, run_projections=False) as services:
@@ -70,22 +69,37 @@ def cmd_records_import(settings: Settings, args: argparse.Namespace) -> int:
             if tenant_id is None:
                 sys.stderr.write(f"ledger: no tenant {args.tenant!r}\n")
                 return 1
-            outcomes = await services.records.import_records(tenant_id, inputs) if inputs else []
-        created = sum(isinstance(o, ImportedRecord) and not o.replayed for o in outcomes)
-        existing = sum(isinstance(o, ImportedRecord) and o.replayed for o in outcomes)
+            report = await import_statement(
+                services.records,
+                StatementImportRequest(
+                    tenant_id=tenant_id,
+                    content=content,
+                    filename=path.name,
+                    data_stream_key=stream,
+                    format=args.format,
+                    mapping=mapping,
+                    decimal_places=args.decimal_places,
+                    split_by_account=args.split_by_account,
+                    account=args.account,
+                ),
+            )
         errors = [
-            {"index": i, "code": o.code, "message": o.message, "details": o.details}
-            for i, o in enumerate(outcomes)
-            if isinstance(o, LedgerError)
+            {
+                "location": line.location,
+                "data_stream_key": line.data_stream_key,
+                "code": line.outcome.code,
+                "message": line.outcome.message,
+                "details": line.outcome.details,
+            }
+            for line in report.lines
+            if isinstance(line.outcome, LedgerError)
         ]
         _print_json(
             {
                 "tenant": args.tenant,
+                "file": path.name,
                 "data_stream_key": stream,
-                "format": fmt,
-                "created": created,
-                "existing": existing,
-                "failed": len(errors),
+                **report.summary(),
                 "errors": errors,
             }
         )
@@ -94,7 +108,7 @@ def cmd_records_import(settings: Settings, args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run())
     except LedgerError as e:
-        sys.stderr.write(f"ledger: {e.message}\n")
+        sys.stderr.write(f"ledger: {path.name}: {e.message}\n")
         return 1
 
 
@@ -123,7 +137,16 @@ def add_records_commands(subparsers: Any) -> None:
         default=2,
         choices=range(19),
         metavar="N",
-        help="CSV only: decimals of the amounts (default 2)",
+        help="CSV, and currencies outside ISO 4217: decimals of the amounts (default 2)",
+    )
+    importer.add_argument(
+        "--account", help="the account the file must hold (refused if it holds another)"
+    )
+    importer.add_argument(
+        "--split-by-account",
+        action="store_true",
+        help="put each account's lines in the data stream STREAM:ACCOUNT (else a file of"
+        " several accounts is refused)",
     )
     importer.set_defaults(func=cmd_records_import)
 

@@ -46,15 +46,16 @@ async def test_import_a_camt053_file_twice(database_url: str, tmp_path: Path) ->
     args = ("records", "import", str(STATEMENTS / "statement.camt053.xml"))
     first = run(database_url, tmp_path, *args, "--stream", "bank:de", "--tenant", "acme")
     assert first.returncode == 0, first.stderr
-    assert output(first) == {
+    report = output(first)
+    assert {k: report[k] for k in ("tenant", "file", "data_stream_key", "format", "kind")} == {
         "tenant": "acme",
+        "file": "statement.camt053.xml",
         "data_stream_key": "bank:de",
         "format": "camt053",
-        "created": 4,
-        "existing": 0,
-        "failed": 0,
-        "errors": [],
+        "kind": "camt.053",
     }
+    assert (report["created"], report["existing"], report["refused"]) == (4, 0, 0)
+    assert (report["skipped_lines"], report["errors"]) == ([], [])
     again = run(database_url, tmp_path, *args, "--stream", "bank:de", "--tenant", "acme")
     assert (output(again)["created"], output(again)["existing"]) == (0, 4)
     conn = await asyncpg.connect(database_url)
@@ -79,6 +80,7 @@ async def test_import_a_camt053_file_twice(database_url: str, tmp_path: Path) ->
         "mt940",
     )
     assert bad.returncode == 1
+    assert bad.stderr.startswith("ledger: statement.ofx: ")
     unreadable = run(
         database_url,
         tmp_path,

@@ -21,10 +21,9 @@ entry/line and the field; a bank's error response is a 422 ``BANK_ERROR_RESPONSE
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Final
 
-from ledger.commands.records import RecordInput
 from ledger.importers.camt053 import parse_camt053
 from ledger.importers.common import (
     STATEMENT_LINES_MAX,
@@ -50,7 +49,6 @@ __all__ = [
     "StatementLine",
     "detect_format",
     "parse_statement",
-    "to_record_inputs",
 ]
 
 
@@ -113,37 +111,16 @@ def parse_statement(
         raise StatementError(
             f"a statement has at most {STATEMENT_LINES_MAX} transactions; split the file"
         )
+    # An account is compared without its spaces (IBANs are printed in groups of four).
+    lines = [
+        replace(line, account="".join(line.account.split()) or None)
+        if line.account is not None
+        else line
+        for line in parsed.lines
+    ]
     return ParsedStatement(
         kind=parsed.kind,
-        lines=with_stable_ids(parsed.lines),
+        lines=with_stable_ids(lines),
         skipped=parsed.skipped,
         warnings=parsed.warnings,
     )
-
-
-def to_record_inputs(lines: Sequence[StatementLine], data_stream_key: str) -> list[RecordInput]:
-    """One record per line; its account, currency and bank reference go into the metadata."""
-    inputs = []
-    for line in lines:
-        metadata = dict(line.metadata)
-        for key, value in (
-            ("account", line.account),
-            ("currency", line.currency),
-            ("bank_reference", line.bank_reference),
-        ):
-            if value is not None:
-                metadata.setdefault(key, value)
-        inputs.append(
-            RecordInput(
-                data_stream_key=data_stream_key,
-                amount=line.amount,
-                direction=line.direction,
-                date=line.date,
-                decimal_places=line.decimal_places,
-                description=line.description,
-                metadata=metadata,
-                external_id=line.external_id,
-                identity_only=line.id_is_identity,
-            )
-        )
-    return inputs

@@ -9,7 +9,6 @@ body, as the seed's example sends them, and ignored.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from typing import Annotated, Any, Final, Literal
@@ -41,8 +40,9 @@ from ledger.commands.records import (
     check_record_input,
     check_stream_key,
 )
+from ledger.commands.statement_import import StatementImportRequest, import_statement
 from ledger.errors import LedgerError, NotFound, ValidationError
-from ledger.importers import FORMATS, detect_format, parse_statement, to_record_inputs
+from ledger.importers import FORMATS
 from ledger.queries.pagination import page_limit
 from ledger.queries.records import RecordFilter, list_records, record_document
 
@@ -50,6 +50,8 @@ JSON: Final = "application/json"
 # Ten thousand records with descriptions and metadata do not fit in the default 1 MiB.
 BULK_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
 IMPORT_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
+ACCOUNT_LENGTH_MAX: Final = 64
+_BOOLEANS: Final = {"true": True, "1": True, "false": False, "0": False}
 
 Amount = Annotated[int, msgspec.Meta(gt=0, le=limits.AMOUNT_MINOR_MAX)]
 StreamKey = Annotated[str, msgspec.Meta(min_length=1, max_length=STREAM_KEY_LENGTH_MAX)]
@@ -194,16 +196,26 @@ async def _form_text(form: Any, name: str) -> str | None:
     summary="Import a bank statement file",
     description=(
         "`multipart/form-data` with `file` (the statement), `data_stream_key`, and optionally "
-        f"`format` ({', '.join(FORMATS)}; detected from the file when absent), `mapping` (CSV "
-        "only: a JSON object naming the columns, see the README) and `decimal_places` (CSV "
-        "only, default 2; other formats use their currency's precision). Every transaction "
-        "becomes a record with a stable `external_id` (the statement's transaction id, else a "
-        "content hash), so importing the same file again creates nothing new. Answers "
-        "per-record results as `POST /v1/records/bulk` does, with counts. Files up to "
+        f"`format` ({', '.join(FORMATS)}; detected from the file when absent; `mt940` also "
+        "reads MT942, `camt053` also camt.052 and camt.054), `mapping` (CSV only: a JSON "
+        "object naming the columns, see docs/statement-import.md), `decimal_places` (CSV, and "
+        "currencies outside ISO 4217; default 2), `account` (the account the file must hold) "
+        "and `split_by_account` (`true`: each account's lines go to the data stream "
+        "`<data_stream_key>:<account>`; without it a file of several accounts, or of another "
+        "account than the stream's, is a 422 `STATEMENT_ACCOUNT_MISMATCH`). Every booked "
+        "transaction becomes a record whose `external_id` is its identity (account, currency, "
+        "date, direction, amount, the bank's reference when real, occurrence), so importing "
+        "the same file, an overlapping one, or the final statement after the interim one "
+        "creates nothing twice. The answer accounts for every line: `created`, `existing`, "
+        "`skipped` (with `skipped_lines`: location, reason `pending`|`zero_amount`|"
+        "`not_a_transaction`), `refused`, `warnings`, and per imported line "
+        '`{"status": 201|200|409, "location", "record"|"error"}` in file order. A file that '
+        "cannot be read is a 400 naming the entry and field; a bank's error response (e.g. an "
+        "OFX with a failed status) is a 422 `BANK_ERROR_RESPONSE`. Files up to "
         f"{IMPORT_BODY_BYTES_MAX // (1024 * 1024)} MiB."
     ),
     tags=["records"],
-    responses=error_responses(*BODY_ERROR_STATUSES, *V1_ERROR_STATUSES),
+    responses=error_responses(*BODY_ERROR_STATUSES, 422, *V1_ERROR_STATUSES),
     status_code=200,
     request_max_body_size=IMPORT_BODY_BYTES_MAX,
 )
@@ -242,30 +254,35 @@ async def import_records(
                 f"decimal_places is 0 to {DECIMAL_PLACES_MAX}", {"field": "decimal_places"}
             )
         places = int(places_text)
-    fmt = fmt or detect_format(upload.filename, content)
-    # Parsing is CPU work: off the event loop.
-    parsed = await asyncio.to_thread(
-        parse_statement, content, fmt, mapping=mapping, decimal_places=places
+    split_text = (await _form_text(form, "split_by_account") or "false").strip().lower()
+    if split_text not in _BOOLEANS:
+        raise ValidationError("split_by_account is true or false", {"field": "split_by_account"})
+    account = await _form_text(form, "account")
+    if account is not None and not 1 <= len(account.strip()) <= ACCOUNT_LENGTH_MAX:
+        raise ValidationError(
+            f"account is 1 to {ACCOUNT_LENGTH_MAX} characters", {"field": "account"}
+        )
+    report = await import_statement(
+        services.records,
+        StatementImportRequest(
+            tenant_id=tenant.tenant_id,
+            content=content,
+            filename=upload.filename,
+            data_stream_key=stream,
+            format=fmt,
+            mapping=mapping,
+            decimal_places=places,
+            split_by_account=_BOOLEANS[split_text],
+            account=account.strip() if account is not None else None,
+        ),
     )
-    inputs = [
-        check_record_input(r, f"$.file[{i}]")
-        for i, r in enumerate(to_record_inputs(parsed.lines, stream))
+    head = msgspec.json.encode({"data_stream_key": stream, **report.summary()})
+    results = _results([line.outcome for line in report.lines])
+    located = [
+        part[:1] + msgspec.json.encode({"location": line.location})[1:-1] + b"," + part[1:]
+        for line, part in zip(report.lines, results, strict=True)
     ]
-    outcomes = await services.records.import_records(tenant.tenant_id, inputs) if inputs else []
-    created = sum(isinstance(o, ImportedRecord) and not o.replayed for o in outcomes)
-    existing = sum(isinstance(o, ImportedRecord) and o.replayed for o in outcomes)
-    head = msgspec.json.encode(
-        {
-            "data_stream_key": stream,
-            "format": fmt,
-            "created": created,
-            "existing": existing,
-            "failed": len(outcomes) - created - existing,
-        }
-    )
-    return Response(
-        head[:-1] + b',"data":[' + b",".join(_results(outcomes)) + b"]}", media_type=JSON
-    )
+    return Response(head[:-1] + b',"data":[' + b",".join(located) + b"]}", media_type=JSON)
 
 
 def _record_id(text: str) -> int:
