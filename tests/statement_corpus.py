@@ -1,0 +1,46 @@
+"""The corpus of real bank statement files (``tests/fixtures/statements/corpus``).
+
+Each format has a manifest ``<format>.json``: one object per file, with the numbers a correct
+import must give — ``lines`` (imported lines), ``sums`` (signed sum per currency in minor
+units, credit +), ``accounts``, ``skipped`` — or ``refused`` (``status`` and ``code``) for a
+file that is not a statement. The numbers were computed from the raw files without our
+parsers (``independent`` says how), and cross-checked with the files' own balances where
+they carry them. Each file's ``source`` and ``licence`` say where it comes from; the
+source's licence text lies beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CORPUS = Path(__file__).parent / "fixtures" / "statements" / "corpus"
+# Manifest name → the ``format`` form field.
+MANIFEST_FORMATS = {"ofx": "ofx", "mt940": "mt940", "camt": "camt053", "camt053": "camt053"}
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    format: str
+    path: Path
+    entry: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.path.relative_to(CORPUS))
+
+    @property
+    def refused(self) -> dict[str, Any] | None:
+        refused: dict[str, Any] | None = self.entry.get("refused")
+        return refused
+
+
+def corpus_files() -> list[CorpusFile]:
+    files = []
+    for manifest in sorted(CORPUS.glob("*.json")):
+        fmt = MANIFEST_FORMATS[manifest.stem]
+        for entry in json.loads(manifest.read_text()):
+            files.append(CorpusFile(fmt, CORPUS / entry["file"], entry))
+    return files
