@@ -114,7 +114,7 @@ def cmd_records_import(settings: Settings, args: argparse.Namespace) -> int:
 
 def add_records_commands(subparsers: Any) -> None:
     """Add ``records import`` to ``ledger``'s sub-command parsers (``build_parser``'s ``sub``)."""
-    from ledger.importers import FORMATS
+    from ledger.importers import FORMAT_NAMES
 
     records = subparsers.add_parser("records", help="records of external data streams")
     actions = records.add_subparsers(dest="action", required=True)
@@ -126,7 +126,7 @@ def add_records_commands(subparsers: Any) -> None:
     importer.add_argument("--stream", required=True, help="the data stream key, e.g. bank:main")
     importer.add_argument("--tenant", required=True, help="the tenant's slug")
     importer.add_argument(
-        "--format", choices=FORMATS, help="the file's format (default: detected from the file)"
+        "--format", choices=FORMAT_NAMES, help="the file's format (default: detected from the file)"
     )
     importer.add_argument(
         "--mapping", help='CSV only: the column mapping as JSON, e.g. {"date": "Booking Date"}'

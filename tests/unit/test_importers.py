@@ -90,3 +90,20 @@ def test_csv_mapping_errors_name_the_mapping() -> None:
     assert caught.value.details["field"] == "mapping"
     with pytest.raises(StatementError):
         parse_statement(b"date,amount\n", "csv", mapping={"bogus": "x"})
+
+
+def test_csv_lines_carry_their_account_and_currency_and_zero_lines_are_listed() -> None:
+    content = (
+        b"date,amount,account,currency\n2026-06-01,12,NL91 ABNA 0417 1643 00,jpy\n"
+        b"2026-06-01,0.00,NL91ABNA0417164300,EUR\n2026-06-02,-1.5,NL91ABNA0417164300,EUR\n"
+    )
+    parsed = parse_statement(content, "csv")
+    assert [(ln.amount, ln.direction, ln.currency, ln.decimal_places) for ln in parsed.lines] == [
+        (12, "credit", "JPY", 0),
+        (150, "debit", "EUR", 2),
+    ]
+    assert {ln.account for ln in parsed.lines} == {"NL91ABNA0417164300"}
+    assert [(s.location, s.reason) for s in parsed.skipped] == [("line 3", "zero_amount")]
+    with pytest.raises(StatementError) as caught:
+        parse_statement(b"date,amount,currency\n2026-06-01,1,euro\n", "csv")
+    assert caught.value.details["location"] == "line 2"

@@ -38,6 +38,7 @@ from ledger.commands.records import (
 )
 from ledger.errors import DomainRuleViolated, LedgerError
 from ledger.importers import (
+    FORMAT_ALIASES,
     ParsedStatement,
     SkippedLine,
     StatementLine,
@@ -205,6 +206,7 @@ async def import_statement(
         ValidationError: a line is not a valid record (400).
     """
     fmt = request.format or detect_format(request.filename, request.content)
+    fmt = FORMAT_ALIASES.get(fmt, fmt)
     # Parsing is CPU work: off the event loop.
     parsed: ParsedStatement = await asyncio.to_thread(
         parse_statement,

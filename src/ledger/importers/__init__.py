@@ -39,9 +39,20 @@ from ledger.importers.mt940 import parse_mt940
 from ledger.importers.ofx import parse_ofx
 
 FORMATS: Final = ("csv", "ofx", "mt940", "camt053")
+# Other names a user may send for a format (the report says the canonical one).
+FORMAT_ALIASES: Final = {
+    "qfx": "ofx",
+    "mt942": "mt940",
+    "camt": "camt053",
+    "camt052": "camt053",
+    "camt054": "camt053",
+}
+FORMAT_NAMES: Final = (*FORMATS, *FORMAT_ALIASES)
 
 __all__ = [
     "FORMATS",
+    "FORMAT_ALIASES",
+    "FORMAT_NAMES",
     "BankErrorResponse",
     "ParsedStatement",
     "SkippedLine",
@@ -95,6 +106,7 @@ def parse_statement(
         StatementError: the file is not a readable statement of ``fmt`` (400).
         BankErrorResponse: the file is the bank's error response (422).
     """
+    fmt = FORMAT_ALIASES.get(fmt, fmt)
     if fmt == "csv":
         parsed = parse_csv(content, mapping or {}, decimal_places)
     elif mapping is not None:

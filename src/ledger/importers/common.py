@@ -28,7 +28,6 @@ from ledger import limits
 from ledger.domain.currencies import ISO_PRECISION
 from ledger.errors import DomainRuleViolated, ValidationError
 
-FORMATS: Final = ("csv", "ofx", "mt940", "camt053")
 STATEMENT_LINES_MAX: Final = 100_000
 DESCRIPTION_LENGTH_MAX: Final = 1000
 EXTERNAL_ID_LENGTH_MAX: Final = 255

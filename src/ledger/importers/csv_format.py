@@ -6,7 +6,9 @@ The mapping (a JSON object; every key optional) names the columns and how to rea
 ``credit`` and ``debit`` (two unsigned columns, the non-empty one counts), ``direction``
 (a column saying credit/debit: ``credit``, ``cr``, ``c``, ``in``, ``deposit`` or ``debit``,
 ``dr``, ``d``, ``out``, ``withdrawal``; then the amount's sign is ignored), ``description``,
-``external_id``, ``metadata`` (a list of columns copied into the record's metadata),
+``external_id``, ``account`` (the account of the line; a file of several accounts is split or
+refused as any statement), ``currency`` (its ISO code: its precision then applies),
+``metadata`` (a list of columns copied into the record's metadata),
 ``date_format`` (``strptime`` format, default ISO ``%Y-%m-%d``), ``delimiter`` (``,``),
 ``decimal_separator`` (``.``), ``thousands_separator`` (none). Column names match the
 header case-insensitively; a default column that is absent is simply not used.
@@ -21,10 +23,12 @@ from typing import Any, Final
 
 from ledger.importers.common import (
     ParsedStatement,
+    SkippedLine,
     StatementError,
     StatementLine,
     clean_text,
     minor_units,
+    precision_of,
 )
 
 _CREDIT: Final = frozenset({"credit", "cr", "c", "in", "deposit", "+"})
@@ -38,6 +42,8 @@ _KEYS: Final = frozenset(
         "direction",
         "description",
         "external_id",
+        "account",
+        "currency",
         "metadata",
         "date_format",
         "delimiter",
@@ -91,6 +97,8 @@ def parse_csv(content: bytes, mapping: dict[str, Any], decimal_places: int) -> P
     direction_col = column("direction")
     description_col = column("description")
     external_col = column("external_id")
+    account_col = column("account")
+    currency_col = column("currency")
     extra = mapping.get("metadata", [])
     if not isinstance(extra, list) or not all(isinstance(c, str) for c in extra):
         raise StatementError("mapping.metadata is a list of column names", "mapping")
@@ -116,13 +124,21 @@ def parse_csv(content: bytes, mapping: dict[str, Any], decimal_places: int) -> P
         value = value.strip("()")
         if decimal_separator != ".":
             value = value.replace(decimal_separator, ".")
-        amount, sign = minor_units(value, decimal_places)
+        amount, sign = minor_units(value, places)
         return amount, sign != negative
 
     lines: list[StatementLine] = []
+    skipped: list[SkippedLine] = []
     for number, row in enumerate(reader, start=2):
         if not any(c.strip() for c in row):
             continue
+        currency = cell(row, currency_col).upper() or None
+        if currency is not None and not (len(currency) == 3 and currency.isalpha()):
+            raise StatementError(
+                f"{cell(row, currency_col)[:20]!r} is not a currency code",
+                location=f"line {number}",
+            )
+        places = precision_of(currency, decimal_places)
         try:
             try:
                 date = dt.datetime.strptime(cell(row, date_col), date_format).date()
@@ -150,10 +166,11 @@ def parse_csv(content: bytes, mapping: dict[str, Any], decimal_places: int) -> P
                 else:
                     raise StatementError(f"{cell(row, direction_col)!r} is not credit or debit")
         except StatementError as e:
-            raise StatementError(f"line {number}: {e.message}") from None
+            raise StatementError(e.details["reason"], location=f"line {number}") from None
         except csv.Error as e:
-            raise StatementError(f"line {number}: {e}") from None
+            raise StatementError(str(e), location=f"line {number}") from None
         if amount == 0:
+            skipped.append(SkippedLine(location=f"line {number}", reason="zero_amount"))
             continue
         metadata: dict[str, Any] = {"source": "csv"}
         metadata.update({name: cell(row, i) for name, i in extra_cols.items()})
@@ -162,10 +179,13 @@ def parse_csv(content: bytes, mapping: dict[str, Any], decimal_places: int) -> P
                 amount=amount,
                 direction=direction,
                 date=date,
-                decimal_places=decimal_places,
+                decimal_places=places,
+                account=cell(row, account_col) or None,
+                currency=currency,
+                location=f"line {number}",
                 description=clean_text(cell(row, description_col)),
                 external_id=cell(row, external_col) or None,
                 metadata=metadata,
             )
         )
-    return ParsedStatement(kind="CSV", lines=lines)
+    return ParsedStatement(kind="CSV", lines=lines, skipped=skipped)

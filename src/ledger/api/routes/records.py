@@ -42,7 +42,7 @@ from ledger.commands.records import (
 )
 from ledger.commands.statement_import import StatementImportRequest, import_statement
 from ledger.errors import LedgerError, NotFound, ValidationError
-from ledger.importers import FORMATS
+from ledger.importers import FORMAT_ALIASES, FORMAT_NAMES, FORMATS
 from ledger.queries.pagination import page_limit
 from ledger.queries.records import RecordFilter, list_records, record_document
 
@@ -197,7 +197,8 @@ async def _form_text(form: Any, name: str) -> str | None:
     description=(
         "`multipart/form-data` with `file` (the statement), `data_stream_key`, and optionally "
         f"`format` ({', '.join(FORMATS)}; detected from the file when absent; `mt940` also "
-        "reads MT942, `camt053` also camt.052 and camt.054), `mapping` (CSV only: a JSON "
+        "reads MT942, `camt053` also camt.052 and camt.054; "
+        f"aliases: {', '.join(FORMAT_ALIASES)}), `mapping` (CSV only: a JSON "
         "object naming the columns, see docs/statement-import.md), `decimal_places` (CSV, and "
         "currencies outside ISO 4217; default 2), `account` (the account the file must hold) "
         "and `split_by_account` (`true`: each account's lines go to the data stream "
@@ -235,8 +236,11 @@ async def import_records(
     content = await upload.read()
     stream = check_stream_key(await _form_text(form, "data_stream_key"))
     fmt = await _form_text(form, "format")
-    if fmt is not None and fmt not in FORMATS:
-        raise ValidationError(f"format is one of {', '.join(FORMATS)}", {"field": "format"})
+    if fmt is not None and fmt not in FORMAT_NAMES:
+        raise ValidationError(
+            f"format is one of {', '.join(FORMAT_NAMES)}", {"field": "format", "value": fmt[:50]}
+        )
+    fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt is not None else None
     mapping_text = await _form_text(form, "mapping")
     mapping = None
     if mapping_text:
