@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from ledger.importers import StatementError, detect_format, parse_statement
+from ledger.cli import quiet_third_party_loggers
+from ledger.errors import LedgerError
+from ledger.importers import (
+    FORMAT_NAMES,
+    ParsedStatement,
+    StatementError,
+    detect_format,
+    parse_statement,
+)
 
 STATEMENTS = Path(__file__).parent.parent / "fixtures" / "statements"
 CSV_MAPPING = {
@@ -107,3 +118,55 @@ def test_csv_lines_carry_their_account_and_currency_and_zero_lines_are_listed() 
     with pytest.raises(StatementError) as caught:
         parse_statement(b"date,amount,currency\n2026-06-01,1,euro\n", "csv")
     assert caught.value.details["location"] == "line 2"
+
+
+SAMPLES = {
+    "statement.ofx": "ofx",
+    "statement.mt940": "mt940",
+    "statement.camt053.xml": "camt053",
+}
+
+
+def outcome(content: bytes, fmt: str) -> ParsedStatement | LedgerError:
+    try:
+        return parse_statement(content, fmt)
+    except LedgerError as e:  # anything else fails the test
+        return e
+
+
+def assert_lines_or_a_4xx(result: ParsedStatement | LedgerError) -> None:
+    if isinstance(result, LedgerError):
+        assert 400 <= result.status_code < 500
+        assert result.message
+        assert " at 0x" not in result.message  # no object reprs
+    else:
+        assert all(ln.amount > 0 and ln.direction in ("credit", "debit") for ln in result.lines)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=2000), st.sampled_from(FORMAT_NAMES))
+def test_any_bytes_give_lines_or_a_4xx(content: bytes, fmt: str) -> None:
+    assert_lines_or_a_4xx(outcome(content, fmt))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(sorted(SAMPLES)),
+    st.lists(st.tuples(st.floats(0, 1), st.binary(max_size=8)), min_size=1, max_size=6),
+)
+def test_a_damaged_statement_gives_lines_or_a_4xx(
+    name: str, edits: list[tuple[float, bytes]]
+) -> None:
+    content = bytearray(read(name))
+    for where, replacement in edits:
+        at = int(where * len(content))
+        content[at : at + len(replacement)] = replacement
+    assert_lines_or_a_4xx(outcome(bytes(content), SAMPLES[name]))
+
+
+def test_the_readers_libraries_are_quiet_unless_debug() -> None:
+    quiet_third_party_loggers("INFO")
+    assert logging.getLogger("mt940").getEffectiveLevel() == logging.CRITICAL
+    logging.getLogger("mt940").setLevel(logging.NOTSET)
+    quiet_third_party_loggers("DEBUG")
+    assert logging.getLogger("mt940").level == logging.NOTSET
