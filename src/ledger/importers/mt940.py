@@ -59,6 +59,12 @@ KNOWN_TAGS: Final = frozenset(
 FIELD_RE: Final = re.compile(r":(\d{2}[A-Z]?|NS):")
 SWIFT_TYPE_RE: Final = re.compile(r"\{2:[IO](\d{3})")
 END_RE: Final = re.compile(r"-(?:\}|$)")  # "-" ends a message; "-}" a SWIFT block 4
+# :60F:/:62F:/:64:/:65: mark, date, currency, amount ("," or "." as decimal sign)
+BALANCE_RE: Final = re.compile(r"\s*([CDcd])(\d{6})([A-Za-z]{3})\s*(\d+(?:[.,]\d*)?)")
+# A :61: amount with "." as decimal sign (Rabobank's old files): "C000000000300.00NMSC"
+DOT_AMOUNT_RE: Final = re.compile(
+    r"^(\d{6}(?:\d{4}|\s{4})?\s?[A-Za-z]{1,3}\n?\d+)\.(\d*)(?=[A-Za-z/ \n]|$)"
+)
 BLOCK5_RE: Final = re.compile(r"^(?:\{5:(?:[^{}]|\{[^{}]*\})*\})+")
 OPENING_TAGS: Final = ("60F", "60M", "60")
 CLOSING_TAGS: Final = ("62F", "62M", "62")
@@ -74,7 +80,6 @@ MARKS: Final = {
 }
 STANDARD_61: Final = mt940_tags.Statement()
 ASN_61: Final = mt940_tags.StatementASNB()
-BALANCE_TAG: Final = mt940_tags.FinalOpeningBalance()
 SUM_TAG: Final = mt940_tags.SumDebitEntries()
 NUMBER_TAG: Final = mt940_tags.StatementNumber()
 DETAILS_TAG: Final = mt940_tags.TransactionDetails()
@@ -158,7 +163,7 @@ def _not_mt940(text: str) -> StatementError:
     else:
         what = "not an MT940 or MT942 statement"
     return StatementError(
-        f"the file is {what}: no statement fields (:20:, :25:, :60F:, :61:, :62F:) found"
+        f"the file is {what}: no statement lines (:61:) or balances (:60F:, :62F:) found"
     )
 
 
@@ -294,15 +299,15 @@ def _name(statement: _Statement, reference: str | None) -> str:
 def _balance(f: _Field | None, what: str, where: str, warnings: list[str]) -> _Balance | None:
     if f is None:
         return None
-    match = BALANCE_TAG.re.match(f.value)
-    amount = _decimal(match.group("amount")) if match else None
-    if match is None or amount is None or not re.fullmatch(r"[A-Za-z]{3}", match.group("currency")):
+    match = BALANCE_RE.match(f.value)
+    amount = _decimal(match.group(4)) if match else None
+    if match is None or amount is None:
         warnings.append(
             f"{where}: the {what} (:{f.tag}: on line {f.line}) could not be read and is not checked"
         )
         return None
-    sign = -1 if match.group("status").upper() == "D" else 1
-    return _Balance(amount=sign * amount, currency=match.group("currency").upper())
+    sign = -1 if match.group(1).upper() == "D" else 1
+    return _Balance(amount=sign * amount, currency=match.group(3).upper())
 
 
 def _decimal(raw: str | None) -> Decimal | None:
@@ -337,9 +342,9 @@ def _currency(
             return balance.currency
     for tag in ("64", "65"):
         f = statement.first(tag)
-        match = BALANCE_TAG.re.match(f.value) if f else None
-        if match and re.fullmatch(r"[A-Za-z]{3}", match.group("currency")):
-            return match.group("currency").upper()
+        match = BALANCE_RE.match(f.value) if f else None
+        if match:
+            return match.group(3).upper()
     for tag in ("34F", "90D", "90C"):
         f = statement.first(tag)
         found = re.match(r"\d*([A-Za-z]{3})", f.value) if f else None
@@ -443,7 +448,9 @@ def _read_statement(
         )
     for layout, count in layouts.items():
         warnings.append(f"{where}: {count} :61: line(s) read with {layout}")
-    _check(where, statement, opening, closing, currency, total, credits, debits, warnings)
+    _check(
+        where, statement, (opening, closing), currency, places, (total, credits, debits), warnings
+    )
 
 
 def _statement_number(statement: _Statement, where: str, warnings: list[str]) -> str | None:
@@ -470,6 +477,7 @@ def _read_61(
     value = entry.value
     if len(value) > FIELD_LENGTH_MAX:
         raise StatementError("the :61: field is too long", "61", location=location)
+    value = DOT_AMOUNT_RE.sub(r"\1,\2", value, count=1)
     first, _, rest = value.partition("\n")
     collapsed = first + ("\n" + " ".join(rest.split()) if rest.strip() else "")
     attempts: list[tuple[mt940_tags.Statement, str, str]] = [
@@ -586,14 +594,20 @@ def _counterparty(details: list[_Field]) -> str | None:
 def _check(
     where: str,
     statement: _Statement,
-    opening: _Balance | None,
-    closing: _Balance | None,
+    balances: tuple[_Balance | None, _Balance | None],
     currency: str | None,
-    total: Decimal,
-    credits: list[Decimal],
-    debits: list[Decimal],
+    places: int,
+    sums: tuple[Decimal, list[Decimal], list[Decimal]],
     warnings: list[str],
 ) -> None:
+    """Warn when opening balance + the signed lines != closing balance, and when the
+    :90D:/:90C: counts and sums differ from the lines."""
+    opening, closing = balances
+    total, credits, debits = sums
+
+    def money(value: Decimal) -> str:
+        return f"{value:.{places}f}"
+
     if opening is not None and closing is not None:
         if opening.currency != closing.currency:
             warnings.append(
@@ -603,10 +617,9 @@ def _check(
         elif opening.amount + total != closing.amount:
             difference = closing.amount - opening.amount - total
             warnings.append(
-                f"{where}: opening balance {opening.amount} + lines {total} = "
-                f"{opening.amount + total} "
-                f"{opening.currency}, but the closing balance is {closing.amount} "
-                f"(a difference of {difference} {opening.currency})"
+                f"{where}: opening balance {money(opening.amount)} + lines {money(total)} = "
+                f"{money(opening.amount + total)} {opening.currency}, but the closing balance "
+                f"is {money(closing.amount)} (a difference of {money(difference)})"
             )
     for tag, what, values in (("90D", "debit", debits), ("90C", "credit", credits)):
         f = statement.first(tag)
@@ -620,9 +633,10 @@ def _check(
             )
             continue
         count = int(match.group("number")) if match.group("number") else None
-        if (count is not None and count != len(values)) or amount != sum(values, Decimal(0)):
+        found = sum(values, Decimal(0))
+        if (count is not None and count != len(values)) or amount != found:
             warnings.append(
-                f"{where}: :{tag}: gives {count if count is not None else '?'} {what} entries of "
-                f"{amount} {currency or ''}".rstrip()
-                + f", but the file has {len(values)} of {sum(values, Decimal(0))}"
+                f"{where}: :{tag}: gives {count if count is not None else '?'} {what} entries "
+                f"of {money(amount)} {currency or ''}, but the file has {len(values)} "
+                f"of {money(found)}"
             )
