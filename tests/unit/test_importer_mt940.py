@@ -131,10 +131,17 @@ def test_an_account_with_its_currency_appended() -> None:
 
 @pytest.mark.parametrize("placeholder", ["NONREF", "NONREF   ", "EREF", "N", "X"])
 def test_placeholder_references_are_not_bank_references(placeholder: str) -> None:
-    lines = parse_mt940(mt940(f":61:2606010601C1,00NTRF{placeholder}"), 2).lines
-    assert lines[0].bank_reference is None
-    lines = parse_mt940(mt940(f":61:2606010601C1,00NTRF{placeholder}//{placeholder}"), 2).lines
-    assert lines[0].bank_reference is None
+    lines = parse_mt940(
+        mt940(
+            f":61:2606010601C1,00NTRF{placeholder}//BANK-9",
+            f":61:2606010601C1,00NTRFINV-77//{placeholder}",
+            f":61:2606010601C1,00NTRF{placeholder}//{placeholder}",
+            f":61:2606010601C1,00NTRF{placeholder}",
+        ),
+        2,
+    ).lines
+    assert [ln.bank_reference for ln in lines] == ["BANK-9", "INV-77", None, None]
+    assert "customer_reference" not in lines[0].metadata
 
 
 def test_the_bank_reference_after_slashes_else_a_real_customer_reference() -> None:
