@@ -387,3 +387,12 @@ def test_corpus_file(entry: dict[str, object]) -> None:
     ids = [line.external_id for line in parsed.lines]
     assert len(set(ids)) == len(ids)
     assert ids == [line.external_id for line in parse_statement(content, "mt940").lines]
+
+
+def test_structured_german_details_read_by_mt940() -> None:
+    path = CORPUS / "mt940/wolph-mt940/self-provided/gv_codes.sta"
+    line = parse_mt940(path.read_bytes(), 2).lines[0]
+    assert line.metadata["counterparty"] == "PayPal (Europe) S.a.r.l. et"
+    assert line.description is not None
+    assert "Ihr Einkaufbei SPOTIFY" in line.description
+    assert "?2" not in line.description

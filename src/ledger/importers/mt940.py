@@ -431,7 +431,14 @@ def _read_statement(
         )
         bank_reference = next((r for r in map(real_reference, candidates) if r), None)
         date = data["date"]
-        description_parts = [_details_text(details), str(data.get("extra_details") or "")]
+        structured = _structured(details)
+        if structured:
+            description_parts = [
+                structured.get(key) for key in ("posting_text", "applicant_name", "purpose")
+            ]
+        else:
+            description_parts = [_details_text(details)]
+        description_parts.append(str(data.get("extra_details") or ""))
         lines.append(
             StatementLine(
                 amount=amount,
@@ -569,26 +576,29 @@ def _metadata(
     return metadata
 
 
-def _counterparty(details: list[_Field]) -> str | None:
+def _structured(details: list[_Field]) -> dict[str, str | None] | None:
+    """The sub-fields of a structured German :86: (``835?20…?32…``), read by mt-940."""
     text = _details_text(details)
-    if not text:
+    if not re.match(r"\d{3}\?\d{2}", text):
         return None
-    found = re.search(r"/NAME/([^/]*)", text)
+    try:
+        transactions = mt940.models.Transactions(options=OPTIONS)
+        data = {"transaction_details": "\n".join(f.value for f in details if f.tag == "86")}
+        result = mt940_processors.transaction_details_post_processor(
+            transactions, DETAILS_TAG, data, dict(data)
+        )
+    except Exception:  # a structured :86: is a nicety: read it as plain text instead
+        return None
+    return {k: v.strip() for k, v in result.items() if isinstance(v, str) and v.strip()} or None
+
+
+def _counterparty(details: list[_Field]) -> str | None:
+    found = re.search(r"/NAME/([^/]*)", _details_text(details))
     if found and found.group(1).strip():
         return " ".join(found.group(1).split())[:140]
-    if "?3" in text or "?2" in text:
-        try:
-            transactions = mt940.models.Transactions(options=OPTIONS)
-            data = {"transaction_details": text}
-            result = mt940_processors.transaction_details_post_processor(
-                transactions, DETAILS_TAG, data, dict(data)
-            )
-        except Exception:
-            return None
-        name = result.get("applicant_name")
-        if isinstance(name, str) and name.strip():
-            return " ".join(name.split())[:140]
-    return None
+    structured = _structured(details)
+    name = (structured or {}).get("applicant_name")
+    return " ".join(name.split())[:140] if name else None
 
 
 def _check(
