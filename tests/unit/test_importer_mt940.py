@@ -58,6 +58,11 @@ def test_direction_comes_from_the_mark_reversals_included() -> None:
     assert parsed.warnings == []  # 100 + 10 - 20 - 30 + 40 - 5 = 95: it balances
 
 
+def test_a_mark_the_asn_layout_admits_but_no_bank_uses_is_refused() -> None:
+    with pytest.raises(StatementError, match="no debit/credit mark"):
+        parse_mt940(mt940(":61:2606010601XD1,00NTRFNONREF\nextra\nlines"), 2)
+
+
 def test_expected_marks_of_an_mt942() -> None:
     content = mt940(":61:2606010601EC7,00NTRFNONREF", ":61:2606010601ED3,00NTRFNONREF")
     lines = parse_mt940(content, 2).lines
@@ -190,6 +195,15 @@ def test_an_mt942_reads_like_an_mt940_with_the_same_identity() -> None:
     assert debit.metadata["counterparty"] == "ACME"
     assert debit.account == "NL20INGB0001234567"
     assert debit.currency == "EUR"
+
+
+def test_a_real_mt942_and_mt940_of_the_same_day_give_the_same_ids() -> None:
+    folder = CORPUS / "mt940/wolph-mt940/mBank"
+    final = parse_statement((folder / "mt940.sta").read_bytes(), "mt940")
+    interim = parse_statement((folder / "mt942.sta").read_bytes(), "mt940")
+    assert (final.kind, interim.kind) == ("MT940", "MT942")
+    assert len(final.lines) == 3
+    assert [ln.external_id for ln in interim.lines] == [ln.external_id for ln in final.lines]
 
 
 def test_mt942_sums_are_checked() -> None:

@@ -497,7 +497,7 @@ def _read_61(
     transactions = mt940.models.Transactions(options=OPTIONS)
     for tag, text, layout in attempts:
         match = tag.re.match(text)
-        if match is None:
+        if match is None or str(match.group("status")).upper() not in MARKS:
             continue
         data: dict[str, Any] = match.groupdict()
         amount_text = data.get("amount")
@@ -515,8 +515,8 @@ def _read_61(
     found = re.match(r"\d{6}", value)
     if found is None:
         reason = "does not start with a value date (YYMMDD)"
-    elif re.match(r"\d{6}(\d{4}|\s{4})?[A-Za-z]{1,2}[\d,]", value) is None:
-        reason = "has no debit/credit mark (C, D, RC, RD) and amount after the date"
+    elif re.match(r"\d{6}(\d{4}|\s{4})?(R?[CD]|E[CD])[A-Z]?\s?[\d,]", value, re.I) is None:
+        reason = "has no debit/credit mark (C, D, RC, RD, EC, ED) and amount after the date"
     else:
         reason = "is not laid out as date, [entry date], mark, amount, type, reference"
     if found is not None and _bad_date(found.group(0)):
