@@ -410,3 +410,9 @@ def test_structured_german_details_read_by_mt940() -> None:
     assert line.description is not None
     assert "Ihr Einkaufbei SPOTIFY" in line.description
     assert "?2" not in line.description
+
+
+def test_many_balance_fields_stay_linear() -> None:
+    fields = "".join(":64:C260601EUR1,00\n:60M:C260601EUR1,00\n" for _ in range(30_000))
+    content = f":20:X\n:25:NL91ABNA0417164300\n{fields}:61:2606010601C1,00NTRF\n".encode()
+    assert len(parse_mt940(content, 2).lines) == 1

@@ -105,6 +105,11 @@ class _Statement:
     # (the :61: field, the :86: fields that follow it)
     entries: list[tuple[_Field, list[_Field]]] = field(default_factory=list)
     info: list[_Field] = field(default_factory=list)  # :86: of the statement itself
+    tags: set[str] = field(default_factory=set)  # the tags of ``fields``
+
+    def add(self, f: _Field) -> None:
+        self.fields.append(f)
+        self.tags.add(f.tag)
 
     def first(self, *tags: str) -> _Field | None:
         for tag in tags:
@@ -114,7 +119,7 @@ class _Statement:
         return None
 
     def has(self, *tags: str) -> bool:
-        return any(f.tag in tags for f in self.fields)
+        return not self.tags.isdisjoint(tags)
 
 
 @dataclass
@@ -267,7 +272,7 @@ def _split(text: str) -> tuple[list[_Statement], list[int]]:
         elif tag == "86":
             current.info.append(new)
         else:
-            current.fields.append(new)
+            current.add(new)
             entry_open = False
         last = new
     return statements, outside
