@@ -369,7 +369,7 @@ def _read_statement(
     warnings: list[str],
 ) -> None:
     reference_field = statement.first("20")
-    reference = " ".join(reference_field.value.split()) if reference_field else None
+    reference = " ".join(reference_field.value.split())[:35] if reference_field else None
     where = _name(statement, reference)
     opening = _balance(statement.first(*OPENING_TAGS), "opening balance", where, warnings)
     closing = _balance(statement.first(*CLOSING_TAGS), "closing balance", where, warnings)
