@@ -416,3 +416,11 @@ def test_many_balance_fields_stay_linear() -> None:
     fields = "".join(":64:C260601EUR1,00\n:60M:C260601EUR1,00\n" for _ in range(30_000))
     content = f":20:X\n:25:NL91ABNA0417164300\n{fields}:61:2606010601C1,00NTRF\n".encode()
     assert len(parse_mt940(content, 2).lines) == 1
+
+
+def test_lines_after_a_message_end_without_a_header_keep_the_account() -> None:
+    content = mt940(":61:2606010601C1,00NTRF", closing="C260601EUR101,00") + (
+        b":61:2606020602D2,00NTRF\n:86:late line\n"
+    )
+    lines = parse_mt940(content, 2).lines
+    assert [(ln.account, ln.currency) for ln in lines] == [("NL91ABNA0417164300", "EUR")] * 2

@@ -255,6 +255,8 @@ def _split(text: str) -> tuple[list[_Statement], list[int]]:
             continue
         outside.clear()  # text between messages: the next message's bank header
         new = _Field(tag=str(tag), line=number, text=[line[match.end() :]])
+        if current is None and statements and tag not in ("20", "25"):
+            current = statements[-1]  # a message going on without a header of its own
         if (
             current is None
             or tag == "20"
