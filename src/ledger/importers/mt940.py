@@ -1,72 +1,659 @@
-"""SWIFT MT940 statements, read with ``mt-940``."""
+"""SWIFT MT940 statements and MT942 interim reports, read with ``mt-940``.
+
+The file is cut into fields (``:20:``, ``:25:``, ``:61:`` …) and statements here, so each
+statement keeps its own account, currency and balances and every ``:61:`` keeps its line
+number; ``mt-940``'s tag classes read the fields themselves: its standard ``:61:`` layout,
+else its ASN Bank layout (:class:`mt940.tags.StatementASNB`, also used first for ASN Bank
+files, where the customer reference holds the counterparty's IBAN).
+
+Tolerated: SWIFT block wrappers (``{1:…}{2:…}{4:`` … ``-}``), several messages and
+statements in one file, bank header lines before a message and text after the last one,
+``\\r\\n``, a UTF-8 byte order mark, Windows-1252 / Latin-1 text, a statement number
+(``:28C:``) over two lines (ING), a ``:25:`` account with its currency appended, an
+``:86:`` that belongs to the statement rather than to a line. Each deviation that changes
+what is read is a warning.
+
+Rules:
+
+- direction from the ``:61:`` debit/credit mark: ``C`` credit, ``D`` debit, ``RC``
+  (reversal of a credit) debit, ``RD`` (reversal of a debit) credit (metadata
+  ``reversal``), ``EC``/``ED`` (expected, MT942) credit/debit (metadata ``expected``);
+  the amount is always positive;
+- ``date`` is the ``:61:`` value date; the entry date goes to metadata ``entry_date``;
+- the bank reference is the one after ``//``, else the customer reference, when real
+  (:func:`.common.real_reference`: ``NONREF``, ``EREF`` … are not);
+- an MT942 reads like an MT940, so a line gets the same identity in both;
+- per statement, opening balance + signed sum of its lines must equal its closing balance
+  (MT942: the ``:90D:``/``:90C:`` counts and sums must match its lines), else a warning.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
 
 import mt940
+from mt940 import processors as mt940_processors
+from mt940 import tags as mt940_tags
 
 from ledger.importers.common import (
     ParsedStatement,
+    SkippedLine,
     StatementError,
     StatementLine,
     clean_text,
     minor_units,
     precision_of,
+    real_reference,
 )
+
+KNOWN_TAGS: Final = frozenset(
+    {
+        "13", "13D", "20", "21", "25", "25P", "28", "28C", "34F", "60", "60F", "60M",
+        "61", "62", "62F", "62M", "64", "65", "86", "90C", "90D", "NS",
+    }
+)  # fmt: skip
+FIELD_RE: Final = re.compile(r":(\d{2}[A-Z]?|NS):")
+SWIFT_TYPE_RE: Final = re.compile(r"\{2:[IO](\d{3})")
+END_RE: Final = re.compile(r"-(?:\}|$)")  # "-" ends a message; "-}" a SWIFT block 4
+# :60F:/:62F:/:64:/:65: mark, date, currency, amount ("," or "." as decimal sign)
+BALANCE_RE: Final = re.compile(r"\s*([CDcd])(\d{6})([A-Za-z]{3})\s*(\d+(?:[.,]\d*)?)")
+# A :61: amount with "." as decimal sign (Rabobank's old files): "C000000000300.00NMSC"
+DOT_AMOUNT_RE: Final = re.compile(
+    r"^(\d{6}(?:\d{4}|\s{4})?\s?[A-Za-z]{1,3}\n?\d+)\.(\d*)(?=[A-Za-z/ \n]|$)"
+)
+BLOCK5_RE: Final = re.compile(r"^(?:\{5:(?:[^{}]|\{[^{}]*\})*\})+")
+OPENING_TAGS: Final = ("60F", "60M", "60")
+CLOSING_TAGS: Final = ("62F", "62M", "62")
+FIELD_LENGTH_MAX: Final = 20_000  # characters of one :61: field
+FIELD_LINES_MAX: Final = 300  # lines kept of one field (an :86: of many lines)
+MARKS: Final = {
+    "C": ("credit", {}),
+    "D": ("debit", {}),
+    "RC": ("debit", {"reversal": True}),
+    "RD": ("credit", {"reversal": True}),
+    "EC": ("credit", {"expected": True}),
+    "ED": ("debit", {"expected": True}),
+}
+STANDARD_61: Final = mt940_tags.Statement()
+ASN_61: Final = mt940_tags.StatementASNB()
+SUM_TAG: Final = mt940_tags.SumDebitEntries()
+NUMBER_TAG: Final = mt940_tags.StatementNumber()
+DETAILS_TAG: Final = mt940_tags.TransactionDetails()
+OPTIONS: Final = mt940.Options(reversal_sign=True, case_insensitive_marks=True, applicant_iban=True)
+
+
+@dataclass
+class _Field:
+    tag: str
+    line: int  # 1-based line number of the tag in the file
+    text: list[str]
+
+    @property
+    def value(self) -> str:
+        return "\n".join(self.text).strip()
+
+
+@dataclass
+class _Statement:
+    number: int
+    message_type: str | None = None
+    fields: list[_Field] = field(default_factory=list)
+    # (the :61: field, the :86: fields that follow it)
+    entries: list[tuple[_Field, list[_Field]]] = field(default_factory=list)
+    info: list[_Field] = field(default_factory=list)  # :86: of the statement itself
+    tags: set[str] = field(default_factory=set)  # the tags of ``fields``
+
+    def add(self, f: _Field) -> None:
+        self.fields.append(f)
+        self.tags.add(f.tag)
+
+    def first(self, *tags: str) -> _Field | None:
+        for tag in tags:
+            for f in self.fields:
+                if f.tag == tag:
+                    return f
+        return None
+
+    def has(self, *tags: str) -> bool:
+        return not self.tags.isdisjoint(tags)
+
+
+@dataclass
+class _Balance:
+    amount: Decimal  # signed: credit +, debit -
+    currency: str
 
 
 def parse_mt940(content: bytes, decimal_places: int) -> ParsedStatement:
-    """Every ``:61:`` line (with its ``:86:`` text); a negative amount is a debit."""
+    """Every booked ``:61:`` line (with its ``:86:`` text) of every statement of the file.
+
+    Raises:
+        StatementError: the file is not a readable MT940/MT942 (plain words, naming the
+            statement, the line and the field).
+    """
     try:
-        text = content.decode("utf-8")
+        return _parse(content, decimal_places)
+    except StatementError:
+        raise
+    except Exception:
+        raise StatementError("the file could not be read as an MT940 or MT942 statement") from None
+
+
+def _decode(content: bytes, warnings: list[str]) -> str:
+    if content.startswith(b"\xef\xbb\xbf"):
+        content = content[3:]
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = content.decode("cp1252")
+        warnings.append("the file is not UTF-8; it was read as Windows-1252 text")
     except UnicodeDecodeError:
         text = content.decode("latin-1")
-    try:
-        transactions = mt940.models.Transactions()
-        transactions.parse(text)
-    except Exception as e:  # mt-940 raises several types for a malformed file
-        raise StatementError(f"not a readable MT940 file: {e}") from None
-    if not transactions.data and not transactions.transactions:
-        raise StatementError("not a readable MT940 file: no statement fields (:20:, :25:, :61:)")
-    account = transactions.data.get("account_identification")
+        warnings.append("the file is not UTF-8; it was read as Latin-1 text")
+    return text
+
+
+def _not_mt940(text: str) -> StatementError:
+    head = text.lstrip()[:200].upper()
+    if head.startswith("<") or "OFXHEADER" in head:
+        what = "an XML or OFX file"
+    elif not head:
+        what = "empty"
+    else:
+        what = "not an MT940 or MT942 statement"
+    return StatementError(
+        f"the file is {what}: no statement lines (:61:) or balances (:60F:, :62F:) found"
+    )
+
+
+def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
+    warnings: list[str] = []
+    text = _decode(content, warnings)
+    statements, ignored = _split(text)
+    if not any(
+        s.entries or s.first(*OPENING_TAGS, *CLOSING_TAGS, "90D", "90C") for s in statements
+    ):
+        raise _not_mt940(text)
+    if ignored:
+        warnings.append(
+            f"{len(ignored)} line(s) of text outside any statement field were ignored "
+            f"(first on line {ignored[0]})"
+        )
     lines: list[StatementLine] = []
-    for transaction in transactions:
-        data: dict[str, Any] = transaction.data
-        money = data.get("amount")
-        if money is None or data.get("date") is None:
+    skipped: list[SkippedLine] = []
+    kinds: list[str] = []
+    for statement in statements:
+        kind = _kind(statement)
+        if kind not in kinds:
+            kinds.append(kind)
+        _read_statement(statement, kind, decimal_places, lines, skipped, warnings)
+    return ParsedStatement(kind=", ".join(kinds), lines=lines, skipped=skipped, warnings=warnings)
+
+
+def _split(text: str) -> tuple[list[_Statement], list[int]]:
+    """The statements of the file, and the numbers of the lines of text after the last
+    message that belong to no field (headers before a message are not counted)."""
+    raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    statements: list[_Statement] = []
+    current: _Statement | None = None
+    last: _Field | None = None
+    entry_open = False  # the last field is a :61: or one of its :86:/:NS:
+    message_type: str | None = None
+    outside: list[int] = []  # lines of text outside any field since the last message
+    index = 0
+    while index < len(raw_lines):
+        number = index + 1
+        line = raw_lines[index].rstrip()
+        index += 1
+        stripped = line.strip()
+        end = END_RE.match(stripped)
+        if end:
+            if (
+                stripped == "-"
+                and last is not None
+                and last.tag == "86"
+                and _continues(raw_lines, index)
+            ):
+                last.text.append(line)  # a "-" inside a wrapped :86: text
+                continue
+            current, last, entry_open = None, None, False
+            stripped = BLOCK5_RE.sub("", stripped[end.end() :]).strip()
+            line = stripped
+            if not stripped:
+                continue
+        if stripped.startswith("{"):
+            found = SWIFT_TYPE_RE.search(stripped)
+            if found:
+                message_type = found.group(1)
+            current, last, entry_open = None, None, False
+            start = stripped.find("{4:")
+            if start < 0:
+                continue
+            line = stripped[start + 3 :]
+            stripped = line.strip()
+            if not stripped:
+                continue
+        if stripped == ":" and index < len(raw_lines):
+            split_tag = FIELD_RE.match(":" + raw_lines[index])
+            if split_tag and split_tag.group(1) in KNOWN_TAGS:
+                line = ":" + raw_lines[index].rstrip()  # ":" then "86:..." on the next line
+                index += 1
+        match = FIELD_RE.match(line)
+        tag = match.group(1) if match else None
+        if match is None or tag not in KNOWN_TAGS:
+            if last is not None and stripped:
+                if len(last.text) < FIELD_LINES_MAX:
+                    last.text.append(line)
+            elif stripped and statements:
+                outside.append(number)
             continue
-        currency = data.get("currency") or getattr(money, "currency", None)
-        places = precision_of(currency, decimal_places)
-        amount, negative = minor_units(money.amount, places)
-        if amount == 0:
-            continue
-        bank_reference = data.get("bank_reference")
-        customer_reference = data.get("customer_reference")
-        if customer_reference == "NONREF":
-            customer_reference = None
-        metadata: dict[str, Any] = {"source": "mt940", "account": account}
-        for key, value in (
-            ("currency", currency),
-            ("statement", data.get("transaction_reference")),
-            ("transaction_type", data.get("id")),
-            ("bank_reference", bank_reference),
-            ("customer_reference", customer_reference),
+        outside.clear()  # text between messages: the next message's bank header
+        new = _Field(tag=str(tag), line=number, text=[line[match.end() :]])
+        if current is None and statements and tag not in ("20", "25"):
+            current = statements[-1]  # a message going on without a header of its own
+        if (
+            current is None
+            or tag == "20"
+            or (tag == "25" and current.has("25"))
+            or (tag in OPENING_TAGS and current.has(*CLOSING_TAGS))
         ):
-            if value:
-                metadata[key] = str(value)
+            current = _Statement(number=len(statements) + 1, message_type=message_type)
+            statements.append(current)
+            entry_open = False
+        if tag == "61":
+            current.entries.append((new, []))
+            entry_open = True
+        elif tag in ("86", "NS") and entry_open:
+            current.entries[-1][1].append(new)
+        elif tag == "86":
+            current.info.append(new)
+        else:
+            current.add(new)
+            entry_open = False
+        last = new
+    return statements, outside
+
+
+def _continues(raw_lines: list[str], index: int) -> bool:
+    """Whether the next non-blank line from ``index`` goes on with a field's text (it is
+    neither a field, nor a SWIFT block, nor the end of the file)."""
+    for raw in raw_lines[index : index + 50]:
+        stripped = raw.strip()
+        if stripped:
+            match = FIELD_RE.match(stripped)
+            return not (stripped.startswith(("{", "-")) or (match and match.group(1) in KNOWN_TAGS))
+    return False
+
+
+def _kind(statement: _Statement) -> str:
+    if statement.message_type in ("940", "942"):
+        return f"MT{statement.message_type}"
+    interim = statement.has("34F", "13D", "13", "90D", "90C")
+    booked = statement.has(*OPENING_TAGS, *CLOSING_TAGS)
+    return "MT942" if interim and not booked else "MT940"
+
+
+def _name(statement: _Statement, reference: str | None) -> str:
+    return f"statement {statement.number}" + (f" ({reference})" if reference else "")
+
+
+def _balance(f: _Field | None, what: str, where: str, warnings: list[str]) -> _Balance | None:
+    if f is None:
+        return None
+    match = BALANCE_RE.match(f.value)
+    amount = _decimal(match.group(4)) if match else None
+    if match is None or amount is None:
+        warnings.append(
+            f"{where}: the {what} (:{f.tag}: on line {f.line}) could not be read and is not checked"
+        )
+        return None
+    sign = -1 if match.group(1).upper() == "D" else 1
+    return _Balance(amount=sign * amount, currency=match.group(3).upper())
+
+
+def _decimal(raw: str | None) -> Decimal | None:
+    text = (raw or "").strip().replace(",", ".")
+    if not re.fullmatch(r"\d+(\.\d*)?", text):
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
+        return None
+
+
+def _account(statement: _Statement, currency: str | None) -> tuple[str | None, str | None]:
+    """(account, the raw :25: value when it differs)."""
+    f = statement.first("25", "25P")
+    if f is None:
+        return None, None
+    raw = " ".join(f.value.split())
+    account = raw.removeprefix("/").strip() or None
+    if account and currency and len(account) > 3 and account.upper().endswith(currency):
+        head = account[:-3].rstrip()
+        if head and head[-1].isdigit():
+            account = head
+    return account, (raw if account != raw else None)
+
+
+def _currency(
+    statement: _Statement, opening: _Balance | None, closing: _Balance | None
+) -> str | None:
+    for balance in (opening, closing):
+        if balance is not None:
+            return balance.currency
+    for tag in ("64", "65"):
+        f = statement.first(tag)
+        match = BALANCE_RE.match(f.value) if f else None
+        if match:
+            return match.group(3).upper()
+    for tag in ("34F", "90D", "90C"):
+        f = statement.first(tag)
+        found = re.match(r"\d*([A-Za-z]{3})", f.value) if f else None
+        if found:
+            return found.group(1).upper()
+    f = statement.first("25")
+    found = re.search(r"\d([A-Z]{3})$", f.value.strip()) if f else None
+    return found.group(1) if found else None
+
+
+def _read_statement(
+    statement: _Statement,
+    kind: str,
+    decimal_places: int,
+    lines: list[StatementLine],
+    skipped: list[SkippedLine],
+    warnings: list[str],
+) -> None:
+    reference_field = statement.first("20")
+    reference = " ".join(reference_field.value.split())[:35] if reference_field else None
+    where = _name(statement, reference)
+    opening = _balance(statement.first(*OPENING_TAGS), "opening balance", where, warnings)
+    closing = _balance(statement.first(*CLOSING_TAGS), "closing balance", where, warnings)
+    currency = _currency(statement, opening, closing)
+    account, raw_account = _account(statement, currency)
+    number = _statement_number(statement, where, warnings)
+    if account is None and statement.entries:
+        warnings.append(f"{where} has no account (:25:)")
+    if currency is None and statement.entries:
+        warnings.append(f"{where} names no currency (no balance, :34F: or :90D:/:90C:)")
+    asn = account is not None and "ASNB" in account.upper()
+    places = precision_of(currency, decimal_places)
+    total = Decimal(0)
+    credits: list[Decimal] = []
+    debits: list[Decimal] = []
+    layouts: dict[str, int] = {}
+    for index, (entry, details) in enumerate(statement.entries, 1):
+        location = f"{where}, entry {index} (line {entry.line})"
+        data, layout = _read_61(entry, location, currency, asn)
+        if layout != "standard":
+            layouts[layout] = layouts.get(layout, 0) + 1
+        mark = str(data.get("status") or "").upper()
+        if mark not in MARKS:
+            raise StatementError(
+                f"the debit/credit mark {mark!r} of the :61: field is not one of "
+                "C, D, RC, RD, EC, ED",
+                "mark",
+                location=location,
+            )
+        direction, flags = MARKS[mark]
+        raw_amount = str(data.get("amount_text") or "")
+        value = _decimal(raw_amount)
+        if value is None:
+            raise StatementError(
+                f"the amount {raw_amount!r} of the :61: field is not a number",
+                "amount",
+                location=location,
+            )
+        try:
+            amount, _negative = minor_units(value, places)
+        except StatementError:
+            raise StatementError(
+                f"the amount {raw_amount} of the :61: field has more decimals than "
+                f"{currency or 'the currency'} has ({places}) or is too large",
+                "amount",
+                location=location,
+            ) from None
+        signed = value if direction == "credit" else -value
+        total += signed
+        (credits if direction == "credit" else debits).append(value)
+        metadata = _metadata(
+            statement, kind, reference, number, raw_account, data, details, flags, asn
+        )
+        if amount == 0:
+            skipped.append(
+                SkippedLine(location=location, reason="zero_amount", detail="the :61: amount is 0")
+            )
+            continue
+        customer_reference = str(data.get("customer_reference") or "").strip()
+        candidates = (
+            [data.get("bank_reference")]
+            if asn
+            else [data.get("bank_reference"), customer_reference]
+        )
+        bank_reference = next((r for r in map(real_reference, candidates) if r), None)
         date = data["date"]
+        structured = _structured(details)
+        if structured:
+            description_parts = [
+                structured.get(key) for key in ("posting_text", "applicant_name", "purpose")
+            ]
+        else:
+            description_parts = [_details_text(details)]
+        description_parts.append(str(data.get("extra_details") or ""))
         lines.append(
             StatementLine(
                 amount=amount,
-                direction="debit" if negative else "credit",
-                # mt-940's Date subclasses datetime.date: keep a plain date.
+                direction=direction,
                 date=dt.date(date.year, date.month, date.day),
                 decimal_places=places,
-                description=clean_text(data.get("transaction_details"), data.get("extra_details")),
-                external_id=bank_reference or customer_reference,
+                account=account,
+                currency=currency,
+                bank_reference=bank_reference,
+                location=location,
+                description=clean_text(*description_parts),
                 metadata=metadata,
             )
         )
-    return ParsedStatement(kind="MT940", lines=lines)
+    for layout, count in layouts.items():
+        warnings.append(f"{where}: {count} :61: line(s) read with {layout}")
+    _check(
+        where, statement, (opening, closing), currency, places, (total, credits, debits), warnings
+    )
+
+
+def _statement_number(statement: _Statement, where: str, warnings: list[str]) -> str | None:
+    f = statement.first("28C", "28")
+    if f is None:
+        return None
+    joined = "".join(f.value.split())
+    if NUMBER_TAG.re.match(joined) is None:
+        warnings.append(
+            f"{where}: the statement number {joined[:40]!r} (:{f.tag}: on line {f.line}) "
+            "is not the usual 5n[/5n]"
+        )
+    elif len(f.text) > 1 and any(t.strip() for t in f.text[1:]):
+        warnings.append(
+            f"{where}: the statement number (:{f.tag}: on line {f.line}) runs over two "
+            f"lines; read as {joined}"
+        )
+    return joined[:40] or None
+
+
+def _read_61(
+    entry: _Field, location: str, currency: str | None, asn: bool
+) -> tuple[dict[str, Any], str]:
+    value = entry.value
+    if len(value) > FIELD_LENGTH_MAX:
+        raise StatementError("the :61: field is too long", "61", location=location)
+    value = DOT_AMOUNT_RE.sub(r"\1,\2", value, count=1)
+    first, _, rest = value.partition("\n")
+    collapsed = first + ("\n" + " ".join(rest.split()) if rest.strip() else "")
+    attempts: list[tuple[mt940_tags.Statement, str, str]] = [
+        (STANDARD_61, value, "standard"),
+        (ASN_61, value, "mt-940's ASN Bank layout (customer reference of up to 34 characters)"),
+        (STANDARD_61, collapsed, "supplementary details over several lines joined"),
+    ]
+    if asn:
+        attempts.insert(0, (ASN_61, value, "standard"))
+    transactions = mt940.models.Transactions(options=OPTIONS)
+    for tag, text, layout in attempts:
+        match = tag.re.match(text)
+        if match is None or str(match.group("status")).upper() not in MARKS:
+            continue
+        data: dict[str, Any] = match.groupdict()
+        amount_text = data.get("amount")
+        feb = data.get("month") == "02" and (data.get("day") or "") > "28"
+        try:
+            data = mt940_processors.date_fixup_pre_processor(transactions, tag, data)
+            data["currency"] = currency
+            result = tag(transactions, data)
+        except (ValueError, ArithmeticError, TypeError, KeyError):
+            continue
+        result["amount_text"] = amount_text
+        if feb and data.get("day") != match.group("day"):
+            result["february_fixed"] = True
+        return result, layout
+    found = re.match(r"\d{6}", value)
+    if found is None:
+        reason = "does not start with a value date (YYMMDD)"
+    elif re.match(r"\d{6}(\d{4}|\s{4})?(R?[CD]|E[CD])[A-Z]?\s?[\d,]", value, re.I) is None:
+        reason = "has no debit/credit mark (C, D, RC, RD, EC, ED) and amount after the date"
+    else:
+        reason = "is not laid out as date, [entry date], mark, amount, type, reference"
+    if found is not None and _bad_date(found.group(0)):
+        reason = f"has a value date {found.group(0)} that is not a date"
+    raise StatementError(f"the :61: field {reason}", "61", location=location)
+
+
+def _bad_date(text: str) -> bool:
+    try:
+        dt.date(
+            2000 + int(text[:2]),
+            int(text[2:4]),
+            min(int(text[4:6]), 28) if text[2:4] == "02" else int(text[4:6]),
+        )
+    except ValueError:
+        return True
+    return False
+
+
+def _details_text(details: list[_Field]) -> str:
+    return " ".join(f.value for f in details if f.tag == "86")
+
+
+def _metadata(
+    statement: _Statement,
+    kind: str,
+    reference: str | None,
+    number: str | None,
+    raw_account: str | None,
+    data: dict[str, Any],
+    details: list[_Field],
+    flags: dict[str, Any],
+    asn: bool,
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"source": kind.lower()}
+    customer_reference = str(data.get("customer_reference") or "").strip()
+    bank_reference = str(data.get("bank_reference") or "").strip()
+    entry_date = data.get("entry_date")
+    for key, value in (
+        ("statement", reference),
+        ("statement_number", number),
+        ("account_identification", raw_account),
+        ("transaction_type", str(data.get("id") or "").strip()),
+        ("entry_date", entry_date.isoformat() if isinstance(entry_date, dt.date) else None),
+        ("counterparty_account", customer_reference if asn else None),
+        ("customer_reference", None if asn else real_reference(customer_reference)),
+        ("bank_reference_text", bank_reference or None),
+    ):
+        if value:
+            metadata[key] = value
+    metadata.update(flags)
+    if data.get("february_fixed"):
+        metadata["value_date_corrected"] = True
+    counterparty = _counterparty(details)
+    if counterparty:
+        metadata["counterparty"] = counterparty
+    return metadata
+
+
+def _structured(details: list[_Field]) -> dict[str, str | None] | None:
+    """The sub-fields of a structured German :86: (``835?20…?32…``), read by mt-940."""
+    text = _details_text(details)
+    if not re.match(r"\d{3}\?\d{2}", text):
+        return None
+    try:
+        transactions = mt940.models.Transactions(options=OPTIONS)
+        data = {"transaction_details": "\n".join(f.value for f in details if f.tag == "86")}
+        result = mt940_processors.transaction_details_post_processor(
+            transactions, DETAILS_TAG, data, dict(data)
+        )
+    except Exception:  # a structured :86: is a nicety: read it as plain text instead
+        return None
+    return {k: v.strip() for k, v in result.items() if isinstance(v, str) and v.strip()} or None
+
+
+def _counterparty(details: list[_Field]) -> str | None:
+    found = re.search(r"/NAME/([^/]*)", _details_text(details))
+    if found and found.group(1).strip():
+        return " ".join(found.group(1).split())[:140]
+    structured = _structured(details)
+    name = (structured or {}).get("applicant_name")
+    return " ".join(name.split())[:140] if name else None
+
+
+def _check(
+    where: str,
+    statement: _Statement,
+    balances: tuple[_Balance | None, _Balance | None],
+    currency: str | None,
+    places: int,
+    sums: tuple[Decimal, list[Decimal], list[Decimal]],
+    warnings: list[str],
+) -> None:
+    """Warn when opening balance + the signed lines != closing balance, and when the
+    :90D:/:90C: counts and sums differ from the lines."""
+    opening, closing = balances
+    total, credits, debits = sums
+
+    def money(value: Decimal) -> str:
+        return f"{value:.{places}f}"
+
+    if opening is not None and closing is not None:
+        if opening.currency != closing.currency:
+            warnings.append(
+                f"{where}: the opening balance is in {opening.currency} and the closing "
+                f"balance in {closing.currency}"
+            )
+        elif opening.amount + total != closing.amount:
+            difference = closing.amount - opening.amount - total
+            warnings.append(
+                f"{where}: opening balance {money(opening.amount)} + lines {money(total)} = "
+                f"{money(opening.amount + total)} {opening.currency}, but the closing balance "
+                f"is {money(closing.amount)} (a difference of {money(difference)})"
+            )
+    for tag, what, values in (("90D", "debit", debits), ("90C", "credit", credits)):
+        f = statement.first(tag)
+        if f is None:
+            continue
+        match = SUM_TAG.re.match(f.value)
+        amount = _decimal(match.group("amount")) if match else None
+        if match is None or amount is None:
+            warnings.append(
+                f"{where}: the sum of {what} entries (:{tag}: on line {f.line}) could not be read"
+            )
+            continue
+        count = int(match.group("number")) if match.group("number") else None
+        found = sum(values, Decimal(0))
+        if (count is not None and count != len(values)) or amount != found:
+            warnings.append(
+                f"{where}: :{tag}: gives {count if count is not None else '?'} {what} entries "
+                f"of {money(amount)} {currency or ''}, but the file has {len(values)} "
+                f"of {money(found)}"
+            )
