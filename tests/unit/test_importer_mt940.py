@@ -3,10 +3,8 @@ balance checks, messages, and the corpus of real sample files."""
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import datetime as dt
-import json
 import re
 from pathlib import Path
 
@@ -19,7 +17,6 @@ from ledger.importers.mt940 import parse_mt940
 
 STATEMENTS = Path(__file__).parent.parent / "fixtures" / "statements"
 CORPUS = STATEMENTS / "corpus"
-MANIFEST = json.loads((CORPUS / "mt940.json").read_text())
 
 
 def mt940(*lines: str, opening: str = "C260601EUR100,00", closing: str | None = None) -> bytes:
@@ -374,33 +371,6 @@ def test_large_input_is_linear() -> None:
     assert len(parse_mt940(big, 2).lines) == 20_000
     with pytest.raises(StatementError):
         parse_mt940(b":61:" + b"1" * 100_000, 2)
-
-
-# -- the corpus -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("entry", MANIFEST, ids=[e["file"] for e in MANIFEST])
-def test_corpus_file(entry: dict[str, object]) -> None:
-    content = (CORPUS / str(entry["file"])).read_bytes()
-    if "refused" in entry:
-        with pytest.raises(StatementError):
-            parse_statement(content, "mt940")
-        return
-    parsed = parse_statement(content, "mt940")
-    sums: collections.Counter[str | None] = collections.Counter()
-    accounts: list[str | None] = []
-    for line in parsed.lines:
-        sums[line.currency] += line.amount if line.direction == "credit" else -line.amount
-        if line.account not in accounts:
-            accounts.append(line.account)
-    assert len(parsed.lines) == entry["lines"]
-    assert len(parsed.skipped) == entry["skipped"]
-    assert dict(sums) == entry["sums"]
-    assert accounts == entry["accounts"]
-    assert all(line.amount > 0 for line in parsed.lines)
-    ids = [line.external_id for line in parsed.lines]
-    assert len(set(ids)) == len(ids)
-    assert ids == [line.external_id for line in parse_statement(content, "mt940").lines]
 
 
 def test_structured_german_details_read_by_mt940() -> None:

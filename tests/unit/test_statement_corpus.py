@@ -11,6 +11,7 @@ import pytest
 
 from ledger.errors import LedgerError
 from ledger.importers import parse_statement
+from ledger.importers.common import clean_account
 from tests.statement_corpus import CorpusFile, corpus_files
 
 FILES = corpus_files()
@@ -49,7 +50,9 @@ def test_a_corpus_file_parses_to_its_manifest(corpus_file: CorpusFile) -> None:
         k: v for k, v in entry["sums"].items() if v or k in sums
     }
     assert sorted({ln.account for ln in parsed.lines if ln.account}) == sorted(
-        "".join(a.split()) for a in entry["accounts"]
+        {clean_account(a) for a in entry["accounts"] if a}
     )
     assert len(parsed.skipped) == entry.get("skipped", 0)
+    ids = [ln.external_id for ln in parsed.lines]
+    assert len(set(ids)) == len(ids)
     assert parse_statement(content, corpus_file.format) == parsed

@@ -128,7 +128,8 @@ class StatementImportReport:
 
 
 def normalized_account(account: str) -> str:
-    """An account as compared: IBANs and numbers are written with and without spaces."""
+    """An account as compared: with or without spaces (IBANs are printed in groups), in any
+    case."""
     return "".join(account.split()).upper()
 
 

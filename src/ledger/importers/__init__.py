@@ -32,6 +32,7 @@ from ledger.importers.common import (
     SkippedLine,
     StatementError,
     StatementLine,
+    clean_account,
     with_stable_ids,
 )
 from ledger.importers.csv_format import parse_csv
@@ -123,13 +124,7 @@ def parse_statement(
         raise StatementError(
             f"a statement has at most {STATEMENT_LINES_MAX} transactions; split the file"
         )
-    # An account is compared without its spaces (IBANs are printed in groups of four).
-    lines = [
-        replace(line, account="".join(line.account.split()) or None)
-        if line.account is not None
-        else line
-        for line in parsed.lines
-    ]
+    lines = [replace(line, account=clean_account(line.account)) for line in parsed.lines]
     return ParsedStatement(
         kind=parsed.kind,
         lines=with_stable_ids(lines),

@@ -115,6 +115,18 @@ PLACEHOLDER_REFERENCES: Final = frozenset(
 )
 
 
+def clean_account(account: str | None) -> str | None:
+    """An account as stored and compared: an IBAN or number printed in groups (``NL91 ABNA
+    0417 …``) without its spaces; any other text with its white space collapsed."""
+    if account is None:
+        return None
+    words = account.split()
+    if not words:
+        return None
+    joined = "".join(words)
+    return joined if joined.isalnum() else " ".join(words)
+
+
 def real_reference(value: object) -> str | None:
     """``value`` stripped if it is a reference that identifies a transaction, else None."""
     if value is None:
