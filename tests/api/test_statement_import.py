@@ -168,9 +168,14 @@ async def test_a_bank_error_response_is_a_422_naming_the_status(
 async def test_an_unreadable_line_is_named_in_plain_words(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
-    broken = FINAL_MT940.replace(b"C100,00NTRF", b"C1OO,00NTRF")
+    broken = FINAL_MT940.replace(b":61:2606020602C100,00", b":61:2613020602C100,00")
     response = await upload(client, auth, broken)
     assert response.status_code == 400, response.text
-    message = response.json()["message"]
-    assert " at 0x" not in message
-    assert "<" not in message
+    body = response.json()
+    assert body["message"] == (
+        "statement 1 (STMT20260602), entry 4 (line 11): the :61: field has a value date"
+        " 261302 that is not a date"
+    )
+    assert body["details"]["location"] == "statement 1 (STMT20260602), entry 4 (line 11)"
+    # Nothing of the file was imported.
+    assert (await client.get("/v1/records", headers=auth)).json()["data"] == []
