@@ -308,6 +308,41 @@ def test_namespaces_do_not_matter() -> None:
         assert (line.amount, line.account) == (1000, "DE89370400440532013000")
 
 
+def test_a_message_in_an_envelope_and_a_version_01_message_are_read() -> None:
+    envelope = (
+        b"<message><AppHdr xmlns='urn:iso:std:iso:20022:tech:xsd:head.001.001.01'>"
+        b"<MsgDefIdr>camt.053.001.07</MsgDefIdr></AppHdr>"
+        + document(statement(entry()), ns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.07").split(
+            b"?>", 1
+        )[1]
+        + b"</message>"
+    )
+    (line,) = parse(envelope).lines
+    assert line.amount == 1000
+    old = (
+        document(
+            statement(entry(), account="<PrtryAcct><Id>CH2801234000123456789</Id></PrtryAcct>"),
+            message="BkToCstmrAcctRptV01",
+            ns="urn:iso:std:iso:20022:tech:xsd:camt.052.001.01",
+        )
+        .replace(b"<Stmt>", b"<Rpt>")
+        .replace(b"</Stmt>", b"</Rpt>")
+    )
+    parsed = parse(old)
+    assert parsed.kind == "camt.052"
+    assert parsed.lines[0].account == "CH2801234000123456789"
+
+
+def test_an_entry_without_any_date_takes_its_statements_creation_date_with_a_warning() -> None:
+    parsed = parse(document(statement(entry(date=""))))
+    assert parsed.lines[0].date == dt.date(2026, 6, 3)
+    assert parsed.warnings == [
+        "statement 1, entry 1: no booking or value date; dated by the statement's creation date"
+    ]
+    with pytest.raises(StatementError, match="is not a date"):
+        parse(document(statement(entry(date="<BookgDt><Dt>2026-02-30</Dt></BookgDt>"))))
+
+
 # ---------------------------------------------------------------- balances, references, text
 
 
@@ -321,6 +356,14 @@ def test_balances_that_do_not_add_up_are_a_warning() -> None:
     assert warning.startswith("statement 1 (account DE89370400440532013000): the opening balance")
     assert "90.00" in warning
     assert "95.00" in warning
+    # A balance that cannot be read only skips the check.
+    broken = balance("OPBD", "100.00") + balance("CLBD", "1250,00")
+    parsed = parse(document(statement(entry("10.00", "DBIT"), balances=broken)))
+    assert len(parsed.lines) == 1
+    assert parsed.warnings == [
+        "statement 1, balance CLBD: the balance amount (Amt): '1250,00' is not an amount; "
+        "the balances are not checked"
+    ]
 
 
 def test_only_real_references_are_bank_references() -> None:

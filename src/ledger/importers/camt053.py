@@ -1,12 +1,13 @@
 """ISO 20022 camt.053 statements, camt.052 account reports and camt.054 notifications,
-read with ``lxml`` (any version, 001.02 … 001.13; elements are matched by local name, so
-the namespace does not matter).
+read with ``lxml`` (any version, 001.01 … 001.13, also inside an envelope with an
+``AppHdr``; elements are matched by local name, so the namespace does not matter).
 
 What is imported, per statement (``Stmt`` / ``Rpt`` / ``Ntfctn``), each line with its own
 statement's account (``Acct/Id/IBAN``, else ``Acct/Id/Othr/Id``):
 
 - Every booked entry (``Sts`` or ``Sts/Cd`` ``BOOK``, or none given); a pending, information
-  or future entry (``PDNG``, ``INFO``, ``FUTR``) is listed as skipped ``pending``.
+  or future entry (``PDNG``, ``INFO``, ``FUTR``) is listed as skipped ``pending``, an entry
+  of 0 as skipped ``zero_amount``.
 - Amount and direction always come from the booked entry (``Ntry/Amt``, ``Ntry/CdtDbtInd``),
   never from its transaction details: those may carry an instructed amount in another
   currency. A reversal (``RvslInd``) keeps the direction it was booked with and is marked
@@ -15,8 +16,14 @@ statement's account (``Acct/Id/IBAN``, else ``Acct/Id/Othr/Id``):
   amount in the entry's currency and the parts add up to the entry; parts in the entry's
   currency that do not add up make the file unreadable; parts without such an amount leave
   the entry as one line (with a warning).
+- The date is the booking date as written (``BookgDt/Dt``, else the date part of
+  ``BookgDt/DtTm``, never shifted to UTC), else the value date; an entry with neither takes
+  its statement's creation date, with a warning.
+- The bank reference is the entry's ``AcctSvcrRef`` (else, for a single-part entry, the
+  part's); a batch part adds its own reference so the parts are told apart.
 - The opening (``OPBD``, else ``PRCD``) and closing (``CLBD``) balances, when both are
-  given, are checked against the booked lines: a difference is a warning.
+  given, are checked against the booked lines: a difference, or a balance that cannot be
+  read, is a warning.
 """
 
 from __future__ import annotations
@@ -293,8 +300,13 @@ def _balance(statement: _Statement, codes: tuple[str, ...], places_default: int)
 
 
 def _balance_check(statement: _Statement, decimal_places: int) -> str | None:
-    opening = _balance(statement, ("OPBD", "PRCD"), decimal_places)
-    closing = _balance(statement, ("CLBD",), decimal_places)
+    """A warning when the statement's balances do not add up (or cannot be read: they
+    only serve this check, so a bad balance does not make the file unreadable)."""
+    try:
+        opening = _balance(statement, ("OPBD", "PRCD"), decimal_places)
+        closing = _balance(statement, ("CLBD",), decimal_places)
+    except StatementError as e:
+        return f"{e}; the balances are not checked"
     if opening is None or closing is None:
         return None
     (start, currency, places), (end, end_currency, _) = opening, closing
