@@ -299,6 +299,18 @@ def test_the_kind_is_the_message_read(
     assert parsed.lines[0].metadata["source"] == kind
 
 
+def test_encodings_a_bom_and_blanks_before_the_declaration_are_read() -> None:
+    base = (STATEMENTS / "statement.camt053.xml").read_bytes()
+    text = base.decode()
+    for content in (
+        b"\n  " + base,
+        b"\xef\xbb\xbf\r\n" + base,
+        text.replace("UTF-8", "UTF-16").encode("utf-16"),
+        text.replace("UTF-8", "ISO-8859-1").encode("latin-1"),
+    ):
+        assert len(parse(content).lines) == 4
+
+
 def test_namespaces_do_not_matter() -> None:
     base = document(statement(entry()))
     plain = base.replace(f' xmlns="{NS}"'.encode(), b"")

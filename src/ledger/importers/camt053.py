@@ -212,6 +212,8 @@ def _root(content: bytes) -> Any:
         raise StatementError("the file declares XML entities (a DOCTYPE); camt files have none")
     if not head.replace(b"\x00", b"").lstrip(b"\xff\xfe").startswith(b"<"):
         raise StatementError("the file is not XML, so not a camt.053, camt.052 or camt.054 file")
+    if b"\x00" not in content[:4]:  # not UTF-16/32: blanks before the XML declaration are harmless
+        content = content.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
     try:
         root = etree.fromstring(content, _parser())
     except etree.XMLSyntaxError as e:
