@@ -95,6 +95,15 @@ def _local(element: Any) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
+def _strip_namespaces(root: Any) -> None:
+    """Every element named by its local name, so paths such as ``Acct/Id/IBAN`` match
+    whatever the namespace (and lxml's own ``find`` does the walking)."""
+    for element in root.iter():
+        tag = element.tag
+        if isinstance(tag, str) and tag.startswith("{"):
+            element.tag = tag.rpartition("}")[2]
+
+
 def _message_name(element: Any) -> str:
     """The message element's name without the ``V01`` suffix of camt 001.01."""
     name = _local(element)
@@ -104,34 +113,25 @@ def _message_name(element: Any) -> str:
 
 
 def _children(element: Any, name: str) -> Iterator[Any]:
-    for child in element:
-        if _local(child) == name:
-            yield child
+    yield from element.iterchildren(name)
 
 
 def _find(element: Any, path: str) -> Any:
     """The first element at ``path`` (``"Acct/Id/IBAN"``) below ``element``, or None."""
-    current = [element]
-    for name in path.split("/"):
-        current = [c for e in current for c in _children(e, name)]
-        if not current:
-            return None
-    return current[0]
+    return element.find(path)
 
 
 def _text(element: Any, path: str) -> str | None:
-    found = _find(element, path) if element is not None else None
+    found = element.find(path) if element is not None else None
     if found is None or found.text is None:
         return None
-    return found.text.strip() or None
+    text: str = found.text.strip()
+    return text or None
 
 
 def _all_text(element: Any, path: str) -> list[str]:
     """The texts of every element at ``path`` below ``element`` (all branches)."""
-    current = [element]
-    for name in path.split("/"):
-        current = [c for e in current for c in _children(e, name)]
-    return [c.text.strip() for c in current if c.text and c.text.strip()]
+    return [c.text.strip() for c in element.findall(path) if c.text and c.text.strip()]
 
 
 def _account(statement: Any) -> str | None:
@@ -233,6 +233,7 @@ def _root(content: bytes) -> Any:
 
 def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
     root = _root(content)
+    _strip_namespaces(root)
     messages = [
         element
         for element in root.iter()
