@@ -4,8 +4,10 @@ real sample files against their independently computed numbers, and a fuzz test.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -309,6 +311,38 @@ def test_encodings_a_bom_and_blanks_before_the_declaration_are_read() -> None:
         text.replace("UTF-8", "ISO-8859-1").encode("latin-1"),
     ):
         assert len(parse(content).lines) == 4
+
+
+def _zip(*members: tuple[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_zip_archive_of_camt_files_is_read_file_by_file() -> None:
+    first = document(statement(entry("1.00")))
+    second = document(
+        statement(entry("2.00", "DBIT"), tag="Ntfctn"), message="BkToCstmrDbtCdtNtfctn"
+    )
+    parsed = parse(_zip(("a.xml", first), ("readme.txt", b"hello"), ("b.xml", second)))
+    assert parsed.kind == "camt.053, camt.054"
+    assert [(ln.amount, ln.direction, ln.location) for ln in parsed.lines] == [
+        (100, "credit", "file a.xml, statement 1, entry 1"),
+        (200, "debit", "file b.xml, notification 1, entry 1"),
+    ]
+    assert parsed.warnings == ["readme.txt in the ZIP archive is not a camt file; left out"]
+    with pytest.raises(StatementError, match=r"^file b.xml, statement 1, entry 1: .*CdtDbtInd"):
+        parse(_zip(("a.xml", first), ("b.xml", document(statement(entry(indicator="X"))))))
+    for bad, words in (
+        (_zip(("readme.txt", b"hello")), "holds no camt file"),
+        (_zip(), "holds no camt file"),
+        (_zip(("inner.zip", _zip(("a.xml", first)))), "holds no camt file"),
+        (_zip(("a.xml", first))[:60], "damaged or unsupported ZIP"),
+    ):
+        with pytest.raises(StatementError, match=words):
+            parse(bad)
 
 
 def test_namespaces_do_not_matter() -> None:

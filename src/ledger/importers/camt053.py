@@ -1,6 +1,7 @@
 """ISO 20022 camt.053 statements, camt.052 account reports and camt.054 notifications,
 read with ``lxml`` (any version, 001.01 … 001.13, also inside an envelope with an
-``AppHdr``; elements are matched by local name, so the namespace does not matter).
+``AppHdr``, or several in a ZIP archive as banks deliver them; elements are matched by
+local name, so the namespace does not matter).
 
 What is imported, per statement (``Stmt`` / ``Rpt`` / ``Ntfctn``), each line with its own
 statement's account (``Acct/Id/IBAN``, else ``Acct/Id/Othr/Id``):
@@ -29,6 +30,9 @@ statement's account (``Acct/Id/IBAN``, else ``Acct/Id/Othr/Id``):
 from __future__ import annotations
 
 import datetime as dt
+import io
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -74,6 +78,9 @@ _PART_REFERENCES: Final = (
     "ChqNb",
 )
 _HEAD_BYTES: Final = 4096
+_ZIP_FILES_MAX: Final = 1000
+_ZIP_FILE_BYTES_MAX: Final = 50_000_000
+_ZIP_TOTAL_BYTES_MAX: Final = 200_000_000
 
 
 def _parser() -> Any:
@@ -175,11 +182,12 @@ class _Statement:
     currency: str | None
     statement_id: str | None
     created: str | None  # CreDtTm as written: the date of an entry that has none
+    prefix: str = ""  # "file x.xml, " for a file of a ZIP archive
     lines: list[StatementLine] = field(default_factory=list)
 
     @property
     def where(self) -> str:
-        return f"{self.word} {self.number}"
+        return f"{self.prefix}{self.word} {self.number}"
 
 
 # ---------------------------------------------------------------- the file
@@ -231,7 +239,9 @@ def _root(content: bytes) -> Any:
     return root
 
 
-def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
+def _parse(content: bytes, decimal_places: int, prefix: str = "") -> ParsedStatement:
+    if content[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return _parse_zip(content, decimal_places)
     root = _root(content)
     _strip_namespaces(root)
     messages = [
@@ -257,7 +267,10 @@ def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
             kinds.append(kind)
         statements = list(_children(message, statement_name))
         if not statements:
-            raise StatementError(f"the {kind} message has no {word} ({statement_name})")
+            raise StatementError(
+                f"the {kind} message has no {word} ({statement_name})",
+                location=prefix.removesuffix(", ") or None,
+            )
         for element in statements:
             number += 1
             statement = _Statement(
@@ -269,6 +282,7 @@ def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
                 currency=_text(element, "Acct/Ccy"),
                 statement_id=_text(element, "Id"),
                 created=_text(element, "CreDtTm") or created,
+                prefix=prefix,
             )
             for index, entry in enumerate(_children(element, "Ntry"), start=1):
                 _read_entry(statement, entry, index, decimal_places, skipped, warnings)
@@ -277,6 +291,75 @@ def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
                 warnings.append(warning)
             lines.extend(statement.lines)
     return ParsedStatement(kind=", ".join(kinds), lines=lines, skipped=skipped, warnings=warnings)
+
+
+def _parse_zip(content: bytes, decimal_places: int) -> ParsedStatement:
+    """A ZIP archive of camt files (as banks deliver them): every file in it, in order,
+    each line's location naming its file. Bounded: at most :data:`_ZIP_FILES_MAX` files of
+    at most :data:`_ZIP_FILE_BYTES_MAX` bytes each and :data:`_ZIP_TOTAL_BYTES_MAX` in all;
+    an archive inside is not opened."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        members = [m for m in archive.infolist() if not m.is_dir()]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, NotImplementedError):
+        raise StatementError("the file is a damaged or unsupported ZIP archive") from None
+    if len(members) > _ZIP_FILES_MAX:
+        raise StatementError(f"a ZIP archive holds at most {_ZIP_FILES_MAX} camt files")
+    kinds: list[str] = []
+    lines: list[StatementLine] = []
+    skipped: list[SkippedLine] = []
+    warnings: list[str] = []
+    unpacked = 0
+    for member in members:
+        name = member.filename[-100:]
+        if member.file_size > _ZIP_FILE_BYTES_MAX:
+            raise StatementError(
+                f"{name} in the ZIP archive is larger than {_ZIP_FILE_BYTES_MAX // 1_000_000} MB"
+            )
+        try:
+            with archive.open(member) as handle:
+                data = handle.read(_ZIP_FILE_BYTES_MAX + 1)
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            EOFError,
+            OSError,
+            ValueError,
+            NotImplementedError,
+            RuntimeError,
+        ):
+            raise StatementError(f"{name} in the ZIP archive cannot be unpacked") from None
+        if len(data) > _ZIP_FILE_BYTES_MAX:
+            raise StatementError(f"{name} in the ZIP archive is too large")
+        unpacked += len(data)
+        if unpacked > _ZIP_TOTAL_BYTES_MAX:
+            raise StatementError(
+                f"the ZIP archive unpacks to more than {_ZIP_TOTAL_BYTES_MAX // 1_000_000} MB"
+            )
+        head = data[:_HEAD_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n").replace(b"\x00", b"")
+        if not head.lstrip(b"\xff\xfe").startswith(b"<"):
+            warnings.append(f"{name} in the ZIP archive is not a camt file; left out")
+            continue
+        try:
+            parsed = _parse_member(data, decimal_places, f"file {name}, ")
+        except StatementError as e:
+            location = e.details.get("location") or ""
+            if not location.startswith(f"file {name}"):
+                location = f"file {name}, {location}" if location else f"file {name}"
+            raise StatementError(e.details["reason"], location=location) from None
+        kinds.extend(k for k in parsed.kind.split(", ") if k not in kinds)
+        lines.extend(parsed.lines)
+        skipped.extend(parsed.skipped)
+        warnings.extend(parsed.warnings)
+    if not kinds:
+        raise StatementError("the ZIP archive holds no camt file")
+    return ParsedStatement(kind=", ".join(kinds), lines=lines, skipped=skipped, warnings=warnings)
+
+
+def _parse_member(data: bytes, decimal_places: int, prefix: str) -> ParsedStatement:
+    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise StatementError("an archive inside the ZIP archive is not opened")
+    return _parse(data, decimal_places, prefix)
 
 
 # ---------------------------------------------------------------- balances
