@@ -469,7 +469,9 @@ def test_description_and_metadata() -> None:
         (b"", "empty"),
         (b"   \n", "empty"),
         (b"hello, world", "not XML"),
-        (b"<html><body><p>Login</p></body></html>", "not a camt.053"),
+        (b"<html><body><p>Login</p></body></html>", "web page (HTML)"),
+        (b"<!DOCTYPE html>\n<html><head><meta charset=utf-8></head></html>", "web page (HTML)"),
+        (b'{"error": "unauthorized"}', "not XML"),
         (
             b'<?xml version="1.0"?>'
             b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03">'

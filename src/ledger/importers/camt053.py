@@ -218,6 +218,11 @@ def _root(content: bytes) -> Any:
     squeezed = content.replace(b"\x00", b"") if b"\x00" in content[:_HEAD_BYTES] else content
     if b"<!ENTITY" in squeezed:
         raise StatementError("the file declares XML entities (a DOCTYPE); camt files have none")
+    lowered = head[:1024].replace(b"\x00", b"").lower()
+    if b"<html" in lowered or b"<!doctype html" in lowered:
+        raise StatementError(
+            "the file is a web page (HTML), not a camt.053, camt.052 or camt.054 file"
+        )
     if not head.replace(b"\x00", b"").lstrip(b"\xff\xfe").startswith(b"<"):
         raise StatementError("the file is not XML, so not a camt.053, camt.052 or camt.054 file")
     if b"\x00" not in content[:4]:  # not UTF-16/32: blanks before the XML declaration are harmless
@@ -251,7 +256,7 @@ def _parse(content: bytes, decimal_places: int, prefix: str = "") -> ParsedState
     ]
     if not messages:
         raise StatementError(
-            f"the file is XML (<{_local(root) or 'unknown'}>) but not a camt.053, camt.052 or "
+            f"the file is XML (<{_local(root)[:40] or 'unknown'}>) but not a camt.053, camt.052 or "
             "camt.054 message: it has no BkToCstmrStmt, BkToCstmrAcctRpt or "
             "BkToCstmrDbtCdtNtfctn"
         )
