@@ -117,6 +117,21 @@ def test_a_debit_with_an_instructed_amount_in_another_currency_stays_the_booked_
     assert (corpus_line.amount, corpus_line.direction) == (20000000, "debit")
 
 
+def test_the_real_samples_that_pycamt_got_wrong() -> None:
+    # genkgo's camt.053 v3: an entry of 8.85 EUR whose details say 105.75.
+    v3 = parse((CORPUS / "camt053/genkgo-camt/camt053.v3.xml").read_bytes())
+    assert [(ln.amount, ln.direction) for ln in v3.lines] == [(885, "credit")]
+    # ISO's business sample: booked entries whose detail amount is "0 SEK", and a debit of
+    # 200,000 SEK; the file's opening and closing balances agree with these three.
+    sample = CORPUS / "camt053/dvbern-iso20022/camt053/v00104/Business Sample camt.053.001.04.xml"
+    lines = parse(sample.read_bytes()).lines
+    assert [(ln.amount, ln.direction, ln.currency) for ln in lines] == [
+        (10567850, "credit", "SEK"),
+        (20000000, "debit", "SEK"),
+        (3000000, "credit", "SEK"),
+    ]
+
+
 def test_a_reversal_keeps_its_booked_direction_and_is_marked() -> None:
     (line,) = parse(
         document(statement(entry("5.00", "DBIT", extra="<RvslInd>true</RvslInd>")))
