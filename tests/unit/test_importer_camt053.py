@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import re
 import zipfile
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,6 @@ from ledger.importers.common import ParsedStatement
 
 STATEMENTS = Path(__file__).parent.parent / "fixtures" / "statements"
 CORPUS = STATEMENTS / "corpus"
-MANIFEST = json.loads((CORPUS / "camt053.json").read_text())
 NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
 
 
@@ -525,33 +522,6 @@ def test_the_fixture_statement_still_parses() -> None:
         (20000, "credit"),
     ]
     assert parsed.warnings == []  # its balances add up
-
-
-# ---------------------------------------------------------------- the corpus
-
-
-@pytest.mark.parametrize("item", MANIFEST, ids=[m["file"] for m in MANIFEST])
-def test_corpus_file(item: dict[str, object]) -> None:
-    content = (CORPUS / str(item["file"])).read_bytes()
-    if "refused" in item:
-        with pytest.raises(StatementError):
-            parse(content)
-        return
-    parsed = parse(content)
-    sums: Counter[str] = Counter()
-    for line in parsed.lines:
-        sums[line.currency or "-"] += line.amount if line.direction == "credit" else -line.amount
-    assert len(parsed.lines) == item["lines"]
-    assert dict(sums.items()) == item["sums"]
-    assert len(parsed.skipped) == item["skipped"]
-    accounts = item["accounts"]
-    assert isinstance(accounts, list)
-    assert sorted({ln.account for ln in parsed.lines if ln.account}) == sorted(accounts)
-    # Parsing again gives the same ids: a second import adds nothing.
-    assert [ln.external_id for ln in parse(content).lines] == [
-        ln.external_id for ln in parsed.lines
-    ]
-    assert len({ln.external_id for ln in parsed.lines}) == len(parsed.lines)
 
 
 # ---------------------------------------------------------------- never anything else

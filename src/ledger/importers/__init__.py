@@ -7,7 +7,8 @@ Formats and their readers (one module each; shared types and the identity rule i
 - ``ofx``: OFX 1.x SGML and 2.x XML bank, credit-card and investment statements, read by a
   tolerant reader of our own (:mod:`.ofx`);
 - ``mt940``: SWIFT MT940 and MT942 with ``mt-940`` (:mod:`.mt940`);
-- ``camt053``: ISO 20022 camt.053, camt.052 and camt.054 with ``lxml`` (:mod:`.camt053`).
+- ``camt053``: ISO 20022 camt.053, camt.052 and camt.054 with ``lxml``, also a ZIP archive
+  of such files (:mod:`.camt053`).
 
 Contract of :func:`parse_statement`: a :class:`ParsedStatement` whose lines carry the
 booked entry's amount (> 0, minor units of its currency: ISO 4217 precision, else
@@ -82,6 +83,8 @@ def detect_format(filename: str | None, content: bytes) -> str:
     ):
         if name.endswith(suffix):
             return fmt
+    if content.startswith(b"PK\x03\x04"):
+        return "camt053"  # a ZIP archive: German banks deliver camt files so
     head = content[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"OFXHEADER") or b"<OFX>" in head.upper():
         return "ofx"

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from ledger.importers.common import (
     BankErrorResponse,
@@ -79,8 +79,8 @@ _PART_REFERENCES: Final = (
 )
 _HEAD_BYTES: Final = 4096
 _ZIP_FILES_MAX: Final = 1000
-_ZIP_FILE_BYTES_MAX: Final = 50_000_000
-_ZIP_TOTAL_BYTES_MAX: Final = 200_000_000
+_ZIP_FILE_BYTES_MAX: Final = 32_000_000
+_ZIP_TOTAL_BYTES_MAX: Final = 64_000_000
 
 
 def _parser() -> Any:
