@@ -62,10 +62,11 @@ def test_a_mark_the_asn_layout_admits_but_no_bank_uses_is_refused() -> None:
 
 def test_expected_marks_of_an_mt942() -> None:
     content = mt940(":61:2606010601EC7,00NTRFNONREF", ":61:2606010601ED3,00NTRFNONREF")
-    lines = parse_mt940(content, 2).lines
-    assert [(ln.amount, ln.direction, ln.metadata.get("expected")) for ln in lines] == [
-        (700, "credit", True),
-        (300, "debit", True),
+    parsed = parse_mt940(content, 2)
+    assert parsed.lines == []
+    assert [(s.reason, s.detail) for s in parsed.skipped] == [
+        ("pending", "an expected credit (EC), not booked yet"),
+        ("pending", "an expected debit (ED), not booked yet"),
     ]
 
 

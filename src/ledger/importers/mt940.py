@@ -17,7 +17,7 @@ Rules:
 
 - direction from the ``:61:`` debit/credit mark: ``C`` credit, ``D`` debit, ``RC``
   (reversal of a credit) debit, ``RD`` (reversal of a debit) credit (metadata
-  ``reversal``), ``EC``/``ED`` (expected, MT942) credit/debit (metadata ``expected``);
+  ``reversal``), ``EC``/``ED`` (expected, MT942: not booked) skipped as ``pending``;
   the amount is always positive;
 - ``date`` is the ``:61:`` value date; the entry date goes to metadata ``entry_date``;
 - the bank reference is the one after ``//``, else the customer reference, when real
@@ -428,6 +428,16 @@ def _read_statement(
         if amount == 0:
             skipped.append(
                 SkippedLine(location=location, reason="zero_amount", detail="the :61: amount is 0")
+            )
+            continue
+        if flags.get("expected"):
+            # EC/ED: an MT942's expected (not yet booked) credit or debit.
+            skipped.append(
+                SkippedLine(
+                    location=location,
+                    reason="pending",
+                    detail=f"an expected {direction} ({mark}), not booked yet",
+                )
             )
             continue
         customer_reference = str(data.get("customer_reference") or "").strip()
