@@ -1,57 +1,635 @@
-"""OFX (1.x SGML and 2.x XML) bank and credit-card statements, read with ``ofxtools``."""
+"""OFX bank, credit-card and investment statements, read by a tolerant reader of our own.
+
+The reader takes OFX 1.x SGML (leaf elements without end tags, the ``OFXHEADER:100`` header)
+and OFX 2.x XML (``<?xml?><?OFX?>``) alike, and what banks really send: junk or blank lines
+before the header, any line ends, lower-case tags, comments, entities, a declared charset
+that is wrong. It scans the text once and builds the element tree with an explicit stack,
+bounded in depth (:data:`DEPTH_MAX`) and size (:data:`ELEMENTS_MAX`): no recursion.
+
+What it imports (:func:`parse_ofx`):
+
+- every ``STMTTRN`` of every bank (``STMTRS``), credit-card (``CCSTMTRS``) and investment
+  (``INVSTMTRS``, its cash lines ``INVBANKTRAN``) statement of the file, several transaction
+  lists of one statement merged; ``TRNAMT`` > 0 is a credit (money in), < 0 a debit;
+- the booking date is ``DTPOSTED`` *as written* (its first 8 digits), never moved to UTC;
+- the currency is the statement's ``CURDEF``; a transaction with a ``CURRENCY`` aggregate is
+  in that currency (OFX 1.6 §5.2: its amounts are in ``CURSYM``, ``CURRATE`` converts them to
+  ``CURDEF``); ``ORIGCURRENCY`` only tells where the amount (already in ``CURDEF``) came from,
+  and goes into the metadata;
+- skipped, with a reason: pending transactions (``BANKTRANLISTP``), zero amounts, and the
+  investment transactions that are not cash lines (``BUYSTOCK``, ``REINVEST``, ``INCOME`` …);
+- a file with no statement whose status says ERROR (wrong password, server error) is the
+  bank's error response (:class:`BankErrorResponse`), not "0 transactions".
+"""
 
 from __future__ import annotations
 
-import io
-from typing import Any
-
-from ofxtools.Parser import OFXTree
+import codecs
+import datetime as dt
+import html
+import re
+from typing import Any, Final
 
 from ledger.importers.common import (
+    BankErrorResponse,
     ParsedStatement,
+    SkippedLine,
     StatementError,
     StatementLine,
     clean_text,
     minor_units,
     precision_of,
+    real_reference,
 )
+
+DEPTH_MAX: Final = 64  # OFX nests about 10 deep; deeper is not an OFX file
+ELEMENTS_MAX: Final = 2_000_000  # elements of one file (a transaction has about 8)
+HEADER_SCAN_BYTES: Final = 4096  # where the header and the XML declaration are looked for
+VALUE_SHOWN_MAX: Final = 40  # characters of a bad value quoted in a message
+
+STATEMENT_KINDS: Final = {
+    "STMTRS": ("OFX bank statement", "BANKACCTFROM"),
+    "CCSTMTRS": ("OFX credit card statement", "CCACCTFROM"),
+    "INVSTMTRS": ("OFX investment statement", "INVACCTFROM"),
+}
+TRANSACTION_LISTS: Final = frozenset({"BANKTRANLIST", "INVTRANLIST"})
+PENDING_LISTS: Final = frozenset({"BANKTRANLISTP"})
+
+# Leaf elements (a value, no children) of the statement responses: in SGML they have no
+# end tag, so a value ends at the next tag. Unknown elements holding text are leaves too.
+LEAVES: Final = frozenset(
+    """
+    ACCTID ACCTKEY ACCTTYPE ADDR1 ADDR2 ADDR3 AVAILCASH BALAMT BALTYPE BANKID BRANCHID
+    BROKERID BUYPOWER BUYTYPE CHECKNUM CITY CLTCOOKIE CODE COMMISSION CORRECTACTION
+    CORRECTFITID COUNTRY CURDEF CURRATE CURSYM DESC DTACCTUP DTASOF DTAVAIL DTEND DTEXPIRE
+    DTPOSTED DTPRICEASOF DTPROFUP DTSERVER DTSETTLE DTSTART DTTRADE DTTRAN DTUSER
+    EXTDNAME FEES FID FITID HELDINACCT INCOMETYPE INTU.BID INTU.USERID INV401KSOURCE
+    LANGUAGE LOAD MARGINBALANCE MEMO MESSAGE MKTGINFO MKTVAL NAME OPTBUYTYPE OPTSELLTYPE
+    ORG PAYACCT PAYEEID PHONE POSTALCODE POSTYPE REFNUM RELFITID RELTYPE SECURED SELLTYPE
+    SESSCOOKIE SEVERITY SHORTBALANCE SIC SRVRTID STATE SUBACCTFROM SUBACCTFUND SUBACCTSEC
+    SUBACCTTO TAXES TOTAL TRNAMT TRNTYPE TRNUID TSKEYEXPIRE UNIQUEID UNIQUEIDTYPE UNITPRICE
+    UNITS USERKEY VALUE
+    """.split()  # noqa: SIM905
+)
+
+# Aggregates that never contain themselves: a second start tag of one that is still open
+# closes the first (a bank that forgot ``</STMTTRN>``).
+AGGREGATES: Final = frozenset(
+    """
+    OFX SIGNONMSGSRSV1 SIGNONMSGSRSV2 SONRS STATUS FI BANKMSGSRSV1 BANKMSGSRSV2 STMTTRNRS
+    STMTRS BANKACCTFROM BANKACCTTO CCACCTFROM CCACCTTO BANKTRANLIST BANKTRANLISTP STMTTRN
+    STMTTRNP PAYEE CURRENCY ORIGCURRENCY LEDGERBAL AVAILBAL BALLIST BAL CREDITCARDMSGSRSV1
+    CREDITCARDMSGSRSV2 CCSTMTTRNRS CCSTMTRS INVSTMTMSGSRSV1 INVSTMTMSGSRSV2 INVSTMTTRNRS
+    INVSTMTRS INVACCTFROM INVACCTTO INVTRANLIST INVBANKTRAN INVPOSLIST INVBAL INVTRAN
+    SECID SECLISTMSGSRSV1 SECLIST STMTENDRS CCSTMTENDRS
+    """.split()  # noqa: SIM905
+)
+
+# OFX status codes a bank answers with instead of a statement (OFX 2.1.1 §3.1.5, §7.2.5).
+STATUS_MEANINGS: Final = {
+    "2000": "general error",
+    "2001": "invalid account",
+    "2002": "general account error",
+    "2003": "account not found",
+    "2004": "account closed",
+    "2005": "account not authorized",
+    "2019": "duplicate request",
+    "2020": "invalid date",
+    "2027": "invalid date range",
+    "2028": "requested element unknown",
+    "13000": "user id and password will be sent out-of-band",
+    "13500": "unable to enroll user",
+    "15000": "user must change the password",
+    "15500": "the sign-on is invalid (wrong user id or password)",
+    "15501": "customer account already in use",
+    "15502": "user id and password are locked out",
+    "15503": "unable to process embedded transaction due to out-of-date password",
+    "15510": "client UID error",
+    "15511": "user must contact the bank",
+}
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*")
+_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_DATE_REST = re.compile(
+    r"(\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?)?\s*(\[\s*[+-]?\d{1,2}(\.\d{1,2})?(:[^\]]*)?\])?"
+)
+_AMOUNT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+
+
+class Node:
+    """One OFX element: a leaf (``text`` set) or an aggregate (``children``)."""
+
+    __slots__ = ("children", "closed", "name", "parent", "text")
+
+    def __init__(self, name: str, parent: Node | None) -> None:
+        self.name = name
+        self.parent = parent
+        self.text: str | None = None
+        self.children: list[Node] = []
+        self.closed = False  # an end tag closed it (else it was left open: SGML)
+
+    def child(self, *path: str) -> Node | None:
+        node: Node | None = self
+        for name in path:
+            node = next((c for c in node.children if c.name == name), None) if node else None
+        return node
+
+    def value(self, *path: str) -> str | None:
+        """The text of the leaf at ``path``, unescaped and stripped; None if absent/empty."""
+        node = self.child(*path)
+        if node is None or node.text is None:
+            return None
+        text = html.unescape(node.text).strip()
+        return text or None
+
+    def walk(self) -> list[Node]:
+        """This element and all below it, in document order (iteratively)."""
+        out: list[Node] = []
+        todo = [self]
+        while todo:
+            node = todo.pop()
+            out.append(node)
+            todo.extend(reversed(node.children))
+        return out
 
 
 def parse_ofx(content: bytes, decimal_places: int) -> ParsedStatement:
-    """Every ``STMTTRN`` of every statement in the file; ``TRNAMT`` > 0 is a credit."""
-    tree = OFXTree()
+    """Every booked transaction of every statement of an OFX file (module docstring).
+
+    Raises:
+        StatementError: not an OFX file, no statement in it, or a transaction that cannot
+            be read (named: "statement 1, transaction 3").
+        BankErrorResponse: the file is the bank's error status instead of a statement.
+    """
     try:
-        tree.parse(io.BytesIO(content))
-        ofx: Any = tree.convert()
-        statements = list(ofx.statements)
-    except Exception as e:  # ofxtools raises many unrelated types for a bad file
-        raise StatementError(f"not a readable OFX file: {e}") from None
+        return _parse(content, decimal_places)
+    except (StatementError, BankErrorResponse):
+        raise
+    except (RecursionError, MemoryError):  # not expected (no recursion), but never a 500
+        raise StatementError("the OFX file is too large or too deeply nested") from None
+    except Exception as e:  # a reader bug must still be a plain 400, never a crash
+        raise StatementError(f"the OFX file could not be read ({type(e).__name__})") from None
+
+
+def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
+    warnings: list[str] = []
+    text = _decode(content, warnings)
+    start = _find_ofx_start(text)
+    if start < 0:
+        raise StatementError("this is not an OFX file: it has no <OFX> element")
+    root = _build_tree(text[start:])
+    ofx = root.child("OFX") or root
+    nodes = ofx.walk()
+    statements = [n for n in nodes if n.name in STATEMENT_KINDS]
+    statuses = [
+        n
+        for n in nodes
+        if n.name == "STATUS" and n.parent is not None and _is_response(n.parent.name)
+    ]
+    if not statements:
+        _refuse_without_statement(statuses)
+    for status in statuses:
+        code, severity, message = _status(status)
+        if code not in (None, "0") and status.parent is not None:
+            warnings.append(
+                f"the bank reported status {code} ({severity or 'no severity'})"
+                f" in {status.parent.name}{': ' + message if message else ''}"
+            )
     lines: list[StatementLine] = []
-    for statement in statements:
-        currency = getattr(statement, "curdef", None)
-        places = precision_of(currency, decimal_places)
-        account = getattr(statement, "account", None)
-        account_id = getattr(account, "acctid", None)
-        for transaction in statement.banktranlist or []:
-            amount, negative = minor_units(transaction.trnamt, places)
-            if amount == 0:
+    skipped: list[SkippedLine] = []
+    kinds: list[str] = []
+    for number, statement in enumerate(statements, start=1):
+        kind = STATEMENT_KINDS[statement.name][0]
+        if kind not in kinds:
+            kinds.append(kind)
+        _read_statement(statement, number, decimal_places, lines, skipped, warnings)
+    return ParsedStatement(kind=", ".join(kinds), lines=lines, skipped=skipped, warnings=warnings)
+
+
+# -- text -------------------------------------------------------------------------------
+
+
+def _decode(content: bytes, warnings: list[str]) -> str:
+    """The file as text: a BOM, else valid UTF-8, else the declared charset, else cp1252."""
+    for bom, codec in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if content.startswith(bom):
+            return content[len(bom) :].decode(codec, errors="replace")
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    declared = _declared_codec(content[:HEADER_SCAN_BYTES].decode("latin-1"))
+    if declared and declared != "utf-8":
+        try:
+            return content.decode(declared)
+        except UnicodeDecodeError:
+            pass
+    if declared:
+        warnings.append(f"the file is not valid {declared} as it declares; read as Windows-1252")
+    try:
+        return content.decode("cp1252")
+    except UnicodeDecodeError:
+        return content.decode("latin-1")
+
+
+def _declared_codec(head: str) -> str | None:
+    """The codec the header (``ENCODING``/``CHARSET``) or XML declaration names, if known."""
+    names = []
+    xml = re.search(r"""encoding\s*=\s*["']([A-Za-z0-9_.:-]{1,40})["']""", head)
+    if xml:
+        names.append(xml.group(1))
+    encoding = re.search(r"ENCODING:\s*([A-Za-z0-9_-]{1,40})", head, re.IGNORECASE)
+    if encoding and encoding.group(1).upper() in ("UTF-8", "UTF8", "UNICODE"):
+        names.append("utf-8")
+    charset = re.search(r"CHARSET:\s*([A-Za-z0-9_-]{1,40})", head, re.IGNORECASE)
+    if charset:
+        value = charset.group(1).upper()
+        names.append("cp1252" if value in ("1252", "WINDOWS-1252", "NONE") else value)
+    for name in names:
+        if name.upper().replace("-", "") in ("88591", "ISO88591", "LATIN1"):
+            name = "cp1252"  # banks that say ISO-8859-1 write Windows-1252
+        try:
+            return codecs.lookup(name).name
+        except LookupError:
+            continue
+    return None
+
+
+def _find_ofx_start(text: str) -> int:
+    """Where the ``<OFX>`` element starts (any case), or -1."""
+    match = re.search(r"<\s*OFX\s*>", text, re.IGNORECASE)
+    return match.start() if match else -1
+
+
+# -- tree -------------------------------------------------------------------------------
+
+
+def _build_tree(text: str) -> Node:
+    """The element tree of the body, SGML or XML, in one pass with an explicit stack.
+
+    A leaf's value runs to the next tag (its end tag, if any, is consumed). An element not
+    known as a leaf that gets text before any child is a leaf too. An element left open
+    without text when an end tag of an enclosing element comes was an empty SGML leaf: its
+    would-be children belong to its parent.
+    """
+    root = Node("#root", None)
+    stack: list[Node] = [root]
+    open_names: dict[str, int] = {}
+    leaf: Node | None = None  # the leaf whose value is being read
+    count = 0
+    position = 0
+    length = len(text)
+
+    def close_to(index: int) -> None:
+        while len(stack) > index:
+            node = stack.pop()
+            open_names[node.name] -= 1
+            parent = node.parent
+            if (
+                not node.closed
+                and node.text is None
+                and node.children
+                and node.name not in AGGREGATES
+                and parent is not None
+            ):
+                # never closed, no text: an empty SGML leaf; its children are its siblings
+                for child in node.children:
+                    child.parent = parent
+                parent.children.extend(node.children)
+                node.children = []
+                node.text = ""
+
+    def add_text(piece: str) -> None:
+        nonlocal leaf
+        if leaf is not None:
+            leaf.text = (leaf.text or "") + piece
+            return
+        top = stack[-1]
+        if (
+            piece.strip()
+            and top is not root
+            and not top.children
+            and top.text is None
+            and top.name not in AGGREGATES
+        ):
+            close_to(len(stack) - 1)  # an unknown element holding text: a leaf
+            top.text = piece
+            leaf = top
+
+    while position < length:
+        lt = text.find("<", position)
+        if lt < 0:
+            add_text(text[position:])
+            break
+        if lt > position:
+            add_text(text[position:lt])
+        if text.startswith("<!--", lt):
+            end = text.find("-->", lt + 4)
+            position = length if end < 0 else end + 3
+            continue
+        if text.startswith("<![CDATA[", lt):
+            end = text.find("]]>", lt + 9)
+            add_text(text[lt + 9 : length if end < 0 else end])
+            position = length if end < 0 else end + 3
+            continue
+        gt = text.find(">", lt + 1)
+        nxt = text.find("<", lt + 1)
+        if gt < 0 or 0 <= nxt < gt:
+            add_text("<")  # a stray "<" in a value
+            position = lt + 1
+            continue
+        position = gt + 1
+        tag = text[lt + 1 : gt].strip()
+        if tag.startswith(("?", "!")):
+            continue  # processing instruction, declaration
+        closing = tag.startswith("/")
+        empty = tag.endswith("/")
+        match = _NAME.match(tag.strip("/ \t\r\n"))
+        if match is None:
+            add_text(text[lt : gt + 1])
+            continue
+        name = match.group(0).upper()
+        if closing:
+            if leaf is not None:
+                done, leaf = leaf, None
+                if done.name == name:
+                    done.closed = True
+                    continue
+            for index in range(len(stack) - 1, 0, -1):
+                if stack[index].name == name:
+                    close_to(index + 1)
+                    stack[index].closed = True
+                    close_to(index)
+                    break
+            continue  # an end tag of nothing open is ignored
+        leaf = None
+        if name in AGGREGATES and open_names.get(name):
+            index = max(i for i in range(len(stack)) if stack[i].name == name)
+            close_to(index)  # a second STMTTRN while one is open: the first ended
+        count += 1
+        if count > ELEMENTS_MAX:
+            raise StatementError(f"the OFX file has more than {ELEMENTS_MAX} elements")
+        parent = stack[-1]
+        node = Node(name, parent)
+        parent.children.append(node)
+        if empty:
+            node.text = ""
+            node.closed = True
+        elif name in LEAVES:
+            node.text = ""
+            leaf = node
+        else:
+            if len(stack) > DEPTH_MAX:
+                raise StatementError(
+                    f"the OFX file nests elements more than {DEPTH_MAX} deep; it is not a statement"
+                )
+            stack.append(node)
+            open_names[name] = open_names.get(name, 0) + 1
+    close_to(1)
+    return root
+
+
+# -- statuses ---------------------------------------------------------------------------
+
+
+def _is_response(name: str) -> bool:
+    return name == "SONRS" or name.endswith("TRNRS")
+
+
+def _status(status: Node) -> tuple[str | None, str | None, str | None]:
+    code = status.value("CODE")
+    severity = status.value("SEVERITY")
+    message = status.value("MESSAGE")
+    return (
+        code.lstrip("0") or "0" if code else None,
+        severity.upper() if severity else None,
+        clean_text(message),
+    )
+
+
+def _refuse_without_statement(statuses: list[Node]) -> None:
+    for status in statuses:
+        code, severity, message = _status(status)
+        if code in (None, "0") or severity not in (None, "ERROR"):
+            continue
+        meaning = STATUS_MEANINGS.get(code or "", "")
+        said = f"{meaning}; " if meaning else ""
+        raise BankErrorResponse(
+            "the OFX file is the bank's error response, not a statement: status "
+            f"{code} ({said}severity {severity or 'not given'})"
+            + (f": {message}" if message else ""),
+            details={
+                "status_code": code,
+                "severity": severity or "ERROR",
+                "bank_message": message,
+            },
+        )
+    raise StatementError("the OFX file holds no statement (no STMTRS, CCSTMTRS or INVSTMTRS)")
+
+
+# -- statements -------------------------------------------------------------------------
+
+
+def _read_statement(
+    statement: Node,
+    number: int,
+    decimal_places: int,
+    lines: list[StatementLine],
+    skipped: list[SkippedLine],
+    warnings: list[str],
+) -> None:
+    where = f"statement {number}"
+    account_element = STATEMENT_KINDS[statement.name][1]
+    currency = statement.value("CURDEF")
+    if currency:
+        currency = currency.upper()
+    else:
+        warnings.append(f"{where} has no CURDEF (default currency); its currency is unknown")
+    account = statement.value(account_element, "ACCTID")
+    if not account:
+        warnings.append(f"{where} has no {account_element}/ACCTID (account number)")
+    base: dict[str, Any] = {"source": "ofx", "statement": str(number)}
+    for key, path in (
+        ("bank_id", (account_element, "BANKID")),
+        ("branch_id", (account_element, "BRANCHID")),
+        ("broker_id", (account_element, "BROKERID")),
+        ("account_type", (account_element, "ACCTTYPE")),
+    ):
+        value = statement.value(*path)
+        if value:
+            base[key] = value
+    lists = [c for c in statement.children if c.name in TRANSACTION_LISTS]
+    if len(lists) > 1:
+        warnings.append(
+            f"{where} has {len(lists)} transaction lists ({lists[0].name});"
+            " their transactions were merged"
+        )
+    if statement.name != "INVSTMTRS" and statement.child("LEDGERBAL") is None:
+        warnings.append(f"{where} has no LEDGERBAL (closing balance)")
+    entries = 0
+    without_fitid = 0
+    for node in statement.walk():
+        if node.name in ("STMTTRN", "STMTTRNP"):
+            pending = _inside(node, PENDING_LISTS, statement)
+            entries += 1
+            location = f"{where}, transaction {entries}"
+            if pending or node.name == "STMTTRNP":
+                skipped.append(
+                    SkippedLine(
+                        location=location,
+                        reason="pending",
+                        detail="a pending transaction (BANKTRANLISTP), not booked yet",
+                    )
+                )
                 continue
-            metadata: dict[str, Any] = {"source": "ofx", "account": account_id}
-            if currency:
-                metadata["currency"] = currency
-            for name in ("trntype", "checknum", "refnum"):
-                value = getattr(transaction, name, None)
-                if value:
-                    metadata[name] = str(value)
-            lines.append(
-                StatementLine(
-                    amount=amount,
-                    direction="debit" if negative else "credit",
-                    date=transaction.dtposted.date(),
-                    decimal_places=places,
-                    description=clean_text(transaction.name, transaction.memo),
-                    external_id=transaction.fitid,
-                    metadata=metadata,
+            line = _read_transaction(node, location, currency, account, decimal_places, base)
+            if line is None:
+                skipped.append(
+                    SkippedLine(location=location, reason="zero_amount", detail="TRNAMT is 0")
+                )
+                continue
+            if line.bank_reference is None:
+                without_fitid += 1
+            lines.append(line)
+        elif node.parent is not None and node.parent.name == "INVTRANLIST":
+            if node.name in ("INVBANKTRAN", "DTSTART", "DTEND") or not node.children:
+                continue
+            entries += 1
+            fitid = node.value("INVTRAN", "FITID")
+            skipped.append(
+                SkippedLine(
+                    location=f"{where}, transaction {entries}",
+                    reason="not_a_transaction",
+                    detail=f"an investment transaction {node.name}, not a cash line"
+                    + (f" (FITID {fitid[:VALUE_SHOWN_MAX]})" if fitid else ""),
                 )
             )
-    return ParsedStatement(kind="OFX", lines=lines)
+    if without_fitid:
+        warnings.append(f"{where}: {without_fitid} transaction(s) have no usable FITID")
+
+
+def _inside(node: Node, names: frozenset[str], top: Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent is not top:
+        if parent.name in names:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _read_transaction(
+    node: Node,
+    location: str,
+    statement_currency: str | None,
+    account: str | None,
+    decimal_places: int,
+    base: dict[str, Any],
+) -> StatementLine | None:
+    metadata = dict(base)
+    currency = statement_currency
+    converted = node.child("CURRENCY")
+    original = node.child("ORIGCURRENCY")
+    if converted is not None and converted.value("CURSYM"):
+        # OFX: the amounts of this transaction are in CURSYM, not in CURDEF
+        currency = (converted.value("CURSYM") or "").upper()
+        metadata["statement_currency"] = statement_currency
+        metadata["currency_rate"] = converted.value("CURRATE")
+    elif original is not None and original.value("CURSYM"):
+        # OFX: the amount is in CURDEF, converted from ORIGCURRENCY at CURRATE
+        metadata["original_currency"] = (original.value("CURSYM") or "").upper()
+        metadata["original_rate"] = original.value("CURRATE")
+    places = precision_of(currency, decimal_places)
+    raw = node.value("TRNAMT")
+    if raw is None:
+        raise StatementError("TRNAMT (the amount) is missing", location=location)
+    amount, negative = _amount(raw, places, location)
+    if amount == 0:
+        return None
+    date = _date(node, location)
+    if date is None:
+        raise StatementError("DTPOSTED (the booking date) is missing", location=location)
+    name = node.value("NAME") or node.value("PAYEE", "NAME")
+    memo = node.value("MEMO")
+    for key, element in (
+        ("trntype", "TRNTYPE"),
+        ("checknum", "CHECKNUM"),
+        ("refnum", "REFNUM"),
+        ("sic", "SIC"),
+        ("payee_id", "PAYEEID"),
+        ("correct_fitid", "CORRECTFITID"),
+        ("correct_action", "CORRECTACTION"),
+    ):
+        value = node.value(element)
+        if value:
+            metadata[key] = value
+    if name:
+        metadata["counterparty"] = name
+    to_account = node.value("BANKACCTTO", "ACCTID") or node.value("CCACCTTO", "ACCTID")
+    if to_account:
+        metadata["counterparty_account"] = to_account
+    user_date = node.value("DTUSER")
+    if user_date and _DATE.match(user_date):
+        metadata["user_date"] = user_date[:8]
+    if node.parent is not None and node.parent.name == "INVBANKTRAN":
+        fund = node.parent.value("SUBACCTFUND")
+        if fund:
+            metadata["subacctfund"] = fund
+    metadata = {k: v for k, v in metadata.items() if v is not None}
+    return StatementLine(
+        amount=amount,
+        direction="debit" if negative else "credit",
+        date=date,
+        decimal_places=places,
+        account=account,
+        currency=currency,
+        bank_reference=real_reference(node.value("FITID")),
+        location=location,
+        description=clean_text(name, memo),
+        metadata=metadata,
+    )
+
+
+def _shown(value: str) -> str:
+    return value if len(value) <= VALUE_SHOWN_MAX else value[:VALUE_SHOWN_MAX] + "…"
+
+
+def _amount(raw: str, places: int, location: str) -> tuple[int, bool]:
+    """``TRNAMT`` as minor units: "-12.34", "+12.34", "12,34", " 12.34 ", ".5"; exact."""
+    text = "".join(raw.split())
+    if "," in text and "." in text:
+        # both: the last one is the decimal mark, the other groups thousands
+        mark = "," if text.rfind(",") > text.rfind(".") else "."
+        group = "." if mark == "," else ","
+        text = text.replace(group, "").replace(mark, ".")
+    elif text.count(",") == 1:
+        text = text.replace(",", ".")
+    if not _AMOUNT.fullmatch(text):
+        raise StatementError(f"TRNAMT {_shown(raw)!r} is not an amount", location=location)
+    try:
+        return minor_units(text, places)
+    except StatementError as e:
+        reason = str(e.details.get("reason", "is not an amount"))
+        raise StatementError(f"TRNAMT {reason}", location=location) from None
+
+
+def _date(node: Node, location: str) -> dt.date | None:
+    """``DTPOSTED``'s date as written (its first 8 digits), never moved to another zone."""
+    raw = node.value("DTPOSTED")
+    if raw is None:
+        return None
+    match = _DATE.match(raw)
+    if match is None:
+        raise StatementError(f"DTPOSTED {_shown(raw)!r} is not a date", location=location)
+    if not _DATE_REST.fullmatch(raw[8:].strip()):
+        raise StatementError(
+            f"DTPOSTED {_shown(raw)!r} is not an OFX date (YYYYMMDDHHMMSS.XXX[offset:zone])",
+            location=location,
+        )
+    try:
+        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        raise StatementError(f"DTPOSTED {_shown(raw)!r} is not a date", location=location) from None
