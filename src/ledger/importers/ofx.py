@@ -509,7 +509,9 @@ def _read_statement(
                 )
             )
     if without_fitid:
-        warnings.append(f"{where}: {without_fitid} transaction(s) have no usable FITID")
+        warnings.append(
+            f"{where}: {without_fitid} transaction(s) have no FITID or only a placeholder"
+        )
 
 
 def _inside(node: Node, names: frozenset[str], top: Node) -> bool:
