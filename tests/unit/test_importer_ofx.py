@@ -128,6 +128,11 @@ def test_entities_are_decoded() -> None:
     assert line.description == "SHOP AT&T <3 é"
 
 
+def test_entities_escaped_twice_are_decoded() -> None:
+    (line,) = parse(sgml(bank(trn(extra=" TPAY &amp;lt;DEFTPYMT&amp;gt;")))).lines
+    assert line.description == "SHOP TPAY <DEFTPYMT>"
+
+
 def test_cp1252_file_declared_1252() -> None:
     content = sgml(bank(trn(extra="é"))).replace("é".encode(), b"\xe9")
     assert parse(content).lines[0].description == "SHOPé"

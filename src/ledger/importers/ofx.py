@@ -139,8 +139,10 @@ class Node:
         node = self.child(*path)
         if node is None or node.text is None:
             return None
-        text = html.unescape(node.text).strip()
-        return text or None
+        text = html.unescape(node.text)
+        if "&" in text:  # escaped twice ("&amp;lt;"), as some banks do
+            text = html.unescape(text)
+        return text.strip() or None
 
     def walk(self) -> list[Node]:
         """This element and all below it, in document order (iteratively)."""
