@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,27 @@ def test_a_false_utf8_declaration_falls_back_with_a_warning() -> None:
     assert any("not valid utf-8" in warning for warning in parsed.warnings)
 
 
+def test_utf16_with_and_without_bom() -> None:
+    text = sgml(bank(trn(extra=" Zürich"))).decode()
+    for content in (text.encode("utf-16"), text.encode("utf-16-le"), text.encode("utf-16-be")):
+        assert parse(content).lines[0].description == "SHOP Zürich"
+
+
+def test_cdata_values() -> None:
+    (line,) = parse(sgml(bank(trn(extra=" <![CDATA[A<B & C]]>")))).lines
+    assert line.description == "SHOP A<B & C"
+
+
+def test_two_ofx_documents_in_one_file() -> None:
+    content = sgml(bank(trn(), account="A-1")) + b"\n" + sgml(bank(trn(), account="A-2"))
+    assert [ln.account for ln in parse(content).lines] == ["A-1", "A-2"]
+
+
+def test_an_ofx_element_with_attributes() -> None:
+    content = sgml(bank(trn())).replace(b"<OFX>", b'<OFX xmlns="http://ofx.net/ifx/2.0">')
+    assert len(parse(content).lines) == 1
+
+
 def test_an_sgml_leaf_left_empty_keeps_its_siblings() -> None:
     content = sgml(
         bank(
@@ -180,6 +202,22 @@ def test_nesting_is_bounded_without_recursion() -> None:
     with pytest.raises(StatementError) as caught:
         parse(deep)
     assert "deep" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"<OFX>" + b"<" * 1_000_000 + b">",
+        b"<OFX>" + b"<!--" * 250_000,
+        b"<OFX><STMTRS><BANKTRANLIST><STMTTRN><TRNAMT>" + b"1" * 100_000 + b"x",
+        b"<OFX><STMTRS><BANKTRANLIST><STMTTRN><TRNAMT>1<DTPOSTED>2026" + b"1" * 100_000,
+    ],
+)
+def test_pathological_input_is_refused_quickly(content: bytes) -> None:
+    started = time.perf_counter()
+    with pytest.raises(StatementError):
+        parse(content)
+    assert time.perf_counter() - started < 2
 
 
 def test_element_count_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -313,6 +351,20 @@ def test_the_booking_date_is_the_date_as_written(written: str, date: dt.date) ->
     assert parse(sgml(bank(trn(date=written)))).lines[0].date == date
 
 
+def test_dtuser_stands_in_for_a_missing_dtposted_with_a_warning() -> None:
+    content = sgml(bank(trn().replace("<DTPOSTED>20260601", "<DTUSER>20260530")))
+    parsed = parse(content)
+    assert parsed.lines[0].date == dt.date(2026, 5, 30)
+    assert "statement 1, transaction 1 has no DTPOSTED" in parsed.warnings[0]
+
+
+def test_an_account_in_another_acctfrom_is_used_with_a_warning() -> None:
+    content = sgml(bank(trn())).replace(b"BANKACCTFROM>", b"CCACCTFROM>")
+    parsed = parse(content)
+    assert parsed.lines[0].account == "12345"
+    assert parsed.warnings == ["statement 1 names its account in CCACCTFROM, not BANKACCTFROM"]
+
+
 @pytest.mark.parametrize("written", ["20230230", "2023", "****", "20231002 nonsense", ""])
 def test_invalid_dates_name_the_transaction(written: str) -> None:
     with pytest.raises(StatementError) as caught:
@@ -416,7 +468,16 @@ def test_an_error_beside_a_statement_is_a_warning() -> None:
 def test_no_statement_and_no_error_is_refused() -> None:
     with pytest.raises(StatementError) as caught:
         parse(sgml(""))
-    assert "holds no statement" in caught.value.message
+    assert caught.value.message == (
+        "the OFX file holds no statement (no STMTRS, CCSTMTRS or INVSTMTRS)"
+    )
+
+
+def test_no_statement_and_a_warning_status_is_refused_naming_it() -> None:
+    content = sgml("<STMTTRNRS><TRNUID>1<STATUS><CODE>2028<SEVERITY>WARN</STATUS></STMTTRNRS>")
+    with pytest.raises(StatementError) as caught:
+        parse(content)
+    assert caught.value.message.endswith("the bank reported status 2028 (WARN)")
 
 
 @pytest.mark.parametrize(

@@ -43,9 +43,10 @@ from ledger.importers.common import (
 )
 
 DEPTH_MAX: Final = 64  # OFX nests about 10 deep; deeper is not an OFX file
-ELEMENTS_MAX: Final = 2_000_000  # elements of one file (a transaction has about 8)
+ELEMENTS_MAX: Final = 1_500_000  # elements of one file (a transaction has 6 to 12)
 HEADER_SCAN_BYTES: Final = 4096  # where the header and the XML declaration are looked for
 VALUE_SHOWN_MAX: Final = 40  # characters of a bad value quoted in a message
+STATUS_MESSAGE_MAX: Final = 300  # characters of the bank's status message kept
 
 STATEMENT_KINDS: Final = {
     "STMTRS": ("OFX bank statement", "BANKACCTFROM"),
@@ -108,18 +109,20 @@ STATUS_MEANINGS: Final = {
     "15511": "user must contact the bank",
 }
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*")
+# A tag: end slash, name, empty-element slash; or anything else in "<…>" (a processing
+# instruction, a declaration, text). A "<" without its ">" is text.
+_TAG = re.compile(r"<(/?)\s*([A-Za-z_][A-Za-z0-9_.:-]*)[^<>]*?(/?)>|<[^<>]*>")
 _DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _DATE_REST = re.compile(
     r"(\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?)?\s*(\[\s*[+-]?\d{1,2}(\.\d{1,2})?(:[^\]]*)?\])?"
 )
-_AMOUNT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+_AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
 
 class Node:
     """One OFX element: a leaf (``text`` set) or an aggregate (``children``)."""
 
-    __slots__ = ("children", "closed", "name", "parent", "text")
+    __slots__ = ("_index", "children", "closed", "name", "parent", "text")
 
     def __init__(self, name: str, parent: Node | None) -> None:
         self.name = name
@@ -127,11 +130,19 @@ class Node:
         self.text: str | None = None
         self.children: list[Node] = []
         self.closed = False  # an end tag closed it (else it was left open: SGML)
+        self._index: dict[str, Node] | None = None
 
     def child(self, *path: str) -> Node | None:
+        """The first child named ``path[0]``, its first child named ``path[1]`` …"""
         node: Node | None = self
         for name in path:
-            node = next((c for c in node.children if c.name == name), None) if node else None
+            if node is None:
+                return None
+            if node._index is None:  # built once the tree is complete
+                node._index = {}
+                for c in node.children:
+                    node._index.setdefault(c.name, c)
+            node = node._index.get(name)
         return node
 
     def value(self, *path: str) -> str | None:
@@ -180,8 +191,7 @@ def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
     if start < 0:
         raise StatementError("this is not an OFX file: it has no <OFX> element")
     root = _build_tree(text[start:])
-    ofx = root.child("OFX") or root
-    nodes = ofx.walk()
+    nodes = root.walk()  # every <OFX> of the file (some downloads hold two)
     statements = [n for n in nodes if n.name in STATEMENT_KINDS]
     statuses = [
         n
@@ -220,6 +230,10 @@ def _decode(content: bytes, warnings: list[str]) -> str:
     ):
         if content.startswith(bom):
             return content[len(bom) :].decode(codec, errors="replace")
+    head = content[:200]
+    if head.count(b"\x00") * 3 > len(head):  # UTF-16 without a BOM: every other byte is 0
+        codec = "utf-16-le" if head[1:2] == b"\x00" else "utf-16-be"
+        return content.decode(codec, errors="replace")
     try:
         return content.decode("utf-8")
     except UnicodeDecodeError:
@@ -263,11 +277,37 @@ def _declared_codec(head: str) -> str | None:
 
 def _find_ofx_start(text: str) -> int:
     """Where the ``<OFX>`` element starts (any case), or -1."""
-    match = re.search(r"<\s*OFX\s*>", text, re.IGNORECASE)
+    match = re.search(r"<\s*OFX(\s[^<>]*)?>", text, re.IGNORECASE)
     return match.start() if match else -1
 
 
 # -- tree -------------------------------------------------------------------------------
+
+
+def _without_comments(text: str) -> str:
+    """``text`` without ``<!-- comments -->``, ``<![CDATA[…]]>`` turned into escaped text."""
+    if "<!" not in text:
+        return text
+    out: list[str] = []
+    position = 0
+    while True:
+        start = text.find("<!", position)
+        if start < 0:
+            break
+        if text.startswith("<!--", start):
+            end = text.find("-->", start + 4)
+            out.append(text[position:start])
+            position = len(text) if end < 0 else end + 3
+        elif text.startswith("<![CDATA[", start):
+            end = text.find("]]>", start + 9)
+            out.append(text[position:start])
+            out.append(html.escape(text[start + 9 : len(text) if end < 0 else end], quote=False))
+            position = len(text) if end < 0 else end + 3
+        else:
+            out.append(text[position : start + 2])
+            position = start + 2
+    out.append(text[position:])
+    return "".join(out)
 
 
 def _build_tree(text: str) -> Node:
@@ -276,15 +316,25 @@ def _build_tree(text: str) -> Node:
     A leaf's value runs to the next tag (its end tag, if any, is consumed). An element not
     known as a leaf that gets text before any child is a leaf too. An element left open
     without text when an end tag of an enclosing element comes was an empty SGML leaf: its
-    would-be children belong to its parent.
+    would-be children belong to its parent. Linear in the size of the text.
     """
     root = Node("#root", None)
     stack: list[Node] = [root]
     open_names: dict[str, int] = {}
     leaf: Node | None = None  # the leaf whose value is being read
+    parts: list[str] = []  # the pieces of its value
     count = 0
     position = 0
-    length = len(text)
+    text = _without_comments(text)
+
+    def end_leaf() -> Node | None:
+        nonlocal leaf
+        done = leaf
+        if done is not None:
+            done.text = "".join(parts)
+            parts.clear()
+            leaf = None
+        return done
 
     def close_to(index: int) -> None:
         while len(stack) > index:
@@ -308,7 +358,7 @@ def _build_tree(text: str) -> Node:
     def add_text(piece: str) -> None:
         nonlocal leaf
         if leaf is not None:
-            leaf.text = (leaf.text or "") + piece
+            parts.append(piece)
             return
         top = stack[-1]
         if (
@@ -319,48 +369,25 @@ def _build_tree(text: str) -> Node:
             and top.name not in AGGREGATES
         ):
             close_to(len(stack) - 1)  # an unknown element holding text: a leaf
-            top.text = piece
             leaf = top
+            parts.append(piece)
 
-    while position < length:
-        lt = text.find("<", position)
-        if lt < 0:
-            add_text(text[position:])
-            break
+    for match in _TAG.finditer(text):
+        lt, gt = match.span()
         if lt > position:
             add_text(text[position:lt])
-        if text.startswith("<!--", lt):
-            end = text.find("-->", lt + 4)
-            position = length if end < 0 else end + 3
+        position = gt
+        closing, name, empty = match.groups()
+        if name is None:
+            if text[lt + 1 : lt + 2] not in ("?", "!"):
+                add_text(text[lt:gt])  # "<3>" in a value; else a declaration, skipped
             continue
-        if text.startswith("<![CDATA[", lt):
-            end = text.find("]]>", lt + 9)
-            add_text(text[lt + 9 : length if end < 0 else end])
-            position = length if end < 0 else end + 3
-            continue
-        gt = text.find(">", lt + 1)
-        nxt = text.find("<", lt + 1)
-        if gt < 0 or 0 <= nxt < gt:
-            add_text("<")  # a stray "<" in a value
-            position = lt + 1
-            continue
-        position = gt + 1
-        tag = text[lt + 1 : gt].strip()
-        if tag.startswith(("?", "!")):
-            continue  # processing instruction, declaration
-        closing = tag.startswith("/")
-        empty = tag.endswith("/")
-        match = _NAME.match(tag.strip("/ \t\r\n"))
-        if match is None:
-            add_text(text[lt : gt + 1])
-            continue
-        name = match.group(0).upper()
+        name = name.upper()
+        done = end_leaf()
         if closing:
-            if leaf is not None:
-                done, leaf = leaf, None
-                if done.name == name:
-                    done.closed = True
-                    continue
+            if done is not None and done.name == name:
+                done.closed = True
+                continue
             for index in range(len(stack) - 1, 0, -1):
                 if stack[index].name == name:
                     close_to(index + 1)
@@ -368,7 +395,6 @@ def _build_tree(text: str) -> Node:
                     close_to(index)
                     break
             continue  # an end tag of nothing open is ignored
-        leaf = None
         if name in AGGREGATES and open_names.get(name):
             index = max(i for i in range(len(stack)) if stack[i].name == name)
             close_to(index)  # a second STMTTRN while one is open: the first ended
@@ -382,7 +408,6 @@ def _build_tree(text: str) -> Node:
             node.text = ""
             node.closed = True
         elif name in LEAVES:
-            node.text = ""
             leaf = node
         else:
             if len(stack) > DEPTH_MAX:
@@ -391,6 +416,9 @@ def _build_tree(text: str) -> Node:
                 )
             stack.append(node)
             open_names[name] = open_names.get(name, 0) + 1
+    if position < len(text):
+        add_text(text[position:])
+    end_leaf()
     close_to(1)
     return root
 
@@ -406,11 +434,10 @@ def _status(status: Node) -> tuple[str | None, str | None, str | None]:
     code = status.value("CODE")
     severity = status.value("SEVERITY")
     message = status.value("MESSAGE")
-    return (
-        code.lstrip("0") or "0" if code else None,
-        severity.upper() if severity else None,
-        clean_text(message),
-    )
+    text = clean_text(message)
+    if text and len(text) > STATUS_MESSAGE_MAX:
+        text = text[:STATUS_MESSAGE_MAX] + "…"
+    return (code.lstrip("0") or "0" if code else None, severity.upper() if severity else None, text)
 
 
 def _refuse_without_statement(statuses: list[Node]) -> None:
@@ -430,7 +457,15 @@ def _refuse_without_statement(statuses: list[Node]) -> None:
                 "bank_message": message,
             },
         )
-    raise StatementError("the OFX file holds no statement (no STMTRS, CCSTMTRS or INVSTMTRS)")
+    reported = [
+        f"{code} ({severity or 'no severity'}){': ' + message if message else ''}"
+        for code, severity, message in map(_status, statuses)
+        if code not in (None, "0")
+    ]
+    raise StatementError(
+        "the OFX file holds no statement (no STMTRS, CCSTMTRS or INVSTMTRS)"
+        + (f"; the bank reported status {reported[0]}" if reported else "")
+    )
 
 
 # -- statements -------------------------------------------------------------------------
@@ -453,7 +488,13 @@ def _read_statement(
         warnings.append(f"{where} has no CURDEF (default currency); its currency is unknown")
     account = statement.value(account_element, "ACCTID")
     if not account:
-        warnings.append(f"{where} has no {account_element}/ACCTID (account number)")
+        other = next((c for c in statement.children if c.name.endswith("ACCTFROM")), None)
+        account = other.value("ACCTID") if other is not None else None
+        if account and other is not None:
+            warnings.append(f"{where} names its account in {other.name}, not {account_element}")
+            account_element = other.name
+        else:
+            warnings.append(f"{where} has no {account_element}/ACCTID (account number)")
     base: dict[str, Any] = {"source": "ofx", "statement": str(number)}
     for key, path in (
         ("bank_id", (account_element, "BANKID")),
@@ -488,7 +529,9 @@ def _read_statement(
                     )
                 )
                 continue
-            line = _read_transaction(node, location, currency, account, decimal_places, base)
+            line = _read_transaction(
+                node, location, currency, account, decimal_places, base, warnings
+            )
             if line is None:
                 skipped.append(
                     SkippedLine(location=location, reason="zero_amount", detail="TRNAMT is 0")
@@ -532,6 +575,7 @@ def _read_transaction(
     account: str | None,
     decimal_places: int,
     base: dict[str, Any],
+    warnings: list[str],
 ) -> StatementLine | None:
     metadata = dict(base)
     currency = statement_currency
@@ -553,9 +597,12 @@ def _read_transaction(
     amount, negative = _amount(raw, places, location)
     if amount == 0:
         return None
-    date = _date(node, location)
+    date = _date(node, "DTPOSTED", location)
     if date is None:
-        raise StatementError("DTPOSTED (the booking date) is missing", location=location)
+        date = _date(node, "DTUSER", location)
+        if date is None:
+            raise StatementError("DTPOSTED (the booking date) is missing", location=location)
+        warnings.append(f"{location} has no DTPOSTED (booking date); its DTUSER was used")
     name = node.value("NAME") or node.value("PAYEE", "NAME")
     memo = node.value("MEMO")
     for key, element in (
@@ -620,20 +667,23 @@ def _amount(raw: str, places: int, location: str) -> tuple[int, bool]:
         raise StatementError(f"TRNAMT {reason}", location=location) from None
 
 
-def _date(node: Node, location: str) -> dt.date | None:
-    """``DTPOSTED``'s date as written (its first 8 digits), never moved to another zone."""
-    raw = node.value("DTPOSTED")
+def _date(node: Node, element: str, location: str) -> dt.date | None:
+    """The date of ``element`` (``DTPOSTED``) as written (its first 8 digits), never moved
+    to another zone: ``20231002000000[+10:AEST]`` is 2 October 2023."""
+    raw = node.value(element)
     if raw is None:
         return None
     match = _DATE.match(raw)
     if match is None:
-        raise StatementError(f"DTPOSTED {_shown(raw)!r} is not a date", location=location)
+        raise StatementError(f"{element} {_shown(raw)!r} is not a date", location=location)
     if not _DATE_REST.fullmatch(raw[8:].strip()):
         raise StatementError(
-            f"DTPOSTED {_shown(raw)!r} is not an OFX date (YYYYMMDDHHMMSS.XXX[offset:zone])",
+            f"{element} {_shown(raw)!r} is not an OFX date (YYYYMMDDHHMMSS.XXX[offset:zone])",
             location=location,
         )
     try:
         return dt.date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError:
-        raise StatementError(f"DTPOSTED {_shown(raw)!r} is not a date", location=location) from None
+        raise StatementError(
+            f"{element} {_shown(raw)!r} is not a date", location=location
+        ) from None
