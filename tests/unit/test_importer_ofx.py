@@ -247,6 +247,20 @@ def test_credit_card_and_several_statements() -> None:
     ]
 
 
+def test_a_statement_left_open_does_not_take_the_next_ones_lines() -> None:
+    card = (
+        "<CCSTMTRS><CURDEF>EUR<CCACCTFROM><ACCTID>4111</CCACCTFROM><BANKTRANLIST>"
+        + trn("-2.00", fitid="C-2")
+        + "</BANKTRANLIST></CCSTMTRS>"
+    )
+    content = sgml(bank(trn("-1.00")).replace("</STMTRS>", card))
+    lines = parse(content).lines
+    assert [(ln.account, ln.amount, ln.currency) for ln in lines] == [
+        ("12345", 100, "USD"),
+        ("4111", 200, "EUR"),
+    ]
+
+
 def test_several_transaction_lists_are_merged_with_a_warning() -> None:
     parsed = parse(sgml(bank(trn(), lists=2)))
     assert len(parsed.lines) == 2
@@ -279,6 +293,11 @@ def test_payee_name_memo_and_placeholder_fitid() -> None:
     assert line.metadata["checknum"] == "77"
     assert line.metadata["refnum"] == "R1"
     assert line.metadata["counterparty"] == "Landlord"
+
+
+def test_a_memo_repeating_the_name_is_not_doubled() -> None:
+    content = sgml(bank(trn(extra="  CITICORP CH<MEMO>SHOP CITICORP CHOICE /0001")))
+    assert parse(content).lines[0].description == "SHOP CITICORP CHOICE /0001"
 
 
 def test_currency_aggregate_puts_the_line_in_that_currency() -> None:
@@ -443,7 +462,11 @@ def test_wrong_password_is_a_bank_error_response() -> None:
         "severity": "ERROR",
         "bank_message": "Invalid user ID or password",
     }
-    assert "15500" in caught.value.message
+    assert caught.value.message == (
+        "the OFX file is the bank's error response, not a statement: status 15500, the"
+        " sign-on is invalid (wrong user id or password), severity ERROR; the bank says:"
+        " Invalid user ID or password"
+    )
     assert caught.value.status_code == 422
 
 

@@ -53,6 +53,7 @@ STATEMENT_KINDS: Final = {
     "CCSTMTRS": ("OFX credit card statement", "CCACCTFROM"),
     "INVSTMTRS": ("OFX investment statement", "INVACCTFROM"),
 }
+STATEMENTS: Final = frozenset(STATEMENT_KINDS)
 TRANSACTION_LISTS: Final = frozenset({"BANKTRANLIST", "INVTRANLIST"})
 PENDING_LISTS: Final = frozenset({"BANKTRANLISTP"})
 
@@ -155,14 +156,16 @@ class Node:
             text = html.unescape(text)
         return text.strip() or None
 
-    def walk(self) -> list[Node]:
-        """This element and all below it, in document order (iteratively)."""
+    def walk(self, until: frozenset[str] = frozenset()) -> list[Node]:
+        """This element and all below it, in document order (iteratively), not looking
+        inside the elements named in ``until`` (they are listed)."""
         out: list[Node] = []
         todo = [self]
         while todo:
             node = todo.pop()
             out.append(node)
-            todo.extend(reversed(node.children))
+            if node is self or node.name not in until:
+                todo.extend(reversed(node.children))
         return out
 
 
@@ -446,11 +449,11 @@ def _refuse_without_statement(statuses: list[Node]) -> None:
         if code in (None, "0") or severity not in (None, "ERROR"):
             continue
         meaning = STATUS_MEANINGS.get(code or "", "")
-        said = f"{meaning}; " if meaning else ""
+        said = f"{meaning}, " if meaning else ""
         raise BankErrorResponse(
             "the OFX file is the bank's error response, not a statement: status "
-            f"{code} ({said}severity {severity or 'not given'})"
-            + (f": {message}" if message else ""),
+            f"{code}, {said}severity {severity or 'not given'}"
+            + (f"; the bank says: {message}" if message else ""),
             details={
                 "status_code": code,
                 "severity": severity or "ERROR",
@@ -515,7 +518,7 @@ def _read_statement(
         warnings.append(f"{where} has no LEDGERBAL (closing balance)")
     entries = 0
     without_fitid = 0
-    for node in statement.walk():
+    for node in statement.walk(until=STATEMENTS):  # a statement left open holds no other
         if node.name in ("STMTTRN", "STMTTRNP"):
             pending = _inside(node, PENDING_LISTS, statement)
             entries += 1
@@ -639,9 +642,18 @@ def _read_transaction(
         currency=currency,
         bank_reference=real_reference(node.value("FITID")),
         location=location,
-        description=clean_text(name, memo),
+        description=_description(name, memo),
         metadata=metadata,
     )
+
+
+def _description(name: str | None, memo: str | None) -> str | None:
+    """NAME and MEMO; only MEMO when it repeats NAME (banks cut NAME at 32 characters and
+    give the whole text in MEMO)."""
+    short, full = clean_text(name), clean_text(memo)
+    if short and full and full.startswith(short):
+        return full
+    return clean_text(short, full)
 
 
 def _shown(value: str) -> str:
