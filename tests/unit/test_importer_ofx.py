@@ -364,6 +364,9 @@ def test_a_missing_amount_names_the_transaction() -> None:
         ("202310021200", dt.date(2023, 10, 2)),
         ("20231002120000[-3]", dt.date(2023, 10, 2)),
         ("20231002120000[+5.30:IST]", dt.date(2023, 10, 2)),
+        ("20231002120000:014", dt.date(2023, 10, 2)),
+        ("20231002000000[0:GMT]", dt.date(2023, 10, 2)),
+        ("20231002000000.000[-03:EST]", dt.date(2023, 10, 2)),
     ],
 )
 def test_the_booking_date_is_the_date_as_written(written: str, date: dt.date) -> None:

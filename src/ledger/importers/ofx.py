@@ -114,9 +114,9 @@ STATUS_MEANINGS: Final = {
 # instruction, a declaration, text). A "<" without its ">" is text.
 _TAG = re.compile(r"<(/?)\s*([A-Za-z_][A-Za-z0-9_.:-]*)[^<>]*?(/?)>|<[^<>]*>")
 _DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
-_DATE_REST = re.compile(
-    r"(\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?)?\s*(\[\s*[+-]?\d{1,2}(\.\d{1,2})?(:[^\]]*)?\])?"
-)
+# What may follow the date: a time (HHMMSS.XXX, some banks write HHMMSS:XXX) and a zone
+# ([-5:EST], [+10:AEST], [0:GMT], [+5.30:IST]); only the date is read.
+_DATE_REST = re.compile(r"[\d.:]{0,20}\s*(\[\s*[+-]?\d{1,2}([.:]?\d{1,2})?(:[^\[\]]*)?\])?")
 _AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
 
