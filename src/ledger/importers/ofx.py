@@ -54,6 +54,7 @@ STATEMENT_KINDS: Final = {
     "INVSTMTRS": ("OFX investment statement", "INVACCTFROM"),
 }
 STATEMENTS: Final = frozenset(STATEMENT_KINDS)
+ID_LENGTHS: Final = {"BANKID": 9, "ACCTID": 22}  # the most OFX allows (tolerated beyond)
 TRANSACTION_LISTS: Final = frozenset({"BANKTRANLIST", "INVTRANLIST"})
 PENDING_LISTS: Final = frozenset({"BANKTRANLISTP"})
 
@@ -508,6 +509,12 @@ def _read_statement(
         value = statement.value(*path)
         if value:
             base[key] = value
+    for element, value in (("BANKID", base.get("bank_id")), ("ACCTID", account)):
+        if value and len(value) > ID_LENGTHS[element]:
+            warnings.append(
+                f"{where}: {element} has {len(value)} characters, more than the"
+                f" {ID_LENGTHS[element]} OFX allows; read as given"
+            )
     lists = [c for c in statement.children if c.name in TRANSACTION_LISTS]
     if len(lists) > 1:
         warnings.append(
