@@ -298,6 +298,13 @@ def test_payee_name_memo_and_placeholder_fitid() -> None:
     assert line.metadata["counterparty"] == "Landlord"
 
 
+def test_long_values_are_cut_for_the_metadata() -> None:
+    (line,) = parse(sgml(bank(trn(extra="x" * 5000)))).lines
+    assert len(line.metadata["counterparty"]) == ofx_module.METADATA_VALUE_MAX
+    assert line.description is not None
+    assert len(line.description) == 1000
+
+
 def test_a_memo_repeating_the_name_is_not_doubled() -> None:
     content = sgml(bank(trn(extra="  CITICORP CH<MEMO>SHOP CITICORP CHOICE /0001")))
     assert parse(content).lines[0].description == "SHOP CITICORP CHOICE /0001"
@@ -311,6 +318,18 @@ def test_currency_aggregate_puts_the_line_in_that_currency() -> None:
     assert (line.amount, line.currency, line.decimal_places) == (1500, "JPY", 0)
     assert line.metadata["currency_rate"] == "0.0064"
     assert line.metadata["statement_currency"] == "USD"
+
+
+def test_a_bad_currency_code_is_not_used() -> None:
+    parsed = parse(sgml(bank(trn(), currency="US DOLLAR")))
+    assert parsed.lines[0].currency is None
+    assert "CURDEF 'US DOLLAR' is not a currency code" in parsed.warnings[0]
+    content = sgml(bank(trn(extra="</NAME><CURRENCY><CURRATE>1<CURSYM>EURO</CURRENCY>")))
+    parsed = parse(content)
+    assert parsed.lines[0].currency == "USD"
+    assert parsed.warnings == [
+        "statement 1, transaction 1: CURRENCY/CURSYM is not a currency code; ignored"
+    ]
 
 
 def test_origcurrency_keeps_the_statement_currency() -> None:

@@ -47,6 +47,7 @@ ELEMENTS_MAX: Final = 1_500_000  # elements of one file (a transaction has 6 to 
 HEADER_SCAN_BYTES: Final = 4096  # where the header and the XML declaration are looked for
 VALUE_SHOWN_MAX: Final = 40  # characters of a bad value quoted in a message
 STATUS_MESSAGE_MAX: Final = 300  # characters of the bank's status message kept
+METADATA_VALUE_MAX: Final = 255  # characters of one metadata value (OFX's own longest is 255)
 
 STATEMENT_KINDS: Final = {
     "STMTRS": ("OFX bank statement", "BANKACCTFROM"),
@@ -485,11 +486,14 @@ def _read_statement(
 ) -> None:
     where = f"statement {number}"
     account_element = STATEMENT_KINDS[statement.name][1]
-    currency = statement.value("CURDEF")
-    if currency:
-        currency = currency.upper()
-    else:
+    written = statement.value("CURDEF")
+    currency = _currency(written)
+    if written is None:
         warnings.append(f"{where} has no CURDEF (default currency); its currency is unknown")
+    elif currency is None:
+        warnings.append(
+            f"{where}: CURDEF {_shown(written)!r} is not a currency code; its currency is unknown"
+        )
     account = statement.value(account_element, "ACCTID")
     if not account:
         other = next((c for c in statement.children if c.name.endswith("ACCTFROM")), None)
@@ -593,12 +597,16 @@ def _read_transaction(
     original = node.child("ORIGCURRENCY")
     if converted is not None and converted.value("CURSYM"):
         # OFX: the amounts of this transaction are in CURSYM, not in CURDEF
-        currency = (converted.value("CURSYM") or "").upper()
-        metadata["statement_currency"] = statement_currency
-        metadata["currency_rate"] = converted.value("CURRATE")
+        currency = _currency(converted.value("CURSYM"))
+        if currency is None:
+            currency = statement_currency
+            warnings.append(f"{location}: CURRENCY/CURSYM is not a currency code; ignored")
+        elif currency != statement_currency:
+            metadata["statement_currency"] = statement_currency
+            metadata["currency_rate"] = converted.value("CURRATE")
     elif original is not None and original.value("CURSYM"):
         # OFX: the amount is in CURDEF, converted from ORIGCURRENCY at CURRATE
-        metadata["original_currency"] = (original.value("CURSYM") or "").upper()
+        metadata["original_currency"] = original.value("CURSYM")
         metadata["original_rate"] = original.value("CURRATE")
     places = precision_of(currency, decimal_places)
     raw = node.value("TRNAMT")
@@ -639,7 +647,7 @@ def _read_transaction(
         fund = node.parent.value("SUBACCTFUND")
         if fund:
             metadata["subacctfund"] = fund
-    metadata = {k: v for k, v in metadata.items() if v is not None}
+    metadata = {k: v[:METADATA_VALUE_MAX] for k, v in metadata.items() if v is not None}
     return StatementLine(
         amount=amount,
         direction="debit" if negative else "credit",
@@ -661,6 +669,12 @@ def _description(name: str | None, memo: str | None) -> str | None:
     if short and full and full.startswith(short):
         return full
     return clean_text(short, full)
+
+
+def _currency(value: str | None) -> str | None:
+    """An ISO 4217 code (three letters, any case), upper-cased; else None."""
+    code = (value or "").strip().upper()
+    return code if len(code) == 3 and code.isascii() and code.isalpha() else None
 
 
 def _shown(value: str) -> str:
