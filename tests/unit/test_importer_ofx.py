@@ -153,6 +153,13 @@ def test_xml_encoding_declaration() -> None:
     assert parse(text.encode("iso-8859-2")).lines[0].description == "SHOP Łódź"
 
 
+@pytest.mark.parametrize("charset", ["zlib", "hex", "punycode", "rot13", "nonsense"])
+def test_a_declared_charset_that_is_no_character_set_is_ignored(charset: str) -> None:
+    header = SGML_HEADER.replace("CHARSET:1252", f"CHARSET:{charset}")
+    content = sgml(bank(trn(extra="é")), header=header).replace("é".encode(), b"\xe9")
+    assert parse(content).lines[0].description == "SHOPé"
+
+
 def test_a_false_utf8_declaration_falls_back_with_a_warning() -> None:
     header = SGML_HEADER.replace("ENCODING:USASCII", "ENCODING:UTF-8")
     content = sgml(bank(trn(extra="é")), header=header).replace("é".encode(), b"\xe9")

@@ -244,17 +244,17 @@ def _decode(content: bytes, warnings: list[str]) -> str:
     except UnicodeDecodeError:
         pass
     declared = _declared_codec(content[:HEADER_SCAN_BYTES].decode("latin-1"))
-    if declared and declared != "utf-8":
+    for fallback in (declared, "cp1252", "latin-1"):  # latin-1 decodes any bytes
+        if fallback is None or fallback == "utf-8":
+            continue
         try:
-            return content.decode(declared)
+            text = content.decode(fallback)
         except UnicodeDecodeError:
-            pass
-    if declared:
-        warnings.append(f"the file is not valid {declared} as it declares; read as Windows-1252")
-    try:
-        return content.decode("cp1252")
-    except UnicodeDecodeError:
-        return content.decode("latin-1")
+            continue
+        if declared and fallback != declared:
+            warnings.append(f"the file is not valid {declared} as it declares; read as {fallback}")
+        return text
+    return content.decode("latin-1")
 
 
 def _declared_codec(head: str) -> str | None:
@@ -274,9 +274,12 @@ def _declared_codec(head: str) -> str | None:
         if name.upper().replace("-", "") in ("88591", "ISO88591", "LATIN1"):
             name = "cp1252"  # banks that say ISO-8859-1 write Windows-1252
         try:
-            return codecs.lookup(name).name
+            codec = codecs.lookup(name).name
         except LookupError:
             continue
+        # character sets only (no "zlib", "hex", "punycode" …: not text, or slow)
+        if codec.startswith(("iso8859", "cp", "utf-", "mac-", "koi8")) or codec == "ascii":
+            return codec
     return None
 
 
