@@ -204,6 +204,25 @@ def test_a_missing_stmttrn_end_tag_ends_it_at_the_next_one() -> None:
     assert [ln.amount for ln in parse(sgml(bank(broken))).lines] == [100, 200]
 
 
+def test_a_file_without_any_end_tags() -> None:
+    content = (
+        f"{SGML_HEADER}<OFX>\n<SIGNONMSGSRSV1>\n<SONRS>\n<STATUS>\n<CODE>0\n<SEVERITY>INFO\n"
+        "<DTSERVER>20260319\n<BANKMSGSRSV1>\n<STMTTRNRS>\n<TRNUID>1\n<STATUS>\n<CODE>0\n"
+        "<STMTRS>\n<CURDEF>USD\n<BANKACCTFROM>\n<BANKID>1\n<ACCTID>777\n<BANKTRANLIST>\n"
+        "<STMTTRN>\n<TRNAMT>25.00\n<DTPOSTED>20260301\n<FITID>A-1\n<STMTTRN>\n<TRNAMT>-5\n"
+        "<DTPOSTED>20260302\n<FITID>A-2\n<LEDGERBAL>\n<BALAMT>20.00\n<DTASOF>20260302\n"
+    ).encode()
+    parsed = parse(content)
+    assert [(ln.amount, ln.direction, ln.account) for ln in parsed.lines] == [
+        (2500, "credit", "777"),
+        (500, "debit", "777"),
+    ]
+    assert parsed.warnings == []  # its LEDGERBAL is found: the last STMTTRN ended before it
+    mercury = parse((CORPUS / "ofx" / "govcraft-ofx-rs" / "mercury-checking.ofx").read_bytes())
+    total = sum(ln.amount if ln.direction == "credit" else -ln.amount for ln in mercury.lines)
+    assert (len(mercury.lines), total) == (674, 114986)  # = its LEDGERBAL, from zero
+
+
 def test_nesting_is_bounded_without_recursion() -> None:
     deep = b"<OFX>" + b"<A><B>" * 100_000
     with pytest.raises(StatementError) as caught:

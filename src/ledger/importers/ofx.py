@@ -89,6 +89,32 @@ AGGREGATES: Final = frozenset(
     """.split()  # noqa: SIM905
 )
 
+# Where the aggregates of a statement response belong: one that starts while its parent is
+# open ends what was opened after that parent and never closed (files without end tags).
+_MESSAGE_SETS = frozenset(
+    f"{kind}MSGSRSV{version}"
+    for kind in ("SIGNON", "BANK", "CREDITCARD", "INVSTMT", "SECLIST")
+    for version in (1, 2)
+)
+PARENTS: Final = {
+    **dict.fromkeys(_MESSAGE_SETS, frozenset({"OFX"})),
+    "SONRS": frozenset({"SIGNONMSGSRSV1", "SIGNONMSGSRSV2"}),
+    **dict.fromkeys(("DTSERVER", "LANGUAGE"), frozenset({"SONRS"})),
+    "STMTTRNRS": frozenset({"BANKMSGSRSV1", "BANKMSGSRSV2"}),
+    "CCSTMTTRNRS": frozenset({"CREDITCARDMSGSRSV1", "CREDITCARDMSGSRSV2"}),
+    "INVSTMTTRNRS": frozenset({"INVSTMTMSGSRSV1", "INVSTMTMSGSRSV2"}),
+    "STMTRS": frozenset({"STMTTRNRS"}),
+    "CCSTMTRS": frozenset({"CCSTMTTRNRS"}),
+    "INVSTMTRS": frozenset({"INVSTMTTRNRS"}),
+    **dict.fromkeys(
+        ("BANKTRANLIST", "BANKTRANLISTP", "LEDGERBAL", "AVAILBAL", "BALLIST"),
+        frozenset({"STMTRS", "CCSTMTRS", "INVSTMTRS"}),
+    ),
+    **dict.fromkeys(("INVTRANLIST", "INVPOSLIST", "INVBAL"), frozenset({"INVSTMTRS"})),
+    "INVBANKTRAN": frozenset({"INVTRANLIST"}),
+    "STMTTRN": frozenset({"BANKTRANLIST", "INVBANKTRAN"}),
+}
+
 # OFX status codes a bank answers with instead of a statement (OFX 2.1.1 §3.1.5, §7.2.5).
 STATUS_MEANINGS: Final = {
     "2000": "general error",
@@ -406,6 +432,12 @@ def _build_tree(text: str) -> Node:
         if name in AGGREGATES and open_names.get(name):
             index = max(i for i in range(len(stack)) if stack[i].name == name)
             close_to(index)  # a second STMTTRN while one is open: the first ended
+        parents = PARENTS.get(name)
+        if parents is not None:
+            for index in range(len(stack) - 1, 0, -1):
+                if stack[index].name in parents:
+                    close_to(index + 1)  # LEDGERBAL after an open STMTTRN: it ended
+                    break
         count += 1
         if count > ELEMENTS_MAX:
             raise StatementError(f"the OFX file has more than {ELEMENTS_MAX} elements")
