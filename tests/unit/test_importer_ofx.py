@@ -250,7 +250,7 @@ def test_element_count_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ofx_module, "ELEMENTS_MAX", 50)
     with pytest.raises(StatementError) as caught:
         parse(sgml(bank(*(trn(fitid=f"F{i}") for i in range(20)))))
-    assert "more than 50 elements" in caught.value.message
+    assert caught.value.message == "the OFX file is too large: more than 50 elements; split it"
 
 
 # -- statements ---------------------------------------------------------------------

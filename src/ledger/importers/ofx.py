@@ -43,7 +43,7 @@ from ledger.importers.common import (
 )
 
 DEPTH_MAX: Final = 64  # OFX nests about 10 deep; deeper is not an OFX file
-ELEMENTS_MAX: Final = 1_500_000  # elements of one file (a transaction has 6 to 12)
+ELEMENTS_MAX: Final = 1_000_000  # elements of one file (a transaction has 6 to 12)
 HEADER_SCAN_BYTES: Final = 4096  # where the header and the XML declaration are looked for
 VALUE_SHOWN_MAX: Final = 40  # characters of a bad value quoted in a message
 STATUS_MESSAGE_MAX: Final = 300  # characters of the bank's status message kept
@@ -371,23 +371,27 @@ def _build_tree(text: str) -> Node:
         return done
 
     def close_to(index: int) -> None:
-        while len(stack) > index:
-            node = stack.pop()
+        """Close the elements open above ``stack[index - 1]``. One never closed and without
+        text was an empty SGML leaf: its would-be children go to the element above it
+        (handled from the bottom up, so each element moves once: linear)."""
+        target = stack[index - 1]
+        popped = stack[index:]
+        del stack[index:]
+        for node in popped:  # each one is the last child of the one before
             open_names[node.name] -= 1
-            parent = node.parent
             if (
                 not node.closed
                 and node.text is None
                 and node.children
                 and node.name not in AGGREGATES
-                and parent is not None
             ):
-                # never closed, no text: an empty SGML leaf; its children are its siblings
                 for child in node.children:
-                    child.parent = parent
-                parent.children.extend(node.children)
+                    child.parent = target
+                target.children.extend(node.children)
                 node.children = []
                 node.text = ""
+            else:
+                target = node
 
     def add_text(piece: str) -> None:
         nonlocal leaf
@@ -440,7 +444,9 @@ def _build_tree(text: str) -> Node:
                     break
         count += 1
         if count > ELEMENTS_MAX:
-            raise StatementError(f"the OFX file has more than {ELEMENTS_MAX} elements")
+            raise StatementError(
+                f"the OFX file is too large: more than {ELEMENTS_MAX:,} elements; split it"
+            )
         parent = stack[-1]
         node = Node(name, parent)
         parent.children.append(node)
