@@ -129,6 +129,11 @@ def test_entities_are_decoded() -> None:
     assert line.description == "SHOP AT&T <3 é"
 
 
+def test_a_bare_ampersand_is_text_not_an_html_entity() -> None:
+    (line,) = parse(sgml(bank(trn(extra=" AT&T M&S Print&copy &notice &#0; &#xD800;")))).lines
+    assert line.description == "SHOP AT&T M&S Print&copy &notice &#0; &#xD800;"
+
+
 def test_entities_escaped_twice_are_decoded() -> None:
     (line,) = parse(sgml(bank(trn(extra=" TPAY &amp;lt;DEFTPYMT&amp;gt;")))).lines
     assert line.description == "SHOP TPAY <DEFTPYMT>"

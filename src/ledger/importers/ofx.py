@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
-import html
 import re
 from typing import Any, Final
 
@@ -146,6 +145,24 @@ _DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 # ([-5:EST], [+10:AEST], [0:GMT], [+5.30:IST]); only the date is read.
 _DATE_REST = re.compile(r"[\d.:]{0,20}\s*(\[\s*[+-]?\d{1,2}([.:]?\d{1,2})?(:[^\[\]]*)?\])?")
 _AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# The entities of OFX (SGML and XML) and character references, with their ";": a bare "&"
+# is text ("AT&T", "M&S"), never the start of an HTML entity such as "&not" or "&copy".
+_ENTITY = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|amp|lt|gt|quot|apos|nbsp);")
+_ENTITIES: Final = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'", "nbsp": " "}
+
+
+def _entity(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if not name.startswith("#"):
+        return _ENTITIES[name]
+    code = int(name[2:], 16) if name[1] in "xX" else int(name[1:])
+    if 0 < code < 0x110000 and not 0xD800 <= code < 0xE000:
+        return chr(code)
+    return match.group(0)
+
+
+def _unescape(text: str) -> str:
+    return _ENTITY.sub(_entity, text)
 
 
 class Node:
@@ -179,9 +196,9 @@ class Node:
         node = self.child(*path)
         if node is None or node.text is None:
             return None
-        text = html.unescape(node.text)
-        if "&" in text:  # escaped twice ("&amp;lt;"), as some banks do
-            text = html.unescape(text)
+        text = node.text
+        if "&" in text:  # twice: some banks escape twice ("&amp;lt;")
+            text = _unescape(_unescape(text))
         return text.strip() or None
 
     def walk(self, until: frozenset[str] = frozenset()) -> list[Node]:
@@ -335,7 +352,12 @@ def _without_comments(text: str) -> str:
         elif text.startswith("<![CDATA[", start):
             end = text.find("]]>", start + 9)
             out.append(text[position:start])
-            out.append(html.escape(text[start + 9 : len(text) if end < 0 else end], quote=False))
+            out.append(
+                text[start + 9 : len(text) if end < 0 else end]
+                .replace("&", "&amp;")
+                .replace("<", "&lt;")
+                .replace(">", "&gt;")
+            )
             position = len(text) if end < 0 else end + 3
         else:
             out.append(text[position : start + 2])
