@@ -469,7 +469,9 @@ def test_investment_cash_lines_imported_and_trades_skipped() -> None:
         ("statement 1, transaction 1", "not_a_transaction"),
         ("statement 1, transaction 3", "not_a_transaction"),
     ]
-    assert "BUYSTOCK" in (parsed.skipped[0].detail or "")
+    assert parsed.skipped[0].detail == (
+        "an investment transaction BUYSTOCK, not a cash line (FITID T1)"
+    )
     assert "REINVEST" in (parsed.skipped[1].detail or "")
 
 

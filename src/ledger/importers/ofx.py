@@ -621,7 +621,8 @@ def _read_statement(
             if node.name in ("INVBANKTRAN", "DTSTART", "DTEND") or not node.children:
                 continue
             entries += 1
-            fitid = node.value("INVTRAN", "FITID")
+            found = next((n for n in node.walk() if n.name == "FITID"), None)  # INVTRAN's
+            fitid = found.parent.value("FITID") if found and found.parent else None
             skipped.append(
                 SkippedLine(
                     location=f"{where}, transaction {entries}",
