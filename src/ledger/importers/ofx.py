@@ -1,57 +1,798 @@
-"""OFX (1.x SGML and 2.x XML) bank and credit-card statements, read with ``ofxtools``."""
+"""OFX bank, credit-card and investment statements, read by a tolerant reader of our own.
+
+The reader takes OFX 1.x SGML (leaf elements without end tags, the ``OFXHEADER:100`` header)
+and OFX 2.x XML (``<?xml?><?OFX?>``) alike, and what banks really send: junk or blank lines
+before the header, any line ends, lower-case tags, comments, CDATA, entities (only OFX's own:
+a bare ``&`` is text), a declared charset that is wrong (a BOM, then valid UTF-8, then the
+declared character set, then Windows-1252), aggregates left open (``</STMTTRN>`` forgotten, or
+no end tag at all in the file), two ``<OFX>`` documents in one file. It scans the text once
+and builds the element tree with an explicit stack, bounded in depth (:data:`DEPTH_MAX`) and
+size (:data:`ELEMENTS_MAX`): no recursion, linear work.
+
+What it imports (:func:`parse_ofx`):
+
+- every ``STMTTRN`` of every bank (``STMTRS``), credit-card (``CCSTMTRS``) and investment
+  (``INVSTMTRS``: its cash lines, ``INVBANKTRAN``) statement of the file, several transaction
+  lists of one statement merged; ``TRNAMT`` > 0 is a credit (money in), < 0 a debit; its
+  account is the statement's ``ACCTID``; ``FITID`` is the bank reference;
+- the booking date is ``DTPOSTED`` *as written* (its first 8 digits), never moved to UTC:
+  ``20231002000000[+10:AEST]`` is 2 October 2023 (``DTUSER`` if ``DTPOSTED`` is missing);
+- the currency is the statement's ``CURDEF``; a transaction with a ``CURRENCY`` aggregate is
+  in that currency (OFX 1.6 §5.2: its amounts are in ``CURSYM``, ``CURRATE`` converts them to
+  ``CURDEF``); ``ORIGCURRENCY`` only tells where the amount (already in ``CURDEF``) came from,
+  and goes into the metadata;
+- skipped, with a reason: pending transactions (``BANKTRANLISTP``), zero amounts, and the
+  investment transactions that are not cash lines (``BUYSTOCK``, ``REINVEST``, ``INCOME`` …);
+- warnings for what deviates from the spec and was read anyway (no ``LEDGERBAL``, several
+  lists, ids longer than OFX allows, a status that is not 0 beside a statement …). OFX
+  carries no opening balance, so statement balances cannot be checked.
+
+What it refuses: a file without ``<OFX>`` (not OFX), one without a statement (an account
+list, a profile), a transaction whose amount or date cannot be read (named: "statement 1,
+transaction 3: …"); a file with no statement whose status is an error (wrong password
+15500, server error 2000) is the bank's error response (:class:`BankErrorResponse`), not
+"0 transactions".
+"""
 
 from __future__ import annotations
 
-import io
-from typing import Any
-
-from ofxtools.Parser import OFXTree
+import codecs
+import datetime as dt
+import re
+from typing import Any, Final
 
 from ledger.importers.common import (
+    BankErrorResponse,
     ParsedStatement,
+    SkippedLine,
     StatementError,
     StatementLine,
     clean_text,
     minor_units,
     precision_of,
+    real_reference,
 )
+
+DEPTH_MAX: Final = 64  # OFX nests about 10 deep; deeper is not an OFX file
+ELEMENTS_MAX: Final = 1_000_000  # elements of one file (a transaction has 6 to 12)
+HEADER_SCAN_BYTES: Final = 4096  # where the header and the XML declaration are looked for
+VALUE_SHOWN_MAX: Final = 40  # characters of a bad value quoted in a message
+STATUS_MESSAGE_MAX: Final = 300  # characters of the bank's status message kept
+METADATA_VALUE_MAX: Final = 255  # characters of one metadata value (OFX's own longest is 255)
+
+STATEMENT_KINDS: Final = {
+    "STMTRS": ("OFX bank statement", "BANKACCTFROM"),
+    "CCSTMTRS": ("OFX credit card statement", "CCACCTFROM"),
+    "INVSTMTRS": ("OFX investment statement", "INVACCTFROM"),
+}
+STATEMENTS: Final = frozenset(STATEMENT_KINDS)
+ID_LENGTHS: Final = {"BANKID": 9, "ACCTID": 22}  # the most OFX allows (tolerated beyond)
+TRANSACTION_LISTS: Final = frozenset({"BANKTRANLIST", "INVTRANLIST"})
+PENDING_LISTS: Final = frozenset({"BANKTRANLISTP"})
+
+# Leaf elements (a value, no children) of the statement responses: in SGML they have no
+# end tag, so a value ends at the next tag. Unknown elements holding text are leaves too.
+LEAVES: Final = frozenset(
+    """
+    ACCTID ACCTKEY ACCTTYPE ADDR1 ADDR2 ADDR3 AVAILCASH BALAMT BALTYPE BANKID BRANCHID
+    BROKERID BUYPOWER BUYTYPE CHECKNUM CITY CLTCOOKIE CODE COMMISSION CORRECTACTION
+    CORRECTFITID COUNTRY CURDEF CURRATE CURSYM DESC DTACCTUP DTASOF DTAVAIL DTEND DTEXPIRE
+    DTPOSTED DTPRICEASOF DTPROFUP DTSERVER DTSETTLE DTSTART DTTRADE DTTRAN DTUSER
+    EXTDNAME FEES FID FITID HELDINACCT INCOMETYPE INTU.BID INTU.USERID INV401KSOURCE
+    LANGUAGE LOAD MARGINBALANCE MEMO MESSAGE MKTGINFO MKTVAL NAME OPTBUYTYPE OPTSELLTYPE
+    ORG PAYACCT PAYEEID PHONE POSTALCODE POSTYPE REFNUM RELFITID RELTYPE SECURED SELLTYPE
+    SESSCOOKIE SEVERITY SHORTBALANCE SIC SRVRTID STATE SUBACCTFROM SUBACCTFUND SUBACCTSEC
+    SUBACCTTO TAXES TOTAL TRNAMT TRNTYPE TRNUID TSKEYEXPIRE UNIQUEID UNIQUEIDTYPE UNITPRICE
+    UNITS USERKEY VALUE
+    """.split()  # noqa: SIM905
+)
+
+# Aggregates that never contain themselves: a second start tag of one that is still open
+# closes the first (a bank that forgot ``</STMTTRN>``).
+AGGREGATES: Final = frozenset(
+    """
+    OFX SIGNONMSGSRSV1 SIGNONMSGSRSV2 SONRS STATUS FI BANKMSGSRSV1 BANKMSGSRSV2 STMTTRNRS
+    STMTRS BANKACCTFROM BANKACCTTO CCACCTFROM CCACCTTO BANKTRANLIST BANKTRANLISTP STMTTRN
+    STMTTRNP PAYEE CURRENCY ORIGCURRENCY LEDGERBAL AVAILBAL BALLIST BAL CREDITCARDMSGSRSV1
+    CREDITCARDMSGSRSV2 CCSTMTTRNRS CCSTMTRS INVSTMTMSGSRSV1 INVSTMTMSGSRSV2 INVSTMTTRNRS
+    INVSTMTRS INVACCTFROM INVACCTTO INVTRANLIST INVBANKTRAN INVPOSLIST INVBAL INVTRAN
+    SECID SECLISTMSGSRSV1 SECLIST STMTENDRS CCSTMTENDRS
+    """.split()  # noqa: SIM905
+)
+
+# Where the aggregates of a statement response belong: one that starts while its parent is
+# open ends what was opened after that parent and never closed (files without end tags).
+_MESSAGE_SETS = frozenset(
+    f"{kind}MSGSRSV{version}"
+    for kind in ("SIGNON", "BANK", "CREDITCARD", "INVSTMT", "SECLIST")
+    for version in (1, 2)
+)
+PARENTS: Final = {
+    **dict.fromkeys(_MESSAGE_SETS, frozenset({"OFX"})),
+    "SONRS": frozenset({"SIGNONMSGSRSV1", "SIGNONMSGSRSV2"}),
+    **dict.fromkeys(("DTSERVER", "LANGUAGE"), frozenset({"SONRS"})),
+    "STMTTRNRS": frozenset({"BANKMSGSRSV1", "BANKMSGSRSV2"}),
+    "CCSTMTTRNRS": frozenset({"CREDITCARDMSGSRSV1", "CREDITCARDMSGSRSV2"}),
+    "INVSTMTTRNRS": frozenset({"INVSTMTMSGSRSV1", "INVSTMTMSGSRSV2"}),
+    "STMTRS": frozenset({"STMTTRNRS"}),
+    "CCSTMTRS": frozenset({"CCSTMTTRNRS"}),
+    "INVSTMTRS": frozenset({"INVSTMTTRNRS"}),
+    **dict.fromkeys(
+        ("BANKTRANLIST", "BANKTRANLISTP", "LEDGERBAL", "AVAILBAL", "BALLIST"),
+        frozenset({"STMTRS", "CCSTMTRS", "INVSTMTRS"}),
+    ),
+    **dict.fromkeys(("INVTRANLIST", "INVPOSLIST", "INVBAL"), frozenset({"INVSTMTRS"})),
+    "INVBANKTRAN": frozenset({"INVTRANLIST"}),
+    "STMTTRN": frozenset({"BANKTRANLIST", "INVBANKTRAN"}),
+}
+
+# OFX status codes a bank answers with instead of a statement (OFX 2.1.1 §3.1.5, §7.2.5).
+STATUS_MEANINGS: Final = {
+    "2000": "general error",
+    "2001": "invalid account",
+    "2002": "general account error",
+    "2003": "account not found",
+    "2004": "account closed",
+    "2005": "account not authorized",
+    "2019": "duplicate request",
+    "2020": "invalid date",
+    "2027": "invalid date range",
+    "2028": "requested element unknown",
+    "13000": "user id and password will be sent out-of-band",
+    "13500": "unable to enroll user",
+    "15000": "user must change the password",
+    "15500": "the sign-on is invalid (wrong user id or password)",
+    "15501": "customer account already in use",
+    "15502": "user id and password are locked out",
+    "15503": "unable to process embedded transaction due to out-of-date password",
+    "15510": "client UID error",
+    "15511": "user must contact the bank",
+}
+
+# A tag: end slash, name, empty-element slash; or anything else in "<…>" (a processing
+# instruction, a declaration, text). A "<" without its ">" is text.
+_TAG = re.compile(r"<(/?)\s*([A-Za-z_][A-Za-z0-9_.:-]*)[^<>]*?(/?)>|<[^<>]*>")
+_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+# What may follow the date: a time (HHMMSS.XXX, some banks write HHMMSS:XXX) and a zone
+# ([-5:EST], [+10:AEST], [0:GMT], [+5.30:IST]); only the date is read.
+_DATE_REST = re.compile(r"[\d.:]{0,20}\s*(\[\s*[+-]?\d{1,2}([.:]?\d{1,2})?(:[^\[\]]*)?\])?")
+_AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# The entities of OFX (SGML and XML) and character references, with their ";": a bare "&"
+# is text ("AT&T", "M&S"), never the start of an HTML entity such as "&not" or "&copy".
+_ENTITY = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|amp|lt|gt|quot|apos|nbsp);")
+_ENTITIES: Final = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'", "nbsp": " "}
+
+
+def _entity(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if not name.startswith("#"):
+        return _ENTITIES[name]
+    code = int(name[2:], 16) if name[1] in "xX" else int(name[1:])
+    if 0 < code < 0x110000 and not 0xD800 <= code < 0xE000:
+        return chr(code)
+    return match.group(0)
+
+
+def _unescape(text: str) -> str:
+    return _ENTITY.sub(_entity, text)
+
+
+class Node:
+    """One OFX element: a leaf (``text`` set) or an aggregate (``children``)."""
+
+    __slots__ = ("_index", "children", "closed", "name", "parent", "text")
+
+    def __init__(self, name: str, parent: Node | None) -> None:
+        self.name = name
+        self.parent = parent
+        self.text: str | None = None
+        self.children: list[Node] = []
+        self.closed = False  # an end tag closed it (else it was left open: SGML)
+        self._index: dict[str, Node] | None = None
+
+    def child(self, *path: str) -> Node | None:
+        """The first child named ``path[0]``, its first child named ``path[1]`` …"""
+        node: Node | None = self
+        for name in path:
+            if node is None:
+                return None
+            if node._index is None:  # built once the tree is complete
+                node._index = {}
+                for c in node.children:
+                    node._index.setdefault(c.name, c)
+            node = node._index.get(name)
+        return node
+
+    def value(self, *path: str) -> str | None:
+        """The text of the leaf at ``path``, unescaped and stripped; None if absent/empty."""
+        node = self.child(*path)
+        if node is None or node.text is None:
+            return None
+        text = node.text
+        if "&" in text:  # twice: some banks escape twice ("&amp;lt;")
+            text = _unescape(_unescape(text))
+        return text.strip() or None
+
+    def walk(self, until: frozenset[str] = frozenset()) -> list[Node]:
+        """This element and all below it, in document order (iteratively), not looking
+        inside the elements named in ``until`` (they are listed)."""
+        out: list[Node] = []
+        todo = [self]
+        while todo:
+            node = todo.pop()
+            out.append(node)
+            if node is self or node.name not in until:
+                todo.extend(reversed(node.children))
+        return out
 
 
 def parse_ofx(content: bytes, decimal_places: int) -> ParsedStatement:
-    """Every ``STMTTRN`` of every statement in the file; ``TRNAMT`` > 0 is a credit."""
-    tree = OFXTree()
+    """Every booked transaction of every statement of an OFX file (module docstring).
+
+    Raises:
+        StatementError: not an OFX file, no statement in it, or a transaction that cannot
+            be read (named: "statement 1, transaction 3").
+        BankErrorResponse: the file is the bank's error status instead of a statement.
+    """
     try:
-        tree.parse(io.BytesIO(content))
-        ofx: Any = tree.convert()
-        statements = list(ofx.statements)
-    except Exception as e:  # ofxtools raises many unrelated types for a bad file
-        raise StatementError(f"not a readable OFX file: {e}") from None
+        return _parse(content, decimal_places)
+    except (StatementError, BankErrorResponse):
+        raise
+    except (RecursionError, MemoryError):  # not expected (no recursion), but never a 500
+        raise StatementError("the OFX file is too large or too deeply nested") from None
+    except Exception as e:  # a reader bug must still be a plain 400, never a crash
+        raise StatementError(f"the OFX file could not be read ({type(e).__name__})") from None
+
+
+def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
+    warnings: list[str] = []
+    text = _decode(content, warnings)
+    start = _find_ofx_start(text)
+    if start < 0:
+        raise StatementError("this is not an OFX file: it has no <OFX> element")
+    root = _build_tree(text[start:])
+    nodes = root.walk()  # every <OFX> of the file (some downloads hold two)
+    statements = [n for n in nodes if n.name in STATEMENT_KINDS]
+    statuses = [
+        n
+        for n in nodes
+        if n.name == "STATUS" and n.parent is not None and _is_response(n.parent.name)
+    ]
+    if not statements:
+        _refuse_without_statement(statuses)
+    for status in statuses:
+        code, severity, message = _status(status)
+        if code not in (None, "0") and status.parent is not None:
+            warnings.append(
+                f"the bank reported status {code} ({severity or 'no severity'})"
+                f" in {status.parent.name}{': ' + message if message else ''}"
+            )
     lines: list[StatementLine] = []
-    for statement in statements:
-        currency = getattr(statement, "curdef", None)
-        places = precision_of(currency, decimal_places)
-        account = getattr(statement, "account", None)
-        account_id = getattr(account, "acctid", None)
-        for transaction in statement.banktranlist or []:
-            amount, negative = minor_units(transaction.trnamt, places)
-            if amount == 0:
+    skipped: list[SkippedLine] = []
+    kinds: list[str] = []
+    for number, statement in enumerate(statements, start=1):
+        kind = STATEMENT_KINDS[statement.name][0]
+        if kind not in kinds:
+            kinds.append(kind)
+        _read_statement(statement, number, decimal_places, lines, skipped, warnings)
+    return ParsedStatement(kind=", ".join(kinds), lines=lines, skipped=skipped, warnings=warnings)
+
+
+# -- text -------------------------------------------------------------------------------
+
+
+def _decode(content: bytes, warnings: list[str]) -> str:
+    """The file as text: a BOM, else valid UTF-8, else the declared charset, else cp1252."""
+    for bom, codec in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if content.startswith(bom):
+            return content[len(bom) :].decode(codec, errors="replace")
+    head = content[:200]
+    if head.count(b"\x00") * 3 > len(head):  # UTF-16 without a BOM: every other byte is 0
+        codec = "utf-16-le" if head[1:2] == b"\x00" else "utf-16-be"
+        return content.decode(codec, errors="replace")
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    declared = _declared_codec(content[:HEADER_SCAN_BYTES].decode("latin-1"))
+    for fallback in (declared, "cp1252", "latin-1"):  # latin-1 decodes any bytes
+        if fallback is None or fallback == "utf-8":
+            continue
+        try:
+            text = content.decode(fallback)
+        except UnicodeDecodeError:
+            continue
+        if declared and fallback != declared:
+            warnings.append(f"the file is not valid {declared} as it declares; read as {fallback}")
+        return text
+    return content.decode("latin-1")
+
+
+def _declared_codec(head: str) -> str | None:
+    """The codec the header (``ENCODING``/``CHARSET``) or XML declaration names, if known."""
+    names = []
+    xml = re.search(r"""encoding\s*=\s*["']([A-Za-z0-9_.:-]{1,40})["']""", head)
+    if xml:
+        names.append(xml.group(1))
+    encoding = re.search(r"ENCODING:\s*([A-Za-z0-9_-]{1,40})", head, re.IGNORECASE)
+    if encoding and encoding.group(1).upper() in ("UTF-8", "UTF8", "UNICODE"):
+        names.append("utf-8")
+    charset = re.search(r"CHARSET:\s*([A-Za-z0-9_-]{1,40})", head, re.IGNORECASE)
+    if charset:
+        value = charset.group(1).upper()
+        names.append("cp1252" if value in ("1252", "WINDOWS-1252", "NONE") else value)
+    for name in names:
+        if name.upper().replace("-", "") in ("88591", "ISO88591", "LATIN1"):
+            name = "cp1252"  # banks that say ISO-8859-1 write Windows-1252
+        try:
+            codec = codecs.lookup(name).name
+        except LookupError:
+            continue
+        # character sets only (no "zlib", "hex", "punycode" …: not text, or slow)
+        if codec.startswith(("iso8859", "cp", "utf-", "mac-", "koi8")) or codec == "ascii":
+            return codec
+    return None
+
+
+def _find_ofx_start(text: str) -> int:
+    """Where the ``<OFX>`` element starts (any case), or -1."""
+    match = re.search(r"<\s*OFX(\s[^<>]*)?>", text, re.IGNORECASE)
+    return match.start() if match else -1
+
+
+# -- tree -------------------------------------------------------------------------------
+
+
+def _without_comments(text: str) -> str:
+    """``text`` without ``<!-- comments -->``, ``<![CDATA[…]]>`` turned into escaped text."""
+    if "<!" not in text:
+        return text
+    out: list[str] = []
+    position = 0
+    while True:
+        start = text.find("<!", position)
+        if start < 0:
+            break
+        if text.startswith("<!--", start):
+            end = text.find("-->", start + 4)
+            out.append(text[position:start])
+            position = len(text) if end < 0 else end + 3
+        elif text.startswith("<![CDATA[", start):
+            end = text.find("]]>", start + 9)
+            out.append(text[position:start])
+            out.append(
+                text[start + 9 : len(text) if end < 0 else end]
+                .replace("&", "&amp;")
+                .replace("<", "&lt;")
+                .replace(">", "&gt;")
+            )
+            position = len(text) if end < 0 else end + 3
+        else:
+            out.append(text[position : start + 2])
+            position = start + 2
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _build_tree(text: str) -> Node:
+    """The element tree of the body, SGML or XML, in one pass with an explicit stack.
+
+    A leaf's value runs to the next tag (its end tag, if any, is consumed). An element not
+    known as a leaf that gets text before any child is a leaf too. An element left open
+    without text when an end tag of an enclosing element comes was an empty SGML leaf: its
+    would-be children belong to its parent. Linear in the size of the text.
+    """
+    root = Node("#root", None)
+    stack: list[Node] = [root]
+    open_names: dict[str, int] = {}
+    leaf: Node | None = None  # the leaf whose value is being read
+    parts: list[str] = []  # the pieces of its value
+    count = 0
+    position = 0
+    text = _without_comments(text)
+
+    def end_leaf() -> Node | None:
+        nonlocal leaf
+        done = leaf
+        if done is not None:
+            done.text = "".join(parts)
+            parts.clear()
+            leaf = None
+        return done
+
+    def close_to(index: int) -> None:
+        """Close the elements open above ``stack[index - 1]``. One never closed and without
+        text was an empty SGML leaf: its would-be children go to the element above it
+        (handled from the bottom up, so each element moves once: linear)."""
+        target = stack[index - 1]
+        popped = stack[index:]
+        del stack[index:]
+        for node in popped:  # each one is the last child of the one before
+            open_names[node.name] -= 1
+            if (
+                not node.closed
+                and node.text is None
+                and node.children
+                and node.name not in AGGREGATES
+            ):
+                for child in node.children:
+                    child.parent = target
+                target.children.extend(node.children)
+                node.children = []
+                node.text = ""
+            else:
+                target = node
+
+    def add_text(piece: str) -> None:
+        nonlocal leaf
+        if leaf is not None:
+            parts.append(piece)
+            return
+        top = stack[-1]
+        if (
+            piece.strip()
+            and top is not root
+            and not top.children
+            and top.text is None
+            and top.name not in AGGREGATES
+        ):
+            close_to(len(stack) - 1)  # an unknown element holding text: a leaf
+            leaf = top
+            parts.append(piece)
+
+    for match in _TAG.finditer(text):
+        lt, gt = match.span()
+        if lt > position:
+            add_text(text[position:lt])
+        position = gt
+        closing, name, empty = match.groups()
+        if name is None:
+            if text[lt + 1 : lt + 2] not in ("?", "!"):
+                add_text(text[lt:gt])  # "<3>" in a value; else a declaration, skipped
+            continue
+        name = name.upper()
+        done = end_leaf()
+        if closing:
+            if done is not None and done.name == name:
+                done.closed = True
                 continue
-            metadata: dict[str, Any] = {"source": "ofx", "account": account_id}
-            if currency:
-                metadata["currency"] = currency
-            for name in ("trntype", "checknum", "refnum"):
-                value = getattr(transaction, name, None)
-                if value:
-                    metadata[name] = str(value)
-            lines.append(
-                StatementLine(
-                    amount=amount,
-                    direction="debit" if negative else "credit",
-                    date=transaction.dtposted.date(),
-                    decimal_places=places,
-                    description=clean_text(transaction.name, transaction.memo),
-                    external_id=transaction.fitid,
-                    metadata=metadata,
+            for index in range(len(stack) - 1, 0, -1):
+                if stack[index].name == name:
+                    close_to(index + 1)
+                    stack[index].closed = True
+                    close_to(index)
+                    break
+            continue  # an end tag of nothing open is ignored
+        if name in AGGREGATES and open_names.get(name):
+            index = max(i for i in range(len(stack)) if stack[i].name == name)
+            close_to(index)  # a second STMTTRN while one is open: the first ended
+        parents = PARENTS.get(name)
+        if parents is not None:
+            for index in range(len(stack) - 1, 0, -1):
+                if stack[index].name in parents:
+                    close_to(index + 1)  # LEDGERBAL after an open STMTTRN: it ended
+                    break
+        count += 1
+        if count > ELEMENTS_MAX:
+            raise StatementError(
+                f"the OFX file is too large: more than {ELEMENTS_MAX:,} elements; split it"
+            )
+        parent = stack[-1]
+        node = Node(name, parent)
+        parent.children.append(node)
+        if empty:
+            node.text = ""
+            node.closed = True
+        elif name in LEAVES:
+            leaf = node
+        else:
+            if len(stack) > DEPTH_MAX:
+                raise StatementError(
+                    f"the OFX file nests elements more than {DEPTH_MAX} deep; it is not a statement"
+                )
+            stack.append(node)
+            open_names[name] = open_names.get(name, 0) + 1
+    if position < len(text):
+        add_text(text[position:])
+    end_leaf()
+    close_to(1)
+    return root
+
+
+# -- statuses ---------------------------------------------------------------------------
+
+
+def _is_response(name: str) -> bool:
+    return name == "SONRS" or name.endswith("TRNRS")
+
+
+def _status(status: Node) -> tuple[str | None, str | None, str | None]:
+    code = status.value("CODE")
+    severity = status.value("SEVERITY")
+    message = status.value("MESSAGE")
+    text = clean_text(message)
+    if text and len(text) > STATUS_MESSAGE_MAX:
+        text = text[:STATUS_MESSAGE_MAX] + "…"
+    return (code.lstrip("0") or "0" if code else None, severity.upper() if severity else None, text)
+
+
+def _refuse_without_statement(statuses: list[Node]) -> None:
+    for status in statuses:
+        code, severity, message = _status(status)
+        if code in (None, "0") or severity not in (None, "ERROR"):
+            continue
+        meaning = STATUS_MEANINGS.get(code or "", "")
+        said = f"{meaning}, " if meaning else ""
+        raise BankErrorResponse(
+            "the OFX file is the bank's error response, not a statement: status "
+            f"{code}, {said}severity {severity or 'not given'}"
+            + (f"; the bank says: {message}" if message else ""),
+            details={
+                "status_code": code,
+                "severity": severity or "ERROR",
+                "bank_message": message,
+            },
+        )
+    reported = [
+        f"{code} ({severity or 'no severity'}){': ' + message if message else ''}"
+        for code, severity, message in map(_status, statuses)
+        if code not in (None, "0")
+    ]
+    raise StatementError(
+        "the OFX file holds no statement (no STMTRS, CCSTMTRS or INVSTMTRS)"
+        + (f"; the bank reported status {reported[0]}" if reported else "")
+    )
+
+
+# -- statements -------------------------------------------------------------------------
+
+
+def _read_statement(
+    statement: Node,
+    number: int,
+    decimal_places: int,
+    lines: list[StatementLine],
+    skipped: list[SkippedLine],
+    warnings: list[str],
+) -> None:
+    where = f"statement {number}"
+    account_element = STATEMENT_KINDS[statement.name][1]
+    written = statement.value("CURDEF")
+    currency = _currency(written)
+    if written is None:
+        warnings.append(f"{where} has no CURDEF (default currency); its currency is unknown")
+    elif currency is None:
+        warnings.append(
+            f"{where}: CURDEF {_shown(written)!r} is not a currency code; its currency is unknown"
+        )
+    account = statement.value(account_element, "ACCTID")
+    if not account:
+        other = next((c for c in statement.children if c.name.endswith("ACCTFROM")), None)
+        account = other.value("ACCTID") if other is not None else None
+        if account and other is not None:
+            warnings.append(f"{where} names its account in {other.name}, not {account_element}")
+            account_element = other.name
+        else:
+            warnings.append(f"{where} has no {account_element}/ACCTID (account number)")
+    base: dict[str, Any] = {"source": "ofx", "statement": str(number)}
+    for key, path in (
+        ("bank_id", (account_element, "BANKID")),
+        ("branch_id", (account_element, "BRANCHID")),
+        ("broker_id", (account_element, "BROKERID")),
+        ("account_type", (account_element, "ACCTTYPE")),
+    ):
+        value = statement.value(*path)
+        if value:
+            base[key] = value
+    for element, value in (("BANKID", base.get("bank_id")), ("ACCTID", account)):
+        if value and len(value) > ID_LENGTHS[element]:
+            warnings.append(
+                f"{where}: {element} has {len(value)} characters, more than the"
+                f" {ID_LENGTHS[element]} OFX allows; read as given"
+            )
+    lists = [c for c in statement.children if c.name in TRANSACTION_LISTS]
+    if len(lists) > 1:
+        warnings.append(
+            f"{where} has {len(lists)} transaction lists ({lists[0].name});"
+            " their transactions were merged"
+        )
+    if statement.name != "INVSTMTRS" and statement.child("LEDGERBAL") is None:
+        warnings.append(f"{where} has no LEDGERBAL (closing balance)")
+    entries = 0
+    without_fitid = 0
+    for node in statement.walk(until=STATEMENTS):  # a statement left open holds no other
+        if node.name in ("STMTTRN", "STMTTRNP"):
+            pending = _inside(node, PENDING_LISTS, statement)
+            entries += 1
+            location = f"{where}, transaction {entries}"
+            if pending or node.name == "STMTTRNP":
+                skipped.append(
+                    SkippedLine(
+                        location=location,
+                        reason="pending",
+                        detail="a pending transaction (BANKTRANLISTP), not booked yet",
+                    )
+                )
+                continue
+            line = _read_transaction(
+                node, location, currency, account, decimal_places, base, warnings
+            )
+            if line is None:
+                skipped.append(
+                    SkippedLine(location=location, reason="zero_amount", detail="TRNAMT is 0")
+                )
+                continue
+            if line.bank_reference is None:
+                without_fitid += 1
+            lines.append(line)
+        elif node.parent is not None and node.parent.name == "INVTRANLIST":
+            if node.name in ("INVBANKTRAN", "DTSTART", "DTEND") or not node.children:
+                continue
+            entries += 1
+            found = next((n for n in node.walk() if n.name == "FITID"), None)  # INVTRAN's
+            fitid = found.parent.value("FITID") if found and found.parent else None
+            skipped.append(
+                SkippedLine(
+                    location=f"{where}, transaction {entries}",
+                    reason="not_a_transaction",
+                    detail=f"an investment transaction {node.name}, not a cash line"
+                    + (f" (FITID {fitid[:VALUE_SHOWN_MAX]})" if fitid else ""),
                 )
             )
-    return ParsedStatement(kind="OFX", lines=lines)
+    if without_fitid:
+        warnings.append(
+            f"{where}: {without_fitid} transaction(s) have no FITID or only a placeholder"
+        )
+
+
+def _inside(node: Node, names: frozenset[str], top: Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent is not top:
+        if parent.name in names:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _read_transaction(
+    node: Node,
+    location: str,
+    statement_currency: str | None,
+    account: str | None,
+    decimal_places: int,
+    base: dict[str, Any],
+    warnings: list[str],
+) -> StatementLine | None:
+    metadata = dict(base)
+    currency = statement_currency
+    converted = node.child("CURRENCY")
+    original = node.child("ORIGCURRENCY")
+    if converted is not None and converted.value("CURSYM"):
+        # OFX: the amounts of this transaction are in CURSYM, not in CURDEF
+        currency = _currency(converted.value("CURSYM"))
+        if currency is None:
+            currency = statement_currency
+            warnings.append(f"{location}: CURRENCY/CURSYM is not a currency code; ignored")
+        elif currency != statement_currency:
+            metadata["statement_currency"] = statement_currency
+            metadata["currency_rate"] = converted.value("CURRATE")
+    elif original is not None and original.value("CURSYM"):
+        # OFX: the amount is in CURDEF, converted from ORIGCURRENCY at CURRATE
+        metadata["original_currency"] = original.value("CURSYM")
+        metadata["original_rate"] = original.value("CURRATE")
+    places = precision_of(currency, decimal_places)
+    raw = node.value("TRNAMT")
+    if raw is None:
+        raise StatementError("TRNAMT (the amount) is missing", location=location)
+    amount, negative = _amount(raw, places, location)
+    if amount == 0:
+        return None
+    date = _date(node, "DTPOSTED", location)
+    if date is None:
+        date = _date(node, "DTUSER", location)
+        if date is None:
+            raise StatementError("DTPOSTED (the booking date) is missing", location=location)
+        warnings.append(f"{location} has no DTPOSTED (booking date); its DTUSER was used")
+    name = node.value("NAME") or node.value("PAYEE", "NAME")
+    memo = node.value("MEMO")
+    for key, element in (
+        ("trntype", "TRNTYPE"),
+        ("checknum", "CHECKNUM"),
+        ("refnum", "REFNUM"),
+        ("sic", "SIC"),
+        ("payee_id", "PAYEEID"),
+        ("correct_fitid", "CORRECTFITID"),
+        ("correct_action", "CORRECTACTION"),
+    ):
+        value = node.value(element)
+        if value:
+            metadata[key] = value
+    if name:
+        metadata["counterparty"] = name
+    to_account = node.value("BANKACCTTO", "ACCTID") or node.value("CCACCTTO", "ACCTID")
+    if to_account:
+        metadata["counterparty_account"] = to_account
+    user_date = node.value("DTUSER")
+    if user_date and _DATE.match(user_date):
+        metadata["user_date"] = user_date[:8]
+    if node.parent is not None and node.parent.name == "INVBANKTRAN":
+        fund = node.parent.value("SUBACCTFUND")
+        if fund:
+            metadata["subacctfund"] = fund
+    metadata = {k: v[:METADATA_VALUE_MAX] for k, v in metadata.items() if v is not None}
+    return StatementLine(
+        amount=amount,
+        direction="debit" if negative else "credit",
+        date=date,
+        decimal_places=places,
+        account=account,
+        currency=currency,
+        bank_reference=real_reference(node.value("FITID")),
+        location=location,
+        description=_description(name, memo),
+        metadata=metadata,
+    )
+
+
+def _description(name: str | None, memo: str | None) -> str | None:
+    """NAME and MEMO; only MEMO when it repeats NAME (banks cut NAME at 32 characters and
+    give the whole text in MEMO)."""
+    short, full = clean_text(name), clean_text(memo)
+    if short and full and full.startswith(short):
+        return full
+    return clean_text(short, full)
+
+
+def _currency(value: str | None) -> str | None:
+    """An ISO 4217 code (three letters, any case), upper-cased; else None."""
+    code = (value or "").strip().upper()
+    return code if len(code) == 3 and code.isascii() and code.isalpha() else None
+
+
+def _shown(value: str) -> str:
+    return value if len(value) <= VALUE_SHOWN_MAX else value[:VALUE_SHOWN_MAX] + "…"
+
+
+def _amount(raw: str, places: int, location: str) -> tuple[int, bool]:
+    """``TRNAMT`` as minor units: "-12.34", "+12.34", "12,34", " 12.34 ", ".5"; exact."""
+    text = "".join(raw.split())
+    if "," in text and "." in text:
+        # both: the last one is the decimal mark, the other groups thousands
+        mark = "," if text.rfind(",") > text.rfind(".") else "."
+        group = "." if mark == "," else ","
+        text = text.replace(group, "").replace(mark, ".")
+    elif text.count(",") == 1:
+        text = text.replace(",", ".")
+    if not _AMOUNT.fullmatch(text):
+        raise StatementError(f"TRNAMT {_shown(raw)!r} is not an amount", location=location)
+    try:
+        return minor_units(text, places)
+    except StatementError as e:
+        reason = str(e.details.get("reason", "is not an amount"))
+        raise StatementError(f"TRNAMT {reason}", location=location) from None
+
+
+def _date(node: Node, element: str, location: str) -> dt.date | None:
+    """The date of ``element`` (``DTPOSTED``) as written (its first 8 digits), never moved
+    to another zone: ``20231002000000[+10:AEST]`` is 2 October 2023."""
+    raw = node.value(element)
+    if raw is None:
+        return None
+    match = _DATE.match(raw)
+    if match is None:
+        raise StatementError(f"{element} {_shown(raw)!r} is not a date", location=location)
+    if not _DATE_REST.fullmatch(raw[8:].strip()):
+        raise StatementError(
+            f"{element} {_shown(raw)!r} is not an OFX date (YYYYMMDDHHMMSS.XXX[offset:zone])",
+            location=location,
+        )
+    try:
+        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        raise StatementError(
+            f"{element} {_shown(raw)!r} is not a date", location=location
+        ) from None
