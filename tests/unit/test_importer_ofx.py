@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +17,6 @@ from ledger.importers.common import ParsedStatement
 
 STATEMENTS = Path(__file__).parent.parent / "fixtures" / "statements"
 CORPUS = STATEMENTS / "corpus"
-MANIFEST = json.loads((CORPUS / "ofx.json").read_text())
 
 SGML_HEADER = (
     "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nSECURITY:NONE\nENCODING:USASCII\n"
@@ -582,33 +579,6 @@ def test_ofxtools_is_not_used() -> None:
 
 
 # -- the corpus and any input ----------------------------------------------------------
-
-
-def signed_sums(parsed: ParsedStatement) -> dict[str, int]:
-    sums: dict[str, int] = {}
-    for line in parsed.lines:
-        key = line.currency or "None"
-        sums[key] = sums.get(key, 0) + (line.amount if line.direction == "credit" else -line.amount)
-    return sums
-
-
-@pytest.mark.parametrize("entry", MANIFEST, ids=[e["file"] for e in MANIFEST])
-def test_corpus_files(entry: dict[str, Any]) -> None:
-    content = (CORPUS / entry["file"]).read_bytes()
-    if "refused" in entry:
-        expected = (
-            BankErrorResponse
-            if entry["refused"]["code"] == "BANK_ERROR_RESPONSE"
-            else StatementError
-        )
-        with pytest.raises(expected):
-            parse(content)
-        return
-    parsed = parse(content)
-    assert len(parsed.lines) == entry["lines"]
-    assert signed_sums(parsed) == entry["sums"]
-    assert sorted({ln.account for ln in parsed.lines}, key=str) == entry["accounts"]
-    assert len(parsed.skipped) == entry["skipped"]
 
 
 SEED = (STATEMENTS / "statement.ofx").read_bytes()
