@@ -36,6 +36,8 @@ READ_EVENTS_PAGE_MAX: Final = 10_000
 
 # Money: amounts are signed 64-bit integers in minor units.
 AMOUNT_MINOR_MAX: Final = 2**63 - 1
+# A record's own precision (``decimal_places``): its currency's, or finer (a fund's cash line).
+RECORD_DECIMAL_PLACES_MAX: Final = 18
 
 # Ledgers (accounts).
 LEDGER_TREE_DEPTH_MAX: Final = 16  # a root ledger has depth 1; ``ledgers.depth`` checks it too

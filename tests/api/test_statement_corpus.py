@@ -8,13 +8,14 @@ with its manifest's 4xx — never a 5xx.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
 from ledger.commands.tenants import NewKey
-from tests.statement_corpus import corpus_files
+from tests.statement_corpus import corpus_files, expected_sums, signed
 
 
 @pytest.fixture
@@ -60,16 +61,16 @@ async def test_every_corpus_file_imports_to_its_numbers_once(
         assert report["skipped"] == corpus_file.entry.get("skipped", 0), corpus_file.id
         again = await client.post("/v1/records/import", files=upload, data=form, headers=auth)
         assert (again.json()["created"], again.json()["existing"]) == (0, lines), corpus_file.id
-        sums: dict[str, int] = {}
+        sums: dict[str, Decimal] = {}
         count = 0
         for key in report["data_stream_keys"]:
             for record in await _stored(client, auth, key):
                 count += 1
                 currency = record["metadata"].get("currency", "?")
-                signed = record["amount"] if record["direction"] == "credit" else -record["amount"]
-                sums[currency] = sums.get(currency, 0) + signed
+                sums[currency] = sums.get(currency, Decimal(0)) + signed(
+                    record["amount"], record["direction"], record["decimal_places"]
+                )
         assert count == lines, corpus_file.id
-        expected = corpus_file.entry["sums"]
-        assert {k: v for k, v in sums.items() if v} == {k: v for k, v in expected.items() if v}, (
+        assert {k: v for k, v in sums.items() if v} == expected_sums(corpus_file.entry), (
             corpus_file.id
         )

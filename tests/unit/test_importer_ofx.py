@@ -390,13 +390,27 @@ def test_amount_formats(written: str, amount: int, direction: str) -> None:
 
 @pytest.mark.parametrize(
     ("written", "words"),
-    [("12.345", "more than 2 decimals"), ("$12", "not an amount"), ("1e3", "not an amount")],
+    [
+        ("12.3456789012345678901", "more than 18 decimals"),
+        ("$12", "not an amount"),
+        ("1e3", "not an amount"),
+    ],
 )
 def test_bad_amounts_name_the_transaction(written: str, words: str) -> None:
     with pytest.raises(StatementError) as caught:
         parse(sgml(bank(trn(), trn(written, fitid="F2"))))
     assert caught.value.details["location"] == "statement 1, transaction 2"
     assert words in caught.value.message
+
+
+def test_an_amount_finer_than_its_currency_is_kept_exactly() -> None:
+    # Brokerages give a fund's cash lines in 4 decimals (Fidelity: 115.8331 USD).
+    parsed = parse(sgml(bank(trn("+115.8331"), trn("-1500.0000", fitid="FIT-2"))))
+    assert [(ln.amount, ln.decimal_places) for ln in parsed.lines] == [(1158331, 4), (150000, 2)]
+    assert parsed.warnings == [
+        "statement 1, transaction 1: TRNAMT +115.8331 has more decimals than USD (2); kept"
+        " exactly, with 4 decimal places"
+    ]
 
 
 def test_a_missing_amount_names_the_transaction() -> None:

@@ -163,6 +163,31 @@ def minor_units(value: Decimal | str, places: int) -> tuple[int, bool]:
     return abs(minor), minor < 0
 
 
+def exact_minor_units(value: Decimal | str, places: int) -> tuple[int, bool, int]:
+    """``(abs amount, negative?, decimal places)`` of a decimal amount, exactly: in minor
+    units of ``places`` decimals, or, for an amount with more decimals than that (a fund's
+    cash line of 115.8331 USD), at its own decimals — never rounded. Trailing zeros do not
+    count (``1500.0000`` USD is 150000 at 2 places).
+
+    Raises:
+        StatementError: not a number, more than ``limits.RECORD_DECIMAL_PLACES_MAX``
+            decimals, or too large.
+    """
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(value.strip())
+    except (InvalidOperation, AttributeError):
+        raise StatementError(f"{str(value)[:40]!r} is not an amount") from None
+    if not amount.is_finite():
+        raise StatementError(f"{str(value)[:40]!r} is not an amount")
+    exponent = amount.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)  # finite
+    needed = max(places, -exponent)
+    if needed > limits.RECORD_DECIMAL_PLACES_MAX:
+        raise StatementError(f"{value} has more than {limits.RECORD_DECIMAL_PLACES_MAX} decimals")
+    minor, negative = minor_units(amount, needed)
+    return minor, negative, needed
+
+
 def clean_text(*parts: str | None) -> str | None:
     text = " ".join(" ".join(p.split()) for p in parts if p and p.strip())
     return text[:DESCRIPTION_LENGTH_MAX] or None

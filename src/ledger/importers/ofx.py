@@ -48,7 +48,7 @@ from ledger.importers.common import (
     StatementError,
     StatementLine,
     clean_text,
-    minor_units,
+    exact_minor_units,
     precision_of,
     real_reference,
 )
@@ -688,9 +688,17 @@ def _read_transaction(
     raw = node.value("TRNAMT")
     if raw is None:
         raise StatementError("TRNAMT (the amount) is missing", location=location)
-    amount, negative = _amount(raw, places, location)
+    amount, negative, exact_places = _amount(raw, places, location)
     if amount == 0:
         return None
+    if exact_places > places:
+        # Brokerages give a fund's cash lines in 4 decimals: kept exactly, never rounded.
+        warnings.append(
+            f"{location}: TRNAMT {_shown(raw.strip())} has more decimals than"
+            f" {currency or 'the currency'} ({places}); kept exactly, with {exact_places}"
+            " decimal places"
+        )
+        places = exact_places
     date = _date(node, "DTPOSTED", location)
     if date is None:
         date = _date(node, "DTUSER", location)
@@ -757,8 +765,9 @@ def _shown(value: str) -> str:
     return value if len(value) <= VALUE_SHOWN_MAX else value[:VALUE_SHOWN_MAX] + "…"
 
 
-def _amount(raw: str, places: int, location: str) -> tuple[int, bool]:
-    """``TRNAMT`` as minor units: "-12.34", "+12.34", "12,34", " 12.34 ", ".5"; exact."""
+def _amount(raw: str, places: int, location: str) -> tuple[int, bool, int]:
+    """``TRNAMT`` as minor units: "-12.34", "+12.34", "12,34", " 12.34 ", ".5"; exact, with
+    the decimal places it needs (more than the currency's for a fund's cash line)."""
     text = "".join(raw.split())
     if "," in text and "." in text:
         # both: the last one is the decimal mark, the other groups thousands
@@ -770,7 +779,7 @@ def _amount(raw: str, places: int, location: str) -> tuple[int, bool]:
     if not _AMOUNT.fullmatch(text):
         raise StatementError(f"TRNAMT {_shown(raw)!r} is not an amount", location=location)
     try:
-        return minor_units(text, places)
+        return exact_minor_units(text, places)
     except StatementError as e:
         reason = str(e.details.get("reason", "is not an amount"))
         raise StatementError(f"TRNAMT {reason}", location=location) from None
