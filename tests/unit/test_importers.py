@@ -170,3 +170,11 @@ def test_the_readers_libraries_are_quiet_unless_debug() -> None:
     logging.getLogger("mt940").setLevel(logging.NOTSET)
     quiet_third_party_loggers("DEBUG")
     assert logging.getLogger("mt940").level == logging.NOTSET
+
+
+def test_a_csv_row_the_csv_module_cannot_read_is_named() -> None:
+    huge = b"x" * (200 * 1024)  # over the csv module's field size limit
+    with pytest.raises(StatementError) as caught:
+        parse_statement(b"date,amount\n2026-06-01,1\n2026-06-02," + huge + b"\n", "csv")
+    assert caught.value.details["location"] == "line 3"
+    assert "field larger than field limit" in caught.value.message
