@@ -39,7 +39,6 @@ from typing import Any, Final
 from lxml import etree
 
 from ledger.importers.common import (
-    BankErrorResponse,
     ParsedStatement,
     SkippedLine,
     StatementError,
@@ -75,6 +74,8 @@ _PART_REFERENCES: Final = (
     "MndtId",
     "ChqNb",
 )
+# The statement's account, best first (``PrtryAcct`` is camt 001.01's other id).
+_ACCOUNT_PATHS: Final = ("Acct/Id/IBAN", "Acct/Id/Othr/Id", "Acct/Id/BBAN", "Acct/Id/PrtryAcct/Id")
 _ZIP_SIGNATURES: Final = (b"PK\x03\x04", b"PK\x05\x06")
 _HEAD_BYTES: Final = 4096
 _ZIP_FILES_MAX: Final = 1000
@@ -202,6 +203,8 @@ class _Found:
 
 @dataclass
 class _Statement:
+    """One ``Stmt`` / ``Rpt`` / ``Ntfctn`` being read, with what its entries need."""
+
     number: int  # counted across the file's messages
     word: str
     kind: str
@@ -249,7 +252,7 @@ def parse_camt053(content: bytes, decimal_places: int) -> ParsedStatement:
             _read_zip(content, decimal_places, found)
         else:
             _read_xml(content, decimal_places, found)
-    except (StatementError, BankErrorResponse):
+    except StatementError:
         raise
     except RecursionError:
         raise StatementError("the file is nested too deeply to be a camt message") from None
@@ -347,13 +350,7 @@ def _read_xml(content: bytes, decimal_places: int, found: _Found, prefix: str = 
                 word=word,
                 kind=kind,
                 element=element,
-                account=_first_text(
-                    element,
-                    "Acct/Id/IBAN",
-                    "Acct/Id/Othr/Id",
-                    "Acct/Id/BBAN",
-                    "Acct/Id/PrtryAcct/Id",  # camt 001.01
-                ),
+                account=_first_text(element, *_ACCOUNT_PATHS),
                 currency=_text(element, "Acct/Ccy"),
                 statement_id=_text(element, "Id"),
                 created=_text(element, "CreDtTm") or created,
