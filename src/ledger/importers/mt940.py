@@ -199,85 +199,130 @@ def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
 def _split(text: str) -> tuple[list[_Statement], list[int]]:
     """The statements of the file, and the numbers of the lines of text after the last
     message that belong to no field (headers before a message are not counted)."""
-    raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    statements: list[_Statement] = []
-    current: _Statement | None = None
-    last: _Field | None = None
-    entry_open = False  # the last field is a :61: or one of its :86:/:NS:
-    message_type: str | None = None
-    outside: list[int] = []  # lines of text outside any field since the last message
-    index = 0
-    while index < len(raw_lines):
-        number = index + 1
-        line = raw_lines[index].rstrip()
-        index += 1
+    return _Splitter(text).split()
+
+
+class _Splitter:
+    """Cuts a file into statements and their fields, one line at a time.
+
+    A field runs from its tag to the next known tag; a message ends at ``-`` (``-}`` in a
+    SWIFT block 4); a statement starts at ``:20:``, at a second ``:25:`` or at an opening
+    balance after a closing one.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        self.index = 0  # of the next raw line to read
+        self.statements: list[_Statement] = []
+        self.current: _Statement | None = None  # None after a message's end
+        self.last: _Field | None = None  # the field that text lines go on with
+        self.entry_open = False  # the last field is a :61: or one of its :86:/:NS:
+        self.message_type: str | None = None  # of the last SWIFT block 2 seen
+        self.outside: list[int] = []  # lines of text outside any field since the last field
+
+    def split(self) -> tuple[list[_Statement], list[int]]:
+        while self.index < len(self.raw_lines):
+            number = self.index + 1
+            self.index += 1
+            line = self._content(self.raw_lines[number - 1].rstrip())
+            if line is None:
+                continue
+            line = self._join_split_tag(line)
+            match = FIELD_RE.match(line)
+            if match is None or match.group(1) not in KNOWN_TAGS:
+                self._add_text(line, number)
+            else:
+                self._add_field(_Field(tag=match.group(1), line=number, text=[line[match.end() :]]))
+        return self.statements, self.outside
+
+    def _content(self, line: str) -> str | None:
+        """``line`` without the message end or SWIFT block headers in front of its field
+        text, or None when nothing of it is left to read."""
         stripped = line.strip()
         end = END_RE.match(stripped)
         if end:
+            last = self.last
             if (
                 stripped == "-"
                 and last is not None
                 and last.tag == "86"
-                and _continues(raw_lines, index)
+                and _continues(self.raw_lines, self.index)
             ):
                 last.text.append(line)  # a "-" inside a wrapped :86: text
-                continue
-            current, last, entry_open = None, None, False
-            stripped = BLOCK5_RE.sub("", stripped[end.end() :]).strip()
-            line = stripped
+                return None
+            self._end_message()
+            line = stripped = BLOCK5_RE.sub("", stripped[end.end() :]).strip()
             if not stripped:
-                continue
+                return None
         if stripped.startswith("{"):
             found = SWIFT_TYPE_RE.search(stripped)
             if found:
-                message_type = found.group(1)
-            current, last, entry_open = None, None, False
+                self.message_type = found.group(1)
+            self._end_message()
             start = stripped.find("{4:")
             if start < 0:
-                continue
+                return None
             line = stripped[start + 3 :]
-            stripped = line.strip()
-            if not stripped:
-                continue
-        if stripped == ":" and index < len(raw_lines):
-            split_tag = FIELD_RE.match(":" + raw_lines[index])
-            if split_tag and split_tag.group(1) in KNOWN_TAGS:
-                line = ":" + raw_lines[index].rstrip()  # ":" then "86:..." on the next line
-                index += 1
-        match = FIELD_RE.match(line)
-        tag = match.group(1) if match else None
-        if match is None or tag not in KNOWN_TAGS:
-            if last is not None and stripped:
-                if len(last.text) < FIELD_LINES_MAX:
-                    last.text.append(line)
-            elif stripped and statements:
-                outside.append(number)
-            continue
-        outside.clear()  # text between messages: the next message's bank header
-        new = _Field(tag=str(tag), line=number, text=[line[match.end() :]])
-        if current is None and statements and tag not in ("20", "25"):
-            current = statements[-1]  # a message going on without a header of its own
+            if not line.strip():
+                return None
+        return line
+
+    def _end_message(self) -> None:
+        self.current, self.last, self.entry_open = None, None, False
+
+    def _join_split_tag(self, line: str) -> str:
+        """A lone ``:`` with the rest of a known tag on the next line (``86:…``) joined."""
+        if line.strip() != ":" or self.index >= len(self.raw_lines):
+            return line
+        following = self.raw_lines[self.index]
+        split_tag = FIELD_RE.match(":" + following)
+        if split_tag is None or split_tag.group(1) not in KNOWN_TAGS:
+            return line
+        self.index += 1
+        return ":" + following.rstrip()
+
+    def _add_text(self, line: str, number: int) -> None:
+        """A line that is no field: more text of the last field, else text outside any."""
+        if not line.strip():
+            return
+        if self.last is not None:
+            if len(self.last.text) < FIELD_LINES_MAX:
+                self.last.text.append(line)
+        elif self.statements:
+            self.outside.append(number)
+
+    def _add_field(self, new: _Field) -> None:
+        self.outside.clear()  # text between messages: the next message's bank header
+        statement = self._statement_for(new.tag)
+        if new.tag == "61":
+            statement.entries.append((new, []))
+            self.entry_open = True
+        elif new.tag in ("86", "NS") and self.entry_open:
+            statement.entries[-1][1].append(new)
+        elif new.tag == "86":
+            statement.info.append(new)
+        else:
+            statement.add(new)
+            self.entry_open = False
+        self.last = new
+
+    def _statement_for(self, tag: str) -> _Statement:
+        """The statement a field of ``tag`` belongs to: a new one if the tag starts one."""
+        if self.current is None and self.statements and tag not in ("20", "25"):
+            self.current = self.statements[-1]  # a message going on without a header of its own
+        current = self.current
         if (
             current is None
             or tag == "20"
             or (tag == "25" and current.has("25"))
             or (tag in OPENING_TAGS and current.has(*CLOSING_TAGS))
         ):
-            current = _Statement(number=len(statements) + 1, message_type=message_type)
-            statements.append(current)
-            entry_open = False
-        if tag == "61":
-            current.entries.append((new, []))
-            entry_open = True
-        elif tag in ("86", "NS") and entry_open:
-            current.entries[-1][1].append(new)
-        elif tag == "86":
-            current.info.append(new)
-        else:
-            current.add(new)
-            entry_open = False
-        last = new
-    return statements, outside
+            current = self.current = _Statement(
+                number=len(self.statements) + 1, message_type=self.message_type
+            )
+            self.statements.append(current)
+            self.entry_open = False
+        return current
 
 
 def _continues(raw_lines: list[str], index: int) -> bool:
