@@ -407,6 +407,39 @@ def _currency(
     return found.group(1) if found else None
 
 
+@dataclass(frozen=True)
+class _Header:
+    """What every line of one statement shares, read from its fields other than :61:."""
+
+    where: str  # names the statement in messages: "statement 2 (its :20:)"
+    kind: str  # "MT940" | "MT942"
+    reference: str | None  # the :20:, white space collapsed, at most 35 characters
+    number: str | None  # the :28C:/:28: statement number
+    account: str | None
+    raw_account: str | None  # the :25: value when it differs from ``account``
+    currency: str | None
+    places: int  # decimal places of ``currency``
+    asn: bool  # an ASN Bank account: its :61: customer reference is the counterparty's IBAN
+    opening: _Balance | None
+    closing: _Balance | None
+
+
+@dataclass
+class _Tally:
+    """What a statement's :61: lines add up to (skipped ones too), for its checks."""
+
+    total: Decimal = Decimal(0)  # signed: credit +, debit -
+    credits: list[Decimal] = field(default_factory=list)
+    debits: list[Decimal] = field(default_factory=list)
+    layouts: dict[str, int] = field(default_factory=dict)  # lines read with another layout
+
+    def add(self, direction: str, value: Decimal, layout: str) -> None:
+        self.total += value if direction == "credit" else -value
+        (self.credits if direction == "credit" else self.debits).append(value)
+        if layout != "standard":
+            self.layouts[layout] = self.layouts.get(layout, 0) + 1
+
+
 def _read_statement(
     statement: _Statement,
     kind: str,
@@ -415,6 +448,28 @@ def _read_statement(
     skipped: list[SkippedLine],
     warnings: list[str],
 ) -> None:
+    """Appends the statement's lines, the lines it leaves out and its warnings.
+
+    Raises:
+        StatementError: a :61: field that cannot be read (naming the entry and its line).
+    """
+    header = _read_header(statement, kind, decimal_places, warnings)
+    tally = _Tally()
+    for index, (entry, details) in enumerate(statement.entries, 1):
+        read = _read_entry(header, index, entry, details, tally)
+        if isinstance(read, SkippedLine):
+            skipped.append(read)
+        else:
+            lines.append(read)
+    for layout, count in tally.layouts.items():
+        warnings.append(f"{header.where}: {count} :61: line(s) read with {layout}")
+    _check_balances(header, tally.total, warnings)
+    _check_sums(header, statement, tally, warnings)
+
+
+def _read_header(
+    statement: _Statement, kind: str, decimal_places: int, warnings: list[str]
+) -> _Header:
     reference_field = statement.first("20")
     reference = " ".join(reference_field.value.split())[:35] if reference_field else None
     where = _name(statement, reference)
@@ -427,99 +482,100 @@ def _read_statement(
         warnings.append(f"{where} has no account (:25:)")
     if currency is None and statement.entries:
         warnings.append(f"{where} names no currency (no balance, :34F: or :90D:/:90C:)")
-    asn = account is not None and "ASNB" in account.upper()
-    places = precision_of(currency, decimal_places)
-    total = Decimal(0)
-    credits: list[Decimal] = []
-    debits: list[Decimal] = []
-    layouts: dict[str, int] = {}
-    for index, (entry, details) in enumerate(statement.entries, 1):
-        location = f"{where}, entry {index} (line {entry.line})"
-        data, layout = _read_61(entry, location, currency, asn)
-        if layout != "standard":
-            layouts[layout] = layouts.get(layout, 0) + 1
-        mark = str(data.get("status") or "").upper()
-        if mark not in MARKS:
-            raise StatementError(
-                f"the debit/credit mark {mark!r} of the :61: field is not one of "
-                "C, D, RC, RD, EC, ED",
-                "mark",
-                location=location,
-            )
-        direction, flags = MARKS[mark]
-        raw_amount = str(data.get("amount_text") or "")
-        value = _decimal(raw_amount)
-        if value is None:
-            raise StatementError(
-                f"the amount {raw_amount!r} of the :61: field is not a number",
-                "amount",
-                location=location,
-            )
-        try:
-            amount, _negative = minor_units(value, places)
-        except StatementError:
-            raise StatementError(
-                f"the amount {raw_amount} of the :61: field has more decimals than "
-                f"{currency or 'the currency'} has ({places}) or is too large",
-                "amount",
-                location=location,
-            ) from None
-        signed = value if direction == "credit" else -value
-        total += signed
-        (credits if direction == "credit" else debits).append(value)
-        metadata = _metadata(
-            statement, kind, reference, number, raw_account, data, details, flags, asn
-        )
-        if amount == 0:
-            skipped.append(
-                SkippedLine(location=location, reason="zero_amount", detail="the :61: amount is 0")
-            )
-            continue
-        if flags.get("expected"):
-            # EC/ED: an MT942's expected (not yet booked) credit or debit.
-            skipped.append(
-                SkippedLine(
-                    location=location,
-                    reason="pending",
-                    detail=f"an expected {direction} ({mark}), not booked yet",
-                )
-            )
-            continue
-        customer_reference = str(data.get("customer_reference") or "").strip()
-        candidates = (
-            [data.get("bank_reference")]
-            if asn
-            else [data.get("bank_reference"), customer_reference]
-        )
-        bank_reference = next((r for r in map(real_reference, candidates) if r), None)
-        date = data["date"]
-        structured = _structured(details)
-        if structured:
-            description_parts = [
-                structured.get(key) for key in ("posting_text", "applicant_name", "purpose")
-            ]
-        else:
-            description_parts = [_details_text(details)]
-        description_parts.append(str(data.get("extra_details") or ""))
-        lines.append(
-            StatementLine(
-                amount=amount,
-                direction=direction,
-                date=dt.date(date.year, date.month, date.day),
-                decimal_places=places,
-                account=account,
-                currency=currency,
-                bank_reference=bank_reference,
-                location=location,
-                description=clean_text(*description_parts),
-                metadata=metadata,
-            )
-        )
-    for layout, count in layouts.items():
-        warnings.append(f"{where}: {count} :61: line(s) read with {layout}")
-    _check(
-        where, statement, (opening, closing), currency, places, (total, credits, debits), warnings
+    return _Header(
+        where=where,
+        kind=kind,
+        reference=reference,
+        number=number,
+        account=account,
+        raw_account=raw_account,
+        currency=currency,
+        places=precision_of(currency, decimal_places),
+        asn=account is not None and "ASNB" in account.upper(),
+        opening=opening,
+        closing=closing,
     )
+
+
+def _read_entry(
+    header: _Header, index: int, entry: _Field, details: list[_Field], tally: _Tally
+) -> StatementLine | SkippedLine:
+    """One :61: field with its :86: fields: the line, or why it is left out; every amount
+    counts in ``tally``.
+
+    Raises:
+        StatementError: the :61: field or its amount cannot be read.
+    """
+    location = f"{header.where}, entry {index} (line {entry.line})"
+    data, mark, layout = _read_61(entry, location, header.currency, header.asn)
+    direction, flags = MARKS[mark]
+    value, amount = _amount(data, location, header)
+    tally.add(direction, value, layout)
+    if amount == 0:
+        return SkippedLine(location=location, reason="zero_amount", detail="the :61: amount is 0")
+    if flags.get("expected"):
+        # EC/ED: an MT942's expected (not yet booked) credit or debit.
+        detail = f"an expected {direction} ({mark}), not booked yet"
+        return SkippedLine(location=location, reason="pending", detail=detail)
+    structured = _structured(details)
+    date = data["date"]
+    return StatementLine(
+        amount=amount,
+        direction=direction,
+        date=dt.date(date.year, date.month, date.day),
+        decimal_places=header.places,
+        account=header.account,
+        currency=header.currency,
+        bank_reference=_bank_reference(data, header.asn),
+        location=location,
+        description=_description(data, details, structured),
+        metadata=_metadata(header, data, details, flags, structured),
+    )
+
+
+def _amount(data: dict[str, Any], location: str, header: _Header) -> tuple[Decimal, int]:
+    """The :61: amount as a decimal and in minor units of the statement's currency.
+
+    Raises:
+        StatementError: not a number, more decimals than the currency has, or too large.
+    """
+    raw_amount = str(data.get("amount_text") or "")
+    value = _decimal(raw_amount)
+    if value is None:
+        raise StatementError(
+            f"the amount {raw_amount!r} of the :61: field is not a number",
+            "amount",
+            location=location,
+        )
+    try:
+        amount, _negative = minor_units(value, header.places)
+    except StatementError:
+        raise StatementError(
+            f"the amount {raw_amount} of the :61: field has more decimals than "
+            f"{header.currency or 'the currency'} has ({header.places}) or is too large",
+            "amount",
+            location=location,
+        ) from None
+    return value, amount
+
+
+def _bank_reference(data: dict[str, Any], asn: bool) -> str | None:
+    """The real reference after ``//``, else the customer reference (not at ASN Bank,
+    where that is the counterparty's IBAN)."""
+    candidates = [data.get("bank_reference")]
+    if not asn:
+        candidates.append(str(data.get("customer_reference") or "").strip())
+    return next((r for r in map(real_reference, candidates) if r), None)
+
+
+def _description(
+    data: dict[str, Any], details: list[_Field], structured: dict[str, str | None] | None
+) -> str | None:
+    if structured:
+        parts = [structured.get(key) for key in ("posting_text", "applicant_name", "purpose")]
+    else:
+        parts = [_details_text(details)]
+    return clean_text(*parts, str(data.get("extra_details") or ""))
 
 
 def _statement_number(statement: _Statement, where: str, warnings: list[str]) -> str | None:
@@ -542,7 +598,14 @@ def _statement_number(statement: _Statement, where: str, warnings: list[str]) ->
 
 def _read_61(
     entry: _Field, location: str, currency: str | None, asn: bool
-) -> tuple[dict[str, Any], str]:
+) -> tuple[dict[str, Any], str, str]:
+    """``(what mt-940 read, the debit/credit mark upper-cased, the layout it was read
+    with)`` of a :61: field: the first layout that reads it, ``"standard"`` being the usual
+    one (the ASN Bank layout for an ASN Bank account).
+
+    Raises:
+        StatementError: no layout reads the field (saying what is wrong with it).
+    """
     value = entry.value
     if len(value) > FIELD_LENGTH_MAX:
         raise StatementError("the :61: field is too long", "61", location=location)
@@ -559,7 +622,8 @@ def _read_61(
     transactions = mt940.models.Transactions(options=OPTIONS)
     for tag, text, layout in attempts:
         match = tag.re.match(text)
-        if match is None or str(match.group("status")).upper() not in MARKS:
+        mark = str(match.group("status")).upper() if match else ""
+        if match is None or mark not in MARKS:
             continue
         data: dict[str, Any] = match.groupdict()
         amount_text = data.get("amount")
@@ -573,20 +637,25 @@ def _read_61(
         result["amount_text"] = amount_text
         if feb and data.get("day") != match.group("day"):
             result["february_fixed"] = True
-        return result, layout
+        return result, mark, layout
+    raise StatementError(f"the :61: field {_unreadable_61(value)}", "61", location=location)
+
+
+def _unreadable_61(value: str) -> str:
+    """What is wrong with a :61: field that no layout reads."""
     found = re.match(r"\d{6}", value)
-    if found is None:
-        reason = "does not start with a value date (YYMMDD)"
-    elif re.match(r"\d{6}(\d{4}|\s{4})?(R?[CD]|E[CD])[A-Z]?\s?[\d,]", value, re.I) is None:
-        reason = "has no debit/credit mark (C, D, RC, RD, EC, ED) and amount after the date"
-    else:
-        reason = "is not laid out as date, [entry date], mark, amount, type, reference"
     if found is not None and _bad_date(found.group(0)):
-        reason = f"has a value date {found.group(0)} that is not a date"
-    raise StatementError(f"the :61: field {reason}", "61", location=location)
+        return f"has a value date {found.group(0)} that is not a date"
+    if found is None:
+        return "does not start with a value date (YYMMDD)"
+    if re.match(r"\d{6}(\d{4}|\s{4})?(R?[CD]|E[CD])[A-Z]?\s?[\d,]", value, re.I) is None:
+        return "has no debit/credit mark (C, D, RC, RD, EC, ED) and amount after the date"
+    return "is not laid out as date, [entry date], mark, amount, type, reference"
 
 
 def _bad_date(text: str) -> bool:
+    """Whether a YYMMDD is no date (a February day up to 31 counts as one: mt-940 moves
+    it to the month's last day)."""
     try:
         dt.date(
             2000 + int(text[:2]),
@@ -603,28 +672,24 @@ def _details_text(details: list[_Field]) -> str:
 
 
 def _metadata(
-    statement: _Statement,
-    kind: str,
-    reference: str | None,
-    number: str | None,
-    raw_account: str | None,
+    header: _Header,
     data: dict[str, Any],
     details: list[_Field],
     flags: dict[str, Any],
-    asn: bool,
+    structured: dict[str, str | None] | None,
 ) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"source": kind.lower()}
+    metadata: dict[str, Any] = {"source": header.kind.lower()}
     customer_reference = str(data.get("customer_reference") or "").strip()
     bank_reference = str(data.get("bank_reference") or "").strip()
     entry_date = data.get("entry_date")
     for key, value in (
-        ("statement", reference),
-        ("statement_number", number),
-        ("account_identification", raw_account),
+        ("statement", header.reference),
+        ("statement_number", header.number),
+        ("account_identification", header.raw_account),
         ("transaction_type", str(data.get("id") or "").strip()),
         ("entry_date", entry_date.isoformat() if isinstance(entry_date, dt.date) else None),
-        ("counterparty_account", customer_reference if asn else None),
-        ("customer_reference", None if asn else real_reference(customer_reference)),
+        ("counterparty_account", customer_reference if header.asn else None),
+        ("customer_reference", None if header.asn else real_reference(customer_reference)),
         ("bank_reference_text", bank_reference or None),
     ):
         if value:
@@ -632,7 +697,7 @@ def _metadata(
     metadata.update(flags)
     if data.get("february_fixed"):
         metadata["value_date_corrected"] = True
-    counterparty = _counterparty(details)
+    counterparty = _counterparty(details, structured)
     if counterparty:
         metadata["counterparty"] = counterparty
     return metadata
@@ -654,46 +719,43 @@ def _structured(details: list[_Field]) -> dict[str, str | None] | None:
     return {k: v.strip() for k, v in result.items() if isinstance(v, str) and v.strip()} or None
 
 
-def _counterparty(details: list[_Field]) -> str | None:
+def _counterparty(details: list[_Field], structured: dict[str, str | None] | None) -> str | None:
+    """The ``/NAME/`` of the :86: text, else the applicant of a structured :86:."""
     found = re.search(r"/NAME/([^/]*)", _details_text(details))
     if found and found.group(1).strip():
         return " ".join(found.group(1).split())[:140]
-    structured = _structured(details)
     name = (structured or {}).get("applicant_name")
     return " ".join(name.split())[:140] if name else None
 
 
-def _check(
-    where: str,
-    statement: _Statement,
-    balances: tuple[_Balance | None, _Balance | None],
-    currency: str | None,
-    places: int,
-    sums: tuple[Decimal, list[Decimal], list[Decimal]],
-    warnings: list[str],
-) -> None:
-    """Warn when opening balance + the signed lines != closing balance, and when the
-    :90D:/:90C: counts and sums differ from the lines."""
-    opening, closing = balances
-    total, credits, debits = sums
+def _money(value: Decimal, places: int) -> str:
+    return f"{value:.{places}f}"
 
-    def money(value: Decimal) -> str:
-        return f"{value:.{places}f}"
 
-    if opening is not None and closing is not None:
-        if opening.currency != closing.currency:
-            warnings.append(
-                f"{where}: the opening balance is in {opening.currency} and the closing "
-                f"balance in {closing.currency}"
-            )
-        elif opening.amount + total != closing.amount:
-            difference = closing.amount - opening.amount - total
-            warnings.append(
-                f"{where}: opening balance {money(opening.amount)} + lines {money(total)} = "
-                f"{money(opening.amount + total)} {opening.currency}, but the closing balance "
-                f"is {money(closing.amount)} (a difference of {money(difference)})"
-            )
-    for tag, what, values in (("90D", "debit", debits), ("90C", "credit", credits)):
+def _check_balances(header: _Header, total: Decimal, warnings: list[str]) -> None:
+    """Warn when opening balance + the signed lines (``total``) != closing balance."""
+    opening, closing, places = header.opening, header.closing, header.places
+    if opening is None or closing is None:
+        return
+    if opening.currency != closing.currency:
+        warnings.append(
+            f"{header.where}: the opening balance is in {opening.currency} and the closing "
+            f"balance in {closing.currency}"
+        )
+    elif opening.amount + total != closing.amount:
+        difference = closing.amount - opening.amount - total
+        warnings.append(
+            f"{header.where}: opening balance {_money(opening.amount, places)} + lines "
+            f"{_money(total, places)} = {_money(opening.amount + total, places)} "
+            f"{opening.currency}, but the closing balance is {_money(closing.amount, places)} "
+            f"(a difference of {_money(difference, places)})"
+        )
+
+
+def _check_sums(header: _Header, statement: _Statement, tally: _Tally, warnings: list[str]) -> None:
+    """Warn when the :90D:/:90C: counts and sums (MT942) differ from the lines."""
+    where, places = header.where, header.places
+    for tag, what, values in (("90D", "debit", tally.debits), ("90C", "credit", tally.credits)):
         f = statement.first(tag)
         if f is None:
             continue
@@ -709,6 +771,6 @@ def _check(
         if (count is not None and count != len(values)) or amount != found:
             warnings.append(
                 f"{where}: :{tag}: gives {count if count is not None else '?'} {what} entries "
-                f"of {money(amount)} {currency or ''}, but the file has {len(values)} "
-                f"of {money(found)}"
+                f"of {_money(amount, places)} {header.currency or ''}, but the file has "
+                f"{len(values)} of {_money(found, places)}"
             )
