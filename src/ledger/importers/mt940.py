@@ -1,27 +1,28 @@
 """SWIFT MT940 statements and MT942 interim reports, read with ``mt-940``.
 
-The file is cut into fields (``:20:``, ``:25:``, ``:61:`` …) and statements here, so each
-statement keeps its own account, currency and balances and every ``:61:`` keeps its line
-number; ``mt-940``'s tag classes read the fields themselves: its standard ``:61:`` layout,
-else its ASN Bank layout (:class:`mt940.tags.StatementASNB`, also used first for ASN Bank
-files, where the customer reference holds the counterparty's IBAN).
+The file is cut into statements and fields here, so each statement keeps its own account,
+currency and balances and each ``:61:`` its line number. ``mt-940``'s tag classes read the
+``:61:`` fields (its standard layout, else its ASN Bank layout, else the standard one with
+supplementary details over several lines joined; ASN Bank accounts try the ASN layout
+first) and structured German ``:86:`` texts.
 
-Tolerated: SWIFT block wrappers (``{1:…}{2:…}{4:`` … ``-}``), several messages and
-statements in one file, bank header lines before a message and text after the last one,
-``\\r\\n``, a UTF-8 byte order mark, Windows-1252 / Latin-1 text, a statement number
-(``:28C:``) over two lines (ING), a ``:25:`` account with its currency appended, an
-``:86:`` that belongs to the statement rather than to a line. Each deviation that changes
-what is read is a warning.
+Tolerated: SWIFT block wrappers, several messages and statements in one file, bank header
+lines before a message and text after the last one, any line ending, a UTF-8 byte order
+mark, Windows-1252 / Latin-1 text, a statement number (``:28C:``) over two lines (ING), a
+``:25:`` account with its currency appended, ``.`` as a ``:61:`` amount's decimal sign, an
+``:86:`` of the statement itself. Ignored text, another encoding or layout and a wrapped
+statement number are warnings.
 
 Rules:
 
 - direction from the ``:61:`` debit/credit mark: ``C`` credit, ``D`` debit, ``RC``
   (reversal of a credit) debit, ``RD`` (reversal of a debit) credit (metadata
-  ``reversal``), ``EC``/``ED`` (expected, MT942: not booked) skipped as ``pending``;
-  the amount is always positive;
+  ``reversal``); ``EC``/``ED`` (MT942: expected, not booked) are skipped as ``pending``,
+  a zero amount as ``zero_amount``; the amount is always positive;
 - ``date`` is the ``:61:`` value date; the entry date goes to metadata ``entry_date``;
 - the bank reference is the one after ``//``, else the customer reference, when real
-  (:func:`.common.real_reference`: ``NONREF``, ``EREF`` … are not);
+  (:func:`.common.real_reference`: ``NONREF``, ``EREF`` … are not); at ASN Bank the
+  customer reference is the counterparty's IBAN (metadata ``counterparty_account``);
 - an MT942 reads like an MT940, so a line gets the same identity in both;
 - per statement, opening balance + signed sum of its lines must equal its closing balance
   (MT942: the ``:90D:``/``:90C:`` counts and sums must match its lines), else a warning.
@@ -32,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final
 
 import mt940
@@ -88,6 +89,8 @@ OPTIONS: Final = mt940.Options(reversal_sign=True, case_insensitive_marks=True, 
 
 @dataclass
 class _Field:
+    """One field of the file: its tag, and its text over one or more lines."""
+
     tag: str
     line: int  # 1-based line number of the tag in the file
     text: list[str]
@@ -99,19 +102,22 @@ class _Field:
 
 @dataclass
 class _Statement:
-    number: int
+    """One statement (an MT940/MT942 message, or a part of one with its own ``:20:``,
+    ``:25:`` or balances) as cut from the file, its fields not yet read."""
+
+    number: int  # 1-based, in the file
     message_type: str | None = None
     fields: list[_Field] = field(default_factory=list)
     # (the :61: field, the :86: fields that follow it)
     entries: list[tuple[_Field, list[_Field]]] = field(default_factory=list)
-    info: list[_Field] = field(default_factory=list)  # :86: of the statement itself
-    tags: set[str] = field(default_factory=set)  # the tags of ``fields``
+    tags: set[str] = field(default_factory=set)  # of ``fields``: ``has`` stays O(1)
 
     def add(self, f: _Field) -> None:
         self.fields.append(f)
         self.tags.add(f.tag)
 
     def first(self, *tags: str) -> _Field | None:
+        """The first field of the first of ``tags`` the statement has."""
         for tag in tags:
             for f in self.fields:
                 if f.tag == tag:
@@ -176,9 +182,7 @@ def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
     warnings: list[str] = []
     text = _decode(content, warnings)
     statements, ignored = _split(text)
-    if not any(
-        s.entries or s.first(*OPENING_TAGS, *CLOSING_TAGS, "90D", "90C") for s in statements
-    ):
+    if not any(s.entries or s.has(*OPENING_TAGS, *CLOSING_TAGS, "90D", "90C") for s in statements):
         raise _not_mt940(text)
     if ignored:
         warnings.append(
@@ -236,36 +240,43 @@ class _Splitter:
         return self.statements, self.outside
 
     def _content(self, line: str) -> str | None:
-        """``line`` without the message end or SWIFT block headers in front of its field
+        """``line`` without a message end or SWIFT block headers in front of its field
         text, or None when nothing of it is left to read."""
+        after_end = self._after_message_end(line)
+        return None if after_end is None else self._after_block_headers(after_end)
+
+    def _after_message_end(self, line: str) -> str | None:
+        """What follows a ``-`` or ``-}`` (and any ``{5:…}`` trailer) that ends a message."""
         stripped = line.strip()
         end = END_RE.match(stripped)
-        if end:
-            last = self.last
-            if (
-                stripped == "-"
-                and last is not None
-                and last.tag == "86"
-                and _continues(self.raw_lines, self.index)
-            ):
-                last.text.append(line)  # a "-" inside a wrapped :86: text
-                return None
-            self._end_message()
-            line = stripped = BLOCK5_RE.sub("", stripped[end.end() :]).strip()
-            if not stripped:
-                return None
-        if stripped.startswith("{"):
-            found = SWIFT_TYPE_RE.search(stripped)
-            if found:
-                self.message_type = found.group(1)
-            self._end_message()
-            start = stripped.find("{4:")
-            if start < 0:
-                return None
-            line = stripped[start + 3 :]
-            if not line.strip():
-                return None
-        return line
+        if end is None:
+            return line
+        last = self.last
+        if (
+            stripped == "-"
+            and last is not None
+            and last.tag == "86"
+            and _continues(self.raw_lines, self.index)
+        ):
+            last.text.append(line)  # a "-" inside a wrapped :86: text ends nothing
+            return None
+        self._end_message()
+        return BLOCK5_RE.sub("", stripped[end.end() :]).strip() or None
+
+    def _after_block_headers(self, line: str) -> str | None:
+        """What follows the ``{1:…}{2:…}{4:`` headers that start a SWIFT message."""
+        stripped = line.strip()
+        if not stripped.startswith("{"):
+            return line
+        found = SWIFT_TYPE_RE.search(stripped)
+        if found:
+            self.message_type = found.group(1)
+        self._end_message()
+        start = stripped.find("{4:")
+        if start < 0:
+            return None
+        text = stripped[start + 3 :]
+        return text if text.strip() else None
 
     def _end_message(self) -> None:
         self.current, self.last, self.entry_open = None, None, False
@@ -299,9 +310,7 @@ class _Splitter:
             self.entry_open = True
         elif new.tag in ("86", "NS") and self.entry_open:
             statement.entries[-1][1].append(new)
-        elif new.tag == "86":
-            statement.info.append(new)
-        else:
+        elif new.tag != "86":  # an :86: of the statement itself is read by no rule
             statement.add(new)
             self.entry_open = False
         self.last = new
@@ -337,15 +346,12 @@ def _continues(raw_lines: list[str], index: int) -> bool:
 
 
 def _kind(statement: _Statement) -> str:
+    """``MT940`` or ``MT942``: the SWIFT message type, else an interim one by its fields."""
     if statement.message_type in ("940", "942"):
         return f"MT{statement.message_type}"
     interim = statement.has("34F", "13D", "13", "90D", "90C")
     booked = statement.has(*OPENING_TAGS, *CLOSING_TAGS)
     return "MT942" if interim and not booked else "MT940"
-
-
-def _name(statement: _Statement, reference: str | None) -> str:
-    return f"statement {statement.number}" + (f" ({reference})" if reference else "")
 
 
 def _balance(f: _Field | None, what: str, where: str, warnings: list[str]) -> _Balance | None:
@@ -363,13 +369,9 @@ def _balance(f: _Field | None, what: str, where: str, warnings: list[str]) -> _B
 
 
 def _decimal(raw: str | None) -> Decimal | None:
+    """An unsigned amount with ``,`` or ``.`` as its decimal sign, else None."""
     text = (raw or "").strip().replace(",", ".")
-    if not re.fullmatch(r"\d+(\.\d*)?", text):
-        return None
-    try:
-        return Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
-        return None
+    return Decimal(text) if re.fullmatch(r"\d+(\.\d*)?", text) else None
 
 
 def _account(statement: _Statement, currency: str | None) -> tuple[str | None, str | None]:
@@ -389,6 +391,7 @@ def _account(statement: _Statement, currency: str | None) -> tuple[str | None, s
 def _currency(
     statement: _Statement, opening: _Balance | None, closing: _Balance | None
 ) -> str | None:
+    """From the balances, else :64:/:65:, else :34F:/:90D:/:90C:, else the end of :25:."""
     for balance in (opening, closing):
         if balance is not None:
             return balance.currency
@@ -472,7 +475,7 @@ def _read_header(
 ) -> _Header:
     reference_field = statement.first("20")
     reference = " ".join(reference_field.value.split())[:35] if reference_field else None
-    where = _name(statement, reference)
+    where = f"statement {statement.number}" + (f" ({reference})" if reference else "")
     opening = _balance(statement.first(*OPENING_TAGS), "opening balance", where, warnings)
     closing = _balance(statement.first(*CLOSING_TAGS), "closing balance", where, warnings)
     currency = _currency(statement, opening, closing)
