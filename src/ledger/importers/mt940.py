@@ -1,27 +1,28 @@
 """SWIFT MT940 statements and MT942 interim reports, read with ``mt-940``.
 
-The file is cut into fields (``:20:``, ``:25:``, ``:61:`` …) and statements here, so each
-statement keeps its own account, currency and balances and every ``:61:`` keeps its line
-number; ``mt-940``'s tag classes read the fields themselves: its standard ``:61:`` layout,
-else its ASN Bank layout (:class:`mt940.tags.StatementASNB`, also used first for ASN Bank
-files, where the customer reference holds the counterparty's IBAN).
+The file is cut into statements and fields here, so each statement keeps its own account,
+currency and balances and each ``:61:`` its line number. ``mt-940``'s tag classes read the
+``:61:`` fields (its standard layout, else its ASN Bank layout, else the standard one with
+supplementary details over several lines joined; ASN Bank accounts try the ASN layout
+first) and structured German ``:86:`` texts.
 
-Tolerated: SWIFT block wrappers (``{1:…}{2:…}{4:`` … ``-}``), several messages and
-statements in one file, bank header lines before a message and text after the last one,
-``\\r\\n``, a UTF-8 byte order mark, Windows-1252 / Latin-1 text, a statement number
-(``:28C:``) over two lines (ING), a ``:25:`` account with its currency appended, an
-``:86:`` that belongs to the statement rather than to a line. Each deviation that changes
-what is read is a warning.
+Tolerated: SWIFT block wrappers, several messages and statements in one file, bank header
+lines before a message and text after the last one, any line ending, a UTF-8 byte order
+mark, Windows-1252 / Latin-1 text, a statement number (``:28C:``) over two lines (ING), a
+``:25:`` account with its currency appended, ``.`` as a ``:61:`` amount's decimal sign, an
+``:86:`` of the statement itself. Ignored text, another encoding or layout and a wrapped
+statement number are warnings.
 
 Rules:
 
 - direction from the ``:61:`` debit/credit mark: ``C`` credit, ``D`` debit, ``RC``
   (reversal of a credit) debit, ``RD`` (reversal of a debit) credit (metadata
-  ``reversal``), ``EC``/``ED`` (expected, MT942: not booked) skipped as ``pending``;
-  the amount is always positive;
+  ``reversal``); ``EC``/``ED`` (MT942: expected, not booked) are skipped as ``pending``,
+  a zero amount as ``zero_amount``; the amount is always positive;
 - ``date`` is the ``:61:`` value date; the entry date goes to metadata ``entry_date``;
 - the bank reference is the one after ``//``, else the customer reference, when real
-  (:func:`.common.real_reference`: ``NONREF``, ``EREF`` … are not);
+  (:func:`.common.real_reference`: ``NONREF``, ``EREF`` … are not); at ASN Bank the
+  customer reference is the counterparty's IBAN (metadata ``counterparty_account``);
 - an MT942 reads like an MT940, so a line gets the same identity in both;
 - per statement, opening balance + signed sum of its lines must equal its closing balance
   (MT942: the ``:90D:``/``:90C:`` counts and sums must match its lines), else a warning.
@@ -32,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final
 
 import mt940
@@ -88,6 +89,8 @@ OPTIONS: Final = mt940.Options(reversal_sign=True, case_insensitive_marks=True, 
 
 @dataclass
 class _Field:
+    """One field of the file: its tag, and its text over one or more lines."""
+
     tag: str
     line: int  # 1-based line number of the tag in the file
     text: list[str]
@@ -99,19 +102,22 @@ class _Field:
 
 @dataclass
 class _Statement:
-    number: int
+    """One statement (an MT940/MT942 message, or a part of one with its own ``:20:``,
+    ``:25:`` or balances) as cut from the file, its fields not yet read."""
+
+    number: int  # 1-based, in the file
     message_type: str | None = None
     fields: list[_Field] = field(default_factory=list)
     # (the :61: field, the :86: fields that follow it)
     entries: list[tuple[_Field, list[_Field]]] = field(default_factory=list)
-    info: list[_Field] = field(default_factory=list)  # :86: of the statement itself
-    tags: set[str] = field(default_factory=set)  # the tags of ``fields``
+    tags: set[str] = field(default_factory=set)  # of ``fields``: ``has`` stays O(1)
 
     def add(self, f: _Field) -> None:
         self.fields.append(f)
         self.tags.add(f.tag)
 
     def first(self, *tags: str) -> _Field | None:
+        """The first field of the first of ``tags`` the statement has."""
         for tag in tags:
             for f in self.fields:
                 if f.tag == tag:
@@ -176,9 +182,7 @@ def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
     warnings: list[str] = []
     text = _decode(content, warnings)
     statements, ignored = _split(text)
-    if not any(
-        s.entries or s.first(*OPENING_TAGS, *CLOSING_TAGS, "90D", "90C") for s in statements
-    ):
+    if not any(s.entries or s.has(*OPENING_TAGS, *CLOSING_TAGS, "90D", "90C") for s in statements):
         raise _not_mt940(text)
     if ignored:
         warnings.append(
@@ -199,85 +203,135 @@ def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
 def _split(text: str) -> tuple[list[_Statement], list[int]]:
     """The statements of the file, and the numbers of the lines of text after the last
     message that belong to no field (headers before a message are not counted)."""
-    raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    statements: list[_Statement] = []
-    current: _Statement | None = None
-    last: _Field | None = None
-    entry_open = False  # the last field is a :61: or one of its :86:/:NS:
-    message_type: str | None = None
-    outside: list[int] = []  # lines of text outside any field since the last message
-    index = 0
-    while index < len(raw_lines):
-        number = index + 1
-        line = raw_lines[index].rstrip()
-        index += 1
+    return _Splitter(text).split()
+
+
+class _Splitter:
+    """Cuts a file into statements and their fields, one line at a time.
+
+    A field runs from its tag to the next known tag; a message ends at ``-`` (``-}`` in a
+    SWIFT block 4); a statement starts at ``:20:``, at a second ``:25:`` or at an opening
+    balance after a closing one.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        self.index = 0  # of the next raw line to read
+        self.statements: list[_Statement] = []
+        self.current: _Statement | None = None  # None after a message's end
+        self.last: _Field | None = None  # the field that text lines go on with
+        self.entry_open = False  # the last field is a :61: or one of its :86:/:NS:
+        self.message_type: str | None = None  # of the last SWIFT block 2 seen
+        self.outside: list[int] = []  # lines of text outside any field since the last field
+
+    def split(self) -> tuple[list[_Statement], list[int]]:
+        while self.index < len(self.raw_lines):
+            number = self.index + 1
+            self.index += 1
+            line = self._content(self.raw_lines[number - 1].rstrip())
+            if line is None:
+                continue
+            line = self._join_split_tag(line)
+            match = FIELD_RE.match(line)
+            if match is None or match.group(1) not in KNOWN_TAGS:
+                self._add_text(line, number)
+            else:
+                self._add_field(_Field(tag=match.group(1), line=number, text=[line[match.end() :]]))
+        return self.statements, self.outside
+
+    def _content(self, line: str) -> str | None:
+        """``line`` without a message end or SWIFT block headers in front of its field
+        text, or None when nothing of it is left to read."""
+        after_end = self._after_message_end(line)
+        return None if after_end is None else self._after_block_headers(after_end)
+
+    def _after_message_end(self, line: str) -> str | None:
+        """What follows a ``-`` or ``-}`` (and any ``{5:…}`` trailer) that ends a message."""
         stripped = line.strip()
         end = END_RE.match(stripped)
-        if end:
-            if (
-                stripped == "-"
-                and last is not None
-                and last.tag == "86"
-                and _continues(raw_lines, index)
-            ):
-                last.text.append(line)  # a "-" inside a wrapped :86: text
-                continue
-            current, last, entry_open = None, None, False
-            stripped = BLOCK5_RE.sub("", stripped[end.end() :]).strip()
-            line = stripped
-            if not stripped:
-                continue
-        if stripped.startswith("{"):
-            found = SWIFT_TYPE_RE.search(stripped)
-            if found:
-                message_type = found.group(1)
-            current, last, entry_open = None, None, False
-            start = stripped.find("{4:")
-            if start < 0:
-                continue
-            line = stripped[start + 3 :]
-            stripped = line.strip()
-            if not stripped:
-                continue
-        if stripped == ":" and index < len(raw_lines):
-            split_tag = FIELD_RE.match(":" + raw_lines[index])
-            if split_tag and split_tag.group(1) in KNOWN_TAGS:
-                line = ":" + raw_lines[index].rstrip()  # ":" then "86:..." on the next line
-                index += 1
-        match = FIELD_RE.match(line)
-        tag = match.group(1) if match else None
-        if match is None or tag not in KNOWN_TAGS:
-            if last is not None and stripped:
-                if len(last.text) < FIELD_LINES_MAX:
-                    last.text.append(line)
-            elif stripped and statements:
-                outside.append(number)
-            continue
-        outside.clear()  # text between messages: the next message's bank header
-        new = _Field(tag=str(tag), line=number, text=[line[match.end() :]])
-        if current is None and statements and tag not in ("20", "25"):
-            current = statements[-1]  # a message going on without a header of its own
+        if end is None:
+            return line
+        last = self.last
+        if (
+            stripped == "-"
+            and last is not None
+            and last.tag == "86"
+            and _continues(self.raw_lines, self.index)
+        ):
+            last.text.append(line)  # a "-" inside a wrapped :86: text ends nothing
+            return None
+        self._end_message()
+        return BLOCK5_RE.sub("", stripped[end.end() :]).strip() or None
+
+    def _after_block_headers(self, line: str) -> str | None:
+        """What follows the ``{1:…}{2:…}{4:`` headers that start a SWIFT message."""
+        stripped = line.strip()
+        if not stripped.startswith("{"):
+            return line
+        found = SWIFT_TYPE_RE.search(stripped)
+        if found:
+            self.message_type = found.group(1)
+        self._end_message()
+        start = stripped.find("{4:")
+        if start < 0:
+            return None
+        text = stripped[start + 3 :]
+        return text if text.strip() else None
+
+    def _end_message(self) -> None:
+        self.current, self.last, self.entry_open = None, None, False
+
+    def _join_split_tag(self, line: str) -> str:
+        """A lone ``:`` with the rest of a known tag on the next line (``86:…``) joined."""
+        if line.strip() != ":" or self.index >= len(self.raw_lines):
+            return line
+        following = self.raw_lines[self.index]
+        split_tag = FIELD_RE.match(":" + following)
+        if split_tag is None or split_tag.group(1) not in KNOWN_TAGS:
+            return line
+        self.index += 1
+        return ":" + following.rstrip()
+
+    def _add_text(self, line: str, number: int) -> None:
+        """A line that is no field: more text of the last field, else text outside any."""
+        if not line.strip():
+            return
+        if self.last is not None:
+            if len(self.last.text) < FIELD_LINES_MAX:
+                self.last.text.append(line)
+        elif self.statements:
+            self.outside.append(number)
+
+    def _add_field(self, new: _Field) -> None:
+        self.outside.clear()  # text between messages: the next message's bank header
+        statement = self._statement_for(new.tag)
+        if new.tag == "61":
+            statement.entries.append((new, []))
+            self.entry_open = True
+        elif new.tag in ("86", "NS") and self.entry_open:
+            statement.entries[-1][1].append(new)
+        elif new.tag != "86":  # an :86: of the statement itself is read by no rule
+            statement.add(new)
+            self.entry_open = False
+        self.last = new
+
+    def _statement_for(self, tag: str) -> _Statement:
+        """The statement a field of ``tag`` belongs to: a new one if the tag starts one."""
+        if self.current is None and self.statements and tag not in ("20", "25"):
+            self.current = self.statements[-1]  # a message going on without a header of its own
+        current = self.current
         if (
             current is None
             or tag == "20"
             or (tag == "25" and current.has("25"))
             or (tag in OPENING_TAGS and current.has(*CLOSING_TAGS))
         ):
-            current = _Statement(number=len(statements) + 1, message_type=message_type)
-            statements.append(current)
-            entry_open = False
-        if tag == "61":
-            current.entries.append((new, []))
-            entry_open = True
-        elif tag in ("86", "NS") and entry_open:
-            current.entries[-1][1].append(new)
-        elif tag == "86":
-            current.info.append(new)
-        else:
-            current.add(new)
-            entry_open = False
-        last = new
-    return statements, outside
+            current = self.current = _Statement(
+                number=len(self.statements) + 1, message_type=self.message_type
+            )
+            self.statements.append(current)
+            self.entry_open = False
+        return current
 
 
 def _continues(raw_lines: list[str], index: int) -> bool:
@@ -292,15 +346,12 @@ def _continues(raw_lines: list[str], index: int) -> bool:
 
 
 def _kind(statement: _Statement) -> str:
+    """``MT940`` or ``MT942``: the SWIFT message type, else an interim one by its fields."""
     if statement.message_type in ("940", "942"):
         return f"MT{statement.message_type}"
     interim = statement.has("34F", "13D", "13", "90D", "90C")
     booked = statement.has(*OPENING_TAGS, *CLOSING_TAGS)
     return "MT942" if interim and not booked else "MT940"
-
-
-def _name(statement: _Statement, reference: str | None) -> str:
-    return f"statement {statement.number}" + (f" ({reference})" if reference else "")
 
 
 def _balance(f: _Field | None, what: str, where: str, warnings: list[str]) -> _Balance | None:
@@ -318,13 +369,9 @@ def _balance(f: _Field | None, what: str, where: str, warnings: list[str]) -> _B
 
 
 def _decimal(raw: str | None) -> Decimal | None:
+    """An unsigned amount with ``,`` or ``.`` as its decimal sign, else None."""
     text = (raw or "").strip().replace(",", ".")
-    if not re.fullmatch(r"\d+(\.\d*)?", text):
-        return None
-    try:
-        return Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
-        return None
+    return Decimal(text) if re.fullmatch(r"\d+(\.\d*)?", text) else None
 
 
 def _account(statement: _Statement, currency: str | None) -> tuple[str | None, str | None]:
@@ -344,6 +391,7 @@ def _account(statement: _Statement, currency: str | None) -> tuple[str | None, s
 def _currency(
     statement: _Statement, opening: _Balance | None, closing: _Balance | None
 ) -> str | None:
+    """From the balances, else :64:/:65:, else :34F:/:90D:/:90C:, else the end of :25:."""
     for balance in (opening, closing):
         if balance is not None:
             return balance.currency
@@ -362,6 +410,39 @@ def _currency(
     return found.group(1) if found else None
 
 
+@dataclass(frozen=True)
+class _Header:
+    """What every line of one statement shares, read from its fields other than :61:."""
+
+    where: str  # names the statement in messages: "statement 2 (its :20:)"
+    kind: str  # "MT940" | "MT942"
+    reference: str | None  # the :20:, white space collapsed, at most 35 characters
+    number: str | None  # the :28C:/:28: statement number
+    account: str | None
+    raw_account: str | None  # the :25: value when it differs from ``account``
+    currency: str | None
+    places: int  # decimal places of ``currency``
+    asn: bool  # an ASN Bank account: its :61: customer reference is the counterparty's IBAN
+    opening: _Balance | None
+    closing: _Balance | None
+
+
+@dataclass
+class _Tally:
+    """What a statement's :61: lines add up to (skipped ones too), for its checks."""
+
+    total: Decimal = Decimal(0)  # signed: credit +, debit -
+    credits: list[Decimal] = field(default_factory=list)
+    debits: list[Decimal] = field(default_factory=list)
+    layouts: dict[str, int] = field(default_factory=dict)  # lines read with another layout
+
+    def add(self, direction: str, value: Decimal, layout: str) -> None:
+        self.total += value if direction == "credit" else -value
+        (self.credits if direction == "credit" else self.debits).append(value)
+        if layout != "standard":
+            self.layouts[layout] = self.layouts.get(layout, 0) + 1
+
+
 def _read_statement(
     statement: _Statement,
     kind: str,
@@ -370,9 +451,31 @@ def _read_statement(
     skipped: list[SkippedLine],
     warnings: list[str],
 ) -> None:
+    """Appends the statement's lines, the lines it leaves out and its warnings.
+
+    Raises:
+        StatementError: a :61: field that cannot be read (naming the entry and its line).
+    """
+    header = _read_header(statement, kind, decimal_places, warnings)
+    tally = _Tally()
+    for index, (entry, details) in enumerate(statement.entries, 1):
+        read = _read_entry(header, index, entry, details, tally)
+        if isinstance(read, SkippedLine):
+            skipped.append(read)
+        else:
+            lines.append(read)
+    for layout, count in tally.layouts.items():
+        warnings.append(f"{header.where}: {count} :61: line(s) read with {layout}")
+    _check_balances(header, tally.total, warnings)
+    _check_sums(header, statement, tally, warnings)
+
+
+def _read_header(
+    statement: _Statement, kind: str, decimal_places: int, warnings: list[str]
+) -> _Header:
     reference_field = statement.first("20")
     reference = " ".join(reference_field.value.split())[:35] if reference_field else None
-    where = _name(statement, reference)
+    where = f"statement {statement.number}" + (f" ({reference})" if reference else "")
     opening = _balance(statement.first(*OPENING_TAGS), "opening balance", where, warnings)
     closing = _balance(statement.first(*CLOSING_TAGS), "closing balance", where, warnings)
     currency = _currency(statement, opening, closing)
@@ -382,99 +485,100 @@ def _read_statement(
         warnings.append(f"{where} has no account (:25:)")
     if currency is None and statement.entries:
         warnings.append(f"{where} names no currency (no balance, :34F: or :90D:/:90C:)")
-    asn = account is not None and "ASNB" in account.upper()
-    places = precision_of(currency, decimal_places)
-    total = Decimal(0)
-    credits: list[Decimal] = []
-    debits: list[Decimal] = []
-    layouts: dict[str, int] = {}
-    for index, (entry, details) in enumerate(statement.entries, 1):
-        location = f"{where}, entry {index} (line {entry.line})"
-        data, layout = _read_61(entry, location, currency, asn)
-        if layout != "standard":
-            layouts[layout] = layouts.get(layout, 0) + 1
-        mark = str(data.get("status") or "").upper()
-        if mark not in MARKS:
-            raise StatementError(
-                f"the debit/credit mark {mark!r} of the :61: field is not one of "
-                "C, D, RC, RD, EC, ED",
-                "mark",
-                location=location,
-            )
-        direction, flags = MARKS[mark]
-        raw_amount = str(data.get("amount_text") or "")
-        value = _decimal(raw_amount)
-        if value is None:
-            raise StatementError(
-                f"the amount {raw_amount!r} of the :61: field is not a number",
-                "amount",
-                location=location,
-            )
-        try:
-            amount, _negative = minor_units(value, places)
-        except StatementError:
-            raise StatementError(
-                f"the amount {raw_amount} of the :61: field has more decimals than "
-                f"{currency or 'the currency'} has ({places}) or is too large",
-                "amount",
-                location=location,
-            ) from None
-        signed = value if direction == "credit" else -value
-        total += signed
-        (credits if direction == "credit" else debits).append(value)
-        metadata = _metadata(
-            statement, kind, reference, number, raw_account, data, details, flags, asn
-        )
-        if amount == 0:
-            skipped.append(
-                SkippedLine(location=location, reason="zero_amount", detail="the :61: amount is 0")
-            )
-            continue
-        if flags.get("expected"):
-            # EC/ED: an MT942's expected (not yet booked) credit or debit.
-            skipped.append(
-                SkippedLine(
-                    location=location,
-                    reason="pending",
-                    detail=f"an expected {direction} ({mark}), not booked yet",
-                )
-            )
-            continue
-        customer_reference = str(data.get("customer_reference") or "").strip()
-        candidates = (
-            [data.get("bank_reference")]
-            if asn
-            else [data.get("bank_reference"), customer_reference]
-        )
-        bank_reference = next((r for r in map(real_reference, candidates) if r), None)
-        date = data["date"]
-        structured = _structured(details)
-        if structured:
-            description_parts = [
-                structured.get(key) for key in ("posting_text", "applicant_name", "purpose")
-            ]
-        else:
-            description_parts = [_details_text(details)]
-        description_parts.append(str(data.get("extra_details") or ""))
-        lines.append(
-            StatementLine(
-                amount=amount,
-                direction=direction,
-                date=dt.date(date.year, date.month, date.day),
-                decimal_places=places,
-                account=account,
-                currency=currency,
-                bank_reference=bank_reference,
-                location=location,
-                description=clean_text(*description_parts),
-                metadata=metadata,
-            )
-        )
-    for layout, count in layouts.items():
-        warnings.append(f"{where}: {count} :61: line(s) read with {layout}")
-    _check(
-        where, statement, (opening, closing), currency, places, (total, credits, debits), warnings
+    return _Header(
+        where=where,
+        kind=kind,
+        reference=reference,
+        number=number,
+        account=account,
+        raw_account=raw_account,
+        currency=currency,
+        places=precision_of(currency, decimal_places),
+        asn=account is not None and "ASNB" in account.upper(),
+        opening=opening,
+        closing=closing,
     )
+
+
+def _read_entry(
+    header: _Header, index: int, entry: _Field, details: list[_Field], tally: _Tally
+) -> StatementLine | SkippedLine:
+    """One :61: field with its :86: fields: the line, or why it is left out; every amount
+    counts in ``tally``.
+
+    Raises:
+        StatementError: the :61: field or its amount cannot be read.
+    """
+    location = f"{header.where}, entry {index} (line {entry.line})"
+    data, mark, layout = _read_61(entry, location, header.currency, header.asn)
+    direction, flags = MARKS[mark]
+    value, amount = _amount(data, location, header)
+    tally.add(direction, value, layout)
+    if amount == 0:
+        return SkippedLine(location=location, reason="zero_amount", detail="the :61: amount is 0")
+    if flags.get("expected"):
+        # EC/ED: an MT942's expected (not yet booked) credit or debit.
+        detail = f"an expected {direction} ({mark}), not booked yet"
+        return SkippedLine(location=location, reason="pending", detail=detail)
+    structured = _structured(details)
+    date = data["date"]
+    return StatementLine(
+        amount=amount,
+        direction=direction,
+        date=dt.date(date.year, date.month, date.day),
+        decimal_places=header.places,
+        account=header.account,
+        currency=header.currency,
+        bank_reference=_bank_reference(data, header.asn),
+        location=location,
+        description=_description(data, details, structured),
+        metadata=_metadata(header, data, details, flags, structured),
+    )
+
+
+def _amount(data: dict[str, Any], location: str, header: _Header) -> tuple[Decimal, int]:
+    """The :61: amount as a decimal and in minor units of the statement's currency.
+
+    Raises:
+        StatementError: not a number, more decimals than the currency has, or too large.
+    """
+    raw_amount = str(data.get("amount_text") or "")
+    value = _decimal(raw_amount)
+    if value is None:
+        raise StatementError(
+            f"the amount {raw_amount!r} of the :61: field is not a number",
+            "amount",
+            location=location,
+        )
+    try:
+        amount, _negative = minor_units(value, header.places)
+    except StatementError:
+        raise StatementError(
+            f"the amount {raw_amount} of the :61: field has more decimals than "
+            f"{header.currency or 'the currency'} has ({header.places}) or is too large",
+            "amount",
+            location=location,
+        ) from None
+    return value, amount
+
+
+def _bank_reference(data: dict[str, Any], asn: bool) -> str | None:
+    """The real reference after ``//``, else the customer reference (not at ASN Bank,
+    where that is the counterparty's IBAN)."""
+    candidates = [data.get("bank_reference")]
+    if not asn:
+        candidates.append(str(data.get("customer_reference") or "").strip())
+    return next((r for r in map(real_reference, candidates) if r), None)
+
+
+def _description(
+    data: dict[str, Any], details: list[_Field], structured: dict[str, str | None] | None
+) -> str | None:
+    if structured:
+        parts = [structured.get(key) for key in ("posting_text", "applicant_name", "purpose")]
+    else:
+        parts = [_details_text(details)]
+    return clean_text(*parts, str(data.get("extra_details") or ""))
 
 
 def _statement_number(statement: _Statement, where: str, warnings: list[str]) -> str | None:
@@ -497,7 +601,14 @@ def _statement_number(statement: _Statement, where: str, warnings: list[str]) ->
 
 def _read_61(
     entry: _Field, location: str, currency: str | None, asn: bool
-) -> tuple[dict[str, Any], str]:
+) -> tuple[dict[str, Any], str, str]:
+    """``(what mt-940 read, the debit/credit mark upper-cased, the layout it was read
+    with)`` of a :61: field: the first layout that reads it, ``"standard"`` being the usual
+    one (the ASN Bank layout for an ASN Bank account).
+
+    Raises:
+        StatementError: no layout reads the field (saying what is wrong with it).
+    """
     value = entry.value
     if len(value) > FIELD_LENGTH_MAX:
         raise StatementError("the :61: field is too long", "61", location=location)
@@ -514,7 +625,8 @@ def _read_61(
     transactions = mt940.models.Transactions(options=OPTIONS)
     for tag, text, layout in attempts:
         match = tag.re.match(text)
-        if match is None or str(match.group("status")).upper() not in MARKS:
+        mark = str(match.group("status")).upper() if match else ""
+        if match is None or mark not in MARKS:
             continue
         data: dict[str, Any] = match.groupdict()
         amount_text = data.get("amount")
@@ -528,20 +640,25 @@ def _read_61(
         result["amount_text"] = amount_text
         if feb and data.get("day") != match.group("day"):
             result["february_fixed"] = True
-        return result, layout
+        return result, mark, layout
+    raise StatementError(f"the :61: field {_unreadable_61(value)}", "61", location=location)
+
+
+def _unreadable_61(value: str) -> str:
+    """What is wrong with a :61: field that no layout reads."""
     found = re.match(r"\d{6}", value)
-    if found is None:
-        reason = "does not start with a value date (YYMMDD)"
-    elif re.match(r"\d{6}(\d{4}|\s{4})?(R?[CD]|E[CD])[A-Z]?\s?[\d,]", value, re.I) is None:
-        reason = "has no debit/credit mark (C, D, RC, RD, EC, ED) and amount after the date"
-    else:
-        reason = "is not laid out as date, [entry date], mark, amount, type, reference"
     if found is not None and _bad_date(found.group(0)):
-        reason = f"has a value date {found.group(0)} that is not a date"
-    raise StatementError(f"the :61: field {reason}", "61", location=location)
+        return f"has a value date {found.group(0)} that is not a date"
+    if found is None:
+        return "does not start with a value date (YYMMDD)"
+    if re.match(r"\d{6}(\d{4}|\s{4})?(R?[CD]|E[CD])[A-Z]?\s?[\d,]", value, re.I) is None:
+        return "has no debit/credit mark (C, D, RC, RD, EC, ED) and amount after the date"
+    return "is not laid out as date, [entry date], mark, amount, type, reference"
 
 
 def _bad_date(text: str) -> bool:
+    """Whether a YYMMDD is no date (a February day up to 31 counts as one: mt-940 moves
+    it to the month's last day)."""
     try:
         dt.date(
             2000 + int(text[:2]),
@@ -558,28 +675,24 @@ def _details_text(details: list[_Field]) -> str:
 
 
 def _metadata(
-    statement: _Statement,
-    kind: str,
-    reference: str | None,
-    number: str | None,
-    raw_account: str | None,
+    header: _Header,
     data: dict[str, Any],
     details: list[_Field],
     flags: dict[str, Any],
-    asn: bool,
+    structured: dict[str, str | None] | None,
 ) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"source": kind.lower()}
+    metadata: dict[str, Any] = {"source": header.kind.lower()}
     customer_reference = str(data.get("customer_reference") or "").strip()
     bank_reference = str(data.get("bank_reference") or "").strip()
     entry_date = data.get("entry_date")
     for key, value in (
-        ("statement", reference),
-        ("statement_number", number),
-        ("account_identification", raw_account),
+        ("statement", header.reference),
+        ("statement_number", header.number),
+        ("account_identification", header.raw_account),
         ("transaction_type", str(data.get("id") or "").strip()),
         ("entry_date", entry_date.isoformat() if isinstance(entry_date, dt.date) else None),
-        ("counterparty_account", customer_reference if asn else None),
-        ("customer_reference", None if asn else real_reference(customer_reference)),
+        ("counterparty_account", customer_reference if header.asn else None),
+        ("customer_reference", None if header.asn else real_reference(customer_reference)),
         ("bank_reference_text", bank_reference or None),
     ):
         if value:
@@ -587,7 +700,7 @@ def _metadata(
     metadata.update(flags)
     if data.get("february_fixed"):
         metadata["value_date_corrected"] = True
-    counterparty = _counterparty(details)
+    counterparty = _counterparty(details, structured)
     if counterparty:
         metadata["counterparty"] = counterparty
     return metadata
@@ -609,46 +722,43 @@ def _structured(details: list[_Field]) -> dict[str, str | None] | None:
     return {k: v.strip() for k, v in result.items() if isinstance(v, str) and v.strip()} or None
 
 
-def _counterparty(details: list[_Field]) -> str | None:
+def _counterparty(details: list[_Field], structured: dict[str, str | None] | None) -> str | None:
+    """The ``/NAME/`` of the :86: text, else the applicant of a structured :86:."""
     found = re.search(r"/NAME/([^/]*)", _details_text(details))
     if found and found.group(1).strip():
         return " ".join(found.group(1).split())[:140]
-    structured = _structured(details)
     name = (structured or {}).get("applicant_name")
     return " ".join(name.split())[:140] if name else None
 
 
-def _check(
-    where: str,
-    statement: _Statement,
-    balances: tuple[_Balance | None, _Balance | None],
-    currency: str | None,
-    places: int,
-    sums: tuple[Decimal, list[Decimal], list[Decimal]],
-    warnings: list[str],
-) -> None:
-    """Warn when opening balance + the signed lines != closing balance, and when the
-    :90D:/:90C: counts and sums differ from the lines."""
-    opening, closing = balances
-    total, credits, debits = sums
+def _money(value: Decimal, places: int) -> str:
+    return f"{value:.{places}f}"
 
-    def money(value: Decimal) -> str:
-        return f"{value:.{places}f}"
 
-    if opening is not None and closing is not None:
-        if opening.currency != closing.currency:
-            warnings.append(
-                f"{where}: the opening balance is in {opening.currency} and the closing "
-                f"balance in {closing.currency}"
-            )
-        elif opening.amount + total != closing.amount:
-            difference = closing.amount - opening.amount - total
-            warnings.append(
-                f"{where}: opening balance {money(opening.amount)} + lines {money(total)} = "
-                f"{money(opening.amount + total)} {opening.currency}, but the closing balance "
-                f"is {money(closing.amount)} (a difference of {money(difference)})"
-            )
-    for tag, what, values in (("90D", "debit", debits), ("90C", "credit", credits)):
+def _check_balances(header: _Header, total: Decimal, warnings: list[str]) -> None:
+    """Warn when opening balance + the signed lines (``total``) != closing balance."""
+    opening, closing, places = header.opening, header.closing, header.places
+    if opening is None or closing is None:
+        return
+    if opening.currency != closing.currency:
+        warnings.append(
+            f"{header.where}: the opening balance is in {opening.currency} and the closing "
+            f"balance in {closing.currency}"
+        )
+    elif opening.amount + total != closing.amount:
+        difference = closing.amount - opening.amount - total
+        warnings.append(
+            f"{header.where}: opening balance {_money(opening.amount, places)} + lines "
+            f"{_money(total, places)} = {_money(opening.amount + total, places)} "
+            f"{opening.currency}, but the closing balance is {_money(closing.amount, places)} "
+            f"(a difference of {_money(difference, places)})"
+        )
+
+
+def _check_sums(header: _Header, statement: _Statement, tally: _Tally, warnings: list[str]) -> None:
+    """Warn when the :90D:/:90C: counts and sums (MT942) differ from the lines."""
+    where, places = header.where, header.places
+    for tag, what, values in (("90D", "debit", tally.debits), ("90C", "credit", tally.credits)):
         f = statement.first(tag)
         if f is None:
             continue
@@ -664,6 +774,6 @@ def _check(
         if (count is not None and count != len(values)) or amount != found:
             warnings.append(
                 f"{where}: :{tag}: gives {count if count is not None else '?'} {what} entries "
-                f"of {money(amount)} {currency or ''}, but the file has {len(values)} "
-                f"of {money(found)}"
+                f"of {_money(amount, places)} {header.currency or ''}, but the file has "
+                f"{len(values)} of {_money(found, places)}"
             )
