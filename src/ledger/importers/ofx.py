@@ -39,6 +39,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import re
+from collections.abc import Collection
 from typing import Any, Final
 
 from ledger.importers.common import (
@@ -385,34 +386,139 @@ def _build_tree(text: str) -> Node:
     known as a leaf that gets text before any child is a leaf too. An element left open
     without text when an end tag of an enclosing element comes was an empty SGML leaf: its
     would-be children belong to its parent. Linear in the size of the text.
-    """
-    root = Node("#root", None)
-    stack: list[Node] = [root]
-    open_names: dict[str, int] = {}
-    leaf: Node | None = None  # the leaf whose value is being read
-    parts: list[str] = []  # the pieces of its value
-    count = 0
-    position = 0
-    text = _without_comments(text)
 
-    def end_leaf() -> Node | None:
-        nonlocal leaf
-        done = leaf
+    Raises:
+        StatementError: more than :data:`ELEMENTS_MAX` elements, or nested deeper than
+            :data:`DEPTH_MAX`.
+    """
+    return _TreeBuilder().build(_without_comments(text))
+
+
+class _TreeBuilder:
+    """The state of :func:`_build_tree`: the open aggregates and the leaf being read."""
+
+    def __init__(self) -> None:
+        self.root = Node("#root", None)
+        self.stack: list[Node] = [self.root]  # the open aggregates, outermost first
+        self.open_names: dict[str, int] = {}  # how many of each name are on the stack
+        self.leaf: Node | None = None  # the leaf whose value is being read
+        self.parts: list[str] = []  # the pieces of its value
+        self.count = 0  # elements created
+
+    def build(self, text: str) -> Node:
+        """The tree of ``text`` (comments already removed), under a ``#root`` node."""
+        position = 0
+        for match in _TAG.finditer(text):
+            lt, gt = match.span()
+            if lt > position:
+                self.add_text(text[position:lt])
+            position = gt
+            closing, name, empty = match.groups()
+            if name is None:
+                if text[lt + 1 : lt + 2] not in ("?", "!"):
+                    self.add_text(text[lt:gt])  # "<3>" in a value; else a declaration, skipped
+            elif closing:
+                self.end_tag(name.upper())
+            else:
+                self.start_tag(name.upper(), empty=bool(empty))
+        if position < len(text):
+            self.add_text(text[position:])
+        self.end_leaf()
+        self.close_to(1)
+        return self.root
+
+    def start_tag(self, name: str, *, empty: bool) -> None:
+        """A new element ``name`` in the innermost open aggregate it may belong to."""
+        self.end_leaf()
+        self.close_ended_by(name)
+        self.count += 1
+        if self.count > ELEMENTS_MAX:
+            raise StatementError(
+                f"the OFX file is too large: more than {ELEMENTS_MAX:,} elements; split it"
+            )
+        parent = self.stack[-1]
+        node = Node(name, parent)
+        parent.children.append(node)
+        if empty:
+            node.text = ""
+            node.closed = True
+        elif name in LEAVES:
+            self.leaf = node
+        else:
+            if len(self.stack) > DEPTH_MAX:
+                raise StatementError(
+                    f"the OFX file nests elements more than {DEPTH_MAX} deep; it is not a statement"
+                )
+            self.stack.append(node)
+            self.open_names[name] = self.open_names.get(name, 0) + 1
+
+    def close_ended_by(self, name: str) -> None:
+        """Close what the start of an element ``name`` shows has ended, end tag or not."""
+        if name in AGGREGATES and self.open_names.get(name):
+            self.close_to(self.innermost({name}))  # a second STMTTRN while one is open
+        parents = PARENTS.get(name)
+        if parents is not None:
+            index = self.innermost(parents)
+            if index:
+                self.close_to(index + 1)  # LEDGERBAL after an open STMTTRN: it ended
+
+    def end_tag(self, name: str) -> None:
+        """Close the leaf or the innermost open aggregate ``name``; an end tag of nothing
+        open is ignored."""
+        done = self.end_leaf()
+        if done is not None and done.name == name:
+            done.closed = True
+            return
+        index = self.innermost({name})
+        if index:
+            self.close_to(index + 1)
+            self.stack[index].closed = True
+            self.close_to(index)
+
+    def innermost(self, names: Collection[str]) -> int:
+        """The stack index of the innermost open aggregate named one of ``names``; 0 (the
+        root's) if none is open."""
+        for index in range(len(self.stack) - 1, 0, -1):
+            if self.stack[index].name in names:
+                return index
+        return 0
+
+    def add_text(self, piece: str) -> None:
+        """Text between tags: part of the leaf being read; else, if it is not blank, the
+        value of the open element (an unknown leaf) when that can be one; else ignored."""
+        if self.leaf is not None:
+            self.parts.append(piece)
+            return
+        top = self.stack[-1]
+        if (
+            piece.strip()
+            and top is not self.root
+            and not top.children
+            and top.text is None
+            and top.name not in AGGREGATES
+        ):
+            self.close_to(len(self.stack) - 1)  # an unknown element holding text: a leaf
+            self.leaf = top
+            self.parts.append(piece)
+
+    def end_leaf(self) -> Node | None:
+        """The leaf whose value was being read, now given its value; None if none was."""
+        done = self.leaf
         if done is not None:
-            done.text = "".join(parts)
-            parts.clear()
-            leaf = None
+            done.text = "".join(self.parts)
+            self.parts.clear()
+            self.leaf = None
         return done
 
-    def close_to(index: int) -> None:
+    def close_to(self, index: int) -> None:
         """Close the elements open above ``stack[index - 1]``. One never closed and without
         text was an empty SGML leaf: its would-be children go to the element above it
         (handled from the bottom up, so each element moves once: linear)."""
-        target = stack[index - 1]
-        popped = stack[index:]
-        del stack[index:]
+        target = self.stack[index - 1]
+        popped = self.stack[index:]
+        del self.stack[index:]
         for node in popped:  # each one is the last child of the one before
-            open_names[node.name] -= 1
+            self.open_names[node.name] -= 1
             if (
                 not node.closed
                 and node.text is None
@@ -426,81 +532,6 @@ def _build_tree(text: str) -> Node:
                 node.text = ""
             else:
                 target = node
-
-    def add_text(piece: str) -> None:
-        nonlocal leaf
-        if leaf is not None:
-            parts.append(piece)
-            return
-        top = stack[-1]
-        if (
-            piece.strip()
-            and top is not root
-            and not top.children
-            and top.text is None
-            and top.name not in AGGREGATES
-        ):
-            close_to(len(stack) - 1)  # an unknown element holding text: a leaf
-            leaf = top
-            parts.append(piece)
-
-    for match in _TAG.finditer(text):
-        lt, gt = match.span()
-        if lt > position:
-            add_text(text[position:lt])
-        position = gt
-        closing, name, empty = match.groups()
-        if name is None:
-            if text[lt + 1 : lt + 2] not in ("?", "!"):
-                add_text(text[lt:gt])  # "<3>" in a value; else a declaration, skipped
-            continue
-        name = name.upper()
-        done = end_leaf()
-        if closing:
-            if done is not None and done.name == name:
-                done.closed = True
-                continue
-            for index in range(len(stack) - 1, 0, -1):
-                if stack[index].name == name:
-                    close_to(index + 1)
-                    stack[index].closed = True
-                    close_to(index)
-                    break
-            continue  # an end tag of nothing open is ignored
-        if name in AGGREGATES and open_names.get(name):
-            index = max(i for i in range(len(stack)) if stack[i].name == name)
-            close_to(index)  # a second STMTTRN while one is open: the first ended
-        parents = PARENTS.get(name)
-        if parents is not None:
-            for index in range(len(stack) - 1, 0, -1):
-                if stack[index].name in parents:
-                    close_to(index + 1)  # LEDGERBAL after an open STMTTRN: it ended
-                    break
-        count += 1
-        if count > ELEMENTS_MAX:
-            raise StatementError(
-                f"the OFX file is too large: more than {ELEMENTS_MAX:,} elements; split it"
-            )
-        parent = stack[-1]
-        node = Node(name, parent)
-        parent.children.append(node)
-        if empty:
-            node.text = ""
-            node.closed = True
-        elif name in LEAVES:
-            leaf = node
-        else:
-            if len(stack) > DEPTH_MAX:
-                raise StatementError(
-                    f"the OFX file nests elements more than {DEPTH_MAX} deep; it is not a statement"
-                )
-            stack.append(node)
-            open_names[name] = open_names.get(name, 0) + 1
-    if position < len(text):
-        add_text(text[position:])
-    end_leaf()
-    close_to(1)
-    return root
 
 
 # -- statuses ---------------------------------------------------------------------------
