@@ -40,6 +40,7 @@ import codecs
 import datetime as dt
 import re
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any, Final
 
 from ledger.importers.common import (
@@ -70,6 +71,23 @@ STATEMENTS: Final = frozenset(STATEMENT_KINDS)
 ID_LENGTHS: Final = {"BANKID": 9, "ACCTID": 22}  # the most OFX allows (tolerated beyond)
 TRANSACTION_LISTS: Final = frozenset({"BANKTRANLIST", "INVTRANLIST"})
 PENDING_LISTS: Final = frozenset({"BANKTRANLISTP"})
+# Metadata keys of a transaction and the leaf of ``STMTTRN`` each is read from.
+TRANSACTION_METADATA: Final = (
+    ("trntype", "TRNTYPE"),
+    ("checknum", "CHECKNUM"),
+    ("refnum", "REFNUM"),
+    ("sic", "SIC"),
+    ("payee_id", "PAYEEID"),
+    ("correct_fitid", "CORRECTFITID"),
+    ("correct_action", "CORRECTACTION"),
+)
+# Metadata keys of the account and the leaf of its ``…ACCTFROM`` each is read from.
+ACCOUNT_METADATA: Final = (
+    ("bank_id", "BANKID"),
+    ("branch_id", "BRANCHID"),
+    ("broker_id", "BROKERID"),
+    ("account_type", "ACCTTYPE"),
+)
 
 # Leaf elements (a value, no children) of the statement responses: in SGML they have no
 # end tag, so a value ends at the next tag. Unknown elements holding text are leaves too.
@@ -582,6 +600,16 @@ def _refuse_without_statement(statuses: list[Node]) -> None:
 # -- statements -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _StatementHeader:
+    """What every transaction of one statement takes from the statement."""
+
+    where: str  # "statement 2", for messages
+    currency: str | None  # CURDEF, if it is a currency code
+    account: str | None  # ACCTID
+    metadata: dict[str, Any]  # source, statement number, the account's bank/branch/type
+
+
 def _read_statement(
     statement: Node,
     number: int,
@@ -590,8 +618,28 @@ def _read_statement(
     skipped: list[SkippedLine],
     warnings: list[str],
 ) -> None:
+    """Append the booked lines, skipped lines and warnings of ``statement`` (a STMTRS,
+    CCSTMTRS or INVSTMTRS, the ``number``-th of the file) to ``lines``, ``skipped`` and
+    ``warnings``.
+
+    Raises:
+        StatementError: a transaction whose amount or date cannot be read.
+    """
     where = f"statement {number}"
-    account_element = STATEMENT_KINDS[statement.name][1]
+    currency = _statement_currency(statement, where, warnings)
+    account_element, account = _statement_account(statement, where, warnings)
+    metadata: dict[str, Any] = {"source": "ofx", "statement": str(number)}
+    for key, leaf in ACCOUNT_METADATA:
+        value = statement.value(account_element, leaf)
+        if value:
+            metadata[key] = value
+    _warn_about_layout(statement, where, metadata.get("bank_id"), account, warnings)
+    header = _StatementHeader(where, currency, account, metadata)
+    _read_transactions(statement, header, decimal_places, lines, skipped, warnings)
+
+
+def _statement_currency(statement: Node, where: str, warnings: list[str]) -> str | None:
+    """The statement's ``CURDEF``; None, with a warning, if it is missing or not a code."""
     written = statement.value("CURDEF")
     currency = _currency(written)
     if written is None:
@@ -600,26 +648,31 @@ def _read_statement(
         warnings.append(
             f"{where}: CURDEF {_shown(written)!r} is not a currency code; its currency is unknown"
         )
-    account = statement.value(account_element, "ACCTID")
-    if not account:
-        other = next((c for c in statement.children if c.name.endswith("ACCTFROM")), None)
-        account = other.value("ACCTID") if other is not None else None
-        if account and other is not None:
-            warnings.append(f"{where} names its account in {other.name}, not {account_element}")
-            account_element = other.name
-        else:
-            warnings.append(f"{where} has no {account_element}/ACCTID (account number)")
-    base: dict[str, Any] = {"source": "ofx", "statement": str(number)}
-    for key, path in (
-        ("bank_id", (account_element, "BANKID")),
-        ("branch_id", (account_element, "BRANCHID")),
-        ("broker_id", (account_element, "BROKERID")),
-        ("account_type", (account_element, "ACCTTYPE")),
-    ):
-        value = statement.value(*path)
-        if value:
-            base[key] = value
-    for element, value in (("BANKID", base.get("bank_id")), ("ACCTID", account)):
+    return currency
+
+
+def _statement_account(statement: Node, where: str, warnings: list[str]) -> tuple[str, str | None]:
+    """The element that names the statement's account (``BANKACCTFROM`` for a STMTRS …)
+    and its ``ACCTID``. Some banks use another ``…ACCTFROM`` than the statement's kind
+    has: read, with a warning. No ``ACCTID``: None, with a warning."""
+    element = STATEMENT_KINDS[statement.name][1]
+    account = statement.value(element, "ACCTID")
+    if account:
+        return element, account
+    other = next((c for c in statement.children if c.name.endswith("ACCTFROM")), None)
+    account = other.value("ACCTID") if other is not None else None
+    if other is not None and account:
+        warnings.append(f"{where} names its account in {other.name}, not {element}")
+        return other.name, account
+    warnings.append(f"{where} has no {element}/ACCTID (account number)")
+    return element, None
+
+
+def _warn_about_layout(
+    statement: Node, where: str, bank_id: str | None, account: str | None, warnings: list[str]
+) -> None:
+    """Warn about what deviates from OFX in the statement's layout and was read anyway."""
+    for element, value in (("BANKID", bank_id), ("ACCTID", account)):
         if value and len(value) > ID_LENGTHS[element]:
             warnings.append(
                 f"{where}: {element} has {len(value)} characters, more than the"
@@ -633,54 +686,64 @@ def _read_statement(
         )
     if statement.name != "INVSTMTRS" and statement.child("LEDGERBAL") is None:
         warnings.append(f"{where} has no LEDGERBAL (closing balance)")
+
+
+def _read_transactions(
+    statement: Node,
+    header: _StatementHeader,
+    decimal_places: int,
+    lines: list[StatementLine],
+    skipped: list[SkippedLine],
+    warnings: list[str],
+) -> None:
+    """Read every transaction of ``statement`` in document order, numbered from 1: a
+    ``STMTTRN`` (also an investment statement's cash line) is a line or skipped (pending,
+    zero); any other investment transaction is skipped."""
     entries = 0
     without_fitid = 0
     for node in statement.walk(until=STATEMENTS):  # a statement left open holds no other
         if node.name in ("STMTTRN", "STMTTRNP"):
-            pending = _inside(node, PENDING_LISTS, statement)
             entries += 1
-            location = f"{where}, transaction {entries}"
-            if pending or node.name == "STMTTRNP":
-                skipped.append(
-                    SkippedLine(
-                        location=location,
-                        reason="pending",
-                        detail="a pending transaction (BANKTRANLISTP), not booked yet",
-                    )
-                )
+            location = f"{header.where}, transaction {entries}"
+            entry = _read_entry(node, statement, location, header, decimal_places, warnings)
+            if isinstance(entry, SkippedLine):
+                skipped.append(entry)
                 continue
-            line = _read_transaction(
-                node, location, currency, account, decimal_places, base, warnings
-            )
-            if line is None:
-                skipped.append(
-                    SkippedLine(location=location, reason="zero_amount", detail="TRNAMT is 0")
-                )
-                continue
-            if line.bank_reference is None:
+            if entry.bank_reference is None:
                 without_fitid += 1
-            lines.append(line)
-        elif node.parent is not None and node.parent.name == "INVTRANLIST":
-            if node.name in ("INVBANKTRAN", "DTSTART", "DTEND") or not node.children:
-                continue
+            lines.append(entry)
+        elif _is_investment_transaction(node):
             entries += 1
-            found = next((n for n in node.walk() if n.name == "FITID"), None)  # INVTRAN's
-            fitid = found.parent.value("FITID") if found and found.parent else None
-            skipped.append(
-                SkippedLine(
-                    location=f"{where}, transaction {entries}",
-                    reason="not_a_transaction",
-                    detail=f"an investment transaction {node.name}, not a cash line"
-                    + (f" (FITID {fitid[:VALUE_SHOWN_MAX]})" if fitid else ""),
-                )
-            )
+            skipped.append(_not_a_cash_line(node, f"{header.where}, transaction {entries}"))
     if without_fitid:
         warnings.append(
-            f"{where}: {without_fitid} transaction(s) have no FITID or only a placeholder"
+            f"{header.where}: {without_fitid} transaction(s) have no FITID or only a placeholder"
         )
 
 
+def _read_entry(
+    node: Node,
+    statement: Node,
+    location: str,
+    header: _StatementHeader,
+    decimal_places: int,
+    warnings: list[str],
+) -> StatementLine | SkippedLine:
+    """The booked line of a ``STMTTRN``, or why it is skipped (pending, zero amount)."""
+    if node.name == "STMTTRNP" or _inside(node, PENDING_LISTS, statement):
+        return SkippedLine(
+            location=location,
+            reason="pending",
+            detail="a pending transaction (BANKTRANLISTP), not booked yet",
+        )
+    line = _read_transaction(node, location, header, decimal_places, warnings)
+    if line is None:
+        return SkippedLine(location=location, reason="zero_amount", detail="TRNAMT is 0")
+    return line
+
+
 def _inside(node: Node, names: frozenset[str], top: Node) -> bool:
+    """Whether an element named in ``names`` encloses ``node`` below ``top``."""
     parent = node.parent
     while parent is not None and parent is not top:
         if parent.name in names:
@@ -689,32 +752,104 @@ def _inside(node: Node, names: frozenset[str], top: Node) -> bool:
     return False
 
 
+def _is_investment_transaction(node: Node) -> bool:
+    """An aggregate of an ``INVTRANLIST`` other than a cash line (``BUYSTOCK``, ``INCOME`` …)."""
+    return (
+        node.parent is not None
+        and node.parent.name == "INVTRANLIST"
+        and node.name not in ("INVBANKTRAN", "DTSTART", "DTEND")
+        and bool(node.children)
+    )
+
+
+def _not_a_cash_line(node: Node, location: str) -> SkippedLine:
+    """The skipped line of an investment transaction, named by its (INVTRAN's) FITID."""
+    found = next((n for n in node.walk() if n.name == "FITID"), None)
+    fitid = found.value() if found is not None else None
+    return SkippedLine(
+        location=location,
+        reason="not_a_transaction",
+        detail=f"an investment transaction {node.name}, not a cash line"
+        + (f" (FITID {fitid[:VALUE_SHOWN_MAX]})" if fitid else ""),
+    )
+
+
+# -- transactions -----------------------------------------------------------------------
+
+
 def _read_transaction(
     node: Node,
     location: str,
-    statement_currency: str | None,
-    account: str | None,
+    header: _StatementHeader,
     decimal_places: int,
-    base: dict[str, Any],
     warnings: list[str],
 ) -> StatementLine | None:
-    metadata = dict(base)
-    currency = statement_currency
+    """The booked line of the ``STMTTRN`` ``node``; None if its amount is 0.
+
+    Raises:
+        StatementError: its ``TRNAMT`` or booking date is missing or cannot be read.
+    """
+    currency, currency_metadata = _transaction_currency(node, header.currency, location, warnings)
+    amount = _transaction_amount(node, currency, decimal_places, location, warnings)
+    if amount is None:
+        return None
+    minor_units, negative, places = amount
+    date = _booking_date(node, location, warnings)
+    name = node.value("NAME") or node.value("PAYEE", "NAME")
+    metadata = {**header.metadata, **currency_metadata, **_transaction_metadata(node, name)}
+    return StatementLine(
+        amount=minor_units,
+        direction="debit" if negative else "credit",
+        date=date,
+        decimal_places=places,
+        account=header.account,
+        currency=currency,
+        bank_reference=real_reference(node.value("FITID")),
+        location=location,
+        description=_description(name, node.value("MEMO")),
+        metadata={k: v[:METADATA_VALUE_MAX] for k, v in metadata.items() if v is not None},
+    )
+
+
+def _transaction_currency(
+    node: Node, statement_currency: str | None, location: str, warnings: list[str]
+) -> tuple[str | None, dict[str, str | None]]:
+    """The currency of the transaction's amount, and the metadata that tells about a
+    conversion (OFX 1.6 §5.2): with a ``CURRENCY`` aggregate the amounts are in its
+    ``CURSYM`` (``CURRATE`` converts them to ``CURDEF``); with ``ORIGCURRENCY`` they are in
+    ``CURDEF`` already, converted from its ``CURSYM``."""
     converted = node.child("CURRENCY")
-    original = node.child("ORIGCURRENCY")
-    if converted is not None and converted.value("CURSYM"):
-        # OFX: the amounts of this transaction are in CURSYM, not in CURDEF
-        currency = _currency(converted.value("CURSYM"))
+    symbol = converted.value("CURSYM") if converted is not None else None
+    if converted is not None and symbol:
+        currency = _currency(symbol)
         if currency is None:
-            currency = statement_currency
             warnings.append(f"{location}: CURRENCY/CURSYM is not a currency code; ignored")
-        elif currency != statement_currency:
-            metadata["statement_currency"] = statement_currency
-            metadata["currency_rate"] = converted.value("CURRATE")
-    elif original is not None and original.value("CURSYM"):
-        # OFX: the amount is in CURDEF, converted from ORIGCURRENCY at CURRATE
-        metadata["original_currency"] = original.value("CURSYM")
-        metadata["original_rate"] = original.value("CURRATE")
+            return statement_currency, {}
+        if currency == statement_currency:
+            return currency, {}
+        return currency, {
+            "statement_currency": statement_currency,
+            "currency_rate": converted.value("CURRATE"),
+        }
+    original = node.child("ORIGCURRENCY")
+    symbol = original.value("CURSYM") if original is not None else None
+    if original is not None and symbol:
+        return statement_currency, {
+            "original_currency": symbol,
+            "original_rate": original.value("CURRATE"),
+        }
+    return statement_currency, {}
+
+
+def _transaction_amount(
+    node: Node, currency: str | None, decimal_places: int, location: str, warnings: list[str]
+) -> tuple[int, bool, int] | None:
+    """``TRNAMT`` as (minor units, negative, decimal places); None if it is 0. The places
+    are the currency's, or more (with a warning) for an amount finer than its currency.
+
+    Raises:
+        StatementError: ``TRNAMT`` is missing or not an amount.
+    """
     places = precision_of(currency, decimal_places)
     raw = node.value("TRNAMT")
     if raw is None:
@@ -725,28 +860,34 @@ def _read_transaction(
     if exact_places > places:
         # Brokerages give a fund's cash lines in 4 decimals: kept exactly, never rounded.
         warnings.append(
-            f"{location}: TRNAMT {_shown(raw.strip())} has more decimals than"
+            f"{location}: TRNAMT {_shown(raw)} has more decimals than"
             f" {currency or 'the currency'} ({places}); kept exactly, with {exact_places}"
             " decimal places"
         )
-        places = exact_places
+    return amount, negative, max(places, exact_places)
+
+
+def _booking_date(node: Node, location: str, warnings: list[str]) -> dt.date:
+    """``DTPOSTED``; ``DTUSER``, with a warning, if ``DTPOSTED`` is missing.
+
+    Raises:
+        StatementError: both are missing, or the one read is not a date.
+    """
     date = _date(node, "DTPOSTED", location)
+    if date is not None:
+        return date
+    date = _date(node, "DTUSER", location)
     if date is None:
-        date = _date(node, "DTUSER", location)
-        if date is None:
-            raise StatementError("DTPOSTED (the booking date) is missing", location=location)
-        warnings.append(f"{location} has no DTPOSTED (booking date); its DTUSER was used")
-    name = node.value("NAME") or node.value("PAYEE", "NAME")
-    memo = node.value("MEMO")
-    for key, element in (
-        ("trntype", "TRNTYPE"),
-        ("checknum", "CHECKNUM"),
-        ("refnum", "REFNUM"),
-        ("sic", "SIC"),
-        ("payee_id", "PAYEEID"),
-        ("correct_fitid", "CORRECTFITID"),
-        ("correct_action", "CORRECTACTION"),
-    ):
+        raise StatementError("DTPOSTED (the booking date) is missing", location=location)
+    warnings.append(f"{location} has no DTPOSTED (booking date); its DTUSER was used")
+    return date
+
+
+def _transaction_metadata(node: Node, name: str | None) -> dict[str, str]:
+    """What the line's metadata keeps of the ``STMTTRN`` besides its amount and currency;
+    ``name`` is its payee (``NAME`` or ``PAYEE/NAME``)."""
+    metadata: dict[str, str] = {}
+    for key, element in TRANSACTION_METADATA:
         value = node.value(element)
         if value:
             metadata[key] = value
@@ -762,19 +903,7 @@ def _read_transaction(
         fund = node.parent.value("SUBACCTFUND")
         if fund:
             metadata["subacctfund"] = fund
-    metadata = {k: v[:METADATA_VALUE_MAX] for k, v in metadata.items() if v is not None}
-    return StatementLine(
-        amount=amount,
-        direction="debit" if negative else "credit",
-        date=date,
-        decimal_places=places,
-        account=account,
-        currency=currency,
-        bank_reference=real_reference(node.value("FITID")),
-        location=location,
-        description=_description(name, memo),
-        metadata=metadata,
-    )
+    return metadata
 
 
 def _description(name: str | None, memo: str | None) -> str | None:
