@@ -41,7 +41,7 @@ import datetime as dt
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple, NoReturn
 
 from ledger.importers.common import (
     BankErrorResponse,
@@ -264,28 +264,22 @@ def parse_ofx(content: bytes, decimal_places: int) -> ParsedStatement:
 
 
 def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
+    """:func:`parse_ofx` without its guard against reader bugs."""
     warnings: list[str] = []
     text = _decode(content, warnings)
     start = _find_ofx_start(text)
     if start < 0:
         raise StatementError("this is not an OFX file: it has no <OFX> element")
-    root = _build_tree(text[start:])
-    nodes = root.walk()  # every <OFX> of the file (some downloads hold two)
+    nodes = _build_tree(text[start:]).walk()  # every <OFX> of the file (some downloads hold two)
     statements = [n for n in nodes if n.name in STATEMENT_KINDS]
-    statuses = [
-        n
-        for n in nodes
-        if n.name == "STATUS" and n.parent is not None and _is_response(n.parent.name)
-    ]
+    statuses = _statuses(nodes)
     if not statements:
         _refuse_without_statement(statuses)
-    for status in statuses:
-        code, severity, message = _status(status)
-        if code not in (None, "0") and status.parent is not None:
-            warnings.append(
-                f"the bank reported status {code} ({severity or 'no severity'})"
-                f" in {status.parent.name}{': ' + message if message else ''}"
-            )
+    warnings.extend(
+        f"the bank reported status {status.described(f' in {status.response}')}"
+        for status in statuses
+        if status.is_problem
+    )
     lines: list[StatementLine] = []
     skipped: list[SkippedLine] = []
     kinds: list[str] = []
@@ -301,7 +295,8 @@ def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
 
 
 def _decode(content: bytes, warnings: list[str]) -> str:
-    """The file as text: a BOM, else valid UTF-8, else the declared charset, else cp1252."""
+    """The file as text: a BOM, else valid UTF-8, else the declared charset, else cp1252,
+    else latin-1 (which decodes any bytes); a warning when the declared charset failed."""
     for bom, codec in (
         (codecs.BOM_UTF8, "utf-8"),
         (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -318,17 +313,18 @@ def _decode(content: bytes, warnings: list[str]) -> str:
     except UnicodeDecodeError:
         pass
     declared = _declared_codec(content[:HEADER_SCAN_BYTES].decode("latin-1"))
-    for fallback in (declared, "cp1252", "latin-1"):  # latin-1 decodes any bytes
-        if fallback is None or fallback == "utf-8":
-            continue
+    candidates = [c for c in (declared, "cp1252") if c is not None and c != "utf-8"]
+    for codec in candidates:  # (utf-8 failed above)
         try:
-            text = content.decode(fallback)
+            text = content.decode(codec)
+            break
         except UnicodeDecodeError:
             continue
-        if declared and fallback != declared:
-            warnings.append(f"the file is not valid {declared} as it declares; read as {fallback}")
-        return text
-    return content.decode("latin-1")
+    else:
+        codec, text = "latin-1", content.decode("latin-1")  # latin-1 decodes any bytes
+    if declared and codec != declared:
+        warnings.append(f"the file is not valid {declared} as it declares; read as {codec}")
+    return text
 
 
 def _declared_codec(head: str) -> str | None:
@@ -555,45 +551,78 @@ class _TreeBuilder:
 # -- statuses ---------------------------------------------------------------------------
 
 
+class _Status(NamedTuple):
+    """The ``STATUS`` of a response (``SONRS``, ``…TRNRS``), as it is quoted."""
+
+    response: str  # the response it answers: SONRS, STMTTRNRS …
+    code: str | None  # without leading zeros ("0": success); None if not given
+    severity: str | None  # upper-cased: INFO, WARN, ERROR; None if not given
+    message: str | None  # the bank's text, cleaned, cut after STATUS_MESSAGE_MAX characters
+
+    @property
+    def is_problem(self) -> bool:
+        """Whether the bank reported something other than success (a code other than 0)."""
+        return self.code not in (None, "0")
+
+    def described(self, where: str = "") -> str:
+        """``15500 (ERROR): the text`` (``where``, such as " in SONRS", after the severity)."""
+        message = f": {self.message}" if self.message else ""
+        return f"{self.code} ({self.severity or 'no severity'}){where}{message}"
+
+
+def _statuses(nodes: list[Node]) -> list[_Status]:
+    """The ``STATUS`` of every response (sign-on, statement) among ``nodes``."""
+    statuses = []
+    for node in nodes:
+        if node.name == "STATUS" and node.parent is not None and _is_response(node.parent.name):
+            statuses.append(_read_status(node, node.parent.name))
+    return statuses
+
+
 def _is_response(name: str) -> bool:
     return name == "SONRS" or name.endswith("TRNRS")
 
 
-def _status(status: Node) -> tuple[str | None, str | None, str | None]:
+def _read_status(status: Node, response: str) -> _Status:
     code = status.value("CODE")
     severity = status.value("SEVERITY")
-    message = status.value("MESSAGE")
-    text = clean_text(message)
-    if text and len(text) > STATUS_MESSAGE_MAX:
-        text = text[:STATUS_MESSAGE_MAX] + "…"
-    return (code.lstrip("0") or "0" if code else None, severity.upper() if severity else None, text)
+    message = clean_text(status.value("MESSAGE"))
+    if message and len(message) > STATUS_MESSAGE_MAX:
+        message = message[:STATUS_MESSAGE_MAX] + "…"
+    return _Status(
+        response,
+        (code.lstrip("0") or "0") if code else None,
+        severity.upper() if severity else None,
+        message,
+    )
 
 
-def _refuse_without_statement(statuses: list[Node]) -> None:
+def _refuse_without_statement(statuses: list[_Status]) -> NoReturn:
+    """Refuse a file without a statement: the bank's error response if a status is an error
+    (a code other than 0, severity ERROR or none given), else not a statement file.
+
+    Raises:
+        BankErrorResponse: the first such error status.
+        StatementError: none is; the message quotes the first status that is not success.
+    """
     for status in statuses:
-        code, severity, message = _status(status)
-        if code in (None, "0") or severity not in (None, "ERROR"):
-            continue
-        meaning = STATUS_MEANINGS.get(code or "", "")
-        said = f"{meaning}, " if meaning else ""
-        raise BankErrorResponse(
-            "the OFX file is the bank's error response, not a statement: status "
-            f"{code}, {said}severity {severity or 'not given'}"
-            + (f"; the bank says: {message}" if message else ""),
-            details={
-                "status_code": code,
-                "severity": severity or "ERROR",
-                "bank_message": message,
-            },
-        )
-    reported = [
-        f"{code} ({severity or 'no severity'}){': ' + message if message else ''}"
-        for code, severity, message in map(_status, statuses)
-        if code not in (None, "0")
-    ]
+        if status.is_problem and status.severity in (None, "ERROR"):
+            meaning = STATUS_MEANINGS.get(status.code or "", "")
+            said = f"{meaning}, " if meaning else ""
+            raise BankErrorResponse(
+                "the OFX file is the bank's error response, not a statement: status "
+                f"{status.code}, {said}severity {status.severity or 'not given'}"
+                + (f"; the bank says: {status.message}" if status.message else ""),
+                details={
+                    "status_code": status.code,
+                    "severity": "ERROR",  # also when none was given
+                    "bank_message": status.message,
+                },
+            )
+    reported = next((status for status in statuses if status.is_problem), None)
     raise StatementError(
         "the OFX file holds no statement (no STMTRS, CCSTMTRS or INVSTMTRS)"
-        + (f"; the bank reported status {reported[0]}" if reported else "")
+        + (f"; the bank reported status {reported.described()}" if reported else "")
     )
 
 
