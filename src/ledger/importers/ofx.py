@@ -1,37 +1,28 @@
-"""OFX bank, credit-card and investment statements, read by a tolerant reader of our own.
+"""OFX bank, credit-card and investment statements (1.x SGML, 2.x XML): a tolerant reader.
 
-The reader takes OFX 1.x SGML (leaf elements without end tags, the ``OFXHEADER:100`` header)
-and OFX 2.x XML (``<?xml?><?OFX?>``) alike, and what banks really send: junk or blank lines
-before the header, any line ends, lower-case tags, comments, CDATA, entities (only OFX's own:
-a bare ``&`` is text), a declared charset that is wrong (a BOM, then valid UTF-8, then the
-declared character set, then Windows-1252), aggregates left open (``</STMTTRN>`` forgotten, or
-no end tag at all in the file), two ``<OFX>`` documents in one file. It scans the text once
-and builds the element tree with an explicit stack, bounded in depth (:data:`DEPTH_MAX`) and
-size (:data:`ELEMENTS_MAX`): no recursion, linear work.
+Tolerated: junk before the header, any line ends, lower-case tags, comments, CDATA, OFX's
+own entities (a bare ``&`` is text), a wrong declared charset, aggregates left open
+(``</STMTTRN>`` forgotten, no end tags at all), two ``<OFX>`` in one file. The text is
+scanned once into an element tree with an explicit stack (no recursion), bounded by
+:data:`DEPTH_MAX` and :data:`ELEMENTS_MAX`.
 
-What it imports (:func:`parse_ofx`):
+Imported (:func:`parse_ofx`): every ``STMTTRN`` of every ``STMTRS``, ``CCSTMTRS`` and
+``INVSTMTRS`` (its cash lines, ``INVBANKTRAN``), several lists of a statement merged.
+``TRNAMT`` > 0 is a credit, < 0 a debit, kept exactly (an amount finer than its currency
+keeps its own decimal places, with a warning); the account is the statement's ``ACCTID``,
+``FITID`` the bank reference; the date is ``DTPOSTED`` as written (its first 8 digits,
+never moved to UTC; ``DTUSER`` if it is missing); the currency is ``CURDEF``, or the
+transaction's ``CURRENCY/CURSYM`` (OFX 1.6 §5.2; ``ORIGCURRENCY`` only goes to metadata).
 
-- every ``STMTTRN`` of every bank (``STMTRS``), credit-card (``CCSTMTRS``) and investment
-  (``INVSTMTRS``: its cash lines, ``INVBANKTRAN``) statement of the file, several transaction
-  lists of one statement merged; ``TRNAMT`` > 0 is a credit (money in), < 0 a debit; its
-  account is the statement's ``ACCTID``; ``FITID`` is the bank reference;
-- the booking date is ``DTPOSTED`` *as written* (its first 8 digits), never moved to UTC:
-  ``20231002000000[+10:AEST]`` is 2 October 2023 (``DTUSER`` if ``DTPOSTED`` is missing);
-- the currency is the statement's ``CURDEF``; a transaction with a ``CURRENCY`` aggregate is
-  in that currency (OFX 1.6 §5.2: its amounts are in ``CURSYM``, ``CURRATE`` converts them to
-  ``CURDEF``); ``ORIGCURRENCY`` only tells where the amount (already in ``CURDEF``) came from,
-  and goes into the metadata;
-- skipped, with a reason: pending transactions (``BANKTRANLISTP``), zero amounts, and the
-  investment transactions that are not cash lines (``BUYSTOCK``, ``REINVEST``, ``INCOME`` …);
-- warnings for what deviates from the spec and was read anyway (no ``LEDGERBAL``, several
-  lists, ids longer than OFX allows, a status that is not 0 beside a statement …). OFX
-  carries no opening balance, so statement balances cannot be checked.
+Skipped, with a reason: pending transactions (``BANKTRANLISTP``), zero amounts, investment
+transactions that are not cash lines (``BUYSTOCK`` …). Warned: what deviates from OFX and
+was read anyway (no ``LEDGERBAL``, several lists, overlong ids, a status other than 0 beside
+a statement …). OFX has no opening balance, so balances are not checked.
 
-What it refuses: a file without ``<OFX>`` (not OFX), one without a statement (an account
-list, a profile), a transaction whose amount or date cannot be read (named: "statement 1,
-transaction 3: …"); a file with no statement whose status is an error (wrong password
-15500, server error 2000) is the bank's error response (:class:`BankErrorResponse`), not
-"0 transactions".
+Refused (:class:`StatementError`): no ``<OFX>``, no statement, a transaction whose amount or
+date cannot be read ("statement 1, transaction 3: …"), a file too large or too deep. A file
+without a statement whose status is an error (15500 wrong password, 2000 server error) is
+the bank's error response (:class:`BankErrorResponse`), not "0 transactions".
 """
 
 from __future__ import annotations
