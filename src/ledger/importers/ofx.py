@@ -1,37 +1,28 @@
-"""OFX bank, credit-card and investment statements, read by a tolerant reader of our own.
+"""OFX bank, credit-card and investment statements (1.x SGML, 2.x XML): a tolerant reader.
 
-The reader takes OFX 1.x SGML (leaf elements without end tags, the ``OFXHEADER:100`` header)
-and OFX 2.x XML (``<?xml?><?OFX?>``) alike, and what banks really send: junk or blank lines
-before the header, any line ends, lower-case tags, comments, CDATA, entities (only OFX's own:
-a bare ``&`` is text), a declared charset that is wrong (a BOM, then valid UTF-8, then the
-declared character set, then Windows-1252), aggregates left open (``</STMTTRN>`` forgotten, or
-no end tag at all in the file), two ``<OFX>`` documents in one file. It scans the text once
-and builds the element tree with an explicit stack, bounded in depth (:data:`DEPTH_MAX`) and
-size (:data:`ELEMENTS_MAX`): no recursion, linear work.
+Tolerated: junk before the header, any line ends, lower-case tags, comments, CDATA, OFX's
+own entities (a bare ``&`` is text), a wrong declared charset, aggregates left open
+(``</STMTTRN>`` forgotten, no end tags at all), two ``<OFX>`` in one file. The text is
+scanned once into an element tree with an explicit stack (no recursion), bounded by
+:data:`DEPTH_MAX` and :data:`ELEMENTS_MAX`.
 
-What it imports (:func:`parse_ofx`):
+Imported (:func:`parse_ofx`): every ``STMTTRN`` of every ``STMTRS``, ``CCSTMTRS`` and
+``INVSTMTRS`` (its cash lines, ``INVBANKTRAN``), several lists of a statement merged.
+``TRNAMT`` > 0 is a credit, < 0 a debit, kept exactly (an amount finer than its currency
+keeps its own decimal places, with a warning); the account is the statement's ``ACCTID``,
+``FITID`` the bank reference; the date is ``DTPOSTED`` as written (its first 8 digits,
+never moved to UTC; ``DTUSER`` if it is missing); the currency is ``CURDEF``, or the
+transaction's ``CURRENCY/CURSYM`` (OFX 1.6 §5.2; ``ORIGCURRENCY`` only goes to metadata).
 
-- every ``STMTTRN`` of every bank (``STMTRS``), credit-card (``CCSTMTRS``) and investment
-  (``INVSTMTRS``: its cash lines, ``INVBANKTRAN``) statement of the file, several transaction
-  lists of one statement merged; ``TRNAMT`` > 0 is a credit (money in), < 0 a debit; its
-  account is the statement's ``ACCTID``; ``FITID`` is the bank reference;
-- the booking date is ``DTPOSTED`` *as written* (its first 8 digits), never moved to UTC:
-  ``20231002000000[+10:AEST]`` is 2 October 2023 (``DTUSER`` if ``DTPOSTED`` is missing);
-- the currency is the statement's ``CURDEF``; a transaction with a ``CURRENCY`` aggregate is
-  in that currency (OFX 1.6 §5.2: its amounts are in ``CURSYM``, ``CURRATE`` converts them to
-  ``CURDEF``); ``ORIGCURRENCY`` only tells where the amount (already in ``CURDEF``) came from,
-  and goes into the metadata;
-- skipped, with a reason: pending transactions (``BANKTRANLISTP``), zero amounts, and the
-  investment transactions that are not cash lines (``BUYSTOCK``, ``REINVEST``, ``INCOME`` …);
-- warnings for what deviates from the spec and was read anyway (no ``LEDGERBAL``, several
-  lists, ids longer than OFX allows, a status that is not 0 beside a statement …). OFX
-  carries no opening balance, so statement balances cannot be checked.
+Skipped, with a reason: pending transactions (``BANKTRANLISTP``), zero amounts, investment
+transactions that are not cash lines (``BUYSTOCK`` …). Warned: what deviates from OFX and
+was read anyway (no ``LEDGERBAL``, several lists, overlong ids, a status other than 0 beside
+a statement …). OFX has no opening balance, so balances are not checked.
 
-What it refuses: a file without ``<OFX>`` (not OFX), one without a statement (an account
-list, a profile), a transaction whose amount or date cannot be read (named: "statement 1,
-transaction 3: …"); a file with no statement whose status is an error (wrong password
-15500, server error 2000) is the bank's error response (:class:`BankErrorResponse`), not
-"0 transactions".
+Refused (:class:`StatementError`): no ``<OFX>``, no statement, a transaction whose amount or
+date cannot be read ("statement 1, transaction 3: …"), a file too large or too deep. A file
+without a statement whose status is an error (15500 wrong password, 2000 server error) is
+the bank's error response (:class:`BankErrorResponse`), not "0 transactions".
 """
 
 from __future__ import annotations
@@ -39,7 +30,9 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import re
-from typing import Any, Final
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple, NoReturn
 
 from ledger.importers.common import (
     BankErrorResponse,
@@ -69,6 +62,23 @@ STATEMENTS: Final = frozenset(STATEMENT_KINDS)
 ID_LENGTHS: Final = {"BANKID": 9, "ACCTID": 22}  # the most OFX allows (tolerated beyond)
 TRANSACTION_LISTS: Final = frozenset({"BANKTRANLIST", "INVTRANLIST"})
 PENDING_LISTS: Final = frozenset({"BANKTRANLISTP"})
+# Metadata keys of a transaction and the leaf of ``STMTTRN`` each is read from.
+TRANSACTION_METADATA: Final = (
+    ("trntype", "TRNTYPE"),
+    ("checknum", "CHECKNUM"),
+    ("refnum", "REFNUM"),
+    ("sic", "SIC"),
+    ("payee_id", "PAYEEID"),
+    ("correct_fitid", "CORRECTFITID"),
+    ("correct_action", "CORRECTACTION"),
+)
+# Metadata keys of the account and the leaf of its ``…ACCTFROM`` each is read from.
+ACCOUNT_METADATA: Final = (
+    ("bank_id", "BANKID"),
+    ("branch_id", "BRANCHID"),
+    ("broker_id", "BROKERID"),
+    ("account_type", "ACCTTYPE"),
+)
 
 # Leaf elements (a value, no children) of the statement responses: in SGML they have no
 # end tag, so a value ends at the next tag. Unknown elements holding text are leaves too.
@@ -245,28 +255,22 @@ def parse_ofx(content: bytes, decimal_places: int) -> ParsedStatement:
 
 
 def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
+    """:func:`parse_ofx` without its guard against reader bugs."""
     warnings: list[str] = []
     text = _decode(content, warnings)
     start = _find_ofx_start(text)
     if start < 0:
         raise StatementError("this is not an OFX file: it has no <OFX> element")
-    root = _build_tree(text[start:])
-    nodes = root.walk()  # every <OFX> of the file (some downloads hold two)
+    nodes = _build_tree(text[start:]).walk()  # every <OFX> of the file (some downloads hold two)
     statements = [n for n in nodes if n.name in STATEMENT_KINDS]
-    statuses = [
-        n
-        for n in nodes
-        if n.name == "STATUS" and n.parent is not None and _is_response(n.parent.name)
-    ]
+    statuses = _statuses(nodes)
     if not statements:
         _refuse_without_statement(statuses)
-    for status in statuses:
-        code, severity, message = _status(status)
-        if code not in (None, "0") and status.parent is not None:
-            warnings.append(
-                f"the bank reported status {code} ({severity or 'no severity'})"
-                f" in {status.parent.name}{': ' + message if message else ''}"
-            )
+    warnings.extend(
+        f"the bank reported status {status.described(f' in {status.response}')}"
+        for status in statuses
+        if status.is_problem
+    )
     lines: list[StatementLine] = []
     skipped: list[SkippedLine] = []
     kinds: list[str] = []
@@ -282,7 +286,8 @@ def _parse(content: bytes, decimal_places: int) -> ParsedStatement:
 
 
 def _decode(content: bytes, warnings: list[str]) -> str:
-    """The file as text: a BOM, else valid UTF-8, else the declared charset, else cp1252."""
+    """The file as text: a BOM, else valid UTF-8, else the declared charset, else cp1252,
+    else latin-1 (which decodes any bytes); a warning when the declared charset failed."""
     for bom, codec in (
         (codecs.BOM_UTF8, "utf-8"),
         (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -299,17 +304,18 @@ def _decode(content: bytes, warnings: list[str]) -> str:
     except UnicodeDecodeError:
         pass
     declared = _declared_codec(content[:HEADER_SCAN_BYTES].decode("latin-1"))
-    for fallback in (declared, "cp1252", "latin-1"):  # latin-1 decodes any bytes
-        if fallback is None or fallback == "utf-8":
-            continue
+    candidates = [c for c in (declared, "cp1252") if c is not None and c != "utf-8"]
+    for codec in candidates:  # (utf-8 failed above)
         try:
-            text = content.decode(fallback)
+            text = content.decode(codec)
+            break
         except UnicodeDecodeError:
             continue
-        if declared and fallback != declared:
-            warnings.append(f"the file is not valid {declared} as it declares; read as {fallback}")
-        return text
-    return content.decode("latin-1")
+    else:
+        codec, text = "latin-1", content.decode("latin-1")  # latin-1 decodes any bytes
+    if declared and codec != declared:
+        warnings.append(f"the file is not valid {declared} as it declares; read as {codec}")
+    return text
 
 
 def _declared_codec(head: str) -> str | None:
@@ -385,34 +391,139 @@ def _build_tree(text: str) -> Node:
     known as a leaf that gets text before any child is a leaf too. An element left open
     without text when an end tag of an enclosing element comes was an empty SGML leaf: its
     would-be children belong to its parent. Linear in the size of the text.
-    """
-    root = Node("#root", None)
-    stack: list[Node] = [root]
-    open_names: dict[str, int] = {}
-    leaf: Node | None = None  # the leaf whose value is being read
-    parts: list[str] = []  # the pieces of its value
-    count = 0
-    position = 0
-    text = _without_comments(text)
 
-    def end_leaf() -> Node | None:
-        nonlocal leaf
-        done = leaf
+    Raises:
+        StatementError: more than :data:`ELEMENTS_MAX` elements, or nested deeper than
+            :data:`DEPTH_MAX`.
+    """
+    return _TreeBuilder().build(_without_comments(text))
+
+
+class _TreeBuilder:
+    """The state of :func:`_build_tree`: the open aggregates and the leaf being read."""
+
+    def __init__(self) -> None:
+        self.root = Node("#root", None)
+        self.stack: list[Node] = [self.root]  # the open aggregates, outermost first
+        self.open_names: dict[str, int] = {}  # how many of each name are on the stack
+        self.leaf: Node | None = None  # the leaf whose value is being read
+        self.parts: list[str] = []  # the pieces of its value
+        self.count = 0  # elements created
+
+    def build(self, text: str) -> Node:
+        """The tree of ``text`` (comments already removed), under a ``#root`` node."""
+        position = 0
+        for match in _TAG.finditer(text):
+            lt, gt = match.span()
+            if lt > position:
+                self.add_text(text[position:lt])
+            position = gt
+            closing, name, empty = match.groups()
+            if name is None:
+                if text[lt + 1 : lt + 2] not in ("?", "!"):
+                    self.add_text(text[lt:gt])  # "<3>" in a value; else a declaration, skipped
+            elif closing:
+                self.end_tag(name.upper())
+            else:
+                self.start_tag(name.upper(), empty=bool(empty))
+        if position < len(text):
+            self.add_text(text[position:])
+        self.end_leaf()
+        self.close_to(1)
+        return self.root
+
+    def start_tag(self, name: str, *, empty: bool) -> None:
+        """A new element ``name`` in the innermost open aggregate it may belong to."""
+        self.end_leaf()
+        self.close_ended_by(name)
+        self.count += 1
+        if self.count > ELEMENTS_MAX:
+            raise StatementError(
+                f"the OFX file is too large: more than {ELEMENTS_MAX:,} elements; split it"
+            )
+        parent = self.stack[-1]
+        node = Node(name, parent)
+        parent.children.append(node)
+        if empty:
+            node.text = ""
+            node.closed = True
+        elif name in LEAVES:
+            self.leaf = node
+        else:
+            if len(self.stack) > DEPTH_MAX:
+                raise StatementError(
+                    f"the OFX file nests elements more than {DEPTH_MAX} deep; it is not a statement"
+                )
+            self.stack.append(node)
+            self.open_names[name] = self.open_names.get(name, 0) + 1
+
+    def close_ended_by(self, name: str) -> None:
+        """Close what the start of an element ``name`` shows has ended, end tag or not."""
+        if name in AGGREGATES and self.open_names.get(name):
+            self.close_to(self.innermost({name}))  # a second STMTTRN while one is open
+        parents = PARENTS.get(name)
+        if parents is not None:
+            index = self.innermost(parents)
+            if index:
+                self.close_to(index + 1)  # LEDGERBAL after an open STMTTRN: it ended
+
+    def end_tag(self, name: str) -> None:
+        """Close the leaf or the innermost open aggregate ``name``; an end tag of nothing
+        open is ignored."""
+        done = self.end_leaf()
+        if done is not None and done.name == name:
+            done.closed = True
+            return
+        index = self.innermost({name})
+        if index:
+            self.close_to(index + 1)
+            self.stack[index].closed = True
+            self.close_to(index)
+
+    def innermost(self, names: Collection[str]) -> int:
+        """The stack index of the innermost open aggregate named one of ``names``; 0 (the
+        root's) if none is open."""
+        for index in range(len(self.stack) - 1, 0, -1):
+            if self.stack[index].name in names:
+                return index
+        return 0
+
+    def add_text(self, piece: str) -> None:
+        """Text between tags: part of the leaf being read; else, if it is not blank, the
+        value of the open element (an unknown leaf) when that can be one; else ignored."""
+        if self.leaf is not None:
+            self.parts.append(piece)
+            return
+        top = self.stack[-1]
+        if (
+            piece.strip()
+            and top is not self.root
+            and not top.children
+            and top.text is None
+            and top.name not in AGGREGATES
+        ):
+            self.close_to(len(self.stack) - 1)  # an unknown element holding text: a leaf
+            self.leaf = top
+            self.parts.append(piece)
+
+    def end_leaf(self) -> Node | None:
+        """The leaf whose value was being read, now given its value; None if none was."""
+        done = self.leaf
         if done is not None:
-            done.text = "".join(parts)
-            parts.clear()
-            leaf = None
+            done.text = "".join(self.parts)
+            self.parts.clear()
+            self.leaf = None
         return done
 
-    def close_to(index: int) -> None:
+    def close_to(self, index: int) -> None:
         """Close the elements open above ``stack[index - 1]``. One never closed and without
         text was an empty SGML leaf: its would-be children go to the element above it
         (handled from the bottom up, so each element moves once: linear)."""
-        target = stack[index - 1]
-        popped = stack[index:]
-        del stack[index:]
+        target = self.stack[index - 1]
+        popped = self.stack[index:]
+        del self.stack[index:]
         for node in popped:  # each one is the last child of the one before
-            open_names[node.name] -= 1
+            self.open_names[node.name] -= 1
             if (
                 not node.closed
                 and node.text is None
@@ -427,128 +538,96 @@ def _build_tree(text: str) -> Node:
             else:
                 target = node
 
-    def add_text(piece: str) -> None:
-        nonlocal leaf
-        if leaf is not None:
-            parts.append(piece)
-            return
-        top = stack[-1]
-        if (
-            piece.strip()
-            and top is not root
-            and not top.children
-            and top.text is None
-            and top.name not in AGGREGATES
-        ):
-            close_to(len(stack) - 1)  # an unknown element holding text: a leaf
-            leaf = top
-            parts.append(piece)
-
-    for match in _TAG.finditer(text):
-        lt, gt = match.span()
-        if lt > position:
-            add_text(text[position:lt])
-        position = gt
-        closing, name, empty = match.groups()
-        if name is None:
-            if text[lt + 1 : lt + 2] not in ("?", "!"):
-                add_text(text[lt:gt])  # "<3>" in a value; else a declaration, skipped
-            continue
-        name = name.upper()
-        done = end_leaf()
-        if closing:
-            if done is not None and done.name == name:
-                done.closed = True
-                continue
-            for index in range(len(stack) - 1, 0, -1):
-                if stack[index].name == name:
-                    close_to(index + 1)
-                    stack[index].closed = True
-                    close_to(index)
-                    break
-            continue  # an end tag of nothing open is ignored
-        if name in AGGREGATES and open_names.get(name):
-            index = max(i for i in range(len(stack)) if stack[i].name == name)
-            close_to(index)  # a second STMTTRN while one is open: the first ended
-        parents = PARENTS.get(name)
-        if parents is not None:
-            for index in range(len(stack) - 1, 0, -1):
-                if stack[index].name in parents:
-                    close_to(index + 1)  # LEDGERBAL after an open STMTTRN: it ended
-                    break
-        count += 1
-        if count > ELEMENTS_MAX:
-            raise StatementError(
-                f"the OFX file is too large: more than {ELEMENTS_MAX:,} elements; split it"
-            )
-        parent = stack[-1]
-        node = Node(name, parent)
-        parent.children.append(node)
-        if empty:
-            node.text = ""
-            node.closed = True
-        elif name in LEAVES:
-            leaf = node
-        else:
-            if len(stack) > DEPTH_MAX:
-                raise StatementError(
-                    f"the OFX file nests elements more than {DEPTH_MAX} deep; it is not a statement"
-                )
-            stack.append(node)
-            open_names[name] = open_names.get(name, 0) + 1
-    if position < len(text):
-        add_text(text[position:])
-    end_leaf()
-    close_to(1)
-    return root
-
 
 # -- statuses ---------------------------------------------------------------------------
+
+
+class _Status(NamedTuple):
+    """The ``STATUS`` of a response (``SONRS``, ``…TRNRS``), as it is quoted."""
+
+    response: str  # the response it answers: SONRS, STMTTRNRS …
+    code: str | None  # without leading zeros ("0": success); None if not given
+    severity: str | None  # upper-cased: INFO, WARN, ERROR; None if not given
+    message: str | None  # the bank's text, cleaned, cut after STATUS_MESSAGE_MAX characters
+
+    @property
+    def is_problem(self) -> bool:
+        """Whether the bank reported something other than success (a code other than 0)."""
+        return self.code not in (None, "0")
+
+    def described(self, where: str = "") -> str:
+        """``15500 (ERROR): the text`` (``where``, such as " in SONRS", after the severity)."""
+        message = f": {self.message}" if self.message else ""
+        return f"{self.code} ({self.severity or 'no severity'}){where}{message}"
+
+
+def _statuses(nodes: list[Node]) -> list[_Status]:
+    """The ``STATUS`` of every response (sign-on, statement) among ``nodes``."""
+    statuses = []
+    for node in nodes:
+        if node.name == "STATUS" and node.parent is not None and _is_response(node.parent.name):
+            statuses.append(_read_status(node, node.parent.name))
+    return statuses
 
 
 def _is_response(name: str) -> bool:
     return name == "SONRS" or name.endswith("TRNRS")
 
 
-def _status(status: Node) -> tuple[str | None, str | None, str | None]:
+def _read_status(status: Node, response: str) -> _Status:
     code = status.value("CODE")
     severity = status.value("SEVERITY")
-    message = status.value("MESSAGE")
-    text = clean_text(message)
-    if text and len(text) > STATUS_MESSAGE_MAX:
-        text = text[:STATUS_MESSAGE_MAX] + "…"
-    return (code.lstrip("0") or "0" if code else None, severity.upper() if severity else None, text)
+    message = clean_text(status.value("MESSAGE"))
+    if message and len(message) > STATUS_MESSAGE_MAX:
+        message = message[:STATUS_MESSAGE_MAX] + "…"
+    return _Status(
+        response,
+        (code.lstrip("0") or "0") if code else None,
+        severity.upper() if severity else None,
+        message,
+    )
 
 
-def _refuse_without_statement(statuses: list[Node]) -> None:
+def _refuse_without_statement(statuses: list[_Status]) -> NoReturn:
+    """Refuse a file without a statement: the bank's error response if a status is an error
+    (a code other than 0, severity ERROR or none given), else not a statement file.
+
+    Raises:
+        BankErrorResponse: the first such error status.
+        StatementError: none is; the message quotes the first status that is not success.
+    """
     for status in statuses:
-        code, severity, message = _status(status)
-        if code in (None, "0") or severity not in (None, "ERROR"):
-            continue
-        meaning = STATUS_MEANINGS.get(code or "", "")
-        said = f"{meaning}, " if meaning else ""
-        raise BankErrorResponse(
-            "the OFX file is the bank's error response, not a statement: status "
-            f"{code}, {said}severity {severity or 'not given'}"
-            + (f"; the bank says: {message}" if message else ""),
-            details={
-                "status_code": code,
-                "severity": severity or "ERROR",
-                "bank_message": message,
-            },
-        )
-    reported = [
-        f"{code} ({severity or 'no severity'}){': ' + message if message else ''}"
-        for code, severity, message in map(_status, statuses)
-        if code not in (None, "0")
-    ]
+        if status.is_problem and status.severity in (None, "ERROR"):
+            meaning = STATUS_MEANINGS.get(status.code or "", "")
+            said = f"{meaning}, " if meaning else ""
+            raise BankErrorResponse(
+                "the OFX file is the bank's error response, not a statement: status "
+                f"{status.code}, {said}severity {status.severity or 'not given'}"
+                + (f"; the bank says: {status.message}" if status.message else ""),
+                details={
+                    "status_code": status.code,
+                    "severity": "ERROR",  # also when none was given
+                    "bank_message": status.message,
+                },
+            )
+    reported = next((status for status in statuses if status.is_problem), None)
     raise StatementError(
         "the OFX file holds no statement (no STMTRS, CCSTMTRS or INVSTMTRS)"
-        + (f"; the bank reported status {reported[0]}" if reported else "")
+        + (f"; the bank reported status {reported.described()}" if reported else "")
     )
 
 
 # -- statements -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _StatementHeader:
+    """What every transaction of one statement takes from the statement."""
+
+    where: str  # "statement 2", for messages
+    currency: str | None  # CURDEF, if it is a currency code
+    account: str | None  # ACCTID
+    metadata: dict[str, Any]  # source, statement number, the account's bank/branch/type
 
 
 def _read_statement(
@@ -559,8 +638,28 @@ def _read_statement(
     skipped: list[SkippedLine],
     warnings: list[str],
 ) -> None:
+    """Append the booked lines, skipped lines and warnings of ``statement`` (a STMTRS,
+    CCSTMTRS or INVSTMTRS, the ``number``-th of the file) to ``lines``, ``skipped`` and
+    ``warnings``.
+
+    Raises:
+        StatementError: a transaction whose amount or date cannot be read.
+    """
     where = f"statement {number}"
-    account_element = STATEMENT_KINDS[statement.name][1]
+    currency = _statement_currency(statement, where, warnings)
+    account_element, account = _statement_account(statement, where, warnings)
+    metadata: dict[str, Any] = {"source": "ofx", "statement": str(number)}
+    for key, leaf in ACCOUNT_METADATA:
+        value = statement.value(account_element, leaf)
+        if value:
+            metadata[key] = value
+    _warn_about_layout(statement, where, metadata.get("bank_id"), account, warnings)
+    header = _StatementHeader(where, currency, account, metadata)
+    _read_transactions(statement, header, decimal_places, lines, skipped, warnings)
+
+
+def _statement_currency(statement: Node, where: str, warnings: list[str]) -> str | None:
+    """The statement's ``CURDEF``; None, with a warning, if it is missing or not a code."""
     written = statement.value("CURDEF")
     currency = _currency(written)
     if written is None:
@@ -569,26 +668,31 @@ def _read_statement(
         warnings.append(
             f"{where}: CURDEF {_shown(written)!r} is not a currency code; its currency is unknown"
         )
-    account = statement.value(account_element, "ACCTID")
-    if not account:
-        other = next((c for c in statement.children if c.name.endswith("ACCTFROM")), None)
-        account = other.value("ACCTID") if other is not None else None
-        if account and other is not None:
-            warnings.append(f"{where} names its account in {other.name}, not {account_element}")
-            account_element = other.name
-        else:
-            warnings.append(f"{where} has no {account_element}/ACCTID (account number)")
-    base: dict[str, Any] = {"source": "ofx", "statement": str(number)}
-    for key, path in (
-        ("bank_id", (account_element, "BANKID")),
-        ("branch_id", (account_element, "BRANCHID")),
-        ("broker_id", (account_element, "BROKERID")),
-        ("account_type", (account_element, "ACCTTYPE")),
-    ):
-        value = statement.value(*path)
-        if value:
-            base[key] = value
-    for element, value in (("BANKID", base.get("bank_id")), ("ACCTID", account)):
+    return currency
+
+
+def _statement_account(statement: Node, where: str, warnings: list[str]) -> tuple[str, str | None]:
+    """The element that names the statement's account (``BANKACCTFROM`` for a STMTRS …)
+    and its ``ACCTID``. Some banks use another ``…ACCTFROM`` than the statement's kind
+    has: read, with a warning. No ``ACCTID``: None, with a warning."""
+    element = STATEMENT_KINDS[statement.name][1]
+    account = statement.value(element, "ACCTID")
+    if account:
+        return element, account
+    other = next((c for c in statement.children if c.name.endswith("ACCTFROM")), None)
+    account = other.value("ACCTID") if other is not None else None
+    if other is not None and account:
+        warnings.append(f"{where} names its account in {other.name}, not {element}")
+        return other.name, account
+    warnings.append(f"{where} has no {element}/ACCTID (account number)")
+    return element, None
+
+
+def _warn_about_layout(
+    statement: Node, where: str, bank_id: str | None, account: str | None, warnings: list[str]
+) -> None:
+    """Warn about what deviates from OFX in the statement's layout and was read anyway."""
+    for element, value in (("BANKID", bank_id), ("ACCTID", account)):
         if value and len(value) > ID_LENGTHS[element]:
             warnings.append(
                 f"{where}: {element} has {len(value)} characters, more than the"
@@ -602,54 +706,64 @@ def _read_statement(
         )
     if statement.name != "INVSTMTRS" and statement.child("LEDGERBAL") is None:
         warnings.append(f"{where} has no LEDGERBAL (closing balance)")
+
+
+def _read_transactions(
+    statement: Node,
+    header: _StatementHeader,
+    decimal_places: int,
+    lines: list[StatementLine],
+    skipped: list[SkippedLine],
+    warnings: list[str],
+) -> None:
+    """Read every transaction of ``statement`` in document order, numbered from 1: a
+    ``STMTTRN`` (also an investment statement's cash line) is a line or skipped (pending,
+    zero); any other investment transaction is skipped."""
     entries = 0
     without_fitid = 0
     for node in statement.walk(until=STATEMENTS):  # a statement left open holds no other
         if node.name in ("STMTTRN", "STMTTRNP"):
-            pending = _inside(node, PENDING_LISTS, statement)
             entries += 1
-            location = f"{where}, transaction {entries}"
-            if pending or node.name == "STMTTRNP":
-                skipped.append(
-                    SkippedLine(
-                        location=location,
-                        reason="pending",
-                        detail="a pending transaction (BANKTRANLISTP), not booked yet",
-                    )
-                )
+            location = f"{header.where}, transaction {entries}"
+            entry = _read_entry(node, statement, location, header, decimal_places, warnings)
+            if isinstance(entry, SkippedLine):
+                skipped.append(entry)
                 continue
-            line = _read_transaction(
-                node, location, currency, account, decimal_places, base, warnings
-            )
-            if line is None:
-                skipped.append(
-                    SkippedLine(location=location, reason="zero_amount", detail="TRNAMT is 0")
-                )
-                continue
-            if line.bank_reference is None:
+            if entry.bank_reference is None:
                 without_fitid += 1
-            lines.append(line)
-        elif node.parent is not None and node.parent.name == "INVTRANLIST":
-            if node.name in ("INVBANKTRAN", "DTSTART", "DTEND") or not node.children:
-                continue
+            lines.append(entry)
+        elif _is_investment_transaction(node):
             entries += 1
-            found = next((n for n in node.walk() if n.name == "FITID"), None)  # INVTRAN's
-            fitid = found.parent.value("FITID") if found and found.parent else None
-            skipped.append(
-                SkippedLine(
-                    location=f"{where}, transaction {entries}",
-                    reason="not_a_transaction",
-                    detail=f"an investment transaction {node.name}, not a cash line"
-                    + (f" (FITID {fitid[:VALUE_SHOWN_MAX]})" if fitid else ""),
-                )
-            )
+            skipped.append(_not_a_cash_line(node, f"{header.where}, transaction {entries}"))
     if without_fitid:
         warnings.append(
-            f"{where}: {without_fitid} transaction(s) have no FITID or only a placeholder"
+            f"{header.where}: {without_fitid} transaction(s) have no FITID or only a placeholder"
         )
 
 
+def _read_entry(
+    node: Node,
+    statement: Node,
+    location: str,
+    header: _StatementHeader,
+    decimal_places: int,
+    warnings: list[str],
+) -> StatementLine | SkippedLine:
+    """The booked line of a ``STMTTRN``, or why it is skipped (pending, zero amount)."""
+    if node.name == "STMTTRNP" or _inside(node, PENDING_LISTS, statement):
+        return SkippedLine(
+            location=location,
+            reason="pending",
+            detail="a pending transaction (BANKTRANLISTP), not booked yet",
+        )
+    line = _read_transaction(node, location, header, decimal_places, warnings)
+    if line is None:
+        return SkippedLine(location=location, reason="zero_amount", detail="TRNAMT is 0")
+    return line
+
+
 def _inside(node: Node, names: frozenset[str], top: Node) -> bool:
+    """Whether an element named in ``names`` encloses ``node`` below ``top``."""
     parent = node.parent
     while parent is not None and parent is not top:
         if parent.name in names:
@@ -658,32 +772,104 @@ def _inside(node: Node, names: frozenset[str], top: Node) -> bool:
     return False
 
 
+def _is_investment_transaction(node: Node) -> bool:
+    """An aggregate of an ``INVTRANLIST`` other than a cash line (``BUYSTOCK``, ``INCOME`` …)."""
+    return (
+        node.parent is not None
+        and node.parent.name == "INVTRANLIST"
+        and node.name not in ("INVBANKTRAN", "DTSTART", "DTEND")
+        and bool(node.children)
+    )
+
+
+def _not_a_cash_line(node: Node, location: str) -> SkippedLine:
+    """The skipped line of an investment transaction, named by its (INVTRAN's) FITID."""
+    found = next((n for n in node.walk() if n.name == "FITID"), None)
+    fitid = found.value() if found is not None else None
+    return SkippedLine(
+        location=location,
+        reason="not_a_transaction",
+        detail=f"an investment transaction {node.name}, not a cash line"
+        + (f" (FITID {fitid[:VALUE_SHOWN_MAX]})" if fitid else ""),
+    )
+
+
+# -- transactions -----------------------------------------------------------------------
+
+
 def _read_transaction(
     node: Node,
     location: str,
-    statement_currency: str | None,
-    account: str | None,
+    header: _StatementHeader,
     decimal_places: int,
-    base: dict[str, Any],
     warnings: list[str],
 ) -> StatementLine | None:
-    metadata = dict(base)
-    currency = statement_currency
+    """The booked line of the ``STMTTRN`` ``node``; None if its amount is 0.
+
+    Raises:
+        StatementError: its ``TRNAMT`` or booking date is missing or cannot be read.
+    """
+    currency, currency_metadata = _transaction_currency(node, header.currency, location, warnings)
+    amount = _transaction_amount(node, currency, decimal_places, location, warnings)
+    if amount is None:
+        return None
+    minor_units, negative, places = amount
+    date = _booking_date(node, location, warnings)
+    name = node.value("NAME") or node.value("PAYEE", "NAME")
+    metadata = {**header.metadata, **currency_metadata, **_transaction_metadata(node, name)}
+    return StatementLine(
+        amount=minor_units,
+        direction="debit" if negative else "credit",
+        date=date,
+        decimal_places=places,
+        account=header.account,
+        currency=currency,
+        bank_reference=real_reference(node.value("FITID")),
+        location=location,
+        description=_description(name, node.value("MEMO")),
+        metadata={k: v[:METADATA_VALUE_MAX] for k, v in metadata.items() if v is not None},
+    )
+
+
+def _transaction_currency(
+    node: Node, statement_currency: str | None, location: str, warnings: list[str]
+) -> tuple[str | None, dict[str, str | None]]:
+    """The currency of the transaction's amount, and the metadata that tells about a
+    conversion (OFX 1.6 §5.2): with a ``CURRENCY`` aggregate the amounts are in its
+    ``CURSYM`` (``CURRATE`` converts them to ``CURDEF``); with ``ORIGCURRENCY`` they are in
+    ``CURDEF`` already, converted from its ``CURSYM``."""
     converted = node.child("CURRENCY")
-    original = node.child("ORIGCURRENCY")
-    if converted is not None and converted.value("CURSYM"):
-        # OFX: the amounts of this transaction are in CURSYM, not in CURDEF
-        currency = _currency(converted.value("CURSYM"))
+    symbol = converted.value("CURSYM") if converted is not None else None
+    if converted is not None and symbol:
+        currency = _currency(symbol)
         if currency is None:
-            currency = statement_currency
             warnings.append(f"{location}: CURRENCY/CURSYM is not a currency code; ignored")
-        elif currency != statement_currency:
-            metadata["statement_currency"] = statement_currency
-            metadata["currency_rate"] = converted.value("CURRATE")
-    elif original is not None and original.value("CURSYM"):
-        # OFX: the amount is in CURDEF, converted from ORIGCURRENCY at CURRATE
-        metadata["original_currency"] = original.value("CURSYM")
-        metadata["original_rate"] = original.value("CURRATE")
+            return statement_currency, {}
+        if currency == statement_currency:
+            return currency, {}
+        return currency, {
+            "statement_currency": statement_currency,
+            "currency_rate": converted.value("CURRATE"),
+        }
+    original = node.child("ORIGCURRENCY")
+    symbol = original.value("CURSYM") if original is not None else None
+    if original is not None and symbol:
+        return statement_currency, {
+            "original_currency": symbol,
+            "original_rate": original.value("CURRATE"),
+        }
+    return statement_currency, {}
+
+
+def _transaction_amount(
+    node: Node, currency: str | None, decimal_places: int, location: str, warnings: list[str]
+) -> tuple[int, bool, int] | None:
+    """``TRNAMT`` as (minor units, negative, decimal places); None if it is 0. The places
+    are the currency's, or more (with a warning) for an amount finer than its currency.
+
+    Raises:
+        StatementError: ``TRNAMT`` is missing or not an amount.
+    """
     places = precision_of(currency, decimal_places)
     raw = node.value("TRNAMT")
     if raw is None:
@@ -694,28 +880,34 @@ def _read_transaction(
     if exact_places > places:
         # Brokerages give a fund's cash lines in 4 decimals: kept exactly, never rounded.
         warnings.append(
-            f"{location}: TRNAMT {_shown(raw.strip())} has more decimals than"
+            f"{location}: TRNAMT {_shown(raw)} has more decimals than"
             f" {currency or 'the currency'} ({places}); kept exactly, with {exact_places}"
             " decimal places"
         )
-        places = exact_places
+    return amount, negative, max(places, exact_places)
+
+
+def _booking_date(node: Node, location: str, warnings: list[str]) -> dt.date:
+    """``DTPOSTED``; ``DTUSER``, with a warning, if ``DTPOSTED`` is missing.
+
+    Raises:
+        StatementError: both are missing, or the one read is not a date.
+    """
     date = _date(node, "DTPOSTED", location)
+    if date is not None:
+        return date
+    date = _date(node, "DTUSER", location)
     if date is None:
-        date = _date(node, "DTUSER", location)
-        if date is None:
-            raise StatementError("DTPOSTED (the booking date) is missing", location=location)
-        warnings.append(f"{location} has no DTPOSTED (booking date); its DTUSER was used")
-    name = node.value("NAME") or node.value("PAYEE", "NAME")
-    memo = node.value("MEMO")
-    for key, element in (
-        ("trntype", "TRNTYPE"),
-        ("checknum", "CHECKNUM"),
-        ("refnum", "REFNUM"),
-        ("sic", "SIC"),
-        ("payee_id", "PAYEEID"),
-        ("correct_fitid", "CORRECTFITID"),
-        ("correct_action", "CORRECTACTION"),
-    ):
+        raise StatementError("DTPOSTED (the booking date) is missing", location=location)
+    warnings.append(f"{location} has no DTPOSTED (booking date); its DTUSER was used")
+    return date
+
+
+def _transaction_metadata(node: Node, name: str | None) -> dict[str, str]:
+    """What the line's metadata keeps of the ``STMTTRN`` besides its amount and currency;
+    ``name`` is its payee (``NAME`` or ``PAYEE/NAME``)."""
+    metadata: dict[str, str] = {}
+    for key, element in TRANSACTION_METADATA:
         value = node.value(element)
         if value:
             metadata[key] = value
@@ -731,19 +923,7 @@ def _read_transaction(
         fund = node.parent.value("SUBACCTFUND")
         if fund:
             metadata["subacctfund"] = fund
-    metadata = {k: v[:METADATA_VALUE_MAX] for k, v in metadata.items() if v is not None}
-    return StatementLine(
-        amount=amount,
-        direction="debit" if negative else "credit",
-        date=date,
-        decimal_places=places,
-        account=account,
-        currency=currency,
-        bank_reference=real_reference(node.value("FITID")),
-        location=location,
-        description=_description(name, memo),
-        metadata=metadata,
-    )
+    return metadata
 
 
 def _description(name: str | None, memo: str | None) -> str | None:
