@@ -108,7 +108,8 @@ def cmd_records_import(settings: Settings, args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run())
     except LedgerError as e:
-        sys.stderr.write(f"ledger: {path.name}: {e.message}\n")
+        named = e.message if "file" in e.details else f"{path.name}: {e.message}"
+        sys.stderr.write(f"ledger: {named}\n")
         return 1
 
 

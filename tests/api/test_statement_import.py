@@ -173,9 +173,11 @@ async def test_an_unreadable_line_is_named_in_plain_words(
     assert response.status_code == 400, response.text
     body = response.json()
     assert body["message"] == (
-        "statement 1 (STMT20260602), entry 4 (line 11): the :61: field has a value date"
-        " 261302 that is not a date"
+        "statement.sta: statement 1 (STMT20260602), entry 4 (line 11): the :61: field has"
+        " a value date 261302 that is not a date"
     )
+    assert body["details"]["file"] == "statement.sta"
+    assert (body["details"]["field"], body["details"]["statement_field"]) == ("file", "61")
     assert body["details"]["location"] == "statement 1 (STMT20260602), entry 4 (line 11)"
     # Nothing of the file was imported.
     assert (await client.get("/v1/records", headers=auth)).json()["data"] == []

@@ -39,8 +39,10 @@ from ledger.commands.records import (
 from ledger.errors import DomainRuleViolated, LedgerError
 from ledger.importers import (
     FORMAT_ALIASES,
+    BankErrorResponse,
     ParsedStatement,
     SkippedLine,
+    StatementError,
     StatementLine,
     detect_format,
     parse_statement,
@@ -206,16 +208,19 @@ async def import_statement(
         StatementAccountMismatch: the file's accounts do not fit the stream (422).
         ValidationError: a line is not a valid record (400).
     """
-    fmt = request.format or detect_format(request.filename, request.content)
-    fmt = FORMAT_ALIASES.get(fmt, fmt)
-    # Parsing is CPU work: off the event loop.
-    parsed: ParsedStatement = await asyncio.to_thread(
-        parse_statement,
-        request.content,
-        fmt,
-        mapping=request.mapping,
-        decimal_places=request.decimal_places,
-    )
+    try:
+        fmt = request.format or detect_format(request.filename, request.content)
+        fmt = FORMAT_ALIASES.get(fmt, fmt)
+        # Parsing is CPU work: off the event loop.
+        parsed: ParsedStatement = await asyncio.to_thread(
+            parse_statement,
+            request.content,
+            fmt,
+            mapping=request.mapping,
+            decimal_places=request.decimal_places,
+        )
+    except (StatementError, BankErrorResponse) as e:
+        raise _in_file(e, request.filename) from None
     plan = plan_streams(
         parsed.lines,
         request.data_stream_key,
@@ -240,6 +245,15 @@ async def import_statement(
         skipped=parsed.skipped,
         warnings=parsed.warnings,
     )
+
+
+def _in_file(error: LedgerError, filename: str | None) -> LedgerError:
+    """``error`` naming the file it is about (message and ``details.file``)."""
+    if filename:
+        error.message = f"{filename}: {error.message}"
+        error.details["file"] = filename
+        error.args = (error.message,)
+    return error
 
 
 def record_input(line: StatementLine, data_stream_key: str) -> RecordInput:

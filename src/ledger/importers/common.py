@@ -33,9 +33,17 @@ DESCRIPTION_LENGTH_MAX: Final = 1000
 EXTERNAL_ID_LENGTH_MAX: Final = 255
 
 
-class StatementError(ValidationError):
-    """The file cannot be read as a statement of the format (400, ``details.field``).
+# The import form's fields; any other ``field_name`` of a StatementError is a field of the
+# statement itself (an MT940 tag, a camt element), reported as ``details.statement_field``.
+FORM_FIELDS: Final = frozenset({"file", "format", "mapping", "decimal_places"})
 
+
+class StatementError(ValidationError):
+    """The file cannot be read as a statement of the format (400).
+
+    ``details.field`` names the form field (``file``, or ``mapping``/``format`` …);
+    ``field_name`` may instead name the statement's own field (``"61"``, ``"amount"``),
+    reported as ``details.statement_field`` with ``details.field`` ``"file"``.
     ``location`` names where in the file (``"entry 3"``, ``"line 12"``, ``"statement 2,
     transaction 4"``); it is put in front of the message and in ``details.location``.
     """
@@ -45,6 +53,8 @@ class StatementError(ValidationError):
     ) -> None:
         text = f"{location}: {message}" if location else message
         details: dict[str, Any] = {"field": field_name, "reason": message}
+        if field_name not in FORM_FIELDS:
+            details.update(field="file", statement_field=field_name)
         if location:
             details["location"] = location
         super().__init__(text, details)
