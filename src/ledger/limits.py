@@ -38,6 +38,9 @@ READ_EVENTS_PAGE_MAX: Final = 10_000
 AMOUNT_MINOR_MAX: Final = 2**63 - 1
 # A record's own precision (``decimal_places``): its currency's, or finer (a fund's cash line).
 RECORD_DECIMAL_PLACES_MAX: Final = 18
+# Records (``POST /v1/records``, statement imports).
+RECORD_EXTERNAL_ID_LENGTH_MAX: Final = 255
+RECORD_DESCRIPTION_LENGTH_MAX: Final = 1000
 
 # Ledgers (accounts).
 LEDGER_TREE_DEPTH_MAX: Final = 16  # a root ledger has depth 1; ``ledgers.depth`` checks it too

@@ -29,8 +29,8 @@ from ledger.domain.currencies import ISO_PRECISION
 from ledger.errors import DomainRuleViolated, ValidationError
 
 STATEMENT_LINES_MAX: Final = 100_000
-DESCRIPTION_LENGTH_MAX: Final = 1000
-EXTERNAL_ID_LENGTH_MAX: Final = 255
+DESCRIPTION_LENGTH_MAX: Final = limits.RECORD_DESCRIPTION_LENGTH_MAX
+EXTERNAL_ID_LENGTH_MAX: Final = limits.RECORD_EXTERNAL_ID_LENGTH_MAX
 
 
 # The import form's fields; any other ``field_name`` of a StatementError is a field of the
