@@ -48,11 +48,14 @@ from ledger.importers import (
     parse_statement,
 )
 
-# The earliest record of a stream (records_stream_idx: tenant, stream, date, record_id).
-_STREAM_ACCOUNT: Final = (
-    "SELECT metadata->>'account' FROM records WHERE tenant_id = $1 AND data_stream_key = $2"
-    " ORDER BY date, record_id LIMIT 1"
-)
+# Each stream's account: its earliest record's (records_stream_idx: tenant, stream, date,
+# record_id), one index probe per stream, all in one round trip.
+_STREAM_ACCOUNTS: Final = """
+SELECT s.key, (SELECT r.metadata->>'account' FROM records r
+               WHERE r.tenant_id = $1 AND r.data_stream_key = s.key
+               ORDER BY r.date, r.record_id LIMIT 1) AS account
+FROM unnest($2::text[]) AS s(key)
+"""
 
 
 class StatementAccountMismatch(DomainRuleViolated):
@@ -180,10 +183,11 @@ def plan_streams(
 
 
 async def _check_stream_accounts(pool: Any, tenant_id: UUID, plan: dict[str | None, str]) -> None:
-    for account, stream in plan.items():
-        if account is None:
-            continue
-        bound = await pool.fetchval(_STREAM_ACCOUNT, tenant_id, stream)
+    streams = {stream: account for account, stream in plan.items() if account is not None}
+    if not streams:
+        return
+    for row in await pool.fetch(_STREAM_ACCOUNTS, tenant_id, list(streams)):
+        stream, bound, account = row["key"], row["account"], streams[row["key"]]
         if bound and normalized_account(bound) != normalized_account(account):
             raise StatementAccountMismatch(
                 f"the data stream {stream} holds the lines of account {bound}; this file's"
