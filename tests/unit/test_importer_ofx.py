@@ -587,12 +587,7 @@ def test_the_reader_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     assert caplog.records == []
 
 
-def test_ofxtools_is_not_used() -> None:
-    source = Path(ofx_module.__file__).read_text()
-    assert "ofxtools" not in source
-
-
-# -- the corpus and any input ----------------------------------------------------------
+# -- any input ----------------------------------------------------------
 
 
 SEED = (STATEMENTS / "statement.ofx").read_bytes()
