@@ -181,3 +181,12 @@ async def test_an_unreadable_line_is_named_in_plain_words(
     assert body["details"]["location"] == "statement 1 (STMT20260602), entry 4 (line 11)"
     # Nothing of the file was imported.
     assert (await client.get("/v1/records", headers=auth)).json()["data"] == []
+
+
+async def test_a_nul_in_a_bank_file_is_stored_as_a_space(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    content = FINAL_MT940.replace(b"Invoice 1001", b"Invoice\x001001")
+    response = await upload(client, auth, content)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"][3]["record"]["description"] == "Invoice 1001"

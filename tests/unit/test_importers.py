@@ -178,3 +178,15 @@ def test_a_csv_row_the_csv_module_cannot_read_is_named() -> None:
         parse_statement(b"date,amount\n2026-06-01,1\n2026-06-02," + huge + b"\n", "csv")
     assert caught.value.details["location"] == "line 3"
     assert "field larger than field limit" in caught.value.message
+
+
+def test_control_characters_never_reach_a_record() -> None:
+    # PostgreSQL text cannot hold NUL; a bank's file may carry it in any field.
+    content = (
+        b"date,amount,description,account,external_id,memo\n"
+        b"2026-06-01,1,a\x00b\x07c,NL91\x00ABNA,ID\x001,x\x00y\n"
+    )
+    mapping = {"metadata": ["memo"]}
+    (line,) = parse_statement(content, "csv", mapping=mapping).lines
+    assert (line.description, line.account, line.external_id) == ("a b c", "NL91ABNA", "ID 1")
+    assert line.metadata["memo"] == "x y"

@@ -34,6 +34,7 @@ from ledger.importers.common import (
     StatementError,
     StatementLine,
     clean_account,
+    clean_text,
     with_stable_ids,
 )
 from ledger.importers.csv_format import parse_csv
@@ -97,6 +98,31 @@ def detect_format(filename: str | None, content: bytes) -> str:
     raise StatementError("cannot tell the statement's format; send format", "format")
 
 
+# Control characters (NUL above all: PostgreSQL text cannot hold it) become spaces: a bank's
+# file may carry them in any text field, and they are never part of what a field means.
+_CONTROLS: Final = dict.fromkeys((*range(32), 127), " ")
+
+
+def _text(value: str | None) -> str | None:
+    return value.translate(_CONTROLS).strip() or None if value is not None else None
+
+
+def _printable(line: StatementLine) -> StatementLine:
+    """``line`` without control characters in any of its texts (white space collapsed where
+    the text is prose), its account as compared (:func:`.common.clean_account`)."""
+    return replace(
+        line,
+        account=clean_account(_text(line.account)),
+        bank_reference=_text(line.bank_reference),
+        description=clean_text(_text(line.description)),
+        external_id=_text(line.external_id),
+        metadata={
+            _text(key) or "_": _text(value) if isinstance(value, str) else value
+            for key, value in line.metadata.items()
+        },
+    )
+
+
 def parse_statement(
     content: bytes,
     fmt: str,
@@ -127,7 +153,9 @@ def parse_statement(
         raise StatementError(
             f"a statement has at most {STATEMENT_LINES_MAX} transactions; split the file"
         )
-    lines = [replace(line, account=clean_account(line.account)) for line in parsed.lines]
+    lines = [
+        _printable(replace(line, account=clean_account(line.account))) for line in parsed.lines
+    ]
     return ParsedStatement(
         kind=parsed.kind,
         lines=with_stable_ids(lines),
