@@ -22,12 +22,17 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ledger.bootstrap import open_services
+from ledger.commands.records import check_stream_key
+from ledger.commands.statement_import import StatementImportRequest, import_statement
 from ledger.config import ConfigError, Settings, load_settings
 from ledger.errors import LedgerError
+from ledger.importers import FORMAT_NAMES
 
 
 def _print_json(obj: dict[str, Any]) -> None:
@@ -36,10 +41,6 @@ def _print_json(obj: dict[str, Any]) -> None:
 
 
 def cmd_records_import(settings: Settings, args: argparse.Namespace) -> int:
-    from ledger.bootstrap import open_services
-    from ledger.commands.records import check_stream_key
-    from ledger.commands.statement_import import StatementImportRequest, import_statement
-
     path = Path(args.file)
     try:
         content = path.read_bytes()
@@ -60,62 +61,57 @@ def cmd_records_import(settings: Settings, args: argparse.Namespace) -> int:
     except LedgerError as e:
         sys.stderr.write(f"ledger: {e.message}\n")
         return 2
-
-    async def run() -> int:
-        async with open_services(settings, run_projections=False) as services:
-            tenant_id = await services.pool.fetchval(
-                "SELECT tenant_id FROM tenants WHERE slug = $1", args.tenant
-            )
-            if tenant_id is None:
-                sys.stderr.write(f"ledger: no tenant {args.tenant!r}\n")
-                return 1
-            report = await import_statement(
-                services.records,
-                StatementImportRequest(
-                    tenant_id=tenant_id,
-                    content=content,
-                    filename=path.name,
-                    data_stream_key=stream,
-                    format=args.format,
-                    mapping=mapping,
-                    decimal_places=args.decimal_places,
-                    split_by_account=args.split_by_account,
-                    account=args.account,
-                ),
-            )
-        errors = [
-            {
-                "location": line.location,
-                "data_stream_key": line.data_stream_key,
-                "code": line.outcome.code,
-                "message": line.outcome.message,
-                "details": line.outcome.details,
-            }
-            for line in report.lines
-            if isinstance(line.outcome, LedgerError)
-        ]
-        _print_json(
-            {
-                "tenant": args.tenant,
-                "file": path.name,
-                "data_stream_key": stream,
-                **report.summary(),
-                "errors": errors,
-            }
-        )
-        return 1 if errors else 0
-
+    request = partial(
+        StatementImportRequest,
+        content=content,
+        filename=path.name,
+        data_stream_key=stream,
+        format=args.format,
+        mapping=mapping,
+        decimal_places=args.decimal_places,
+        split_by_account=args.split_by_account,
+        account=args.account,
+    )
     try:
-        return asyncio.run(run())
+        return asyncio.run(_import(settings, args.tenant, request))
     except LedgerError as e:
         named = e.message if "file" in e.details else f"{path.name}: {e.message}"
         sys.stderr.write(f"ledger: {named}\n")
         return 1
 
 
+async def _import(
+    settings: Settings, slug: str, request: Callable[..., StatementImportRequest]
+) -> int:
+    """Import ``request(tenant_id=…)`` into the tenant ``slug``; print the report; the exit
+    code."""
+    async with open_services(settings, run_projections=False) as services:
+        tenant_id = await services.pool.fetchval(
+            "SELECT tenant_id FROM tenants WHERE slug = $1", slug
+        )
+        if tenant_id is None:
+            sys.stderr.write(f"ledger: no tenant {slug!r}\n")
+            return 1
+        command = request(tenant_id=tenant_id)
+        report = await import_statement(services.records, command)
+    errors = [
+        {
+            "location": line.location,
+            "data_stream_key": line.data_stream_key,
+            "code": line.outcome.code,
+            "message": line.outcome.message,
+            "details": line.outcome.details,
+        }
+        for line in report.lines
+        if isinstance(line.outcome, LedgerError)
+    ]
+    head = {"tenant": slug, "file": command.filename, "data_stream_key": command.data_stream_key}
+    _print_json({**head, **report.summary(), "errors": errors})
+    return 1 if errors else 0
+
+
 def add_records_commands(subparsers: Any) -> None:
     """Add ``records import`` to ``ledger``'s sub-command parsers (``build_parser``'s ``sub``)."""
-    from ledger.importers import FORMAT_NAMES
 
     records = subparsers.add_parser("records", help="records of external data streams")
     actions = records.add_subparsers(dest="action", required=True)

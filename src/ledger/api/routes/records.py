@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Annotated, Any, Final, Literal
+from uuid import UUID
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -229,7 +230,19 @@ async def import_records(
             "send the statement as multipart/form-data (file, data_stream_key, format)",
             {"content_type": content_type[:200]},
         )
-    form = await request.form()
+    command = await _import_request(await request.form(), tenant.tenant_id)
+    report = await import_statement(services.records, command)
+    head = msgspec.json.encode({"data_stream_key": command.data_stream_key, **report.summary()})
+    results = _results([line.outcome for line in report.lines])
+    located = [
+        part[:1] + msgspec.json.encode({"location": line.location})[1:-1] + b"," + part[1:]
+        for line, part in zip(report.lines, results, strict=True)
+    ]
+    return Response(head[:-1] + b',"data":[' + b",".join(located) + b"]}", media_type=JSON)
+
+
+async def _import_request(form: Any, tenant_id: UUID) -> StatementImportRequest:
+    """The import form's fields, checked (400 naming the field)."""
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise ValidationError("the form has no file part named 'file'", {"field": "file"})
@@ -240,7 +253,6 @@ async def import_records(
         raise ValidationError(
             f"format is one of {', '.join(FORMAT_NAMES)}", {"field": "format", "value": fmt[:50]}
         )
-    fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt is not None else None
     mapping_text = await _form_text(form, "mapping")
     mapping = None
     if mapping_text:
@@ -251,13 +263,10 @@ async def import_records(
         if not isinstance(mapping, dict):
             raise ValidationError("mapping is a JSON object", {"field": "mapping"})
     places_text = await _form_text(form, "decimal_places")
-    places = 2
-    if places_text:
-        if not places_text.isdigit() or int(places_text) > DECIMAL_PLACES_MAX:
-            raise ValidationError(
-                f"decimal_places is 0 to {DECIMAL_PLACES_MAX}", {"field": "decimal_places"}
-            )
-        places = int(places_text)
+    if places_text and (not places_text.isdigit() or int(places_text) > DECIMAL_PLACES_MAX):
+        raise ValidationError(
+            f"decimal_places is 0 to {DECIMAL_PLACES_MAX}", {"field": "decimal_places"}
+        )
     split_text = (await _form_text(form, "split_by_account") or "false").strip().lower()
     if split_text not in _BOOLEANS:
         raise ValidationError("split_by_account is true or false", {"field": "split_by_account"})
@@ -266,27 +275,17 @@ async def import_records(
         raise ValidationError(
             f"account is 1 to {ACCOUNT_LENGTH_MAX} characters", {"field": "account"}
         )
-    report = await import_statement(
-        services.records,
-        StatementImportRequest(
-            tenant_id=tenant.tenant_id,
-            content=content,
-            filename=upload.filename,
-            data_stream_key=stream,
-            format=fmt,
-            mapping=mapping,
-            decimal_places=places,
-            split_by_account=_BOOLEANS[split_text],
-            account=account.strip() if account is not None else None,
-        ),
+    return StatementImportRequest(
+        tenant_id=tenant_id,
+        content=content,
+        filename=upload.filename,
+        data_stream_key=stream,
+        format=FORMAT_ALIASES.get(fmt, fmt) if fmt is not None else None,
+        mapping=mapping,
+        decimal_places=int(places_text) if places_text else 2,
+        split_by_account=_BOOLEANS[split_text],
+        account=account.strip() if account is not None else None,
     )
-    head = msgspec.json.encode({"data_stream_key": stream, **report.summary()})
-    results = _results([line.outcome for line in report.lines])
-    located = [
-        part[:1] + msgspec.json.encode({"location": line.location})[1:-1] + b"," + part[1:]
-        for line, part in zip(report.lines, results, strict=True)
-    ]
-    return Response(head[:-1] + b',"data":[' + b",".join(located) + b"]}", media_type=JSON)
 
 
 def _record_id(text: str) -> int:
