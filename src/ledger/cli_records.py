@@ -12,7 +12,7 @@ such tenant, an unreadable statement or a bank's error response, accounts that d
 the stream, a line whose ``external_id`` exists with other content); 2 bad usage (the file
 cannot be read, a malformed ``--mapping`` or ``--stream``).
 
-The lead wires it in ``ledger.cli.build_parser`` with ``add_records_commands(sub)``; it also
+``ledger.cli.build_parser`` adds it with ``add_records_commands(sub)``; it also
 runs alone as ``python -m ledger.cli_records records import ...``.
 """
 
