@@ -22,6 +22,7 @@ import asyncpg
 from ledger.commands.currencies import CurrencyCommands
 from ledger.commands.journals import JournalCommands
 from ledger.commands.ledgers import LedgerCommands
+from ledger.commands.reconciliation_service import ReconciliationCommands
 from ledger.commands.records import RecordCommands
 from ledger.commands.tenants import TenantCommands
 from ledger.config import Settings
@@ -66,6 +67,7 @@ class Services:
     ledgers: LedgerCommands
     journals: JournalCommands
     records: RecordCommands
+    reconciliation: ReconciliationCommands
     # What the read models have reached (read-your-writes; ``ledger.api.positions``).
     tracker: PositionTracker
     # The in-process asynchronous projection runner (None when not running here).
@@ -170,6 +172,7 @@ async def open_services(
                     ledgers=LedgerCommands(committer),
                     journals=JournalCommands(committer, pool),
                     records=RecordCommands(committer, pool),
+                    reconciliation=ReconciliationCommands(committer, pool),
                     tracker=tracker,
                     runner=runner,
                     api_keys=api_keys,

@@ -107,8 +107,8 @@ async def test_a_run_makes_exactly_the_reference_matches(
         amount_tolerance=tolerance,
         allow_one_to_many=one_to_many,
     )
-    dry = await services.records.run(dataclasses.replace(request, dry_run=True))
-    outcome = await services.records.run(request)
+    dry = await services.reconciliation.run(dataclasses.replace(request, dry_run=True))
+    outcome = await services.reconciliation.run(request)
     assert outcome.matched == len(expected) > 0
     for made in (dry.matches, outcome.matches):
         got = [

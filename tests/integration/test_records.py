@@ -185,8 +185,8 @@ async def test_a_match_reconciles_records_and_entries(services: Services, tenant
         services, tenant, record(), record("processor", direction="debit", amount=400)
     )
     with pytest.raises(MatchUnbalanced):
-        await services.records.create_match(match(tenant, bank["id"], processor["id"]))
-    made = await services.records.create_match(
+        await services.reconciliation.create_match(match(tenant, bank["id"], processor["id"]))
+    made = await services.reconciliation.create_match(
         match(tenant, bank["id"], processor["id"], tolerance=600, note="fee")
     )
     assert (made.status, made.difference, made.tolerance) == ("active", 600, 600)
@@ -204,21 +204,23 @@ async def test_a_match_reconciles_records_and_entries(services: Services, tenant
     # The processor record is taken: 409, whoever asks.
     (other,) = await add(services, tenant, record("other", direction="credit", amount=400))
     with pytest.raises(AlreadyMatched) as taken:
-        await services.records.create_match(match(tenant, processor["id"], other["id"]))
+        await services.reconciliation.create_match(match(tenant, processor["id"], other["id"]))
     assert taken.value.details["match_id"] == str(made.id)
     # Entries are items of the stream ledger:<code>.
     (deposit,) = await add(services, tenant, record("bank", direction="credit", amount=1000))
-    entry_match = await services.records.create_match(match(tenant, deposit["id"], cash_entry))
+    entry_match = await services.reconciliation.create_match(
+        match(tenant, deposit["id"], cash_entry)
+    )
     assert [i.data_stream_key for i in entry_match.items] == ["bank", "ledger:cash"]
     with pytest.raises(NotFound) as missing:
-        await services.records.create_match(match(tenant, deposit["id"], 999))
+        await services.reconciliation.create_match(match(tenant, deposit["id"], 999))
     assert missing.value.details["item_index"] == 1
 
 
 async def test_items_from_one_stream_do_not_match(services: Services, tenant: UUID) -> None:
     a, b = await add(services, tenant, record(), record(direction="debit"))
     with pytest.raises(MatchUnbalanced) as caught:
-        await services.records.create_match(match(tenant, a["id"], b["id"]))
+        await services.reconciliation.create_match(match(tenant, a["id"], b["id"]))
     assert caught.value.details["reason"] == "single_data_stream"
 
 
@@ -231,7 +233,7 @@ async def test_decimal_places_are_compared_at_the_larger_scale(
         record(amount=150),  # 1.50
         record("fx", amount=1500, direction="debit", decimal_places=3),  # 1.500
     )
-    made = await services.records.create_match(match(tenant, a["id"], b["id"]))
+    made = await services.reconciliation.create_match(match(tenant, a["id"], b["id"]))
     assert (made.difference, made.decimal_places) == (0, 3)
 
 
@@ -240,10 +242,10 @@ async def test_unmatching_makes_items_unreconciled_and_keeps_history(
 ) -> None:
     a, b = await add(services, tenant, record(), record("processor", direction="debit"))
     before = a["position"]
-    made = await services.records.create_match(match(tenant, a["id"], b["id"]))
+    made = await services.reconciliation.create_match(match(tenant, a["id"], b["id"]))
     assert made.position is not None
     assert made.id is not None
-    unmatched = msgspec.json.decode(await services.records.unmatch(tenant, made.id))
+    unmatched = msgspec.json.decode(await services.reconciliation.unmatch(tenant, made.id))
     assert unmatched["status"] == "unmatched"
     assert unmatched["position"] > made.position
     assert (await get(services, tenant, a["id"]))["status"] == "unreconciled"
@@ -254,11 +256,11 @@ async def test_unmatching_makes_items_unreconciled_and_keeps_history(
     assert at_match["matched_records"][0]["id"] == b["id"]
     assert await record_document(services.pool, tenant, b["id"], known_at=before) is None
     with pytest.raises(InvalidState):
-        await services.records.unmatch(tenant, made.id)
+        await services.reconciliation.unmatch(tenant, made.id)
     with pytest.raises(NotFound):
-        await services.records.unmatch(tenant, uuid.uuid4())
+        await services.reconciliation.unmatch(tenant, uuid.uuid4())
     # The items can be matched again.
-    again = await services.records.create_match(match(tenant, a["id"], b["id"]))
+    again = await services.reconciliation.create_match(match(tenant, a["id"], b["id"]))
     assert again.status == "active"
 
 
@@ -274,8 +276,8 @@ async def test_two_concurrent_matches_of_one_record_exactly_one_wins(
     )
     for _ in range(3):
         results = await asyncio.gather(
-            services.records.create_match(match(tenant, shared["id"], x["id"])),
-            services.records.create_match(match(tenant, shared["id"], y["id"])),
+            services.reconciliation.create_match(match(tenant, shared["id"], x["id"])),
+            services.reconciliation.create_match(match(tenant, shared["id"], y["id"])),
             return_exceptions=True,
         )
         winners = [r for r in results if not isinstance(r, BaseException)]
@@ -290,7 +292,7 @@ async def test_two_concurrent_matches_of_one_record_exactly_one_wins(
         assert active == 1
         winner = winners[0]
         assert winner.id is not None
-        await services.records.unmatch(tenant, winner.id)
+        await services.reconciliation.unmatch(tenant, winner.id)
 
 
 async def test_concurrent_matches_from_two_processes_exactly_one_wins(
@@ -309,8 +311,8 @@ async def test_concurrent_matches_from_two_processes_exactly_one_wins(
     )
     async with open_services(settings, run_projections=False) as second:
         results = await asyncio.gather(
-            services.records.create_match(match(tenant, shared["id"], x["id"])),
-            second.records.create_match(match(tenant, shared["id"], y["id"])),
+            services.reconciliation.create_match(match(tenant, shared["id"], x["id"])),
+            second.reconciliation.create_match(match(tenant, shared["id"], y["id"])),
             return_exceptions=True,
         )
     assert sum(not isinstance(r, BaseException) for r in results) == 1
@@ -345,7 +347,7 @@ async def test_entries_of_voided_journals_cannot_be_matched(
     await services.journals.change_status(tenant, UUID(document["id"]), "void")
     (bank,) = await add(services, tenant, record(amount=10))
     with pytest.raises(InvalidState):
-        await services.records.create_match(
+        await services.reconciliation.create_match(
             match(tenant, bank["id"], UUID(document["entries"][0]["id"]))
         )
 
@@ -359,7 +361,7 @@ async def test_list_filters_and_summary(services: Services, tenant: UUID) -> Non
         record(amount=300, date=dt.date(2026, 6, 5)),
         record("processor", amount=50, direction="credit", date=dt.date(2026, 6, 6)),
     )
-    made = await services.records.create_match(match(tenant, a["id"], b["id"]))
+    made = await services.reconciliation.create_match(match(tenant, a["id"], b["id"]))
     assert made.position is not None
 
     async def ids(**kw: Any) -> list[int]:
@@ -413,14 +415,14 @@ async def test_journals_show_reconciled_entries(services: Services, tenant: UUID
     assert (before["reconciled"], before["reconciled_at"]) == (False, None)
     assert [e["reconciled"] for e in before["entries"]] == [False, False]
     (bank,) = await add(services, tenant, record())
-    made = await services.records.create_match(match(tenant, bank["id"], cash_entry))
+    made = await services.reconciliation.create_match(match(tenant, bank["id"], cash_entry))
     after = await document()
     assert after["reconciled"] is True
     assert after["reconciled_at"] is not None
     assert [e["reconciled"] for e in after["entries"]] == [True, False]
     assert after["entries"][0]["reconciled_at"] == after["reconciled_at"]
     assert made.id is not None
-    await services.records.unmatch(tenant, made.id)
+    await services.reconciliation.unmatch(tenant, made.id)
     assert (await document())["reconciled"] is False
 
 
@@ -428,5 +430,5 @@ async def test_a_refused_match_changes_nothing(services: Services, tenant: UUID)
     a, b = await add(services, tenant, record(), record("processor", direction="debit", amount=1))
     before = await services.store.max_position()
     with pytest.raises(LedgerError):
-        await services.records.create_match(match(tenant, a["id"], b["id"]))
+        await services.reconciliation.create_match(match(tenant, a["id"], b["id"]))
     assert await services.store.max_position() == before

@@ -134,10 +134,10 @@ async def test_rebuilt_reconciliation_tables_equal_the_live_ones(
                     refs.append(ItemRef(record_id=record_ids[(a + 1 + b % 2) % len(record_ids)]))
                 # Two concurrent commands: one batch, decided in order.
                 results = await asyncio.gather(
-                    services.records.create_match(
+                    services.reconciliation.create_match(
                         CreateMatch(tenant_id=tenant, items=tuple(refs), tolerance=200)
                     ),
-                    services.records.create_match(
+                    services.reconciliation.create_match(
                         CreateMatch(tenant_id=tenant, items=tuple(reversed(refs)), tolerance=200)
                     ),
                     return_exceptions=True,
@@ -146,8 +146,8 @@ async def test_rebuilt_reconciliation_tables_equal_the_live_ones(
             elif kind == "unmatch" and match_ids:
                 target = match_ids[a % len(match_ids)]
                 await asyncio.gather(
-                    services.records.unmatch(tenant, target),
-                    services.records.create_match(
+                    services.reconciliation.unmatch(tenant, target),
+                    services.reconciliation.create_match(
                         CreateMatch(
                             tenant_id=tenant,
                             items=(
@@ -160,7 +160,7 @@ async def test_rebuilt_reconciliation_tables_equal_the_live_ones(
                     return_exceptions=True,
                 )
             elif kind == "run":
-                await services.records.run(
+                await services.reconciliation.run(
                     RunRequest(
                         tenant_id=tenant,
                         left="bank",
@@ -215,21 +215,21 @@ async def test_a_known_history_rebuilds_exactly(services: Services, rebuild_url:
         )
     ]
     await services.records.import_records(tenant, records)
-    first = await services.records.create_match(
+    first = await services.reconciliation.create_match(
         CreateMatch(tenant_id=tenant, items=(ItemRef(record_id=1), ItemRef(record_id=2)))
     )
     assert first.id is not None
     # One batch: unmatch, then match the same items again (order matters to the fold).
     await asyncio.gather(
-        services.records.unmatch(tenant, first.id),
-        services.records.create_match(
+        services.reconciliation.unmatch(tenant, first.id),
+        services.reconciliation.create_match(
             CreateMatch(tenant_id=tenant, items=(ItemRef(record_id=1), ItemRef(record_id=2)))
         ),
     )
-    await services.records.create_match(
+    await services.reconciliation.create_match(
         CreateMatch(tenant_id=tenant, items=(ItemRef(record_id=3), ItemRef(entry_id=entry)))
     )
-    outcome = await services.records.run(
+    outcome = await services.reconciliation.run(
         RunRequest(
             tenant_id=tenant,
             left="bank",

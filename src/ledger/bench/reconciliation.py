@@ -128,10 +128,10 @@ async def reconciliation(context: BenchContext) -> list[ResultRow]:
             date_window_days=WINDOW_DAYS,
         )
         started = time.perf_counter()
-        dry = await services.records.run(dataclasses.replace(request, dry_run=True))
+        dry = await services.reconciliation.run(dataclasses.replace(request, dry_run=True))
         dry_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        real = await services.records.run(request)
+        real = await services.reconciliation.run(request)
         run_seconds = time.perf_counter() - started
     assert real.matched == dry.matched
     return [

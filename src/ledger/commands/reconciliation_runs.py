@@ -27,12 +27,18 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from uuid import UUID
 
 from ledger import limits
-from ledger.commands.reconciliation import CommitRun, CreateMatch, ItemRef, RunSummary
-from ledger.commands.records import RecordCommands, check_stream_key, refresh_statistics
+from ledger.commands.reconciliation import (
+    CommitRun,
+    CommitRunHandler,
+    CreateMatch,
+    ItemRef,
+    RunSummary,
+)
+from ledger.commands.records import check_stream_key, refresh_statistics
 from ledger.domain.reconciliation import (
     DATE_WINDOW_DAYS_MAX,
     MATCH_ON_FIELDS,
@@ -46,6 +52,7 @@ from ledger.domain.records import LEDGER_STREAM_PREFIX, MatchRule, RunRules, sca
 from ledger.errors import LedgerError, LedgerNotFound, ValidationError
 from ledger.projections.records import MatchDocument, MatchItemDocument, render_matched
 from ledger.queries.records import StreamItem, ledger_exists, unreconciled_items
+from ledger.store.group_commit import GroupCommitter
 
 RUN_SLICE_MATCHES: Final = 5_000
 
@@ -144,7 +151,9 @@ def _item_document(item: StreamItem, stream: str) -> MatchItemDocument:
     )
 
 
-async def run_reconciliation(commands: RecordCommands, request: RunRequest) -> RunOutcome:
+async def run_reconciliation(
+    committer: GroupCommitter, pool: Any, run_handler: CommitRunHandler, request: RunRequest
+) -> RunOutcome:
     """Run (or, with ``dry_run``, only propose) a reconciliation; see the module docstring.
 
     Raises:
@@ -152,7 +161,6 @@ async def run_reconciliation(commands: RecordCommands, request: RunRequest) -> R
         LedgerNotFound: a ``ledger:<code>`` stream names no ledger of the tenant (422).
     """
     _check(request)
-    pool = commands.pool
     tenant = request.tenant_id
     for name in ("left", "right"):
         key: str = getattr(request, name)
@@ -222,8 +230,8 @@ async def run_reconciliation(commands: RecordCommands, request: RunRequest) -> R
             )
             for p in chunk
         )
-        committed = await commands.committer.submit(
-            commands.run_handler, CommitRun(tenant_id=tenant, run_id=run_id, matches=matches)
+        committed = await committer.submit(
+            run_handler, CommitRun(tenant_id=tenant, run_id=run_id, matches=matches)
         )
         positions = iter(committed.positions)
         for proposal, outcome in zip(chunk, committed.result.outcomes, strict=True):
@@ -245,8 +253,8 @@ async def run_reconciliation(commands: RecordCommands, request: RunRequest) -> R
         unmatched_right=len(right) - matched_right,
         skipped=skipped,
     )
-    committed = await commands.committer.submit(
-        commands.run_handler, CommitRun(tenant_id=tenant, run_id=run_id, summary=summary)
+    committed = await committer.submit(
+        run_handler, CommitRun(tenant_id=tenant, run_id=run_id, summary=summary)
     )
     completed = committed.result.completed
     assert completed is not None

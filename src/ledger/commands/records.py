@@ -26,29 +26,22 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from uuid import UUID
 
-import asyncpg
 import msgspec
 
 from ledger import limits
 from ledger.domain.records import LEDGER_STREAM_PREFIX, RECORD_TOPIC, Record
-from ledger.errors import AlreadyMatched, IdempotencyConflict, LedgerError, ValidationError
+from ledger.errors import IdempotencyConflict, LedgerError, ValidationError
 from ledger.projections.records import (
     RECORD_ID_COUNTER,
-    MatchDocument,
     RecordDocument,
     encode,
     render_imported,
-    render_matched,
     render_record,
 )
 from ledger.store.group_commit import Batch, CommandHandler, Decision, GroupCommitter
-
-if TYPE_CHECKING:
-    from ledger.commands.reconciliation import CreateMatch
-    from ledger.commands.reconciliation_runs import RunOutcome, RunRequest
 
 RECORDS_PER_COMMAND_MAX: Final = 10_000
 STREAM_KEY_LENGTH_MAX: Final = 255
@@ -343,21 +336,13 @@ class ImportedRecord:
 
 
 class RecordCommands:
-    """The records and reconciliation use cases, bound to one group committer and pool."""
+    """The records use cases, bound to one group committer and pool (matching and runs:
+    :class:`ledger.commands.reconciliation_service.ReconciliationCommands`)."""
 
     def __init__(self, committer: GroupCommitter, pool: Any) -> None:
-        from ledger.commands.reconciliation import (
-            CommitRunHandler,
-            CreateMatchHandler,
-            UnmatchHandler,
-        )
-
         self._committer = committer
         self._pool = pool
         self._import = ImportRecordsHandler()
-        self.create_match_handler = CreateMatchHandler()
-        self.unmatch_handler = UnmatchHandler()
-        self.run_handler = CommitRunHandler(self.create_match_handler)
 
     @property
     def committer(self) -> GroupCommitter:
@@ -448,43 +433,3 @@ class RecordCommands:
             )
             for r in rows
         }
-
-    async def create_match(self, command: CreateMatch) -> MatchDocument:
-        """Match items; the new match's document (with its position).
-
-        Raises the errors of :class:`~ledger.commands.reconciliation.CreateMatchHandler`.
-        """
-        try:
-            committed = await self._committer.submit(self.create_match_handler, command)
-        except asyncpg.UniqueViolationError as e:
-            # The database's second check (see ledger.commands.reconciliation): reachable
-            # only if the handler's own check were bypassed, but never a 500.
-            if (e.constraint_name or "").startswith("match_items_active"):
-                raise AlreadyMatched("an item is already in an active match") from None
-            raise
-        position = committed.position
-        assert position is not None
-        return render_matched(committed.result, position)
-
-    async def unmatch(self, tenant_id: UUID, match_id: UUID) -> bytes:
-        """Dissolve a match; its document as it is now (``unmatched``).
-
-        Raises:
-            NotFound: no such match in the tenant (404).
-            InvalidState: it is already unmatched (422).
-        """
-        from ledger.commands.reconciliation import Unmatch
-        from ledger.queries.records import match_document
-
-        await self._committer.submit(
-            self.unmatch_handler, Unmatch(tenant_id=tenant_id, match_id=match_id)
-        )
-        document = await match_document(self._pool, tenant_id, match_id)
-        assert document is not None, "an unmatched match is committed"
-        return document
-
-    async def run(self, request: RunRequest) -> RunOutcome:
-        """A reconciliation run; see :mod:`ledger.commands.reconciliation_runs`."""
-        from ledger.commands.reconciliation_runs import run_reconciliation
-
-        return await run_reconciliation(self, request)

@@ -113,7 +113,7 @@ async def post_match(
     request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
 ) -> Response[bytes]:
     body = await decode_body(request, MatchBody)
-    document = await services.records.create_match(
+    document = await services.reconciliation.create_match(
         CreateMatch(
             tenant_id=tenant.tenant_id,
             items=_items(body),
@@ -194,7 +194,7 @@ async def list_matches_route(
 async def delete_match(
     match_id: FromPath[str], services: ServicesDep, tenant: TenantDep
 ) -> Response[bytes]:
-    document = await services.records.unmatch(tenant.tenant_id, _uuid(match_id, "match"))
+    document = await services.reconciliation.unmatch(tenant.tenant_id, _uuid(match_id, "match"))
     return Response(document, status_code=200, media_type=JSON)
 
 
@@ -239,7 +239,7 @@ async def post_run(
     request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
 ) -> Response[bytes]:
     body = await decode_body(request, RunBody)
-    outcome = await services.records.run(
+    outcome = await services.reconciliation.run(
         RunRequest(
             tenant_id=tenant.tenant_id,
             left=body.left,
