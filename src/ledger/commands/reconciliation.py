@@ -9,8 +9,8 @@
 2. ``decide`` runs commands in arrival order against that state and records each accepted
    match in it, so a later command of the same batch sees the item taken.
 3. The partial unique indexes ``match_items_active_*_uq`` are the database's own check; if
-   one ever fired, :meth:`~ledger.commands.reconciliation_service.ReconciliationCommands.create_match` would still
-   answer 409 ``ALREADY_MATCHED``.
+   one ever fired, ``ReconciliationCommands.create_match``
+   (:mod:`ledger.commands.reconciliation_service`) would still answer 409 ``ALREADY_MATCHED``.
 
 ``CreateMatch`` raises, in this order (the first that applies):
 
