@@ -1,12 +1,5 @@
-"""Balance arithmetic for limit checks inside a group-commit batch.
-
-Definitions (spec/API.md §4), per ledger and currency, with the ledger's normal side N and
-the other side O:
-
-- ``posted    = N_posted - O_posted``
-- ``pending   = posted + N_pending - O_pending`` (what the books say once holds settle)
-- ``available = posted - O_pending`` (a pending movement against the normal side already
-  reduces what can be spent; a pending one on the normal side does not add to it yet)
+"""Balances for limit checks inside a group-commit batch (the arithmetic:
+:mod:`ledger.domain.balances`).
 
 Only ledgers with a ``min_balance`` need their balance during a decision; their rows are
 loaded ``FOR UPDATE`` once per batch, so another process cannot change them before commit.
@@ -18,17 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from ledger.domain.balances import available_of
 from ledger.queries.ledgers import LedgerRow
 from ledger.store.database import DbConnection
 
 Totals = list[int]  # [debits_posted, credits_posted, debits_pending, credits_pending]
-
-
-def available_of(normal_balance: str, totals: Sequence[int]) -> int:
-    debits_posted, credits_posted, debits_pending, credits_pending = totals
-    if normal_balance == "debit":
-        return debits_posted - credits_posted - credits_pending
-    return credits_posted - debits_posted - debits_pending
 
 
 @dataclass

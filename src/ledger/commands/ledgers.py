@@ -56,7 +56,13 @@ from msgspec import UNSET, UnsetType
 from ledger import limits
 from ledger.commands.currencies import CUSTOM_CURRENCIES_KEY, load_custom_currencies
 from ledger.domain.currencies import ISO_PRECISION
-from ledger.domain.ledgers import LEDGER_TYPES, Ledger, LedgerType, default_normal_balance
+from ledger.domain.ledgers import (
+    LEDGER_TYPES,
+    NUM_ID_COUNTER,
+    Ledger,
+    LedgerType,
+    default_normal_balance,
+)
 from ledger.errors import (
     CurrencyUnknown,
     DuplicateCode,
@@ -76,7 +82,6 @@ from ledger.queries.ledgers import (
 )
 from ledger.store.group_commit import Batch, CommandHandler, Committed, Decision, GroupCommitter
 
-NUM_ID_COUNTER: Final = "ledger_num_id"
 NORMAL_BALANCES: Final = ("debit", "credit")
 
 # Creates the counter row if the tenant has none yet and locks it either way (the no-op

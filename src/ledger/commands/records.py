@@ -32,10 +32,9 @@ from uuid import UUID
 import msgspec
 
 from ledger import limits
-from ledger.domain.records import LEDGER_STREAM_PREFIX, RECORD_TOPIC, Record
+from ledger.domain.records import LEDGER_STREAM_PREFIX, RECORD_ID_COUNTER, RECORD_TOPIC, Record
 from ledger.errors import IdempotencyConflict, LedgerError, ValidationError
 from ledger.projections.records import (
-    RECORD_ID_COUNTER,
     RecordDocument,
     encode,
     render_imported,

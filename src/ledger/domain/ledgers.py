@@ -8,7 +8,7 @@ the tree can never get a cycle: a parent always exists before its children.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -16,6 +16,9 @@ from eventsourcing.domain import Aggregate
 LedgerType = Literal["asset", "liability", "equity", "income", "expense"]
 Direction = Literal["debit", "credit"]
 LEDGER_TYPES: tuple[LedgerType, ...] = ("asset", "liability", "equity", "income", "expense")
+# The per-tenant counter (``tenant_counters.counter``) that hands out ledgers' ``num_id``
+# (1, 2, 3 …): the command locks it, the projection writes its new value.
+NUM_ID_COUNTER: Final = "ledger_num_id"
 
 
 def default_normal_balance(ledger_type: LedgerType) -> Direction:

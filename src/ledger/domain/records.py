@@ -31,6 +31,9 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 LEDGER_STREAM_PREFIX: Final = "ledger:"
+# The per-tenant counter (``tenant_counters.counter``) that hands out records' integer ids
+# (1, 2, 3 …): the import command locks it, the projection writes its new value.
+RECORD_ID_COUNTER: Final = "record_id"
 DIRECTIONS: Final = ("credit", "debit")
 
 

@@ -22,8 +22,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.utils import get_topic
 
-from ledger.commands.ledgers import NUM_ID_COUNTER
-from ledger.domain.ledgers import Ledger
+from ledger.domain.ledgers import NUM_ID_COUNTER, Ledger
 from ledger.store.database import DbConnection
 from ledger.store.group_commit import InlineProjection, PositionedEvent
 

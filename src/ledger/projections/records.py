@@ -27,11 +27,16 @@ from uuid import UUID
 import msgspec
 from eventsourcing.utils import get_topic
 
-from ledger.domain.records import Match, MatchItem, MatchRule, ReconciliationRun, Record
+from ledger.domain.records import (
+    RECORD_ID_COUNTER,
+    Match,
+    MatchItem,
+    MatchRule,
+    ReconciliationRun,
+    Record,
+)
 from ledger.store.database import DbConnection
 from ledger.store.group_commit import InlineProjection, PositionedEvent
-
-RECORD_ID_COUNTER: Final = "record_id"
 
 _json = msgspec.json.Encoder()
 

@@ -17,7 +17,7 @@ The ``known_at`` a balance answer reports is the log position its data reflects,
 same statement (``ledger_chain_head``, written in the transaction of every append).
 
 Signs follow the ledger's normal balance (spec/API.md §4): debit-normal ledgers read
-``debits - credits``, credit-normal ones ``credits - debits``; see ``commands/balances.py``
+``debits - credits``, credit-normal ones ``credits - debits``; see ``domain/balances.py``
 for ``pending`` and ``available``.
 """
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 from uuid import UUID
 
-from ledger.commands.balances import available_of
+from ledger.domain.balances import available_of
 from ledger.errors import ValidationError
 from ledger.queries.pagination import decode_cursor, encode_cursor
 
