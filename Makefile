@@ -24,10 +24,11 @@ run: install ## Migrate and serve on http://127.0.0.1:8000 (embedded PostgreSQL 
 test: install ## Run the whole suite (embedded PostgreSQL unless LEDGER_TEST_DATABASE_URL)
 	$(PY) -m pytest
 
-lint: install ## ruff check, ruff format --check, mypy --strict
+lint: install ## ruff check, ruff format --check, mypy --strict, the layer contract
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: install ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix src tests

@@ -599,7 +599,7 @@ class JournalCommands:
 
     async def post(self, command: PostJournal) -> PostedJournal:
         """Post one journal. Raises the errors of :class:`PostJournalHandler`."""
-        from ledger.projections.journal_document import encode_document, render_posted
+        from ledger.documents.journals import encode_document, render_posted
 
         committed = await self._committer.submit(self._post, command)
         result = committed.result
@@ -623,7 +623,7 @@ class JournalCommands:
 
         When one fails, it carries its own error and every other item ``AtomicRollback``.
         """
-        from ledger.projections.journal_document import encode_document, render_posted
+        from ledger.documents.journals import encode_document, render_posted
 
         assert commands
         try:

@@ -39,6 +39,7 @@ from ledger.commands.reconciliation import (
     RunSummary,
 )
 from ledger.commands.records import check_stream_key, refresh_statistics
+from ledger.documents.records import MatchDocument, MatchItemDocument, render_matched
 from ledger.domain.reconciliation import (
     DATE_WINDOW_DAYS_MAX,
     MATCH_ON_FIELDS,
@@ -50,7 +51,6 @@ from ledger.domain.reconciliation import (
 )
 from ledger.domain.records import LEDGER_STREAM_PREFIX, MatchRule, RunRules, scale
 from ledger.errors import LedgerError, LedgerNotFound, ValidationError
-from ledger.projections.records import MatchDocument, MatchItemDocument, render_matched
 from ledger.queries.records import StreamItem, ledger_exists, unreconciled_items
 from ledger.store.group_commit import GroupCommitter
 

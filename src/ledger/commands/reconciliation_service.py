@@ -20,8 +20,8 @@ from ledger.commands.reconciliation import (
     UnmatchHandler,
 )
 from ledger.commands.reconciliation_runs import RunOutcome, RunRequest, run_reconciliation
+from ledger.documents.records import MatchDocument, render_matched
 from ledger.errors import AlreadyMatched
-from ledger.projections.records import MatchDocument, render_matched
 from ledger.queries.records import match_document
 from ledger.store.group_commit import GroupCommitter
 

@@ -32,14 +32,9 @@ from uuid import UUID
 import msgspec
 
 from ledger import limits
+from ledger.documents.records import RecordDocument, encode, render_imported, render_record
 from ledger.domain.records import LEDGER_STREAM_PREFIX, RECORD_ID_COUNTER, RECORD_TOPIC, Record
 from ledger.errors import IdempotencyConflict, LedgerError, ValidationError
-from ledger.projections.records import (
-    RecordDocument,
-    encode,
-    render_imported,
-    render_record,
-)
 from ledger.store.group_commit import Batch, CommandHandler, Decision, GroupCommitter
 
 RECORDS_PER_COMMAND_MAX: Final = 10_000

@@ -32,8 +32,8 @@ the rebuild's fast path); the golden streams and the property tests check both g
 rows.
 
 Journal documents (the 201 answer) are not stored: they are a pure function of the
-``JournalPosted`` event and its position (``journal_document.render_posted``), rendered when
-read.
+``JournalPosted`` event and its position (``ledger.documents.journals.render_posted``),
+rendered when read.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Documents are rendered from each journal's ``JournalPosted`` event (joined from the log by
 its primary key) and the journal row's current status: see
-``ledger.projections.journal_document``.
+``ledger.documents.journals``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from uuid import UUID
 
-from ledger.projections.journal_document import (
+from ledger.documents.journals import (
     current_document,
     encode_document,
     posted_document,

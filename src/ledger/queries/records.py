@@ -18,8 +18,7 @@ from uuid import UUID
 
 import msgspec
 
-from ledger.domain.records import LEDGER_STREAM_PREFIX, MatchRule, RunRules
-from ledger.projections.records import (
+from ledger.documents.records import (
     MatchDocument,
     MatchedRecord,
     MatchItemDocument,
@@ -27,6 +26,7 @@ from ledger.projections.records import (
     encode,
     render_record,
 )
+from ledger.domain.records import LEDGER_STREAM_PREFIX, MatchRule, RunRules
 from ledger.queries.currencies import fetch_precisions
 from ledger.queries.pagination import decode_cursor, encode_cursor
 

@@ -22,9 +22,9 @@ from ledger.api.openapi import json_body_operation
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.commands.reconciliation import CreateMatch, ItemRef
 from ledger.commands.reconciliation_runs import RunRequest
+from ledger.documents.records import MatchDocument, encode
 from ledger.domain.reconciliation import DATE_WINDOW_DAYS_MAX
 from ledger.errors import NotFound, ValidationError
-from ledger.projections.records import MatchDocument, encode
 from ledger.queries.pagination import page_limit
 from ledger.queries.records import (
     MatchFilter,

@@ -1,0 +1,161 @@
+"""Record and match documents: the JSON the API answers for records and matches.
+
+:func:`render_record` is the exact shape of seed 000 plus ``position``; a record's first
+answer is a pure function of its event and position (:func:`render_imported`), so an
+idempotent retry re-renders it byte for byte. Pure code: commands answer with these
+documents, queries render stored rows into them, the projection writes the rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from ledger.domain.records import Match, MatchItem, MatchRule, Record
+
+_json = msgspec.json.Encoder()
+
+
+class MatchedRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """An item matched with a record: a record (integer id) or a ledger entry (uuid)."""
+
+    id: int | UUID
+    amount: int
+    decimal_places: int
+    direction: str
+    data_stream_key: str
+
+
+class RecordDocument(msgspec.Struct, frozen=True, kw_only=True):
+    """The record as the API shows it: seed 000's fields in its order, plus ``position``."""
+
+    amount: int
+    direction: str
+    date: dt.date
+    data_stream_key: str
+    id: int
+    decimal_places: int
+    description: str | None
+    metadata: dict[str, Any]
+    status: str  # "reconciled" | "unreconciled", derived from matches
+    external_id: str | None
+    matched_records: list[MatchedRecord]
+    position: int
+
+
+class MatchItemDocument(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    record_id: int | None = None
+    entry_id: UUID | None = None
+    data_stream_key: str
+    amount: int
+    direction: str
+    decimal_places: int
+
+
+class MatchDocument(msgspec.Struct, frozen=True, kw_only=True):
+    """A match; a dry run's proposals have no ``id`` or ``position`` (status ``proposed``)."""
+
+    id: UUID | None
+    items: list[MatchItemDocument]
+    difference: int
+    tolerance: int
+    decimal_places: int
+    rule: MatchRule | None
+    note: str | None
+    run_id: UUID | None
+    status: str  # "active" | "unmatched" | "proposed"
+    created_at: dt.datetime
+    unmatched_at: dt.datetime | None
+    position: int | None
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with every object's keys sorted, recursively (JSONB does not keep key
+    order, so documents always show metadata in this one order)."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+def render_record(
+    *,
+    record_id: int,
+    data_stream_key: str,
+    amount: int,
+    direction: str,
+    date: dt.date,
+    decimal_places: int,
+    description: str | None,
+    metadata: dict[str, Any],
+    external_id: str | None,
+    position: int,
+    matched_records: list[MatchedRecord] | None = None,
+    reconciled: bool = False,
+) -> RecordDocument:
+    return RecordDocument(
+        amount=amount,
+        direction=direction,
+        date=date,
+        data_stream_key=data_stream_key,
+        id=record_id,
+        decimal_places=decimal_places,
+        description=description,
+        metadata=canonical(metadata),
+        status="reconciled" if reconciled else "unreconciled",
+        external_id=external_id,
+        matched_records=matched_records or [],
+        position=position,
+    )
+
+
+def render_imported(event: Record.RecordImported, position: int) -> RecordDocument:
+    """The first answer for a record: unreconciled (nothing can match it before it exists)."""
+    return render_record(
+        record_id=event.record_id,
+        data_stream_key=event.data_stream_key,
+        amount=event.amount,
+        direction=event.direction,
+        date=event.date,
+        decimal_places=event.decimal_places,
+        description=event.description,
+        metadata=event.metadata,
+        external_id=event.external_id,
+        position=position,
+    )
+
+
+def item_document(item: MatchItem) -> MatchItemDocument:
+    return MatchItemDocument(
+        record_id=item.record_id,
+        entry_id=item.entry_id,
+        data_stream_key=item.data_stream_key,
+        amount=item.amount,
+        direction=item.direction,
+        decimal_places=item.decimal_places,
+    )
+
+
+def render_matched(event: Match.RecordMatched, position: int) -> MatchDocument:
+    return MatchDocument(
+        id=event.originator_id,
+        items=[item_document(item) for item in event.items],
+        difference=event.difference,
+        tolerance=event.tolerance,
+        decimal_places=event.decimal_places,
+        rule=event.rule,
+        note=event.note,
+        run_id=event.run_id,
+        status="active",
+        created_at=event.timestamp,
+        unmatched_at=None,
+        position=position,
+    )
+
+
+def encode(document: msgspec.Struct) -> bytes:
+    return _json.encode(document)
