@@ -13,7 +13,12 @@ from ledger.bootstrap import async_projections, open_services
 from ledger.config import Settings
 from ledger.projections.runner import ProjectionRunner
 from ledger.projections.trial_balance import TrialBalanceProjection
-from tests.projections.helpers import fresh_replay_differences, open_books, random_activity
+from tests.projections.helpers import (
+    REACH_WAIT_SECONDS,
+    fresh_replay_differences,
+    open_books,
+    random_activity,
+)
 
 KILLS = 20
 # Longer than any test runs: a runner with this poll is only ever woken by the tracker.
@@ -68,7 +73,9 @@ async def test_kill_9_at_random_moments_neither_loses_nor_double_counts(
             # process), so every kill is known to come after progress, however slow the
             # machine; then a random moment of its life: folding a batch, committing, or
             # waiting.
-            folded = await services.tracker.wait_for(name, (seen[-1] if seen else 0) + 1, 120)
+            folded = await services.tracker.wait_for(
+                name, (seen[-1] if seen else 0) + 1, REACH_WAIT_SECONDS
+            )
             assert folded is not None
             await asyncio.sleep(rng.uniform(0.0, 0.4))
             process.kill()  # SIGKILL: no cleanup, mid-transaction or not
@@ -106,7 +113,7 @@ async def test_in_process_runner_follows_writes_without_polling(settings: Settin
                 position = await random_activity(services, books, rng)
                 assert services.tracker.log_position >= position
                 reached = await services.tracker.wait_for(
-                    TrialBalanceProjection.name, position, NEVER_POLLS_SECONDS
+                    TrialBalanceProjection.name, position, REACH_WAIT_SECONDS
                 )
                 assert reached is not None
                 assert reached >= position

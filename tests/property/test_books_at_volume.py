@@ -44,6 +44,7 @@ from ledger.queries.ledgers import LedgerRef
 from ledger.queries.reports import trial_balance
 from ledger.store.migrations import migrate
 from tests.conftest import with_database
+from tests.projections.helpers import REACH_WAIT_SECONDS
 from tests.property.conftest import Acceptance
 
 BASE = dt.date(2026, 6, 15)
@@ -395,7 +396,7 @@ async def test_each_books_invariant_names_the_rows_that_break_it(services: Servi
     assert played.accepted == played.submitted == 1
     # The two-folds check compares with the asynchronous trial balance once it caught up.
     head = int(await services.pool.fetchval("SELECT position FROM ledger_chain_head"))
-    assert await services.tracker.wait_for("trial_balance", head, 60.0) == head
+    assert await services.tracker.wait_for("trial_balance", head, REACH_WAIT_SECONDS) == head
     edits = {
         "double entry": "UPDATE balances SET debits_posted = debits_posted + 1,"
         " tree_debits_posted = tree_debits_posted + 1 WHERE ledger_id = $1",
