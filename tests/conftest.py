@@ -18,11 +18,19 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import hypothesis
 import pytest
 
 from ledger.bootstrap import Services, open_services
 from ledger.config import Settings
 from ledger.store.migrations import migrate
+
+# Hypothesis' timing checks (a 200 ms deadline per example, "too slow" data generation) are
+# wall-clock assertions that a busy machine fails; a property is about behaviour only.
+hypothesis.settings.register_profile(
+    "ledger", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("ledger")
 
 
 def with_database(url: str, name: str) -> str:

@@ -368,23 +368,37 @@ async def test_projection_rows_commit_in_the_append_transaction(
     assert await _widget_names(pool) == [(1, "first"), (2, "ok 1"), (3, "ok 2")]
 
 
-class SlowLoadHandler(CreateWidgetHandler):
-    """Creates widgets after a slow load, so a batch is under way for a while."""
+class HeldLoadHandler(CreateWidgetHandler):
+    """Creates widgets after a load that waits for ``release``, so a batch stays under way
+    for as long as the test needs; ``loading`` is set when the writer is inside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loading = asyncio.Event()
+        self.release = asyncio.Event()
 
     async def load(self, batch: Batch, commands: Sequence[CreateWidget]) -> None:
-        await asyncio.sleep(0.3)
+        self.loading.set()
+        await self.release.wait()
 
 
 async def test_stop_finishes_the_batch_under_way_and_fails_the_queued(
     committer: GroupCommitter, pool: asyncpg.Pool[Any]
 ) -> None:
-    handler = SlowLoadHandler()
+    handler = HeldLoadHandler()
     under_way = asyncio.ensure_future(committer.submit(handler, CreateWidget("under way")))
-    await asyncio.sleep(0.1)  # the writer took it and is loading
+    await handler.loading.wait()  # the writer took it and is loading
     queued = asyncio.ensure_future(committer.submit(handler, CreateWidget("queued")))
+    stopping = asyncio.ensure_future(committer.stop())
+    # One turn of the loop: the two tasks just created take their first step, in order
+    # (``submit`` queues its command, ``stop`` stops taking commands) before the load goes on.
     await asyncio.sleep(0)
+    with pytest.raises(Unavailable):
+        await committer.submit(handler, CreateWidget("after stop"))
+    assert not under_way.done()
+    handler.release.set()
 
-    await committer.stop()
+    await stopping
     outcomes = await asyncio.gather(under_way, queued, return_exceptions=True)
 
     assert isinstance(outcomes[1], Unavailable)

@@ -24,6 +24,9 @@ from ledger.store.migrations import migrate
 from tests.store_helpers import create_database, drop_database, scratch_database_name, with_database
 
 BASE_DATE = dt.date(2026, 6, 1)
+# How long a test waits for the projection runner to reach a position: a hang guard, not a
+# measure, so generous enough for the most loaded machine (a reached position returns at once).
+REACH_WAIT_SECONDS = 120.0
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from ledger.audit.verify import (
 from ledger.bootstrap import Services, async_projections, inline_projections
 from ledger.projections.trial_balance import TrialBalanceProjection
 from tests.integration.test_cli import run_cli
-from tests.projections.helpers import open_books, random_activity
+from tests.projections.helpers import REACH_WAIT_SECONDS, open_books, random_activity
 
 
 async def _books_with_history(services: Services) -> int:
@@ -27,7 +27,9 @@ async def _books_with_history(services: Services) -> int:
     position = 0
     for _ in range(25):
         position = await random_activity(services, books, rng)
-    reached = await services.tracker.wait_for(TrialBalanceProjection.name, position, 5.0)
+    reached = await services.tracker.wait_for(
+        TrialBalanceProjection.name, position, REACH_WAIT_SECONDS
+    )
     assert reached is not None
     return position
 

@@ -13,6 +13,7 @@ from ledger.projections.replay import projected_tables
 from ledger.projections.trial_balance import TrialBalanceProjection
 from tests.integration.test_cli import run_cli
 from tests.projections.helpers import (
+    REACH_WAIT_SECONDS,
     fresh_replay_differences,
     open_books,
     random_activity,
@@ -97,7 +98,7 @@ async def test_rebuilding_one_async_projection_moves_its_tracking(
     for _ in range(10):
         position = await random_activity(services, books, rng)
     name = TrialBalanceProjection.name
-    assert await services.tracker.wait_for(name, position, 5.0) is not None
+    assert await services.tracker.wait_for(name, position, REACH_WAIT_SECONDS) is not None
     rows_before = await services.pool.fetch("SELECT * FROM trial_balance_daily ORDER BY 1, 2, 3")
 
     code, stdout, stderr = await run_cli_async(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 from uuid import UUID
 
@@ -21,13 +21,14 @@ from ledger.bootstrap import Services, inline_projections
 from ledger.commands.journals import EntryInput, PostJournal
 from ledger.commands.reconciliation import CreateMatch, ItemRef
 from ledger.commands.reconciliation_runs import RunRequest
-from ledger.commands.records import RecordInput
+from ledger.commands.records import ImportedRecord, RecordInput
 from ledger.errors import LedgerError
 from ledger.projections.records import RecordsProjection
 from ledger.projections.replay import differing_tables, projected_tables, replay_log
 from ledger.queries.ledgers import LedgerRef
 from ledger.store.migrations import migrate
 from tests.conftest import with_database
+from tests.property.conftest import Acceptance
 
 steps = st.lists(
     st.tuples(
@@ -67,6 +68,18 @@ async def assert_rebuilt_equals_live(services: Services, rebuild_url: str) -> No
         await target.close()
 
 
+async def _imported(
+    acceptance: Acceptance, importing: Awaitable[list[ImportedRecord | LedgerError]]
+) -> list[ImportedRecord | LedgerError]:
+    """The outcomes of an import, each counted as a command (a refused call: all refused)."""
+    try:
+        outcomes = await importing
+    except LedgerError as refused:
+        outcomes = [refused]
+    acceptance.count(outcomes)
+    return outcomes
+
+
 @settings(
     max_examples=8,
     deadline=None,
@@ -74,7 +87,7 @@ async def assert_rebuilt_equals_live(services: Services, rebuild_url: str) -> No
 )
 @given(moves=steps)
 async def test_rebuilt_reconciliation_tables_equal_the_live_ones(
-    services: Services, rebuild_url: str, moves: list[tuple[str, int, int]]
+    services: Services, rebuild_url: str, acceptance: Acceptance, moves: list[tuple[str, int, int]]
 ) -> None:
     slug = f"t{uuid.uuid4().hex[:12]}"
     await services.tenants.create_tenant(slug, "USD")
@@ -87,10 +100,12 @@ async def test_rebuilt_reconciliation_tables_equal_the_live_ones(
     record_ids: list[int] = []
     entries: list[UUID] = []
     match_ids: list[UUID] = []
+    # Refused commands are part of any sequence.
     for kind, a, b in moves:
-        try:
-            if kind == "import":
-                outcomes = await services.records.import_records(
+        if kind == "import":
+            outcomes = await _imported(
+                acceptance,
+                services.records.import_records(
                     tenant,
                     [
                         RecordInput(
@@ -103,11 +118,13 @@ async def test_rebuilt_reconciliation_tables_equal_the_live_ones(
                         )
                         for i in range(1 + b % 4)
                     ],
-                )
-                for outcome in outcomes:
-                    if not isinstance(outcome, LedgerError) and not outcome.replayed:
-                        record_ids.append(msgspec.json.decode(outcome.document)["id"])
-            elif kind == "journal":
+                ),
+            )
+            for outcome in outcomes:
+                if not isinstance(outcome, LedgerError) and not outcome.replayed:
+                    record_ids.append(msgspec.json.decode(outcome.document)["id"])
+        elif kind == "journal":
+            with acceptance.attempt():
                 posted = await services.journals.post(
                     PostJournal(
                         tenant_id=tenant,
@@ -126,40 +143,43 @@ async def test_rebuilt_reconciliation_tables_equal_the_live_ones(
                 )
                 document = msgspec.json.decode(posted.document)
                 entries.append(UUID(document["entries"][0]["id"]))
-            elif kind == "match" and record_ids:
-                refs = [ItemRef(record_id=record_ids[a % len(record_ids)])]
-                if entries and b % 3 == 0:
-                    refs.append(ItemRef(entry_id=entries[b % len(entries)]))
-                else:
-                    refs.append(ItemRef(record_id=record_ids[(a + 1 + b % 2) % len(record_ids)]))
-                # Two concurrent commands: one batch, decided in order.
-                results = await asyncio.gather(
-                    services.reconciliation.create_match(
-                        CreateMatch(tenant_id=tenant, items=tuple(refs), tolerance=200)
-                    ),
-                    services.reconciliation.create_match(
-                        CreateMatch(tenant_id=tenant, items=tuple(reversed(refs)), tolerance=200)
-                    ),
-                    return_exceptions=True,
-                )
-                match_ids += [r.id for r in results if not isinstance(r, BaseException) and r.id]
-            elif kind == "unmatch" and match_ids:
-                target = match_ids[a % len(match_ids)]
-                await asyncio.gather(
-                    services.reconciliation.unmatch(tenant, target),
-                    services.reconciliation.create_match(
-                        CreateMatch(
-                            tenant_id=tenant,
-                            items=(
-                                ItemRef(record_id=record_ids[a % len(record_ids)]),
-                                ItemRef(record_id=record_ids[(a + 1) % len(record_ids)]),
-                            ),
-                            tolerance=200,
-                        )
-                    ),
-                    return_exceptions=True,
-                )
-            elif kind == "run":
+        elif kind == "match" and record_ids:
+            refs = [ItemRef(record_id=record_ids[a % len(record_ids)])]
+            if entries and b % 3 == 0:
+                refs.append(ItemRef(entry_id=entries[b % len(entries)]))
+            else:
+                refs.append(ItemRef(record_id=record_ids[(a + 1 + b % 2) % len(record_ids)]))
+            # Two concurrent commands: one batch, decided in order.
+            results = await asyncio.gather(
+                services.reconciliation.create_match(
+                    CreateMatch(tenant_id=tenant, items=tuple(refs), tolerance=200)
+                ),
+                services.reconciliation.create_match(
+                    CreateMatch(tenant_id=tenant, items=tuple(reversed(refs)), tolerance=200)
+                ),
+                return_exceptions=True,
+            )
+            acceptance.count(results)
+            match_ids += [r.id for r in results if not isinstance(r, BaseException) and r.id]
+        elif kind == "unmatch" and match_ids:
+            target = match_ids[a % len(match_ids)]
+            unmatched = await asyncio.gather(
+                services.reconciliation.unmatch(tenant, target),
+                services.reconciliation.create_match(
+                    CreateMatch(
+                        tenant_id=tenant,
+                        items=(
+                            ItemRef(record_id=record_ids[a % len(record_ids)]),
+                            ItemRef(record_id=record_ids[(a + 1) % len(record_ids)]),
+                        ),
+                        tolerance=200,
+                    )
+                ),
+                return_exceptions=True,
+            )
+            acceptance.count(unmatched)
+        elif kind == "run":
+            with acceptance.attempt():
                 await services.reconciliation.run(
                     RunRequest(
                         tenant_id=tenant,
@@ -171,8 +191,6 @@ async def test_rebuilt_reconciliation_tables_equal_the_live_ones(
                         allow_one_to_many=bool(a % 2),
                     )
                 )
-        except LedgerError:
-            pass  # refused commands are part of any sequence
     await assert_rebuilt_equals_live(services, rebuild_url)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from pathlib import Path
 
 import pytest
@@ -232,6 +231,9 @@ def test_nesting_is_bounded_without_recursion() -> None:
     assert "deep" in caught.value.message
 
 
+# Not a measurement (that is ``make bench``'s) but a hang guard: a reader that is quadratic
+# in these inputs runs for hours, a linear one for a fraction of a second on any machine.
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     "content",
     [
@@ -242,10 +244,8 @@ def test_nesting_is_bounded_without_recursion() -> None:
     ],
 )
 def test_pathological_input_is_refused_quickly(content: bytes) -> None:
-    started = time.perf_counter()
     with pytest.raises(StatementError):
         parse(content)
-    assert time.perf_counter() - started < 2
 
 
 def test_element_count_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
