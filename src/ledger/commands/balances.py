@@ -1,6 +1,6 @@
 """Balance arithmetic for limit checks inside a group-commit batch.
 
-Definitions (spec/API.md §4), per ledger and currency, with the ledger's normal side N and
+Definitions (docs/api.md §4), per ledger and currency, with the ledger's normal side N and
 the other side O:
 
 - ``posted    = N_posted - O_posted``

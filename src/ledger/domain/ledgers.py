@@ -19,7 +19,7 @@ LEDGER_TYPES: tuple[LedgerType, ...] = ("asset", "liability", "equity", "income"
 
 
 def default_normal_balance(ledger_type: LedgerType) -> Direction:
-    """Debit for asset and expense ledgers, credit for the others (spec/API.md §4)."""
+    """Debit for asset and expense ledgers, credit for the others (docs/api.md §4)."""
     return "debit" if ledger_type in ("asset", "expense") else "credit"
 
 

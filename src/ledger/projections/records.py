@@ -13,8 +13,9 @@ before it, so the rows change in position order (an item unmatched and matched a
 batch never meets the unique index of active items twice).
 
 Documents (the JSON the API answers) are rendered here too: :func:`render_record` is the
-exact shape of seed 000 plus ``position``, and a record's first answer is a pure function of
-its event and position, so an idempotent retry re-renders it byte for byte.
+record shape of docs/api.md §6 (fields in that order, ``position`` last), and a record's
+first answer is a pure function of its event and position, so an idempotent retry
+re-renders it byte for byte.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class MatchedRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RecordDocument(msgspec.Struct, frozen=True, kw_only=True):
-    """The record as the API shows it: seed 000's fields in its order, plus ``position``."""
+    """The record as the API shows it (docs/api.md §6), fields in that order."""
 
     amount: int
     direction: str
