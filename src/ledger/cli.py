@@ -1,6 +1,6 @@
 """The ``ledger`` command line: serve | migrate | tenant | key | projections | audit.
 
-Commands that print data print one JSON object on stdout (spec/API.md §2); diagnostics go to
+Commands that print data print one JSON object on stdout (docs/api.md §2); diagnostics go to
 stderr. Exit codes: 0 success, 1 the command was refused (e.g. the slug exists), a rebuild
 could not swap, or ``audit verify`` found a difference; 2 bad usage or configuration.
 ``projections status``, ``projections rebuild`` and ``audit replay`` print a table or a

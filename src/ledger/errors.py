@@ -1,4 +1,4 @@
-"""Domain errors: one class per error code of the API contract (spec/API.md §1).
+"""Domain errors: one class per error code of the API contract (docs/api.md §1).
 
 A domain error is bad input or a rule the request breaks; it is never a bug (bugs are
 asserts). Each class fixes its HTTP status and its contract code, so the API layer maps any

@@ -1,4 +1,4 @@
-"""Authentication of /v1 and GET /v1/tenant (spec/API.md §1 Auth, §2)."""
+"""Authentication of /v1 and GET /v1/tenant (docs/api.md §1 Auth, §2)."""
 
 from __future__ import annotations
 

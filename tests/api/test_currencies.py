@@ -1,4 +1,4 @@
-"""``/v1/currencies`` and ``/v1/fx-rates`` over HTTP (spec/API.md §1, §3).
+"""``/v1/currencies`` and ``/v1/fx-rates`` over HTTP (docs/api.md §1, §3).
 
 Until ``CURRENCY_ROUTES`` is in ``V1_ROUTES``, the app fixture mounts the routes itself on a
 ``/v1`` router configured like ``create_app``'s (guard, tenant dependency, position header,

@@ -1,4 +1,4 @@
-"""Every error is the envelope, whatever raised it (spec/API.md §1)."""
+"""Every error is the envelope, whatever raised it (docs/api.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Journals, balances and statements over HTTP (spec/API.md §4-§5)."""
+"""Journals, balances and statements over HTTP (docs/api.md §4-§5)."""
 
 from __future__ import annotations
 

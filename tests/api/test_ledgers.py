@@ -1,4 +1,4 @@
-"""``/v1/ledgers`` over HTTP (spec/API.md §1, §4): shapes, status codes and error codes."""
+"""``/v1/ledgers`` over HTTP (docs/api.md §1, §4): shapes, status codes and error codes."""
 
 from __future__ import annotations
 

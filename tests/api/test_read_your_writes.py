@@ -1,4 +1,4 @@
-"""Read-your-writes (spec/API.md §1, Positions): ``min_position`` on every GET, the
+"""Read-your-writes (docs/api.md §1, Positions): ``min_position`` on every GET, the
 ``Ledger-Position`` header, and 503 when a position is not reached in time.
 
 The tests assert what a request waited for and what it answered, never how long it took

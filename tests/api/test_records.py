@@ -1,4 +1,4 @@
-"""Records, matches, runs, imports and reports over HTTP (spec/API.md §6)."""
+"""Records, matches, runs, imports and reports over HTTP (docs/api.md §6)."""
 
 from __future__ import annotations
 

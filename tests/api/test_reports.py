@@ -1,4 +1,4 @@
-"""``GET /v1/trial-balance`` and ``GET /v1/events`` (spec/API.md §7), and ``ledger audit
+"""``GET /v1/trial-balance`` and ``GET /v1/events`` (docs/api.md §7), and ``ledger audit
 replay`` giving the trial balance that was served at a position."""
 
 from __future__ import annotations

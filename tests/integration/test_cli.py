@@ -1,4 +1,4 @@
-"""The ``ledger`` CLI, run as a real subprocess against a real database (spec/API.md §2)."""
+"""The ``ledger`` CLI, run as a real subprocess against a real database (docs/api.md §2)."""
 
 from __future__ import annotations
 

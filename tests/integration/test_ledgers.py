@@ -1,4 +1,4 @@
-"""Ledger commands, projection and queries on a real PostgreSQL (spec/API.md §4).
+"""Ledger commands, projection and queries on a real PostgreSQL (docs/api.md §4).
 
 The group committer here is built by the test (tenants + ledgers projections), so these
 tests do not depend on how ``bootstrap`` wires the service.

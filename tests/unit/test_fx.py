@@ -1,4 +1,4 @@
-"""FX rate resolution, rate parsing and conversion at resolved rates (spec/API.md §3)."""
+"""FX rate resolution, rate parsing and conversion at resolved rates (docs/api.md §3)."""
 
 from __future__ import annotations
 

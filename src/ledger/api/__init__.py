@@ -1,4 +1,4 @@
-"""The HTTP API (spec/API.md): ``create_app`` builds the Litestar application."""
+"""The HTTP API (docs/api.md): ``create_app`` builds the Litestar application."""
 
 from ledger.api.app import create_app
 

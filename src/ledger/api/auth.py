@@ -1,6 +1,6 @@
 """Authentication of ``/v1`` requests, and the ``services`` and ``tenant`` dependencies.
 
-Contract (spec/API.md §1):
+Contract (docs/api.md §1):
 
 - Every route of the ``/v1`` router is behind :class:`AuthenticationMiddleware` (mounted on
   the router, outermost); a handler cannot forget it. The key comes from

@@ -5,8 +5,8 @@ Contract of :func:`decode_body` / :func:`decode_json`:
 - The raw bytes are decoded by msgspec straight into the target type with ``strict=True``.
   Litestar's default body path parses into builtins first and then converts leniently, so a
   JSON number passes through ``float`` (``12345678901234567.89`` → ``…568``) and ``"5"``
-  becomes ``5`` (spec/NOTES.md). For money that is wrong, so handlers never take a ``data``
-  argument; they call :func:`decode_body`.
+  becomes ``5`` (Litestar 2's ``msgspec.convert(..., strict=False)``). For money that is
+  wrong, so handlers never take a ``data`` argument; they call :func:`decode_body`.
 - Any failure is a ``ledger.errors.ValidationError`` (400 ``VALIDATION_ERROR``) whose
   ``details.field`` is a JSON path such as ``$.entries[0].amount``: for a missing field the
   path of the missing field itself, for an unknown field the path of that field, ``$`` for

@@ -1,4 +1,4 @@
-"""Currencies and FX rates over HTTP (spec/API.md §3).
+"""Currencies and FX rates over HTTP (docs/api.md §3).
 
 - ``GET /v1/currencies`` → ``{"data": [{"code", "precision", "custom"}], "next_cursor"}``:
   the ISO 4217 currencies (those with a minor unit) and the tenant's custom ones, ordered by

@@ -1,4 +1,4 @@
-"""The error envelope and the exception handlers that produce it (spec/API.md §1).
+"""The error envelope and the exception handlers that produce it (docs/api.md §1).
 
 Contract: every error response, whatever raised it, has the body
 ``{"code": "UPPER_SNAKE", "message": "human sentence", "details": {...}}`` and
@@ -19,7 +19,7 @@ Contract: every error response, whatever raised it, has the body
 header, else :data:`RETRY_AFTER_SECONDS_DEFAULT`.
 
 :func:`error_responses` documents the envelope in the OpenAPI schema: every route passes it
-the status codes it can answer with (spec/API.md §1 asks that every status be documented).
+the status codes it can answer with (docs/api.md §1: every status a route answers is documented).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 
 class UnsupportedMediaType(LedgerError):
-    """The request body is not JSON (spec/API.md §1: JSON in and out)."""
+    """The request body is not JSON (docs/api.md §1: JSON in and out)."""
 
     status_code = 415
     code = "UNSUPPORTED_MEDIA_TYPE"
@@ -256,8 +256,8 @@ def handle_database_unavailable(
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
-    # The trace goes to the log only; the client gets a fixed sentence (spec: a 500 never
-    # leaks a trace).
+    # The trace goes to the log only; the client gets a fixed sentence (docs/api.md §1: a
+    # 500 never leaks a trace).
     log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "INTERNAL_ERROR", INTERNAL_ERROR_MESSAGE)
 

@@ -1,4 +1,4 @@
-"""Ledgers (accounts) over HTTP (spec/API.md §4).
+"""Ledgers (accounts) over HTTP (docs/api.md §4).
 
 - ``POST /v1/ledgers`` → 201 the ledger (below) with ``position``.
 - ``GET /v1/ledgers/{ledger_id}`` → the ledger; 404 ``NOT_FOUND`` for an unknown id, another

@@ -7,7 +7,7 @@ Contract:
 - Two security schemes, either of which authenticates a ``/v1`` route: ``ApiKeyHeader``
   (``X-API-KEY``) and ``BearerAuth`` (``Authorization: Bearer``); ``/v1`` routes list both.
 - Every Struct with ``forbid_unknown_fields=True`` has ``additionalProperties: false`` (Litestar
-  leaves it out, spec/NOTES.md, and schema-driven fuzzers would then send fields we refuse).
+  leaves it out, and schema-driven fuzzers would then send fields we refuse).
 - Error responses are documented per route with ``ledger.api.errors.error_responses``.
 - An unknown path under ``/schema`` is a 404 error envelope like anywhere else (Litestar
   answers an HTML page there).

@@ -1,6 +1,6 @@
 """Read-your-writes: ``min_position`` and ``Ledger-Position`` on every ``/v1`` GET.
 
-Contract (spec/API.md §1, Positions):
+Contract (docs/api.md §1, Positions):
 
 - Every GET under ``/v1`` accepts ``min_position=N`` (a non-negative integer, else 400
   ``VALIDATION_ERROR`` naming ``min_position``) and answers only once the data it serves

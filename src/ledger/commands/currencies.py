@@ -1,4 +1,4 @@
-"""Custom currency and FX rate commands (spec/API.md §3).
+"""Custom currency and FX rate commands (docs/api.md §3).
 
 Both handlers decide inside the group-commit batch. They share one piece of batch scratch
 state, the tenant custom currencies known so far (loaded from ``currencies`` and extended by

@@ -1,4 +1,4 @@
-"""Posting, committing, voiding and reversing journals (spec/API.md §5).
+"""Posting, committing, voiding and reversing journals (docs/api.md §5).
 
 Every rule that depends on state is decided inside the group-commit batch, in arrival order,
 against rows loaded (and, for limited ledgers, locked) once per batch, so N concurrent

@@ -1,4 +1,4 @@
-"""Ledger (account) commands: open, update, close (spec/API.md §4).
+"""Ledger (account) commands: open, update, close (docs/api.md §4).
 
 Every rule is checked inside the group-commit batch, before any event exists, against rows
 loaded once per batch:
@@ -16,7 +16,7 @@ opened earlier in the batch; two updates of one ledger get consecutive versions;
 a parent closed earlier in the batch is refused. :func:`ledger_in_batch` exposes that state to
 other handlers (journals) so they can see ledgers opened or changed earlier in their batch.
 
-Choices the contract leaves open (documented in the OpenAPI schema too):
+Choices made here (documented in docs/api.md §4 and the OpenAPI schema too):
 
 - A tree deeper than ``limits.LEDGER_TREE_DEPTH_MAX`` (16; a root has depth 1) is 400
   ``VALIDATION_ERROR`` with ``details.field = "parent"``: it is an out-of-range value of the

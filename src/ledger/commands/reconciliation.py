@@ -1,4 +1,4 @@
-"""Matching and unmatching items (spec/API.md §6), decided inside group commit.
+"""Matching and unmatching items (docs/api.md §6), decided inside group commit.
 
 "No item is in two active matches" holds under any concurrency, three times over:
 

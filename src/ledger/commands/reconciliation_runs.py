@@ -1,4 +1,4 @@
-"""Reconciliation runs: match two streams by rules, in bulk (spec/API.md §6).
+"""Reconciliation runs: match two streams by rules, in bulk (docs/api.md §6).
 
 A run:
 

@@ -1,4 +1,4 @@
-"""Importing records (spec/API.md §6), and the records use cases as one object.
+"""Importing records (docs/api.md §6), and the records use cases as one object.
 
 A request of one record or of up to ten thousand is ONE group-commit command
 (:class:`ImportRecords`): the handler locks the tenant's ``record_id`` counter once, reads the
@@ -113,7 +113,7 @@ class RecordInput:
 
     def fingerprint(self) -> bytes:
         """sha256 of the record's fields in canonical form: what an idempotent retry must
-        repeat (read-only fields of the seed shape, such as ``status``, are not part of it;
+        repeat (read-only fields of the record document, such as ``status``, are not part of it;
         with ``identity_only``, neither are ``description`` and ``metadata``)."""
         if self.identity_only:
             identity = (

@@ -1,4 +1,4 @@
-"""Tenant and API key commands (the CLI of spec/API.md §2 calls these).
+"""Tenant and API key commands (the CLI of docs/api.md §2 calls these).
 
 Each handler checks its commands inside the group-commit batch against the ``tenants`` and
 ``api_keys`` rows, locked ``FOR UPDATE`` where a decision reads them.

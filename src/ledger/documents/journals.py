@@ -1,4 +1,4 @@
-"""The journal document: the JSON a client gets for a journal (spec/API.md §5).
+"""The journal document: the JSON a client gets for a journal (docs/api.md §5).
 
 ``render_posted`` is a pure function of ``JournalPosted`` and its position, so it is not
 stored: the 201 answer, an idempotent retry's answer (byte for byte the 201: same event, same

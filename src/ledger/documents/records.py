@@ -1,8 +1,8 @@
 """Record and match documents: the JSON the API answers for records and matches.
 
-:func:`render_record` is the exact shape of seed 000 plus ``position``; a record's first
-answer is a pure function of its event and position (:func:`render_imported`), so an
-idempotent retry re-renders it byte for byte. Pure code: commands answer with these
+:func:`render_record` is the record shape of docs/api.md §6 (fields in that order,
+``position`` last); a record's first answer is a pure function of its event and position
+(:func:`render_imported`), so an idempotent retry re-renders it byte for byte. Pure code: commands answer with these
 documents, queries render stored rows into them, the projection writes the rows.
 """
 
@@ -30,7 +30,7 @@ class MatchedRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RecordDocument(msgspec.Struct, frozen=True, kw_only=True):
-    """The record as the API shows it: seed 000's fields in its order, plus ``position``."""
+    """The record as the API shows it (docs/api.md §6), fields in that order."""
 
     amount: int
     direction: str

@@ -24,7 +24,7 @@ def is_iso_currency(code: str) -> bool:
 
 
 # Every code of the ISO 4217 list, including those without a minor unit (XAU, XDR, XTS …):
-# none of them can be a tenant's custom currency (spec/API.md §3: an ISO code → 409).
+# none of them can be a tenant's custom currency (docs/api.md §3: an ISO code → 409).
 ISO_CODES: Final[frozenset[str]] = frozenset(c.code for c in Currency)
 
 

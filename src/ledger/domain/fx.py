@@ -12,7 +12,7 @@
 Events carry values the handlers already validated: ``apply`` does no validation, I/O or
 clock reads.
 
-Rate resolution (spec/API.md §3): converting F to T on day D uses the F→T rate with the
+Rate resolution (docs/api.md §3): converting F to T on day D uses the F→T rate with the
 latest effective date ≤ D, else the inverse of the latest T→F rate with date ≤ D, else there
 is no rate. :func:`resolve_rate` states the rule over in-memory rates; the SQL in
 ``ledger.queries.currencies`` implements the same rule and is tested against this function.
@@ -230,7 +230,7 @@ def resolve_rate(
     to_currency: str,
     on: dt.date,
 ) -> ResolvedRate | None:
-    """The rate converting ``from_currency`` to ``to_currency`` on ``on`` (spec/API.md §3).
+    """The rate converting ``from_currency`` to ``to_currency`` on ``on`` (docs/api.md §3).
 
     ``rates`` maps (base, quote) to the rate set for each effective date. The same currency
     converts at exactly 1. None: no rate applies (the API answers 422 ``FX_RATE_NOT_FOUND``).

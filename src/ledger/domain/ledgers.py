@@ -22,7 +22,7 @@ NUM_ID_COUNTER: Final = "ledger_num_id"
 
 
 def default_normal_balance(ledger_type: LedgerType) -> Direction:
-    """Debit for asset and expense ledgers, credit for the others (spec/API.md §4)."""
+    """Debit for asset and expense ledgers, credit for the others (docs/api.md §4)."""
     return "debit" if ledger_type in ("asset", "expense") else "credit"
 
 

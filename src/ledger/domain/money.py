@@ -2,7 +2,7 @@
 
 Amounts are integers in minor units. Only FX rates are Decimals, and every product is
 computed in a Decimal context wide enough to be exact for 64-bit amounts and 18-digit
-precision differences, then rounded half-to-even once (spec/API.md §3).
+precision differences, then rounded half-to-even once (docs/api.md §3).
 """
 
 from __future__ import annotations

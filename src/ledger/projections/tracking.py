@@ -2,7 +2,7 @@
 
 Design
 ------
-Two kinds of position matter to a reader (spec/API.md §1, Positions):
+Two kinds of position matter to a reader (docs/api.md §1, Positions):
 
 - the **log position**: the last committed event. Inline projections are written in the
   append's transaction, so their tables reflect a position the moment it commits;

@@ -16,7 +16,7 @@ it returns, never with the length of history:
 The ``known_at`` a balance answer reports is the log position its data reflects, read in the
 same statement (``ledger_chain_head``, written in the transaction of every append).
 
-Signs follow the ledger's normal balance (spec/API.md §4): debit-normal ledgers read
+Signs follow the ledger's normal balance (docs/api.md §4): debit-normal ledgers read
 ``debits - credits``, credit-normal ones ``credits - debits``; see ``domain/balances.py``
 for ``pending`` and ``available``.
 """

@@ -6,7 +6,7 @@ read what that transaction sees). They read rows committed before the batch: a r
 currency added by an earlier command of the same batch is not visible to them (the two
 commands were concurrent, so either order is a valid one; a journal stores the rate it used).
 
-Rate resolution (spec/API.md §3, :func:`ledger.domain.fx.resolve_rate` states the same rule
+Rate resolution (docs/api.md §3, :func:`ledger.domain.fx.resolve_rate` states the same rule
 in memory): from→to on day D uses the from→to rate with the latest effective date ≤ D, else
 ``inverse_rate`` of the latest to→from rate with date ≤ D, else there is none. The lookups
 walk the ``fx_rates`` primary key backwards: one index probe per candidate.

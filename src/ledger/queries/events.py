@@ -1,4 +1,4 @@
-"""The tenant's event feed (spec/API.md §7, ``GET /v1/events``): the log, one tenant's rows.
+"""The tenant's event feed (docs/api.md §7, ``GET /v1/events``): the log, one tenant's rows.
 
 Events are served as stored (``state`` is the mapper's JSON, see ``ledger.store.mapper``)
 with two changes: ``timestamp`` becomes the line's ``recorded_at``, and fields listed in

@@ -5,7 +5,7 @@ Everything here is a ``SELECT`` on the ``ledgers`` read table (written inline by
 Every read is tenant-scoped: another tenant's ledger is indistinguishable from one that does
 not exist.
 
-- :class:`LedgerRef` names a ledger the three ways the contract allows (spec/API.md §4):
+- :class:`LedgerRef` names a ledger the three ways the contract allows (docs/api.md §4):
   ``{"ledger_id": uuid}``, ``{"ledger_code": str}`` or ``{"ledger_num_id": int}``.
 - :func:`resolve_ledger_refs` turns many refs into :class:`LedgerRow`\\ s in one statement;
   command handlers call it in ``load`` with the batch connection (``lock=True`` takes

@@ -1,4 +1,4 @@
-"""Opaque list cursors and page limits (spec/API.md §1 "Lists").
+"""Opaque list cursors and page limits (docs/api.md §1 "Lists").
 
 A cursor is the sort key of the last row of a page, JSON-encoded and base64url'd: opaque to
 clients, stable across inserts (keyset pagination, never OFFSET), and checked on decode so a

@@ -1,4 +1,4 @@
-"""Reads of records, matches, runs and reconciliation reports (spec/API.md §6).
+"""Reads of records, matches, runs and reconciliation reports (docs/api.md §6).
 
 Reconciled status is derived, never stored: an item (record or ledger entry) is reconciled
 at position K when it has a ``match_items`` row with ``matched_position <= K`` and no

@@ -1,4 +1,4 @@
-"""The trial balance (spec/API.md §7): per ledger posted debits and credits in base currency.
+"""The trial balance (docs/api.md §7): per ledger posted debits and credits in base currency.
 
 Read from the books' maintained rows (design note in ``ledger/projections/books.py``), in one
 statement, so from one snapshot: per (ledger, currency) of the tenant, the base totals of its
@@ -79,7 +79,7 @@ class TrialBalanceLine:
 
     @property
     def balance(self) -> int:
-        """Signed on the ledger's normal side (spec/API.md §4, Balance sign)."""
+        """Signed on the ledger's normal side (docs/api.md §4, Balance sign)."""
         if self.normal_balance == "debit":
             return self.debits - self.credits
         return self.credits - self.debits

@@ -1,4 +1,4 @@
-"""Ledger balances (as of a date, as known at a position) and statements (spec/API.md §4)."""
+"""Ledger balances (as of a date, as known at a position) and statements (docs/api.md §4)."""
 
 from __future__ import annotations
 

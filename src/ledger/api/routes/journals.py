@@ -1,4 +1,4 @@
-"""Journals over HTTP (spec/API.md §5): post, read, list, reverse, commit, void, bulk.
+"""Journals over HTTP (docs/api.md §5): post, read, list, reverse, commit, void, bulk.
 
 Bodies are decoded strictly from the raw bytes (``ledger.api.body``); shape errors are 400s
 raised here, every rule that needs state is decided in group commit

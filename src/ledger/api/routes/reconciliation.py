@@ -1,4 +1,4 @@
-"""Matches, reconciliation runs and reports over HTTP (spec/API.md §6).
+"""Matches, reconciliation runs and reports over HTTP (docs/api.md §6).
 
 Every rule that needs state is decided in group commit (``ledger.commands.reconciliation``,
 in the precedence order documented there); runs are ``ledger.commands.reconciliation_runs``.

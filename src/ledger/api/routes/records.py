@@ -1,10 +1,11 @@
-"""Records over HTTP (spec/API.md §6): create, bulk, import statements, read, list.
+"""Records over HTTP (docs/api.md §6): create, bulk, import statements, read, list.
 
 Bodies are decoded strictly from the raw bytes (``ledger.api.body``); shape errors are 400s
 raised here; idempotency (``external_id`` per data stream) is decided in group commit
-(``ledger.commands.records``). The record document is seed 000's shape plus ``position``;
-its read-only fields (``id``, ``status``, ``matched_records``) are accepted in a request
-body, as the seed's example sends them, and ignored.
+(``ledger.commands.records``). The record document is
+``ledger.projections.records.RecordDocument`` (docs/api.md §6); its read-only fields (``id``,
+``status``, ``matched_records``) are accepted in a request body, so a client can send back
+a record it read, and ignored.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ DecimalPlaces = Annotated[int, msgspec.Meta(ge=0, le=DECIMAL_PLACES_MAX)]
 
 
 class RecordBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A record (seed 000). ``id``, ``status`` and ``matched_records`` are read-only: accepted
+    """A record. ``id``, ``status`` and ``matched_records`` are read-only: accepted
     and ignored. ``direction`` is the stream's own view (a bank credit is money in)."""
 
     amount: Amount

@@ -1,4 +1,4 @@
-"""Reports and history (spec/API.md §7): the trial balance and the tenant's event feed.
+"""Reports and history (docs/api.md §7): the trial balance and the tenant's event feed.
 
 - ``GET /v1/trial-balance?as_of=&known_at=&limit=&cursor=``: per ledger posted debit and
   credit totals in the tenant's base currency, in ``num_id`` order, paginated; ``totals``

@@ -1,4 +1,4 @@
-"""``GET /v1/tenant``: the tenant the presented API key belongs to (spec/API.md §2)."""
+"""``GET /v1/tenant``: the tenant the presented API key belongs to (docs/api.md §2)."""
 
 from __future__ import annotations
 
