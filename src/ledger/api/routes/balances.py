@@ -7,10 +7,11 @@ from typing import Annotated, Any, Final
 from uuid import UUID
 
 import msgspec
-from litestar import Response, get
+from litestar import get
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from ledger.api.auth import ServicesDep, TenantDep
+from ledger.api.documents import BalancesOut, Encoded, StatementPageOut
 from ledger.api.errors import V1_ERROR_STATUSES, error_responses
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.bootstrap import Services
@@ -25,8 +26,6 @@ from ledger.queries.balances import (
 )
 from ledger.queries.pagination import page_limit
 from ledger.queries.tenants import TenantView
-
-JSON: Final = "application/json"
 
 
 async def _head(services: Services, tenant: TenantView, ledger_id: str) -> LedgerHead:
@@ -63,7 +62,7 @@ async def get_balances(
     tenant: TenantDep,
     as_of: FromQuery[dt.date | None] = None,
     known_at: Annotated[int | None, QueryParameter(ge=0)] = None,
-) -> Response[bytes]:
+) -> Encoded[BalancesOut]:
     head = await _head(services, tenant, ledger_id)
     day = as_of or utc_today()
     answer = await ledger_balances(services.pool, head, day, known_at)
@@ -73,7 +72,7 @@ async def get_balances(
         "known_at": answer.position,
         "balances": answer.rows,
     }
-    return Response(msgspec.json.encode(body), media_type=JSON)
+    return Encoded(msgspec.json.encode(body))
 
 
 @get(
@@ -100,7 +99,7 @@ async def get_statement(
     limit: FromQuery[int | None] = None,
     cursor: FromQuery[str | None] = None,
     order: FromQuery[StatementOrder | None] = None,
-) -> Response[bytes]:
+) -> Encoded[StatementPageOut]:
     head = await _head(services, tenant, ledger_id)
     if date_from and date_to and date_from > date_to:
         raise ValidationError("from is after to", {"field": "from"})
@@ -112,7 +111,7 @@ async def get_statement(
         "next_cursor": page.next_cursor,
         "prev_cursor": page.prev_cursor,
     }
-    return Response(msgspec.json.encode(body), media_type=JSON)
+    return Encoded(msgspec.json.encode(body))
 
 
 BALANCE_ROUTES: Final = [get_balances, get_statement]

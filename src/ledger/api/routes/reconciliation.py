@@ -11,12 +11,21 @@ from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, delete, get, post
+from litestar import Request, delete, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from ledger import limits
 from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.body import decode_body
+from ledger.api.documents import (
+    Encoded,
+    MatchOut,
+    MatchPageOut,
+    ReconciliationSummaryOut,
+    RunOut,
+    RunResultOut,
+    encoded_page,
+)
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
 from ledger.api.openapi import json_body_operation
 from ledger.api.positions import LEDGER_POSITION_DOC
@@ -34,7 +43,6 @@ from ledger.queries.records import (
     run_document,
 )
 
-JSON: Final = "application/json"
 MATCH_ITEMS_MAX: Final = 1000
 NOTE_LENGTH_MAX: Final = 1000
 
@@ -111,7 +119,7 @@ def _items(body: MatchBody) -> tuple[ItemRef, ...]:
 )
 async def post_match(
     request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
+) -> Encoded[MatchOut]:
     body = await decode_body(request, MatchBody)
     document = await services.records.create_match(
         CreateMatch(
@@ -121,7 +129,7 @@ async def post_match(
             note=body.note,
         )
     )
-    return Response(encode(document), status_code=201, media_type=JSON)
+    return Encoded(encode(document), status_code=201)
 
 
 def _uuid(text: str, what: str) -> UUID:
@@ -141,11 +149,11 @@ def _uuid(text: str, what: str) -> UUID:
 )
 async def get_match(
     match_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
+) -> Encoded[MatchOut]:
     document = await match_document(services.pool, tenant.tenant_id, _uuid(match_id, "match"))
     if document is None:
         raise NotFound("no such match", {"match_id": match_id})
-    return Response(document, media_type=JSON)
+    return Encoded(document)
 
 
 @get(
@@ -165,7 +173,7 @@ async def list_matches_route(
     entry_id: FromQuery[UUID | None] = None,
     limit: FromQuery[int | None] = None,
     cursor: FromQuery[str | None] = None,
-) -> Response[bytes]:
+) -> Encoded[MatchPageOut]:
     documents, next_cursor = await list_matches(
         services.pool,
         tenant.tenant_id,
@@ -173,10 +181,7 @@ async def list_matches_route(
         page_limit(limit),
         cursor,
     )
-    tail = msgspec.json.encode(next_cursor)
-    return Response(
-        b'{"data":[' + b",".join(documents) + b'],"next_cursor":' + tail + b"}", media_type=JSON
-    )
+    return Encoded(encoded_page(documents, next_cursor))
 
 
 @delete(
@@ -193,9 +198,9 @@ async def list_matches_route(
 )
 async def delete_match(
     match_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
+) -> Encoded[MatchOut]:
     document = await services.records.unmatch(tenant.tenant_id, _uuid(match_id, "match"))
-    return Response(document, status_code=200, media_type=JSON)
+    return Encoded(document, status_code=200)
 
 
 class RunResponse(msgspec.Struct, frozen=True, kw_only=True):
@@ -237,7 +242,7 @@ class RunResponse(msgspec.Struct, frozen=True, kw_only=True):
 )
 async def post_run(
     request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
+) -> Encoded[RunResultOut]:
     body = await decode_body(request, RunBody)
     outcome = await services.records.run(
         RunRequest(
@@ -265,7 +270,7 @@ async def post_run(
         created_at=outcome.created_at,
         position=outcome.position,
     )
-    return Response(encode(response), status_code=201, media_type=JSON)
+    return Encoded(encode(response), status_code=201)
 
 
 @get(
@@ -278,11 +283,11 @@ async def post_run(
 )
 async def get_run(
     run_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
+) -> Encoded[RunOut]:
     document = await run_document(services.pool, tenant.tenant_id, _uuid(run_id, "run"))
     if document is None:
         raise NotFound("no such run", {"run_id": run_id})
-    return Response(document, media_type=JSON)
+    return Encoded(document)
 
 
 @get(
@@ -305,11 +310,11 @@ async def get_summary(
     data_stream_key: FromQuery[str | None] = None,
     as_of: FromQuery[dt.date | None] = None,
     known_at: Annotated[int | None, QueryParameter(ge=0)] = None,
-) -> Response[bytes]:
+) -> Encoded[ReconciliationSummaryOut]:
     document = await reconciliation_summary(
         services.pool, tenant.tenant_id, data_stream_key, as_of, known_at
     )
-    return Response(document, media_type=JSON)
+    return Encoded(document)
 
 
 RECONCILIATION_ROUTES: Final = [

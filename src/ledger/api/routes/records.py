@@ -14,13 +14,22 @@ import json
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 
 from ledger import limits
 from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.body import decode_body
+from ledger.api.documents import (
+    BulkRecordsOut,
+    Encoded,
+    ImportReportOut,
+    RecordOut,
+    RecordPageOut,
+    encoded_page,
+    replay_response,
+)
 from ledger.api.errors import (
     BODY_ERROR_STATUSES,
     V1_ERROR_STATUSES,
@@ -46,7 +55,6 @@ from ledger.importers import FORMAT_ALIASES, FORMAT_NAMES, FORMATS
 from ledger.queries.pagination import page_limit
 from ledger.queries.records import RecordFilter, list_records, record_document
 
-JSON: Final = "application/json"
 # Ten thousand records with descriptions and metadata do not fit in the default 1 MiB.
 BULK_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
 IMPORT_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
@@ -105,15 +113,10 @@ def to_input(body: RecordBody, path: str = "$", idempotency_key: str | None = No
     )
 
 
-def record_response(record: ImportedRecord) -> Response[bytes]:
+def record_response(record: ImportedRecord) -> Encoded[RecordOut]:
     if record.replayed:
-        return Response(
-            record.document,
-            status_code=200,
-            media_type=JSON,
-            headers={"Idempotent-Replayed": "true"},
-        )
-    return Response(record.document, status_code=201, media_type=JSON)
+        return Encoded(record.document, status_code=200, headers={"Idempotent-Replayed": "true"})
+    return Encoded(record.document, status_code=201)
 
 
 @post(
@@ -126,9 +129,12 @@ def record_response(record: ImportedRecord) -> Response[bytes]:
         "ledgers' entries and are refused (400). Body: see RecordBody."
     ),
     tags=["records"],
-    responses=error_responses(
-        *BODY_ERROR_STATUSES, *V1_ERROR_STATUSES, 409, codes={409: ["IDEMPOTENCY_CONFLICT"]}
-    ),
+    responses={
+        **error_responses(
+            *BODY_ERROR_STATUSES, *V1_ERROR_STATUSES, 409, codes={409: ["IDEMPOTENCY_CONFLICT"]}
+        ),
+        **replay_response(RecordOut),
+    },
     operation_class=json_body_operation(RecordBody),
 )
 async def post_record(
@@ -138,7 +144,7 @@ async def post_record(
     idempotency_key: Annotated[
         str | None, HeaderParameter(name="Idempotency-Key", max_length=EXTERNAL_ID_LENGTH_MAX)
     ] = None,
-) -> Response[bytes]:
+) -> Encoded[RecordOut]:
     body = await decode_body(request, RecordBody)
     record = await services.records.import_record(
         tenant.tenant_id, to_input(body, idempotency_key=idempotency_key)
@@ -175,11 +181,11 @@ def _results(outcomes: list[ImportedRecord | LedgerError]) -> list[bytes]:
 )
 async def post_records_bulk(
     request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
+) -> Encoded[BulkRecordsOut]:
     body = await decode_body(request, BulkRecordsBody)
     inputs = [to_input(r, f"$.records[{i}]") for i, r in enumerate(body.records)]
     outcomes = await services.records.import_records(tenant.tenant_id, inputs)
-    return Response(b'{"data":[' + b",".join(_results(outcomes)) + b"]}", media_type=JSON)
+    return Encoded(b'{"data":[' + b",".join(_results(outcomes)) + b"]}")
 
 
 async def _form_text(form: Any, name: str) -> str | None:
@@ -222,7 +228,7 @@ async def _form_text(form: Any, name: str) -> str | None:
 )
 async def import_records(
     request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
+) -> Encoded[ImportReportOut]:
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         raise UnsupportedMediaType(
@@ -286,7 +292,7 @@ async def import_records(
         part[:1] + msgspec.json.encode({"location": line.location})[1:-1] + b"," + part[1:]
         for line, part in zip(report.lines, results, strict=True)
     ]
-    return Response(head[:-1] + b',"data":[' + b",".join(located) + b"]}", media_type=JSON)
+    return Encoded(head[:-1] + b',"data":[' + b",".join(located) + b"]}")
 
 
 def _record_id(text: str) -> int:
@@ -317,13 +323,13 @@ async def get_record(
     services: ServicesDep,
     tenant: TenantDep,
     known_at: KnownAt = None,
-) -> Response[bytes]:
+) -> Encoded[RecordOut]:
     document = await record_document(
         services.pool, tenant.tenant_id, _record_id(record_id), known_at
     )
     if document is None:
         raise NotFound("no such record", {"record_id": record_id})
-    return Response(document, media_type=JSON)
+    return Encoded(document)
 
 
 @get(
@@ -348,7 +354,7 @@ async def list_records_route(
     known_at: KnownAt = None,
     limit: FromQuery[int | None] = None,
     cursor: FromQuery[str | None] = None,
-) -> Response[bytes]:
+) -> Encoded[RecordPageOut]:
     documents, next_cursor = await list_records(
         services.pool,
         tenant.tenant_id,
@@ -363,10 +369,7 @@ async def list_records_route(
         page_limit(limit),
         cursor,
     )
-    tail = msgspec.json.encode(next_cursor)
-    return Response(
-        b'{"data":[' + b",".join(documents) + b'],"next_cursor":' + tail + b"}", media_type=JSON
-    )
+    return Encoded(encoded_page(documents, next_cursor))
 
 
 RECORD_ROUTES: Final = [
