@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Final
-from uuid import UUID
 
 import msgspec
 from litestar import get
@@ -13,10 +12,11 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.documents import BalancesOut, Encoded, StatementPageOut
 from ledger.api.errors import V1_ERROR_STATUSES, error_responses
+from ledger.api.paths import not_found, uuid_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.bootstrap import Services
 from ledger.clock import utc_today
-from ledger.errors import NotFound, ValidationError
+from ledger.errors import ValidationError
 from ledger.queries.balances import (
     LedgerHead,
     StatementOrder,
@@ -29,13 +29,9 @@ from ledger.queries.tenants import TenantView
 
 
 async def _head(services: Services, tenant: TenantView, ledger_id: str) -> LedgerHead:
-    try:
-        parsed = UUID(ledger_id)
-    except ValueError:
-        parsed = None
-    head = await ledger_head(services.pool, tenant.tenant_id, parsed) if parsed else None
+    head = await ledger_head(services.pool, tenant.tenant_id, uuid_in_path(ledger_id, "ledger"))
     if head is None:
-        raise NotFound("no such ledger", {"ledger_id": ledger_id})
+        raise not_found(ledger_id, "ledger")
     return head
 
 

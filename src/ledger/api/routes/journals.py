@@ -30,6 +30,7 @@ from ledger.api.documents import (
 )
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
 from ledger.api.openapi import json_body_operation
+from ledger.api.paths import not_found, uuid_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.bootstrap import Services
 from ledger.clock import utc_today
@@ -40,7 +41,7 @@ from ledger.commands.journals import (
     request_fingerprint,
     reverse_journal,
 )
-from ledger.errors import LedgerError, NotFound, ValidationError
+from ledger.errors import LedgerError, ValidationError
 from ledger.queries.journals import JournalFilter, journal_document, list_journals
 from ledger.queries.ledgers import LedgerRef
 from ledger.queries.pagination import page_limit
@@ -222,20 +223,11 @@ async def post_journal(
 async def get_journal(
     journal_id: FromPath[str], services: ServicesDep, tenant: TenantDep
 ) -> Encoded[JournalReadOut]:
-    document = None
-    parsed = _uuid_or_none(journal_id)
-    if parsed is not None:
-        document = await journal_document(services.pool, tenant.tenant_id, parsed, utc_today())
+    parsed = uuid_in_path(journal_id, "journal")
+    document = await journal_document(services.pool, tenant.tenant_id, parsed, utc_today())
     if document is None:
-        raise NotFound("no such journal", {"journal_id": journal_id})
+        raise not_found(journal_id, "journal")
     return Encoded(document)
-
-
-def _uuid_or_none(text: str) -> UUID | None:
-    try:
-        return UUID(text)
-    except ValueError:
-        return None
 
 
 @get(
@@ -282,13 +274,6 @@ async def list_journals_route(
     return Encoded(encoded_page(documents, next_cursor))
 
 
-def _journal_id(journal_id: str) -> UUID:
-    parsed = _uuid_or_none(journal_id)
-    if parsed is None:
-        raise NotFound("no such journal", {"journal_id": journal_id})
-    return parsed
-
-
 @post(
     "/journals/{journal_id:str}/reverse",
     summary="Reverse a posted journal",
@@ -318,7 +303,7 @@ async def reverse_journal_route(
         services.journals,
         services.pool,
         tenant.tenant_id,
-        _journal_id(journal_id),
+        uuid_in_path(journal_id, "journal"),
         body.date,
         body.description,
     )
@@ -328,7 +313,7 @@ async def reverse_journal_route(
 async def _settle(
     services: Services, tenant: TenantView, journal_id: str, action: str
 ) -> Encoded[JournalReadOut]:
-    parsed = _journal_id(journal_id)
+    parsed = uuid_in_path(journal_id, "journal")
     position = await services.journals.change_status(tenant.tenant_id, parsed, action)
     document = await journal_document(services.pool, tenant.tenant_id, parsed, utc_today())
     assert document is not None

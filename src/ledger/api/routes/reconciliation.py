@@ -28,11 +28,12 @@ from ledger.api.documents import (
 )
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
 from ledger.api.openapi import json_body_operation
+from ledger.api.paths import not_found, uuid_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.commands.reconciliation import CreateMatch, ItemRef
 from ledger.commands.reconciliation_runs import RunRequest
 from ledger.domain.reconciliation import DATE_WINDOW_DAYS_MAX
-from ledger.errors import NotFound, ValidationError
+from ledger.errors import ValidationError
 from ledger.projections.records import MatchDocument, encode
 from ledger.queries.pagination import page_limit
 from ledger.queries.records import (
@@ -132,13 +133,6 @@ async def post_match(
     return Encoded(encode(document), status_code=201)
 
 
-def _uuid(text: str, what: str) -> UUID:
-    try:
-        return UUID(text)
-    except ValueError:
-        raise NotFound(f"no such {what}", {f"{what}_id": text}) from None
-
-
 @get(
     "/matches/{match_id:str}",
     summary="A match",
@@ -150,9 +144,11 @@ def _uuid(text: str, what: str) -> UUID:
 async def get_match(
     match_id: FromPath[str], services: ServicesDep, tenant: TenantDep
 ) -> Encoded[MatchOut]:
-    document = await match_document(services.pool, tenant.tenant_id, _uuid(match_id, "match"))
+    document = await match_document(
+        services.pool, tenant.tenant_id, uuid_in_path(match_id, "match")
+    )
     if document is None:
-        raise NotFound("no such match", {"match_id": match_id})
+        raise not_found(match_id, "match")
     return Encoded(document)
 
 
@@ -199,7 +195,7 @@ async def list_matches_route(
 async def delete_match(
     match_id: FromPath[str], services: ServicesDep, tenant: TenantDep
 ) -> Encoded[MatchOut]:
-    document = await services.records.unmatch(tenant.tenant_id, _uuid(match_id, "match"))
+    document = await services.records.unmatch(tenant.tenant_id, uuid_in_path(match_id, "match"))
     return Encoded(document, status_code=200)
 
 
@@ -284,9 +280,9 @@ async def post_run(
 async def get_run(
     run_id: FromPath[str], services: ServicesDep, tenant: TenantDep
 ) -> Encoded[RunOut]:
-    document = await run_document(services.pool, tenant.tenant_id, _uuid(run_id, "run"))
+    document = await run_document(services.pool, tenant.tenant_id, uuid_in_path(run_id, "run"))
     if document is None:
-        raise NotFound("no such run", {"run_id": run_id})
+        raise not_found(run_id, "run")
     return Encoded(document)
 
 

@@ -37,6 +37,7 @@ from ledger.api.errors import (
     error_responses,
 )
 from ledger.api.openapi import json_body_operation
+from ledger.api.paths import not_found, serial_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.commands.records import (
     DECIMAL_PLACES_MAX,
@@ -50,7 +51,7 @@ from ledger.commands.records import (
     check_stream_key,
 )
 from ledger.commands.statement_import import StatementImportRequest, import_statement
-from ledger.errors import LedgerError, NotFound, ValidationError
+from ledger.errors import LedgerError, ValidationError
 from ledger.importers import FORMAT_ALIASES, FORMAT_NAMES, FORMATS
 from ledger.queries.pagination import page_limit
 from ledger.queries.records import RecordFilter, list_records, record_document
@@ -295,12 +296,6 @@ async def import_records(
     return Encoded(head[:-1] + b',"data":[' + b",".join(located) + b"]}")
 
 
-def _record_id(text: str) -> int:
-    if text.isdigit() and 0 < int(text) <= limits.AMOUNT_MINOR_MAX:
-        return int(text)
-    raise NotFound("no such record", {"record_id": text})
-
-
 KnownAt = Annotated[
     int | None,
     QueryParameter(
@@ -325,10 +320,10 @@ async def get_record(
     known_at: KnownAt = None,
 ) -> Encoded[RecordOut]:
     document = await record_document(
-        services.pool, tenant.tenant_id, _record_id(record_id), known_at
+        services.pool, tenant.tenant_id, serial_in_path(record_id, "record"), known_at
     )
     if document is None:
-        raise NotFound("no such record", {"record_id": record_id})
+        raise not_found(record_id, "record")
     return Encoded(document)
 
 
