@@ -8,6 +8,7 @@ Struct, none is only filled by a default, none changes type).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,21 @@ async def test_record_and_reconciliation_responses_match_their_schemas(
     )
     assert imported.status_code == 200, imported.text
     assert_matches_declared_schema(openapi, "post", "/v1/records/import", imported)
+
+    csv = b"Date;Amount;Text\n2026-06-05;12,00;fee\n2026-06-06;0,00;nothing\n"
+    mapping = {
+        "date": "Date",
+        "amount": "Amount",
+        "description": "Text",
+        "delimiter": ";",
+        "decimal_separator": ",",
+    }
+    with_skipped = await client.post(
+        "/v1/records/import",
+        files={"file": ("lines.csv", csv)},
+        data={"data_stream_key": "cash", "format": "csv", "mapping": json.dumps(mapping)},
+        headers=auth,
+    )
+    assert with_skipped.status_code == 200, with_skipped.text
+    report = assert_matches_declared_schema(openapi, "post", "/v1/records/import", with_skipped)
+    assert report["skipped_lines"][0]["reason"] == "zero_amount"
