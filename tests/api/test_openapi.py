@@ -91,3 +91,43 @@ async def test_interactive_docs_are_served(client: httpx.AsyncClient) -> None:
         response = await client.get(path)
         assert response.status_code == 200, path
         assert response.headers["content-type"].startswith("text/html")
+
+
+def _success_schemas(document: dict[str, Any]) -> dict[tuple[str, str, str], Any]:
+    """(path, method, status) -> the JSON schema of every 2xx response."""
+    found = {}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if 200 <= int(status) < 300:
+                    content = response.get("content") or {}
+                    found[path, method, status] = content.get("application/json", {}).get("schema")
+    return found
+
+
+async def test_every_success_response_references_a_document_schema(
+    client: httpx.AsyncClient,
+) -> None:
+    document = await _document(client)
+    components = document["components"]["schemas"]
+    schemas = _success_schemas(document)
+    assert len(schemas) >= 35
+    for where, schema in schemas.items():
+        assert schema, where
+        ref = schema.get("$ref", "")
+        assert ref.startswith("#/components/schemas/"), (where, schema)
+        component = components[ref.removeprefix("#/components/schemas/")]
+        assert component["type"] == "object", where
+        assert component["properties"], where
+
+
+async def test_idempotent_replays_are_documented(client: httpx.AsyncClient) -> None:
+    schemas = _success_schemas(await _document(client))
+    for path in ("/v1/journals", "/v1/records"):
+        created = schemas[path, "post", "201"]
+        assert schemas[path, "post", "200"] == created, path
+    assert schemas["/v1/journals", "post", "201"] == {"$ref": "#/components/schemas/JournalOut"}
+    assert schemas["/v1/records", "post", "201"] == {"$ref": "#/components/schemas/RecordOut"}
+    assert schemas["/v1/ledgers/{ledger_id}/balances", "get", "200"] == {
+        "$ref": "#/components/schemas/BalancesOut"
+    }

@@ -588,3 +588,13 @@ async def test_the_schema_documents_the_routes(client: httpx.AsyncClient) -> Non
         assert path in paths, path
     assert "409" in paths["/v1/matches"]["post"]["responses"]
     assert "422" in paths["/v1/matches"]["post"]["responses"]
+
+
+async def test_a_record_id_that_is_not_ascii_digits_is_a_404(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    # "²".isdigit() is true, but it is no integer: int("²") raises.
+    for text in ("²", "١٢", "0", "-1", str(2**63)):
+        response = await client.get(f"/v1/records/{text}", headers=auth)
+        assert response.status_code == 404, (text, response.text)
+        assert response.json()["code"] == "NOT_FOUND"

@@ -36,9 +36,9 @@ from ledger import limits
 from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.body import decode_body
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
+from ledger.api.paths import not_found, uuid_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.bootstrap import Services
-from ledger.errors import NotFound
 from ledger.queries import ledgers as ledger_queries
 from ledger.queries.ledgers import NUM_ID_MAX, LedgerRef, LedgerView
 from ledger.queries.tenants import TenantView
@@ -242,18 +242,12 @@ def ledger_out(view: LedgerView) -> LedgerOut:
     )
 
 
-def _ledger_id(text: str) -> UUID:
-    """The id in the path; a malformed one names no ledger (404, like an unknown one)."""
-    try:
-        return UUID(text)
-    except ValueError:
-        raise NotFound("no such ledger", {"ledger_id": text}) from None
-
-
 async def _existing(services: Services, tenant: TenantView, ledger_id: str) -> LedgerView:
-    view = await ledger_queries.get_ledger(services.pool, tenant.tenant_id, _ledger_id(ledger_id))
+    view = await ledger_queries.get_ledger(
+        services.pool, tenant.tenant_id, uuid_in_path(ledger_id, "ledger")
+    )
     if view is None:
-        raise NotFound("no such ledger", {"ledger_id": ledger_id})
+        raise not_found(ledger_id, "ledger")
     return view
 
 
@@ -387,7 +381,7 @@ class LedgersController(Controller):
         services: ServicesDep,
         tenant: TenantDep,
     ) -> LedgerOut:
-        parsed = _ledger_id(ledger_id)
+        parsed = uuid_in_path(ledger_id, "ledger")
         body = await decode_body(request, UpdateLedgerBody)
         view = await services.ledgers.update_ledger(
             tenant.tenant_id,
@@ -416,5 +410,7 @@ class LedgersController(Controller):
         services: ServicesDep,
         tenant: TenantDep,
     ) -> LedgerOut:
-        view = await services.ledgers.close_ledger(tenant.tenant_id, _ledger_id(ledger_id))
+        view = await services.ledgers.close_ledger(
+            tenant.tenant_id, uuid_in_path(ledger_id, "ledger")
+        )
         return ledger_out(view)

@@ -2,8 +2,9 @@
 
 :func:`render_record` is the record shape of docs/api.md §6 (fields in that order,
 ``position`` last); a record's first answer is a pure function of its event and position
-(:func:`render_imported`), so an idempotent retry re-renders it byte for byte. Pure code: commands answer with these
-documents, queries render stored rows into them, the projection writes the rows.
+(:func:`render_imported`), so an idempotent retry re-renders it byte for byte. Pure code:
+commands answer with these documents, queries render stored rows into them, the projection
+writes the rows.
 """
 
 from __future__ import annotations

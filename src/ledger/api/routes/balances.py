@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Final
-from uuid import UUID
 
 import msgspec
-from litestar import Response, get
+from litestar import get
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.errors import V1_ERROR_STATUSES, error_responses
+from ledger.api.paths import not_found, uuid_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
+from ledger.api.schemas import BalancesOut, Encoded, StatementPageOut
 from ledger.bootstrap import Services
 from ledger.clock import utc_today
-from ledger.errors import NotFound, ValidationError
+from ledger.errors import ValidationError
 from ledger.queries.balances import (
     LedgerHead,
     StatementOrder,
@@ -26,17 +27,11 @@ from ledger.queries.balances import (
 from ledger.queries.pagination import page_limit
 from ledger.queries.tenants import TenantView
 
-JSON: Final = "application/json"
-
 
 async def _head(services: Services, tenant: TenantView, ledger_id: str) -> LedgerHead:
-    try:
-        parsed = UUID(ledger_id)
-    except ValueError:
-        parsed = None
-    head = await ledger_head(services.pool, tenant.tenant_id, parsed) if parsed else None
+    head = await ledger_head(services.pool, tenant.tenant_id, uuid_in_path(ledger_id, "ledger"))
     if head is None:
-        raise NotFound("no such ledger", {"ledger_id": ledger_id})
+        raise not_found(ledger_id, "ledger")
     return head
 
 
@@ -63,7 +58,7 @@ async def get_balances(
     tenant: TenantDep,
     as_of: FromQuery[dt.date | None] = None,
     known_at: Annotated[int | None, QueryParameter(ge=0)] = None,
-) -> Response[bytes]:
+) -> Encoded[BalancesOut]:
     head = await _head(services, tenant, ledger_id)
     day = as_of or utc_today()
     answer = await ledger_balances(services.pool, head, day, known_at)
@@ -73,7 +68,7 @@ async def get_balances(
         "known_at": answer.position,
         "balances": answer.rows,
     }
-    return Response(msgspec.json.encode(body), media_type=JSON)
+    return Encoded(msgspec.json.encode(body))
 
 
 @get(
@@ -100,7 +95,7 @@ async def get_statement(
     limit: FromQuery[int | None] = None,
     cursor: FromQuery[str | None] = None,
     order: FromQuery[StatementOrder | None] = None,
-) -> Response[bytes]:
+) -> Encoded[StatementPageOut]:
     head = await _head(services, tenant, ledger_id)
     if date_from and date_to and date_from > date_to:
         raise ValidationError("from is after to", {"field": "from"})
@@ -112,7 +107,7 @@ async def get_statement(
         "next_cursor": page.next_cursor,
         "prev_cursor": page.prev_cursor,
     }
-    return Response(msgspec.json.encode(body), media_type=JSON)
+    return Encoded(msgspec.json.encode(body))
 
 
 BALANCE_ROUTES: Final = [get_balances, get_statement]

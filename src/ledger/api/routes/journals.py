@@ -13,7 +13,7 @@ from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 
 from ledger import limits
@@ -21,7 +21,17 @@ from ledger.api.auth import ServicesDep, TenantDep, provide_services, provide_te
 from ledger.api.body import decode_body, decode_json
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
 from ledger.api.openapi import json_body_operation
+from ledger.api.paths import not_found, uuid_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
+from ledger.api.schemas import (
+    BulkJournalsOut,
+    Encoded,
+    JournalOut,
+    JournalPageOut,
+    JournalReadOut,
+    encoded_page,
+    replay_response,
+)
 from ledger.bootstrap import Services
 from ledger.clock import utc_today
 from ledger.commands.journals import (
@@ -31,7 +41,7 @@ from ledger.commands.journals import (
     request_fingerprint,
     reverse_journal,
 )
-from ledger.errors import LedgerError, NotFound, ValidationError
+from ledger.errors import LedgerError, ValidationError
 from ledger.queries.journals import JournalFilter, journal_document, list_journals
 from ledger.queries.ledgers import LedgerRef
 from ledger.queries.pagination import page_limit
@@ -42,7 +52,6 @@ JOURNAL_ENTRIES_MAX: Final = 500
 BULK_JOURNALS_MAX: Final = 1000
 TEXT_LENGTH_MAX: Final = 1000
 KEY_LENGTH_MAX: Final = 255
-JSON: Final = "application/json"
 JournalStatus = Literal["posted", "pending", "scheduled", "reversed", "voided"]
 
 Amount = Annotated[int, msgspec.Meta(gt=0, le=limits.AMOUNT_MINOR_MAX)]
@@ -144,15 +153,10 @@ def to_command(
     )
 
 
-def journal_response(posted: PostedJournal) -> Response[bytes]:
+def journal_response(posted: PostedJournal) -> Encoded[JournalOut]:
     if posted.replayed:
-        return Response(
-            posted.document,
-            status_code=200,
-            media_type=JSON,
-            headers={"Idempotent-Replayed": "true"},
-        )
-    return Response(posted.document, status_code=201, media_type=JSON)
+        return Encoded(posted.document, status_code=200, headers={"Idempotent-Replayed": "true"})
+    return Encoded(posted.document, status_code=201)
 
 
 _POST_ERRORS = error_responses(
@@ -184,7 +188,7 @@ _POST_ERRORS = error_responses(
         "journal byte for byte (200, header `Idempotent-Replayed: true`). Body: see JournalBody."
     ),
     tags=["journals"],
-    responses=_POST_ERRORS,
+    responses={**_POST_ERRORS, **replay_response(JournalOut)},
     operation_class=json_body_operation(JournalBody),
 )
 async def post_journal(
@@ -194,7 +198,7 @@ async def post_journal(
     idempotency_key: Annotated[
         str | None, HeaderParameter(name="Idempotency-Key", max_length=KEY_LENGTH_MAX)
     ] = None,
-) -> Response[bytes]:
+) -> Encoded[JournalOut]:
     # The hot path: services and tenant are read directly rather than declared as
     # dependencies, because Litestar resolves two dependencies in an anyio task group (two
     # tasks per request: about a tenth of the process's CPU under load, per the profile).
@@ -218,21 +222,12 @@ async def post_journal(
 )
 async def get_journal(
     journal_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
-    document = None
-    parsed = _uuid_or_none(journal_id)
-    if parsed is not None:
-        document = await journal_document(services.pool, tenant.tenant_id, parsed, utc_today())
+) -> Encoded[JournalReadOut]:
+    parsed = uuid_in_path(journal_id, "journal")
+    document = await journal_document(services.pool, tenant.tenant_id, parsed, utc_today())
     if document is None:
-        raise NotFound("no such journal", {"journal_id": journal_id})
-    return Response(document, media_type=JSON)
-
-
-def _uuid_or_none(text: str) -> UUID | None:
-    try:
-        return UUID(text)
-    except ValueError:
-        return None
+        raise not_found(journal_id, "journal")
+    return Encoded(document)
 
 
 @get(
@@ -259,7 +254,7 @@ async def list_journals_route(
     ] = None,
     limit: FromQuery[int | None] = None,
     cursor: FromQuery[str | None] = None,
-) -> Response[bytes]:
+) -> Encoded[JournalPageOut]:
     documents, next_cursor = await list_journals(
         services.pool,
         tenant.tenant_id,
@@ -276,17 +271,7 @@ async def list_journals_route(
         cursor,
         utc_today(),
     )
-    tail = msgspec.json.encode(next_cursor)
-    return Response(
-        b'{"data":[' + b",".join(documents) + b'],"next_cursor":' + tail + b"}", media_type=JSON
-    )
-
-
-def _journal_id(journal_id: str) -> UUID:
-    parsed = _uuid_or_none(journal_id)
-    if parsed is None:
-        raise NotFound("no such journal", {"journal_id": journal_id})
-    return parsed
+    return Encoded(encoded_page(documents, next_cursor))
 
 
 @post(
@@ -311,14 +296,14 @@ async def reverse_journal_route(
     request: Request[Any, Any, Any],
     services: ServicesDep,
     tenant: TenantDep,
-) -> Response[bytes]:
+) -> Encoded[JournalOut]:
     raw = await request.body()
     body = decode_json(raw, ReverseBody) if raw.strip() else ReverseBody()
     posted = await reverse_journal(
         services.journals,
         services.pool,
         tenant.tenant_id,
-        _journal_id(journal_id),
+        uuid_in_path(journal_id, "journal"),
         body.date,
         body.description,
     )
@@ -327,15 +312,15 @@ async def reverse_journal_route(
 
 async def _settle(
     services: Services, tenant: TenantView, journal_id: str, action: str
-) -> Response[bytes]:
-    parsed = _journal_id(journal_id)
+) -> Encoded[JournalReadOut]:
+    parsed = uuid_in_path(journal_id, "journal")
     position = await services.journals.change_status(tenant.tenant_id, parsed, action)
     document = await journal_document(services.pool, tenant.tenant_id, parsed, utc_today())
     assert document is not None
     # The answer's position is the commit's or void's, so min_position=position sees it.
     answer = msgspec.json.decode(document, type=dict[str, Any])
     answer["position"] = position
-    return Response(msgspec.json.encode(answer), status_code=200, media_type=JSON)
+    return Encoded(msgspec.json.encode(answer), status_code=200)
 
 
 _SETTLE_ERRORS = error_responses(400, 404, 422, *V1_ERROR_STATUSES, codes={422: ["INVALID_STATE"]})
@@ -350,7 +335,7 @@ _SETTLE_ERRORS = error_responses(400, 404, 422, *V1_ERROR_STATUSES, codes={422: 
 )
 async def commit_journal(
     journal_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
+) -> Encoded[JournalReadOut]:
     return await _settle(services, tenant, journal_id, "commit")
 
 
@@ -363,7 +348,7 @@ async def commit_journal(
 )
 async def void_journal(
     journal_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
+) -> Encoded[JournalReadOut]:
     return await _settle(services, tenant, journal_id, "void")
 
 
@@ -392,7 +377,7 @@ async def post_journals_bulk(
     tenant: TenantDep,
     check_duplicates: FromQuery[bool] = False,
     force: FromQuery[bool] = False,
-) -> Response[bytes]:
+) -> Encoded[BulkJournalsOut]:
     body = await decode_body(request, BulkBody)
     commands = [
         to_command(
@@ -421,7 +406,7 @@ async def post_journals_bulk(
             parts.append(msgspec.json.encode({"status": item.status_code, "error": error}))
         else:
             raise item
-    return Response(b'{"data":[' + b",".join(parts) + b"]}", media_type=JSON)
+    return Encoded(b'{"data":[' + b",".join(parts) + b"]}")
 
 
 JOURNAL_ROUTES: Final = [

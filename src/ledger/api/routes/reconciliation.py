@@ -11,7 +11,7 @@ from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, delete, get, post
+from litestar import Request, delete, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from ledger import limits
@@ -19,12 +19,22 @@ from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.body import decode_body
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
 from ledger.api.openapi import json_body_operation
+from ledger.api.paths import not_found, uuid_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
+from ledger.api.schemas import (
+    Encoded,
+    MatchOut,
+    MatchPageOut,
+    ReconciliationSummaryOut,
+    RunOut,
+    RunResultOut,
+    encoded_page,
+)
 from ledger.commands.reconciliation import CreateMatch, ItemRef
 from ledger.commands.reconciliation_runs import RunRequest
 from ledger.documents.records import MatchDocument, encode
 from ledger.domain.reconciliation import DATE_WINDOW_DAYS_MAX
-from ledger.errors import NotFound, ValidationError
+from ledger.errors import ValidationError
 from ledger.queries.pagination import page_limit
 from ledger.queries.records import (
     MatchFilter,
@@ -34,7 +44,6 @@ from ledger.queries.records import (
     run_document,
 )
 
-JSON: Final = "application/json"
 MATCH_ITEMS_MAX: Final = 1000
 NOTE_LENGTH_MAX: Final = 1000
 
@@ -111,7 +120,7 @@ def _items(body: MatchBody) -> tuple[ItemRef, ...]:
 )
 async def post_match(
     request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
+) -> Encoded[MatchOut]:
     body = await decode_body(request, MatchBody)
     document = await services.reconciliation.create_match(
         CreateMatch(
@@ -121,14 +130,7 @@ async def post_match(
             note=body.note,
         )
     )
-    return Response(encode(document), status_code=201, media_type=JSON)
-
-
-def _uuid(text: str, what: str) -> UUID:
-    try:
-        return UUID(text)
-    except ValueError:
-        raise NotFound(f"no such {what}", {f"{what}_id": text}) from None
+    return Encoded(encode(document), status_code=201)
 
 
 @get(
@@ -141,11 +143,13 @@ def _uuid(text: str, what: str) -> UUID:
 )
 async def get_match(
     match_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
-    document = await match_document(services.pool, tenant.tenant_id, _uuid(match_id, "match"))
+) -> Encoded[MatchOut]:
+    document = await match_document(
+        services.pool, tenant.tenant_id, uuid_in_path(match_id, "match")
+    )
     if document is None:
-        raise NotFound("no such match", {"match_id": match_id})
-    return Response(document, media_type=JSON)
+        raise not_found(match_id, "match")
+    return Encoded(document)
 
 
 @get(
@@ -165,7 +169,7 @@ async def list_matches_route(
     entry_id: FromQuery[UUID | None] = None,
     limit: FromQuery[int | None] = None,
     cursor: FromQuery[str | None] = None,
-) -> Response[bytes]:
+) -> Encoded[MatchPageOut]:
     documents, next_cursor = await list_matches(
         services.pool,
         tenant.tenant_id,
@@ -173,10 +177,7 @@ async def list_matches_route(
         page_limit(limit),
         cursor,
     )
-    tail = msgspec.json.encode(next_cursor)
-    return Response(
-        b'{"data":[' + b",".join(documents) + b'],"next_cursor":' + tail + b"}", media_type=JSON
-    )
+    return Encoded(encoded_page(documents, next_cursor))
 
 
 @delete(
@@ -193,9 +194,11 @@ async def list_matches_route(
 )
 async def delete_match(
     match_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
-    document = await services.reconciliation.unmatch(tenant.tenant_id, _uuid(match_id, "match"))
-    return Response(document, status_code=200, media_type=JSON)
+) -> Encoded[MatchOut]:
+    document = await services.reconciliation.unmatch(
+        tenant.tenant_id, uuid_in_path(match_id, "match")
+    )
+    return Encoded(document, status_code=200)
 
 
 class RunResponse(msgspec.Struct, frozen=True, kw_only=True):
@@ -237,7 +240,7 @@ class RunResponse(msgspec.Struct, frozen=True, kw_only=True):
 )
 async def post_run(
     request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
+) -> Encoded[RunResultOut]:
     body = await decode_body(request, RunBody)
     outcome = await services.reconciliation.run(
         RunRequest(
@@ -265,7 +268,7 @@ async def post_run(
         created_at=outcome.created_at,
         position=outcome.position,
     )
-    return Response(encode(response), status_code=201, media_type=JSON)
+    return Encoded(encode(response), status_code=201)
 
 
 @get(
@@ -278,11 +281,11 @@ async def post_run(
 )
 async def get_run(
     run_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
-    document = await run_document(services.pool, tenant.tenant_id, _uuid(run_id, "run"))
+) -> Encoded[RunOut]:
+    document = await run_document(services.pool, tenant.tenant_id, uuid_in_path(run_id, "run"))
     if document is None:
-        raise NotFound("no such run", {"run_id": run_id})
-    return Response(document, media_type=JSON)
+        raise not_found(run_id, "run")
+    return Encoded(document)
 
 
 @get(
@@ -305,11 +308,11 @@ async def get_summary(
     data_stream_key: FromQuery[str | None] = None,
     as_of: FromQuery[dt.date | None] = None,
     known_at: Annotated[int | None, QueryParameter(ge=0)] = None,
-) -> Response[bytes]:
+) -> Encoded[ReconciliationSummaryOut]:
     document = await reconciliation_summary(
         services.pool, tenant.tenant_id, data_stream_key, as_of, known_at
     )
-    return Response(document, media_type=JSON)
+    return Encoded(document)
 
 
 RECONCILIATION_ROUTES: Final = [

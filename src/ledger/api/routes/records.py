@@ -16,7 +16,7 @@ from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 
@@ -30,7 +30,17 @@ from ledger.api.errors import (
     error_responses,
 )
 from ledger.api.openapi import json_body_operation
+from ledger.api.paths import not_found, serial_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
+from ledger.api.schemas import (
+    BulkRecordsOut,
+    Encoded,
+    ImportReportOut,
+    RecordOut,
+    RecordPageOut,
+    encoded_page,
+    replay_response,
+)
 from ledger.commands.records import (
     DECIMAL_PLACES_MAX,
     DESCRIPTION_LENGTH_MAX,
@@ -43,12 +53,11 @@ from ledger.commands.records import (
     check_stream_key,
 )
 from ledger.commands.statement_import import StatementImportRequest, import_statement
-from ledger.errors import LedgerError, NotFound, ValidationError
+from ledger.errors import LedgerError, ValidationError
 from ledger.importers import FORMAT_ALIASES, FORMAT_NAMES, FORMATS
 from ledger.queries.pagination import page_limit
 from ledger.queries.records import RecordFilter, list_records, record_document
 
-JSON: Final = "application/json"
 # Ten thousand records with descriptions and metadata do not fit in the default 1 MiB.
 BULK_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
 IMPORT_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
@@ -107,15 +116,10 @@ def to_input(body: RecordBody, path: str = "$", idempotency_key: str | None = No
     )
 
 
-def record_response(record: ImportedRecord) -> Response[bytes]:
+def record_response(record: ImportedRecord) -> Encoded[RecordOut]:
     if record.replayed:
-        return Response(
-            record.document,
-            status_code=200,
-            media_type=JSON,
-            headers={"Idempotent-Replayed": "true"},
-        )
-    return Response(record.document, status_code=201, media_type=JSON)
+        return Encoded(record.document, status_code=200, headers={"Idempotent-Replayed": "true"})
+    return Encoded(record.document, status_code=201)
 
 
 @post(
@@ -128,9 +132,12 @@ def record_response(record: ImportedRecord) -> Response[bytes]:
         "ledgers' entries and are refused (400). Body: see RecordBody."
     ),
     tags=["records"],
-    responses=error_responses(
-        *BODY_ERROR_STATUSES, *V1_ERROR_STATUSES, 409, codes={409: ["IDEMPOTENCY_CONFLICT"]}
-    ),
+    responses={
+        **error_responses(
+            *BODY_ERROR_STATUSES, *V1_ERROR_STATUSES, 409, codes={409: ["IDEMPOTENCY_CONFLICT"]}
+        ),
+        **replay_response(RecordOut),
+    },
     operation_class=json_body_operation(RecordBody),
 )
 async def post_record(
@@ -140,7 +147,7 @@ async def post_record(
     idempotency_key: Annotated[
         str | None, HeaderParameter(name="Idempotency-Key", max_length=EXTERNAL_ID_LENGTH_MAX)
     ] = None,
-) -> Response[bytes]:
+) -> Encoded[RecordOut]:
     body = await decode_body(request, RecordBody)
     record = await services.records.import_record(
         tenant.tenant_id, to_input(body, idempotency_key=idempotency_key)
@@ -177,11 +184,11 @@ def _results(outcomes: list[ImportedRecord | LedgerError]) -> list[bytes]:
 )
 async def post_records_bulk(
     request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
+) -> Encoded[BulkRecordsOut]:
     body = await decode_body(request, BulkRecordsBody)
     inputs = [to_input(r, f"$.records[{i}]") for i, r in enumerate(body.records)]
     outcomes = await services.records.import_records(tenant.tenant_id, inputs)
-    return Response(b'{"data":[' + b",".join(_results(outcomes)) + b"]}", media_type=JSON)
+    return Encoded(b'{"data":[' + b",".join(_results(outcomes)) + b"]}")
 
 
 async def _form_text(form: Any, name: str) -> str | None:
@@ -224,7 +231,7 @@ async def _form_text(form: Any, name: str) -> str | None:
 )
 async def import_records(
     request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
-) -> Response[bytes]:
+) -> Encoded[ImportReportOut]:
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         raise UnsupportedMediaType(
@@ -239,7 +246,7 @@ async def import_records(
         part[:1] + msgspec.json.encode({"location": line.location})[1:-1] + b"," + part[1:]
         for line, part in zip(report.lines, results, strict=True)
     ]
-    return Response(head[:-1] + b',"data":[' + b",".join(located) + b"]}", media_type=JSON)
+    return Encoded(head[:-1] + b',"data":[' + b",".join(located) + b"]}")
 
 
 async def _import_request(form: Any, tenant_id: UUID) -> StatementImportRequest:
@@ -289,12 +296,6 @@ async def _import_request(form: Any, tenant_id: UUID) -> StatementImportRequest:
     )
 
 
-def _record_id(text: str) -> int:
-    if text.isdigit() and 0 < int(text) <= limits.AMOUNT_MINOR_MAX:
-        return int(text)
-    raise NotFound("no such record", {"record_id": text})
-
-
 KnownAt = Annotated[
     int | None,
     QueryParameter(
@@ -317,13 +318,13 @@ async def get_record(
     services: ServicesDep,
     tenant: TenantDep,
     known_at: KnownAt = None,
-) -> Response[bytes]:
+) -> Encoded[RecordOut]:
     document = await record_document(
-        services.pool, tenant.tenant_id, _record_id(record_id), known_at
+        services.pool, tenant.tenant_id, serial_in_path(record_id, "record"), known_at
     )
     if document is None:
-        raise NotFound("no such record", {"record_id": record_id})
-    return Response(document, media_type=JSON)
+        raise not_found(record_id, "record")
+    return Encoded(document)
 
 
 @get(
@@ -348,7 +349,7 @@ async def list_records_route(
     known_at: KnownAt = None,
     limit: FromQuery[int | None] = None,
     cursor: FromQuery[str | None] = None,
-) -> Response[bytes]:
+) -> Encoded[RecordPageOut]:
     documents, next_cursor = await list_records(
         services.pool,
         tenant.tenant_id,
@@ -363,10 +364,7 @@ async def list_records_route(
         page_limit(limit),
         cursor,
     )
-    tail = msgspec.json.encode(next_cursor)
-    return Response(
-        b'{"data":[' + b",".join(documents) + b'],"next_cursor":' + tail + b"}", media_type=JSON
-    )
+    return Encoded(encoded_page(documents, next_cursor))
 
 
 RECORD_ROUTES: Final = [
