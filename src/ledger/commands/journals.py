@@ -4,7 +4,8 @@ Every rule that depends on state is decided inside the group-commit batch, in ar
 against rows loaded (and, for limited ledgers, locked) once per batch, so N concurrent
 debits can never overdraw a ledger and N concurrent retries of one key create one journal.
 
-Validation precedence of ``PostJournal`` (the first failing rule answers):
+Validation precedence of ``PostJournal`` (the first failing rule answers; each rule is a
+pure function of :mod:`ledger.domain.posting`, which the handler calls in this order):
 
 1. idempotency: a known key with the same request → replay (200); another request → 409
    ``IDEMPOTENCY_CONFLICT``;
@@ -34,30 +35,27 @@ from uuid import UUID
 
 import msgspec
 
-from ledger import limits
 from ledger.commands.balances import Available, BalanceState, available_after, load_limited_balances
 from ledger.commands.ledgers import ledger_in_batch
 from ledger.domain.journals import EntryLine, Journal, JournalWarning
-from ledger.domain.money import assign_residue, convert_exact, round_minor
-from ledger.errors import (
-    AlreadyReversed,
-    CurrencyMismatch,
-    CurrencyUnknown,
-    FxRateNotFound,
-    IdempotencyConflict,
-    InsufficientFunds,
-    InvalidState,
-    JournalUnbalanced,
-    LedgerClosed,
-    LedgerError,
-    LedgerNotFound,
-    NotFound,
-    PossibleDuplicate,
-    ValidationError,
+from ledger.domain.posting import (
+    Original,
+    Pricing,
+    check_entry_ledger,
+    check_min_balance,
+    check_reversible,
+    duplicate_fingerprint,
+    duplicate_warnings,
+    entry_currency,
+    price_entries,
+    rates_wanted,
+    replay_of,
 )
+from ledger.errors import InvalidState, LedgerError, NotFound
 from ledger.queries.currencies import fetch_precisions, fetch_rates
 from ledger.queries.journals import journal_answer
 from ledger.queries.ledgers import LedgerRef, LedgerRow, resolve_ledger_refs
+from ledger.store.database import DbConnection
 from ledger.store.group_commit import Batch, CommandHandler, Decision
 
 JOURNAL_NUMBER_COUNTER = "journal_number"
@@ -141,19 +139,6 @@ def request_fingerprint(request: object) -> bytes:
     return hashlib.sha256(msgspec.json.encode(request, order="sorted")).digest()
 
 
-def duplicate_fingerprint(
-    date: dt.date, reference: str | None, lines: Sequence[tuple[UUID, str, int, str]]
-) -> bytes:
-    """What makes two journals possible duplicates: date, reference, ledgers, directions,
-    amounts and currencies (order-insensitive)."""
-    canonical = [
-        date.isoformat(),
-        reference,
-        sorted((str(ledger), d, a, c) for ledger, d, a, c in lines),
-    ]
-    return hashlib.sha256(msgspec.json.encode(canonical)).digest()
-
-
 @dataclass
 class _Known:
     """Batch state of the journal handler (see group_commit.Batch.scratch)."""
@@ -164,14 +149,28 @@ class _Known:
     ledgers: dict[UUID, dict[LedgerRef, LedgerRow]] = field(default_factory=dict)
     counters: dict[UUID, int] = field(default_factory=dict)
     duplicates: dict[tuple[UUID, bytes], UUID] = field(default_factory=dict)
-    originals: dict[UUID, tuple[str, int, UUID]] = field(
-        default_factory=dict
-    )  # id -> status, version, tenant
+    originals: dict[UUID, Original] = field(default_factory=dict)
     balances: BalanceState = field(default_factory=BalanceState)
 
-
-def _entry_currency(command: PostJournal, entry: EntryInput) -> str:
-    return entry.currency or command.currency or command.base_currency
+    def accept(
+        self,
+        command: PostJournal,
+        number: int,
+        duplicate_print: bytes,
+        changes: Sequence[Available],
+        original: Original | None,
+    ) -> None:
+        """Record an accepted journal (numbered ``number``) for the later commands of the
+        batch: its number, key, fingerprint, balance changes and the original it reverses."""
+        tenant = command.tenant_id
+        if command.reversal_of is not None and original is not None:
+            self.originals[command.reversal_of] = Original("reversed", original.version + 1, tenant)
+        self.counters[tenant] = number
+        if command.external_id is not None:
+            self.keys[(tenant, command.external_id)] = (command.journal_id, command.request_sha256)
+        self.duplicates.setdefault((tenant, duplicate_print), command.journal_id)
+        for change in changes:
+            self.balances.apply(change)
 
 
 class PostJournalHandler(CommandHandler[PostJournal, PostResult]):
@@ -179,351 +178,310 @@ class PostJournalHandler(CommandHandler[PostJournal, PostResult]):
 
     async def load(self, batch: Batch, commands: Sequence[PostJournal]) -> None:
         known = batch.scratch(self, _Known)
-        conn = batch.conn
-        keyed = [(c.tenant_id, c.external_id) for c in commands if c.external_id is not None]
-        if keyed:
-            rows = await conn.fetch(
-                "SELECT j.tenant_id, j.external_id, j.journal_id, j.request_sha256 FROM journals j"
-                " JOIN unnest($1::uuid[], $2::text[]) AS k(tenant_id, external_id)"
-                " USING (tenant_id, external_id)",
-                [t for t, _ in keyed],
-                [k for _, k in keyed],
-            )
-            for r in rows:
-                known.keys[(r["tenant_id"], r["external_id"])] = (
-                    r["journal_id"],
-                    bytes(r["request_sha256"]),
-                )
         by_tenant: dict[UUID, list[PostJournal]] = {}
         for c in commands:
             by_tenant.setdefault(c.tenant_id, []).append(c)
-        if batch.revoked_keys is None:
-            # The batch's revocation check rides along (one round trip less per batch).
-            rows = await conn.fetch(
-                _COUNTERS_AND_REVOKED, JOURNAL_NUMBER_COUNTER, list(by_tenant), batch.key_ids
-            )
-            batch.revoked_keys = {r["revoked_key"] for r in rows if r["revoked_key"] is not None}
-            counters = [r for r in rows if r["revoked_key"] is None]
-        else:
-            counters = await conn.fetch(_COUNTERS, JOURNAL_NUMBER_COUNTER, list(by_tenant))
-        known.counters.update({r["tenant_id"]: r["value"] for r in counters})
-        missing = sorted(t for t in by_tenant if t not in known.counters)
-        if missing:
-            # A tenant with no journal yet has no counter row, so SELECT … FOR UPDATE locked
-            # nothing and another server process could hand out the same numbers. Such
-            # batches take a transaction-level advisory lock per tenant instead (sorted: no
-            # deadlocks), then read again: a row another process committed meanwhile is
-            # locked and used. No row is created here: the books projection writes it with
-            # the first journal, as a rebuild from the log does.
-            await conn.execute(_LOCK_FIRST_NUMBERS, missing, JOURNAL_NUMBER_COUNTER)
-            rows = await conn.fetch(_COUNTERS, JOURNAL_NUMBER_COUNTER, missing)
-            known.counters.update({r["tenant_id"]: r["value"] for r in rows})
+        # The order of the reads is the order of the locks taken (counters, balances,
+        # originals) in every batch: no deadlocks between batches of different processes.
+        await _load_keys(batch.conn, known, commands)
+        await _lock_counters(batch, known, list(by_tenant))
         limited: list[tuple[UUID, str]] = []
         for tenant_id, group in by_tenant.items():
-            codes = {c.base_currency for c in group}
-            codes |= {c.currency for c in group if c.currency}
-            codes |= {e.currency for c in group for e in c.entries if e.currency}
-            known.precisions[tenant_id] = await fetch_precisions(conn, tenant_id, codes)
-            refs = {e.ref for c in group for e in c.entries}
-            ledgers = await resolve_ledger_refs(conn, tenant_id, refs)
-            known.ledgers[tenant_id] = ledgers
-            limited.extend(
-                (row.ledger_id, row.currency)
-                for row in ledgers.values()
-                if row.min_balance is not None and row.currency
-            )
-            wanted = {
-                (_entry_currency(c, e), c.base_currency, c.effective_date)
-                for c in group
-                if c.exchange_rates is None
-                for e in c.entries
-                if _entry_currency(c, e) != c.base_currency
-            }
-            known.rates[tenant_id] = await fetch_rates(conn, tenant_id, wanted) if wanted else {}
-        await load_limited_balances(conn, limited, known.balances)
-        reversal_ids = [c.reversal_of for c in commands if c.reversal_of is not None]
-        if reversal_ids:
-            rows = await conn.fetch(
-                "SELECT journal_id, status, version, tenant_id FROM journals"
-                " WHERE journal_id = ANY($1::uuid[]) FOR UPDATE",
-                reversal_ids,
-            )
-            known.originals.update(
-                {r["journal_id"]: (r["status"], r["version"], r["tenant_id"]) for r in rows}
-            )
-        dup_checks = [c for c in commands if c.check_duplicates]
-        if dup_checks:
-            prints = [self._duplicate_print(known, c) for c in dup_checks]
-            rows = (
-                await conn.fetch(
-                    "SELECT j.tenant_id, j.duplicate_sha256, j.journal_id FROM journals j"
-                    " JOIN unnest($1::uuid[], $2::bytea[]) AS d(tenant_id, duplicate_sha256)"
-                    " USING (tenant_id, duplicate_sha256) WHERE j.status <> 'voided'",
-                    [c.tenant_id for c in dup_checks],
-                    [p for p in prints if p is not None],
-                )
-                if any(p is not None for p in prints)
-                else []
-            )
-            for r in rows:
-                known.duplicates.setdefault(
-                    (r["tenant_id"], bytes(r["duplicate_sha256"])), r["journal_id"]
-                )
-
-    @staticmethod
-    def _duplicate_print(known: _Known, command: PostJournal) -> bytes | None:
-        ledgers = known.ledgers.get(command.tenant_id, {})
-        lines = []
-        for entry in command.entries:
-            row = ledgers.get(entry.ref)
-            if row is None:
-                return None
-            lines.append(
-                (row.ledger_id, entry.direction, entry.amount, _entry_currency(command, entry))
-            )
-        return duplicate_fingerprint(command.date, command.reference, lines)
+            limited.extend(await _load_tenant_facts(batch.conn, known, tenant_id, group))
+        await load_limited_balances(batch.conn, limited, known.balances)
+        await _lock_originals(batch.conn, known, commands)
+        await _load_duplicates(batch.conn, known, commands)
 
     def decide(self, batch: Batch, command: PostJournal) -> Decision[PostResult]:
         known = batch.scratch(self, _Known)
         tenant = command.tenant_id
-
-        # 1. Idempotency.
         if command.external_id is not None:
-            seen = known.keys.get((tenant, command.external_id))
-            if seen is not None:
-                journal_id, fingerprint = seen
-                if fingerprint != command.request_sha256:
-                    raise IdempotencyConflict(
-                        "this idempotency key was used with a different request",
-                        {"journal_id": str(journal_id), "external_id": command.external_id},
-                    )
-                return Decision(events=[], result=JournalReplay(journal_id), tenant_id=tenant)
-
-        # 2. Currencies.
-        precisions = known.precisions.get(tenant, {})
-        journal_currency = command.currency or command.base_currency
-        if journal_currency not in precisions:
-            raise CurrencyUnknown(
-                f"unknown currency {journal_currency!r}", {"currency": journal_currency}
+            replayed = replay_of(
+                known.keys.get((tenant, command.external_id)),
+                command.request_sha256,
+                command.external_id,
             )
-        currencies = [_entry_currency(command, e) for e in command.entries]
-        for index, code in enumerate(currencies):
-            if code not in precisions:
-                raise CurrencyUnknown(
-                    f"unknown currency {code!r}", {"currency": code, "entry_index": index}
-                )
-
-        # 3. Balanced per currency.
-        sums: dict[str, list[int]] = {}
-        for entry, code in zip(command.entries, currencies, strict=True):
-            pair = sums.setdefault(code, [0, 0])
-            pair[0 if entry.direction == "debit" else 1] += entry.amount
-        for code in sorted(sums):
-            debits, credits = sums[code]
-            if debits != credits:
-                raise JournalUnbalanced(
-                    f"debits and credits in {code} differ",
-                    {"currency": code, "debits": debits, "credits": credits},
-                )
-
-        # 4. Conversion to the base currency.
-        base = command.base_currency
-        rates: dict[str, Decimal] = dict(command.exchange_rates or {})
-        tenant_rates = known.rates.get(tenant, {})
-        for index, code in enumerate(currencies):
-            if code == base or code in rates:
-                continue
-            rate = tenant_rates.get((code, base, command.effective_date))
-            if rate is None:
-                raise FxRateNotFound(
-                    f"no {code}->{base} rate on or before {command.effective_date}",
-                    {
-                        "base": code,
-                        "quote": base,
-                        "date": command.effective_date.isoformat(),
-                        "entry_index": index,
-                    },
-                )
-            rates[code] = rate
-        bases: list[int] = []
-        exact_debits = Decimal(0)
-        for entry, code in zip(command.entries, currencies, strict=True):
-            if entry.amount_base is not None:
-                exact = Decimal(entry.amount_base)
-            elif code == base:
-                exact = Decimal(entry.amount)
-            else:
-                exact = convert_exact(entry.amount, rates[code], precisions[code], precisions[base])
-            amount_base = round_minor(exact)
-            if amount_base > limits.AMOUNT_MINOR_MAX:
-                raise ValidationError(
-                    "the amount converted to the base currency exceeds the largest amount",
-                    {"field": f"$.entries[{len(bases)}].amount", "amount_base": str(amount_base)},
-                )
-            bases.append(amount_base)
-            if entry.direction == "debit":
-                exact_debits += exact
-        debit_idx = [i for i, e in enumerate(command.entries) if e.direction == "debit"]
-        credit_idx = [i for i, e in enumerate(command.entries) if e.direction == "credit"]
-        debit_base, credit_base = assign_residue(
-            [bases[i] for i in debit_idx], [bases[i] for i in credit_idx], round_minor(exact_debits)
-        )
-        for i, value in zip(debit_idx, debit_base, strict=True):
-            bases[i] = value
-        for i, value in zip(credit_idx, credit_base, strict=True):
-            bases[i] = value
-
-        # 5. Ledgers.
-        ledgers = known.ledgers.get(tenant, {})
-        rows: list[LedgerRow] = []
-        for index, (entry, code) in enumerate(zip(command.entries, currencies, strict=True)):
-            # A ledger opened, updated or closed earlier in this batch reads as it is now.
-            row = ledger_in_batch(batch, tenant, entry.ref) or ledgers.get(entry.ref)
-            if row is None:
-                raise LedgerNotFound(
-                    "the entry's ledger does not exist",
-                    {"entry_index": index, "ledger": entry.ref.as_json()},
-                )
-            if row.status != "open":
-                raise LedgerClosed(
-                    f"ledger {row.code!r} is closed",
-                    {"entry_index": index, "ledger_id": str(row.ledger_id)},
-                )
-            if row.currency is not None and row.currency != code:
-                raise CurrencyMismatch(
-                    f"ledger {row.code!r} takes {row.currency}, not {code}",
-                    {
-                        "entry_index": index,
-                        "ledger_id": str(row.ledger_id),
-                        "currency": code,
-                        "ledger_currency": row.currency,
-                    },
-                )
-            rows.append(row)
-
-        # 6. Reversal state.
-        reversing: tuple[str, int, UUID] | None = None
-        if command.reversal_of is not None:
-            reversing = known.originals.get(command.reversal_of)
-            if reversing is None or reversing[2] != tenant:
-                raise NotFound("no such journal", {"journal_id": str(command.reversal_of)})
-            if reversing[0] == "reversed":
-                raise AlreadyReversed(
-                    "the journal was reversed already", {"journal_id": str(command.reversal_of)}
-                )
-            if reversing[0] != "posted":
-                raise InvalidState(
-                    f"a {reversing[0]} journal cannot be reversed",
-                    {"journal_id": str(command.reversal_of)},
-                )
-
-        # 7. Possible duplicates.
-        warnings: list[JournalWarning] = []
-        lines = [
-            (row.ledger_id, e.direction, e.amount, code)
-            for row, e, code in zip(rows, command.entries, currencies, strict=True)
-        ]
-        duplicate_print = duplicate_fingerprint(command.date, command.reference, lines)
-        if command.check_duplicates:
-            other = known.duplicates.get((tenant, duplicate_print))
-            if other is not None:
-                if not command.force:
-                    raise PossibleDuplicate(
-                        "a journal with the same date, reference, ledgers and amounts exists",
-                        {"journal_id": str(other)},
-                    )
-                warnings.append(
-                    JournalWarning(
-                        code="POSSIBLE_DUPLICATE",
-                        message="posted with force=true although a similar journal exists",
-                        journal_id=other,
-                    )
-                )
-
-        # 8. Limits (available balance never below min_balance).
-        changes: dict[tuple[UUID, str], Available] = {}
-        for row, entry, code in zip(rows, command.entries, currencies, strict=True):
-            if row.min_balance is None:
-                continue
-            key = (row.ledger_id, code)
-            change = changes.get(key) or Available(row=row, currency=code)
-            changes[key] = change.plus(
-                entry.direction, entry.amount, pending=command.status == "pending"
-            )
-        for (ledger_id, code), change in changes.items():
-            before, after = available_after(known.balances, change)
-            assert change.row.min_balance is not None
-            if after < before and after < change.row.min_balance:
-                raise InsufficientFunds(
-                    f"ledger {change.row.code!r} would go below its minimum balance",
-                    {
-                        "ledger_id": str(ledger_id),
-                        "currency": code,
-                        "available": before,
-                        "required": before - after,
-                        "min_balance": change.row.min_balance,
-                    },
-                )
-
-        # Accepted: build the event, then record its effects for later commands.
-        number = known.counters.get(tenant, 0) + 1
-        entries = tuple(
-            EntryLine(
-                entry_id=uuid.uuid4(),
-                ledger_id=row.ledger_id,
-                ledger_code=row.code,
-                direction=e.direction,
-                amount=e.amount,
-                currency=code,
-                amount_base=amount_base,
-                description=e.description,
-                metadata=e.metadata,
-            )
-            for row, e, code, amount_base in zip(
-                rows, command.entries, currencies, bases, strict=True
-            )
-        )
-        journal = Journal._create(
-            Journal.JournalPosted,
-            id=command.journal_id,
-            tenant_id=tenant,
-            number=number,
-            status=command.status,
-            date=command.date,
-            accrual_date=command.accrual_date,
+            if replayed is not None:
+                return Decision(events=[], result=JournalReplay(replayed), tenant_id=tenant)
+        pricing = price_entries(
+            command.entries,
+            journal_currency=command.currency or command.base_currency,
+            base=command.base_currency,
+            precisions=known.precisions.get(tenant, {}),
+            fixed_rates=command.exchange_rates,
+            loaded_rates=known.rates.get(tenant, {}),
             effective_date=command.effective_date,
-            description=command.description,
-            reference=command.reference,
-            external_id=command.external_id,
-            currency=journal_currency,
-            base_currency=base,
-            exchange_rates={code: rate for code, rate in rates.items() if code in sums},
-            entries=entries,
-            reversal_of=command.reversal_of,
-            warnings=tuple(warnings),
-            metadata=command.metadata,
-            request_sha256=command.request_sha256.hex(),
-            duplicate_sha256=duplicate_print.hex(),
         )
-        events: list[Any] = list(journal.collect_events())
-        if command.reversal_of is not None and reversing is not None:
-            events.append(
-                Journal.JournalReversed(
-                    originator_id=command.reversal_of,
-                    originator_version=reversing[1] + 1,
-                    timestamp=events[0].timestamp,
-                    tenant_id=tenant,
-                    reversed_by=command.journal_id,
-                )
+        rows = _entry_ledgers(batch, known, command, pricing.currencies)
+        original = None
+        if command.reversal_of is not None:
+            original = check_reversible(
+                command.reversal_of, known.originals.get(command.reversal_of), tenant
             )
-            known.originals[command.reversal_of] = ("reversed", reversing[1] + 1, tenant)
-        known.counters[tenant] = number
-        if command.external_id is not None:
-            known.keys[(tenant, command.external_id)] = (command.journal_id, command.request_sha256)
-        known.duplicates.setdefault((tenant, duplicate_print), command.journal_id)
-        for change in changes.values():
-            known.balances.apply(change)
+        duplicate_print = duplicate_fingerprint(
+            command.date,
+            command.reference,
+            [
+                (row.ledger_id, e.direction, e.amount, code)
+                for row, e, code in zip(rows, command.entries, pricing.currencies, strict=True)
+            ],
+        )
+        warnings = duplicate_warnings(
+            known.duplicates.get((tenant, duplicate_print)) if command.check_duplicates else None,
+            force=command.force,
+        )
+        changes = _limit_changes(known.balances, command, rows, pricing.currencies)
+        events = _posted_events(
+            known, command, rows, pricing, warnings, duplicate_print.hex(), original
+        )
+        known.accept(command, events[0].number, duplicate_print, changes, original)
         return Decision(events=events, result=JournalAccepted(events[0]), tenant_id=tenant)
+
+
+async def _load_keys(conn: DbConnection, known: _Known, commands: Sequence[PostJournal]) -> None:
+    """The journals already posted with the commands' idempotency keys."""
+    keyed = [(c.tenant_id, c.external_id) for c in commands if c.external_id is not None]
+    if not keyed:
+        return
+    rows = await conn.fetch(
+        "SELECT j.tenant_id, j.external_id, j.journal_id, j.request_sha256 FROM journals j"
+        " JOIN unnest($1::uuid[], $2::text[]) AS k(tenant_id, external_id)"
+        " USING (tenant_id, external_id)",
+        [t for t, _ in keyed],
+        [k for _, k in keyed],
+    )
+    for r in rows:
+        known.keys[(r["tenant_id"], r["external_id"])] = (
+            r["journal_id"],
+            bytes(r["request_sha256"]),
+        )
+
+
+async def _lock_counters(batch: Batch, known: _Known, tenants: list[UUID]) -> None:
+    """Lock the tenants' journal number counters (and check the batch's API keys)."""
+    conn = batch.conn
+    if batch.revoked_keys is None:
+        # The batch's revocation check rides along (one round trip less per batch).
+        rows = await conn.fetch(
+            _COUNTERS_AND_REVOKED, JOURNAL_NUMBER_COUNTER, tenants, batch.key_ids
+        )
+        batch.revoked_keys = {r["revoked_key"] for r in rows if r["revoked_key"] is not None}
+        counters = [r for r in rows if r["revoked_key"] is None]
+    else:
+        counters = await conn.fetch(_COUNTERS, JOURNAL_NUMBER_COUNTER, tenants)
+    known.counters.update({r["tenant_id"]: r["value"] for r in counters})
+    missing = sorted(t for t in tenants if t not in known.counters)
+    if missing:
+        # A tenant with no journal yet has no counter row, so SELECT … FOR UPDATE locked
+        # nothing and another server process could hand out the same numbers. Such
+        # batches take a transaction-level advisory lock per tenant instead (sorted: no
+        # deadlocks), then read again: a row another process committed meanwhile is
+        # locked and used. No row is created here: the books projection writes it with
+        # the first journal, as a rebuild from the log does.
+        await conn.execute(_LOCK_FIRST_NUMBERS, missing, JOURNAL_NUMBER_COUNTER)
+        rows = await conn.fetch(_COUNTERS, JOURNAL_NUMBER_COUNTER, missing)
+        known.counters.update({r["tenant_id"]: r["value"] for r in rows})
+
+
+async def _load_tenant_facts(
+    conn: DbConnection, known: _Known, tenant_id: UUID, group: Sequence[PostJournal]
+) -> list[tuple[UUID, str]]:
+    """A tenant's currency precisions, named ledgers and needed rates; returns the
+    (ledger, currency) keys of the named ledgers that have a minimum balance."""
+    codes = {c.base_currency for c in group}
+    codes |= {c.currency for c in group if c.currency}
+    codes |= {e.currency for c in group for e in c.entries if e.currency}
+    known.precisions[tenant_id] = await fetch_precisions(conn, tenant_id, codes)
+    refs = {e.ref for c in group for e in c.entries}
+    ledgers = await resolve_ledger_refs(conn, tenant_id, refs)
+    known.ledgers[tenant_id] = ledgers
+    wanted = {
+        key
+        for c in group
+        if c.exchange_rates is None  # a reversal's rates are fixed
+        for key in rates_wanted(c.entries, c.currency, c.base_currency, c.effective_date)
+    }
+    known.rates[tenant_id] = await fetch_rates(conn, tenant_id, wanted) if wanted else {}
+    return [
+        (row.ledger_id, row.currency)
+        for row in ledgers.values()
+        if row.min_balance is not None and row.currency
+    ]
+
+
+async def _lock_originals(
+    conn: DbConnection, known: _Known, commands: Sequence[PostJournal]
+) -> None:
+    """Lock the journals the reversals among ``commands`` reverse."""
+    reversal_ids = [c.reversal_of for c in commands if c.reversal_of is not None]
+    if not reversal_ids:
+        return
+    rows = await conn.fetch(
+        "SELECT journal_id, status, version, tenant_id FROM journals"
+        " WHERE journal_id = ANY($1::uuid[]) FOR UPDATE",
+        reversal_ids,
+    )
+    known.originals.update(
+        {r["journal_id"]: Original(r["status"], r["version"], r["tenant_id"]) for r in rows}
+    )
+
+
+async def _load_duplicates(
+    conn: DbConnection, known: _Known, commands: Sequence[PostJournal]
+) -> None:
+    """The journals (not voided) like the ones that ask for the duplicate check."""
+    prints = [
+        (c.tenant_id, p)
+        for c in commands
+        if c.check_duplicates
+        for p in [_loaded_duplicate_print(known, c)]
+        if p is not None
+    ]
+    if not prints:
+        return
+    rows = await conn.fetch(
+        "SELECT j.tenant_id, j.duplicate_sha256, j.journal_id FROM journals j"
+        " JOIN unnest($1::uuid[], $2::bytea[]) AS d(tenant_id, duplicate_sha256)"
+        " USING (tenant_id, duplicate_sha256) WHERE j.status <> 'voided'",
+        [t for t, _ in prints],
+        [p for _, p in prints],
+    )
+    for r in rows:
+        known.duplicates.setdefault((r["tenant_id"], bytes(r["duplicate_sha256"])), r["journal_id"])
+
+
+def _loaded_duplicate_print(known: _Known, command: PostJournal) -> bytes | None:
+    """The duplicate fingerprint of ``command`` over the loaded ledgers (None: an entry's
+    ledger does not exist, so the journal is refused before any duplicate check)."""
+    ledgers = known.ledgers.get(command.tenant_id, {})
+    lines = []
+    for entry in command.entries:
+        row = ledgers.get(entry.ref)
+        if row is None:
+            return None
+        currency = entry_currency(entry, command.currency, command.base_currency)
+        lines.append((row.ledger_id, entry.direction, entry.amount, currency))
+    return duplicate_fingerprint(command.date, command.reference, lines)
+
+
+def _entry_ledgers(
+    batch: Batch, known: _Known, command: PostJournal, currencies: Sequence[str]
+) -> list[LedgerRow]:
+    """Step 5: each entry's ledger, checked (in entry order)."""
+    tenant = command.tenant_id
+    loaded = known.ledgers.get(tenant, {})
+    return [
+        # A ledger opened, updated or closed earlier in this batch reads as it is now.
+        check_entry_ledger(
+            index,
+            entry.ref,
+            ledger_in_batch(batch, tenant, entry.ref) or loaded.get(entry.ref),
+            code,
+        )
+        for index, (entry, code) in enumerate(zip(command.entries, currencies, strict=True))
+    ]
+
+
+def _limit_changes(
+    balances: BalanceState,
+    command: PostJournal,
+    rows: Sequence[LedgerRow],
+    currencies: Sequence[str],
+) -> list[Available]:
+    """Step 8: what the journal does to each limited ledger's balance, per currency, each
+    checked against the ledger's minimum (in entry order)."""
+    changes: dict[tuple[UUID, str], Available] = {}
+    for row, entry, code in zip(rows, command.entries, currencies, strict=True):
+        if row.min_balance is None:
+            continue
+        key = (row.ledger_id, code)
+        change = changes.get(key) or Available(row=row, currency=code)
+        changes[key] = change.plus(
+            entry.direction, entry.amount, pending=command.status == "pending"
+        )
+    for change in changes.values():
+        before, after = available_after(balances, change)
+        assert change.row.min_balance is not None
+        check_min_balance(
+            ledger_id=change.row.ledger_id,
+            ledger_code=change.row.code,
+            currency=change.currency,
+            min_balance=change.row.min_balance,
+            available_before=before,
+            available_after=after,
+        )
+    return list(changes.values())
+
+
+def _entry_lines(
+    command: PostJournal, rows: Sequence[LedgerRow], pricing: Pricing
+) -> tuple[EntryLine, ...]:
+    """The entries as ``JournalPosted`` stores them: with their ledger, currency and base
+    amount."""
+    return tuple(
+        EntryLine(
+            entry_id=uuid.uuid4(),
+            ledger_id=row.ledger_id,
+            ledger_code=row.code,
+            direction=e.direction,
+            amount=e.amount,
+            currency=code,
+            amount_base=amount_base,
+            description=e.description,
+            metadata=e.metadata,
+        )
+        for row, e, code, amount_base in zip(
+            rows, command.entries, pricing.currencies, pricing.bases, strict=True
+        )
+    )
+
+
+def _posted_events(
+    known: _Known,
+    command: PostJournal,
+    rows: Sequence[LedgerRow],
+    pricing: Pricing,
+    warnings: tuple[JournalWarning, ...],
+    duplicate_sha256: str,
+    original: Original | None,
+) -> list[Any]:
+    """The events of an accepted journal: ``JournalPosted`` with the next number, then, for
+    a reversal, ``JournalReversed`` of the original."""
+    tenant = command.tenant_id
+    journal = Journal._create(
+        Journal.JournalPosted,
+        id=command.journal_id,
+        tenant_id=tenant,
+        number=known.counters.get(tenant, 0) + 1,
+        status=command.status,
+        date=command.date,
+        accrual_date=command.accrual_date,
+        effective_date=command.effective_date,
+        description=command.description,
+        reference=command.reference,
+        external_id=command.external_id,
+        currency=command.currency or command.base_currency,
+        base_currency=command.base_currency,
+        exchange_rates=pricing.rates_used(),
+        entries=_entry_lines(command, rows, pricing),
+        reversal_of=command.reversal_of,
+        warnings=warnings,
+        metadata=command.metadata,
+        request_sha256=command.request_sha256.hex(),
+        duplicate_sha256=duplicate_sha256,
+    )
+    events: list[Any] = list(journal.collect_events())
+    if command.reversal_of is not None and original is not None:
+        events.append(
+            Journal.JournalReversed(
+                originator_id=command.reversal_of,
+                originator_version=original.version + 1,
+                timestamp=events[0].timestamp,
+                tenant_id=tenant,
+                reversed_by=command.journal_id,
+            )
+        )
+    return events
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -61,14 +61,13 @@ from ledger.domain.ledgers import (
     NUM_ID_COUNTER,
     Ledger,
     LedgerType,
+    ancestors_under,
+    check_code_free,
+    check_ledger_currency,
     default_normal_balance,
 )
 from ledger.errors import (
-    CurrencyUnknown,
-    DuplicateCode,
     InvalidState,
-    LedgerClosed,
-    LedgerNotFound,
     NotFound,
     ValidationError,
 )
@@ -320,43 +319,13 @@ class OpenLedgerHandler(CommandHandler[OpenLedger, LedgerView]):
             return ledger_in_batch(batch, tenant_id, ref) or state.loaded.get((tenant_id, ref))
 
         existing = lookup(LedgerRef.by_code(command.code))
-        if existing is not None:
-            raise DuplicateCode(
-                f"a ledger with code {command.code!r} exists already",
-                {"field": "code", "code": command.code, "ledger_id": str(existing.ledger_id)},
-            )
+        check_code_free(command.code, existing.ledger_id if existing is not None else None)
         ancestor_ids: tuple[UUID, ...] = ()
         if command.parent is not None:
-            parent = lookup(command.parent)
-            if parent is None:
-                raise LedgerNotFound(
-                    "the parent ledger does not exist",
-                    {"field": "parent", "parent": command.parent.as_json()},
-                )
-            if parent.status != "open":
-                raise LedgerClosed(
-                    f"the parent ledger {parent.code!r} is closed",
-                    {"field": "parent", "ledger_id": str(parent.ledger_id)},
-                )
-            if parent.depth + 1 > limits.LEDGER_TREE_DEPTH_MAX:
-                raise ValidationError(
-                    f"a ledger tree is at most {limits.LEDGER_TREE_DEPTH_MAX} levels deep;"
-                    f" under this parent the ledger would be at level {parent.depth + 1}",
-                    {
-                        "field": "parent",
-                        "depth": parent.depth + 1,
-                        "depth_max": limits.LEDGER_TREE_DEPTH_MAX,
-                    },
-                )
-            ancestor_ids = parent.ancestor_ids
+            ancestor_ids = ancestors_under(command.parent, lookup(command.parent))
         currency = command.currency
-        if currency is not None and currency not in ISO_PRECISION:
-            custom: dict[tuple[UUID, str], int] = batch.scratch(CUSTOM_CURRENCIES_KEY, dict)
-            if (tenant_id, currency) not in custom:
-                raise CurrencyUnknown(
-                    f"the currency {currency!r} is not known",
-                    {"field": "currency", "currency": currency},
-                )
+        custom: dict[tuple[UUID, str], int] = batch.scratch(CUSTOM_CURRENCIES_KEY, dict)
+        check_ledger_currency(currency, custom_known=(tenant_id, currency) in custom)
         assert tenant_id in state.counters, "load() locks the tenant's counter row first"
         num_id = state.counters[tenant_id] + 1
         normal_balance = command.normal_balance or default_normal_balance(
@@ -377,30 +346,35 @@ class OpenLedgerHandler(CommandHandler[OpenLedger, LedgerView]):
         ).collect_events()
         opened = events[0]
         assert isinstance(opened, Ledger.LedgerOpened)
-        view = LedgerView(
-            ledger_id=command.ledger_id,
-            tenant_id=tenant_id,
-            num_id=num_id,
-            code=command.code,
-            name=command.name,
-            type=command.type,
-            normal_balance=normal_balance,
-            parent_id=opened.parent_id,
-            currency=currency,
-            min_balance=command.min_balance,
-            status="open",
-            metadata=command.metadata,
-            created_at=opened.timestamp,
-            updated_at=opened.timestamp,
-            position=0,
-            version=opened.originator_version,
-            ancestor_ids=(*ancestor_ids, command.ledger_id),
-        )
+        view = _opened_view(opened, ancestor_ids)
         assert view.depth <= limits.LEDGER_TREE_DEPTH_MAX
         # Effects last: a command that raised above left the state as it found it.
         state.counters[tenant_id] = num_id
         _batch_ledgers(batch).remember(tenant_id, view.row())
         return Decision(events=events, result=view, tenant_id=tenant_id)
+
+
+def _opened_view(opened: Ledger.LedgerOpened, ancestor_ids: tuple[UUID, ...]) -> LedgerView:
+    """The new ledger as the API answers it (``position`` 0 until the commit gives it)."""
+    return LedgerView(
+        ledger_id=opened.originator_id,
+        tenant_id=opened.tenant_id,
+        num_id=opened.num_id,
+        code=opened.code,
+        name=opened.name,
+        type=opened.type,
+        normal_balance=opened.normal_balance,
+        parent_id=opened.parent_id,
+        currency=opened.currency,
+        min_balance=opened.min_balance,
+        status="open",
+        metadata=opened.metadata,
+        created_at=opened.timestamp,
+        updated_at=opened.timestamp,
+        position=0,
+        version=opened.originator_version,
+        ancestor_ids=(*ancestor_ids, opened.originator_id),
+    )
 
 
 async def _load_for_change(batch: Batch, ledger_ids: Sequence[UUID]) -> None:

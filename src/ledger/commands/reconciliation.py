@@ -44,16 +44,16 @@ from ledger.domain.records import (
     MatchRule,
     ReconciliationRun,
     RunRules,
+    check_distinct_items,
+    check_match_balances,
+    check_not_voided,
     ledger_stream,
-    match_difference,
 )
 from ledger.errors import (
     AlreadyMatched,
     InvalidState,
     LedgerError,
-    MatchUnbalanced,
     NotFound,
-    ValidationError,
 )
 from ledger.queries.currencies import fetch_precisions
 from ledger.store.group_commit import Batch, CommandHandler, Decision
@@ -240,9 +240,7 @@ class CreateMatchHandler(CommandHandler[CreateMatch, Match.RecordMatched]):
         state = _state(batch)
         tenant = command.tenant_id
         keys = [ref.key(tenant) for ref in command.items]
-        if len(set(keys)) != len(keys):
-            raise ValidationError("an item appears twice in the match", {"field": "$.items"})
-        items: list[MatchItem] = []
+        check_distinct_items(keys)
         rows: list[_Row] = []
         for index, (ref, key) in enumerate(zip(command.items, keys, strict=True)):
             row = state.items.get(key)
@@ -250,32 +248,9 @@ class CreateMatchHandler(CommandHandler[CreateMatch, Match.RecordMatched]):
                 kind = "record" if ref.record_id is not None else "entry"
                 raise NotFound(f"no such {kind}", {"item_index": index, **ref.as_json()})
             rows.append(row)
-            items.append(row.item)
-        for index, row in enumerate(rows):
-            if row.voided:
-                raise InvalidState(
-                    "the entry belongs to a voided journal",
-                    {"item_index": index, "entry_id": str(row.item.entry_id)},
-                )
-        streams = sorted({item.data_stream_key for item in items})
-        if len(streams) < 2:
-            raise MatchUnbalanced(
-                "a match needs items from at least two data streams",
-                {"reason": "single_data_stream", "data_streams": streams},
-            )
-        credits, debits, difference, places = match_difference(tuple(items))
-        if abs(difference) > command.tolerance:
-            raise MatchUnbalanced(
-                "credits and debits differ by more than the tolerance",
-                {
-                    "reason": "unbalanced",
-                    "credits": credits,
-                    "debits": debits,
-                    "difference": difference,
-                    "tolerance": command.tolerance,
-                    "decimal_places": places,
-                },
-            )
+        items = tuple(row.item for row in rows)
+        check_not_voided(items, [row.voided for row in rows])
+        difference, places = check_match_balances(items, command.tolerance)
         for index, (ref, key) in enumerate(zip(command.items, keys, strict=True)):
             other = state.active.get(key)
             if other is not None:
@@ -289,7 +264,7 @@ class CreateMatchHandler(CommandHandler[CreateMatch, Match.RecordMatched]):
             timestamp=Match.RecordMatched.create_timestamp(),
             originator_topic=MATCH_TOPIC,
             tenant_id=tenant,
-            items=tuple(items),
+            items=items,
             difference=difference,
             tolerance=command.tolerance,
             decimal_places=places,

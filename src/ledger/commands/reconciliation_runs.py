@@ -49,7 +49,13 @@ from ledger.domain.reconciliation import (
     normalize_description,
     reconcile,
 )
-from ledger.domain.records import LEDGER_STREAM_PREFIX, MatchRule, RunRules, scale
+from ledger.domain.records import (
+    LEDGER_STREAM_PREFIX,
+    MatchRule,
+    RunRules,
+    scale,
+    tolerance_at_scale,
+)
 from ledger.errors import LedgerError, LedgerNotFound, ValidationError
 from ledger.queries.records import StreamItem, ledger_exists, unreconciled_items
 from ledger.store.group_commit import GroupCommitter
@@ -72,6 +78,16 @@ class RunRequest:
     def rules(self) -> RunRules:
         return RunRules(
             match_on=tuple(f for f in MATCH_ON_FIELDS if f in self.match_on),
+            date_window_days=self.date_window_days,
+            amount_tolerance=self.amount_tolerance,
+            allow_one_to_many=self.allow_one_to_many,
+        )
+
+    @property
+    def matcher_rules(self) -> Rules:
+        """The rules as the matcher (:func:`ledger.domain.reconciliation.reconcile`) takes them."""
+        return Rules(
+            match_on=frozenset(self.match_on),
             date_window_days=self.date_window_days,
             amount_tolerance=self.amount_tolerance,
             allow_one_to_many=self.allow_one_to_many,
@@ -151,6 +167,50 @@ def _item_document(item: StreamItem, stream: str) -> MatchItemDocument:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """A run under way: its request, the items it read (amounts at scale ``places``)."""
+
+    run_id: UUID
+    request: RunRequest
+    left: Sequence[StreamItem]
+    right: Sequence[StreamItem]
+    places: int
+    rules: RunRules  # the request's, computed once
+
+    def rule(self, proposal: Proposal) -> MatchRule:
+        """Why the run made the match ``proposal``: its rules and the deltas accepted."""
+        return MatchRule(
+            run_id=self.run_id,
+            kind=proposal.kind,
+            match_on=self.rules.match_on,
+            date_window_days=self.request.date_window_days,
+            amount_tolerance=self.request.amount_tolerance,
+            amount_difference=proposal.amount_difference,
+            days_apart=proposal.days_apart,
+        )
+
+    def tolerance(self, proposal: Proposal) -> int:
+        """The run's tolerance at the scale of the match ``proposal``."""
+        own = max(
+            [self.left[i].decimal_places for i in proposal.left]
+            + [self.right[i].decimal_places for i in proposal.right]
+        )
+        return tolerance_at_scale(self.request.amount_tolerance, self.places, own)
+
+    def create_match(self, proposal: Proposal) -> CreateMatch:
+        return CreateMatch(
+            tenant_id=self.request.tenant_id,
+            items=(
+                *(_ref(self.left[i]) for i in proposal.left),
+                *(_ref(self.right[i]) for i in proposal.right),
+            ),
+            tolerance=self.tolerance(proposal),
+            rule=self.rule(proposal),
+            run_id=self.run_id,
+        )
+
+
 async def run_reconciliation(
     committer: GroupCommitter, pool: Any, run_handler: CommitRunHandler, request: RunRequest
 ) -> RunOutcome:
@@ -161,77 +221,101 @@ async def run_reconciliation(
         LedgerNotFound: a ``ledger:<code>`` stream names no ledger of the tenant (422).
     """
     _check(request)
+    await _check_ledgers_exist(pool, request)
     tenant = request.tenant_id
+    left = await unreconciled_items(pool, tenant, request.left)
+    right = await unreconciled_items(pool, tenant, request.right)
+    await refresh_statistics(pool, {"records": len(left) + len(right)})
+    places = max((s.decimal_places for s in (*left, *right)), default=2)
+    proposals = await asyncio.to_thread(
+        reconcile, _items(left, places), _items(right, places), request.matcher_rules
+    )
+    run = _Run(
+        run_id=uuid.uuid4(),
+        request=request,
+        left=left,
+        right=right,
+        places=places,
+        rules=request.rules,
+    )
+    if request.dry_run:
+        return _dry_run_outcome(run, proposals)
+    documents, matched_left, matched_right, skipped = await _commit_matches(
+        committer, pool, run_handler, run, proposals
+    )
+    summary = RunSummary(
+        left=request.left,
+        right=request.right,
+        rules=run.rules,
+        matched=len(documents),
+        unmatched_left=len(left) - matched_left,
+        unmatched_right=len(right) - matched_right,
+        skipped=skipped,
+    )
+    committed = await committer.submit(
+        run_handler, CommitRun(tenant_id=tenant, run_id=run.run_id, summary=summary)
+    )
+    completed = committed.result.completed
+    assert completed is not None
+    return RunOutcome(
+        run_id=run.run_id,
+        request=request,
+        matches=documents,
+        matched=summary.matched,
+        unmatched_left=summary.unmatched_left,
+        unmatched_right=summary.unmatched_right,
+        skipped=skipped,
+        created_at=completed.timestamp,
+        position=committed.position,
+    )
+
+
+async def _check_ledgers_exist(pool: Any, request: RunRequest) -> None:
+    """Step 1's last check: each ``ledger:<code>`` stream names a ledger of the tenant."""
     for name in ("left", "right"):
         key: str = getattr(request, name)
         if key.startswith(LEDGER_STREAM_PREFIX) and not await ledger_exists(
-            pool, tenant, key.removeprefix(LEDGER_STREAM_PREFIX)
+            pool, request.tenant_id, key.removeprefix(LEDGER_STREAM_PREFIX)
         ):
             raise LedgerNotFound(
                 f"no ledger with code {key.removeprefix(LEDGER_STREAM_PREFIX)!r}",
                 {"field": name, "data_stream_key": key},
             )
-    left = await unreconciled_items(pool, tenant, request.left)
-    right = await unreconciled_items(pool, tenant, request.right)
-    await refresh_statistics(pool, {"records": len(left) + len(right)})
-    places = max((s.decimal_places for s in (*left, *right)), default=2)
-    rules = Rules(
-        match_on=frozenset(request.match_on),
-        date_window_days=request.date_window_days,
-        amount_tolerance=request.amount_tolerance,
-        allow_one_to_many=request.allow_one_to_many,
-    )
-    proposals = await asyncio.to_thread(
-        reconcile, _items(left, places), _items(right, places), rules
-    )
-    run_id = uuid.uuid4()
+
+
+def _dry_run_outcome(run: _Run, proposals: Sequence[Proposal]) -> RunOutcome:
+    """Step 3: the proposed matches, nothing written."""
     now = dt.datetime.now(dt.UTC)
-    run_rules = request.rules
+    return RunOutcome(
+        run_id=run.run_id,
+        request=run.request,
+        matches=[_proposed(run, p, now) for p in proposals],
+        matched=len(proposals),
+        unmatched_left=len(run.left) - sum(len(p.left) for p in proposals),
+        unmatched_right=len(run.right) - sum(len(p.right) for p in proposals),
+        skipped=0,
+        created_at=now,
+        position=None,
+    )
 
-    def rule(proposal: Proposal) -> MatchRule:
-        return MatchRule(
-            run_id=run_id,
-            kind=proposal.kind,
-            match_on=run_rules.match_on,
-            date_window_days=request.date_window_days,
-            amount_tolerance=request.amount_tolerance,
-            amount_difference=proposal.amount_difference,
-            days_apart=proposal.days_apart,
-        )
 
-    if request.dry_run:
-        documents = [_proposed(p, left, right, request, rule(p), places, now) for p in proposals]
-        return RunOutcome(
-            run_id=run_id,
-            request=request,
-            matches=documents,
-            matched=len(proposals),
-            unmatched_left=len(left) - sum(len(p.left) for p in proposals),
-            unmatched_right=len(right) - sum(len(p.right) for p in proposals),
-            skipped=0,
-            created_at=now,
-            position=None,
-        )
-
-    documents = []
+async def _commit_matches(
+    committer: GroupCommitter,
+    pool: Any,
+    run_handler: CommitRunHandler,
+    run: _Run,
+    proposals: Sequence[Proposal],
+) -> tuple[list[MatchDocument], int, int, int]:
+    """Step 4: write the proposals in slices; returns the matches written, how many left
+    and right items they hold, and how many proposals were skipped."""
+    documents: list[MatchDocument] = []
     matched_left = matched_right = skipped = 0
     for start in range(0, len(proposals), RUN_SLICE_MATCHES):
         chunk = proposals[start : start + RUN_SLICE_MATCHES]
-        matches = tuple(
-            CreateMatch(
-                tenant_id=tenant,
-                items=(
-                    *(_ref(left[i]) for i in p.left),
-                    *(_ref(right[i]) for i in p.right),
-                ),
-                tolerance=_match_tolerance(request.amount_tolerance, places, p, left, right),
-                rule=rule(p),
-                run_id=run_id,
-            )
-            for p in chunk
-        )
+        matches = tuple(run.create_match(p) for p in chunk)
         committed = await committer.submit(
-            run_handler, CommitRun(tenant_id=tenant, run_id=run_id, matches=matches)
+            run_handler,
+            CommitRun(tenant_id=run.request.tenant_id, run_id=run.run_id, matches=matches),
         )
         positions = iter(committed.positions)
         for proposal, outcome in zip(chunk, committed.result.outcomes, strict=True):
@@ -244,61 +328,13 @@ async def run_reconciliation(
         await refresh_statistics(
             pool, {"matches": len(documents), "match_items": matched_left + matched_right}
         )
-    summary = RunSummary(
-        left=request.left,
-        right=request.right,
-        rules=run_rules,
-        matched=len(documents),
-        unmatched_left=len(left) - matched_left,
-        unmatched_right=len(right) - matched_right,
-        skipped=skipped,
-    )
-    committed = await committer.submit(
-        run_handler, CommitRun(tenant_id=tenant, run_id=run_id, summary=summary)
-    )
-    completed = committed.result.completed
-    assert completed is not None
-    return RunOutcome(
-        run_id=run_id,
-        request=request,
-        matches=documents,
-        matched=summary.matched,
-        unmatched_left=summary.unmatched_left,
-        unmatched_right=summary.unmatched_right,
-        skipped=skipped,
-        created_at=completed.timestamp,
-        position=committed.position,
-    )
+    return documents, matched_left, matched_right, skipped
 
 
-def _match_tolerance(
-    tolerance: int,
-    places: int,
-    proposal: Proposal,
-    left: Sequence[StreamItem],
-    right: Sequence[StreamItem],
-) -> int:
-    """The run's tolerance at the match's own scale (its items' largest decimal places),
-    rounded up: the run already checked the difference at its scale."""
-    own = max(
-        [left[i].decimal_places for i in proposal.left]
-        + [right[i].decimal_places for i in proposal.right]
-    )
-    factor = int(10 ** (places - own))
-    return -(-tolerance // factor)
-
-
-def _proposed(
-    proposal: Proposal,
-    left: Sequence[StreamItem],
-    right: Sequence[StreamItem],
-    request: RunRequest,
-    rule: MatchRule,
-    places: int,
-    now: dt.datetime,
-) -> MatchDocument:
-    items = [_item_document(left[i], request.left) for i in proposal.left] + [
-        _item_document(right[i], request.right) for i in proposal.right
+def _proposed(run: _Run, proposal: Proposal, now: dt.datetime) -> MatchDocument:
+    request = run.request
+    items = [_item_document(run.left[i], request.left) for i in proposal.left] + [
+        _item_document(run.right[i], request.right) for i in proposal.right
     ]
     own = max(i.decimal_places for i in items)
     credits = sum(scale(i.amount, i.decimal_places, own) for i in items if i.direction == "credit")
@@ -307,9 +343,9 @@ def _proposed(
         id=None,
         items=items,
         difference=credits - debits,
-        tolerance=_match_tolerance(request.amount_tolerance, places, proposal, left, right),
+        tolerance=run.tolerance(proposal),
         decimal_places=own,
-        rule=rule,
+        rule=run.rule(proposal),
         note=None,
         run_id=None,
         status="proposed",

@@ -8,10 +8,13 @@ the tree can never get a cycle: a parent always exists before its children.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+
+from ledger import errors, limits
+from ledger.domain.currencies import ISO_PRECISION
 
 LedgerType = Literal["asset", "liability", "equity", "income", "expense"]
 Direction = Literal["debit", "credit"]
@@ -120,4 +123,81 @@ class Ledger(Aggregate):
             currency=currency,
             min_balance=min_balance,
             metadata=metadata,
+        )
+
+
+# --- rules of opening a ledger (pure: the handler loads, these decide) ---------------------
+
+
+class ParentLedger(Protocol):
+    """What opening a ledger reads of the parent it names."""
+
+    @property
+    def ledger_id(self) -> UUID: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def status(self) -> str: ...  # "open" | "closed"
+    # From the root down to the parent itself (never empty).
+    @property
+    def ancestor_ids(self) -> tuple[UUID, ...]: ...
+
+
+class LedgerName(Protocol):
+    """How a command names a ledger; only read to report one that does not exist."""
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
+def check_code_free(code: str, holder_id: UUID | None) -> None:
+    """A tenant's ledger codes are unique: ``holder_id`` is the ledger with ``code``, if any.
+
+    Raises:
+        DuplicateCode: a ledger has the code already (409).
+    """
+    if holder_id is not None:
+        raise errors.DuplicateCode(
+            f"a ledger with code {code!r} exists already",
+            {"field": "code", "code": code, "ledger_id": str(holder_id)},
+        )
+
+
+def ancestors_under(name: LedgerName, parent: ParentLedger | None) -> tuple[UUID, ...]:
+    """The ancestor ids (root first, ``parent`` last) of a ledger opened under ``parent``,
+    which ``name`` names: it exists, is open, and the new ledger stays within
+    ``limits.LEDGER_TREE_DEPTH_MAX`` levels.
+
+    Raises:
+        LedgerNotFound, LedgerClosed (422), ValidationError (400): in that order.
+    """
+    if parent is None:
+        raise errors.LedgerNotFound(
+            "the parent ledger does not exist", {"field": "parent", "parent": name.as_json()}
+        )
+    if parent.status != "open":
+        raise errors.LedgerClosed(
+            f"the parent ledger {parent.code!r} is closed",
+            {"field": "parent", "ledger_id": str(parent.ledger_id)},
+        )
+    depth = len(parent.ancestor_ids) + 1
+    if depth > limits.LEDGER_TREE_DEPTH_MAX:
+        raise errors.ValidationError(
+            f"a ledger tree is at most {limits.LEDGER_TREE_DEPTH_MAX} levels deep;"
+            f" under this parent the ledger would be at level {depth}",
+            {"field": "parent", "depth": depth, "depth_max": limits.LEDGER_TREE_DEPTH_MAX},
+        )
+    return parent.ancestor_ids
+
+
+def check_ledger_currency(currency: str | None, *, custom_known: bool) -> None:
+    """A ledger's currency, when it has one, is ISO 4217 or one of the tenant's custom
+    currencies (``custom_known``: the tenant has a custom currency ``currency``).
+
+    Raises:
+        CurrencyUnknown: neither (422).
+    """
+    if currency is not None and currency not in ISO_PRECISION and not custom_known:
+        raise errors.CurrencyUnknown(
+            f"the currency {currency!r} is not known",
+            {"field": "currency", "currency": currency},
         )

@@ -22,6 +22,7 @@ in it; applying one never validates, reads the clock or does I/O.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from uuid import UUID
@@ -29,6 +30,8 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
+
+from ledger.errors import InvalidState, MatchUnbalanced, ValidationError
 
 LEDGER_STREAM_PREFIX: Final = "ledger:"
 # The per-tenant counter (``tenant_counters.counter``) that hands out records' integer ids
@@ -161,6 +164,15 @@ def scale(amount: int, decimal_places: int, to_places: int) -> int:
     return amount * int(10 ** (to_places - decimal_places))
 
 
+def tolerance_at_scale(tolerance: int, places: int, match_places: int) -> int:
+    """A ``tolerance`` at scale ``places`` expressed at a match's own, smaller or equal scale
+    ``match_places``, rounded up: a run checks a match's difference at the run's scale, so
+    the match is recorded with a tolerance its difference is within at its own scale."""
+    assert match_places <= places
+    factor = int(10 ** (places - match_places))
+    return -(-tolerance // factor)
+
+
 def match_difference(items: tuple[MatchItem, ...]) -> tuple[int, int, int, int]:
     """``(credits, debits, difference, decimal_places)`` of ``items``, at the largest scale."""
     places = max(item.decimal_places for item in items)
@@ -172,3 +184,60 @@ def match_difference(items: tuple[MatchItem, ...]) -> tuple[int, int, int, int]:
         else:
             debits += value
     return credits, debits, credits - debits, places
+
+
+# --- rules of a match (pure: the handler loads the items, these decide) --------------------
+
+
+def check_distinct_items(keys: Sequence[Hashable]) -> None:
+    """No item is twice in one match (``keys`` identify the items).
+
+    Raises:
+        ValidationError: an item appears twice (400).
+    """
+    if len(set(keys)) != len(keys):
+        raise ValidationError("an item appears twice in the match", {"field": "$.items"})
+
+
+def check_not_voided(items: Sequence[MatchItem], voided: Sequence[bool]) -> None:
+    """No entry of a match belongs to a voided journal (``voided[i]``: item i's does).
+
+    Raises:
+        InvalidState: the first such item (422).
+    """
+    for index, (item, is_voided) in enumerate(zip(items, voided, strict=True)):
+        if is_voided:
+            raise InvalidState(
+                "the entry belongs to a voided journal",
+                {"item_index": index, "entry_id": str(item.entry_id)},
+            )
+
+
+def check_match_balances(items: tuple[MatchItem, ...], tolerance: int) -> tuple[int, int]:
+    """A match joins at least two data streams, and its credits and debits differ by at most
+    ``tolerance`` (minor units at the items' largest scale). Returns ``(difference,
+    decimal_places)`` (:func:`match_difference`).
+
+    Raises:
+        MatchUnbalanced: one data stream only, then a difference over the tolerance (422).
+    """
+    streams = sorted({item.data_stream_key for item in items})
+    if len(streams) < 2:
+        raise MatchUnbalanced(
+            "a match needs items from at least two data streams",
+            {"reason": "single_data_stream", "data_streams": streams},
+        )
+    credits, debits, difference, places = match_difference(items)
+    if abs(difference) > tolerance:
+        raise MatchUnbalanced(
+            "credits and debits differ by more than the tolerance",
+            {
+                "reason": "unbalanced",
+                "credits": credits,
+                "debits": debits,
+                "difference": difference,
+                "tolerance": tolerance,
+                "decimal_places": places,
+            },
+        )
+    return difference, places

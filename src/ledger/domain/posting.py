@@ -1,0 +1,402 @@
+"""The rules of posting a journal, as pure functions over values a handler has loaded.
+
+``PostJournalHandler`` (``ledger.commands.journals``) loads what a batch needs, then calls
+these in the order of the validation precedence its module docstring lists; each function
+raises the error of its step, with the message and details the API contract fixes. None of
+them does I/O, reads a clock or keeps state, so each is tested without a database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+import msgspec
+
+from ledger import limits
+from ledger.domain.journals import JournalWarning
+from ledger.domain.money import assign_residue, convert_exact, round_minor
+from ledger.errors import (
+    AlreadyReversed,
+    CurrencyMismatch,
+    CurrencyUnknown,
+    FxRateNotFound,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidState,
+    JournalUnbalanced,
+    LedgerClosed,
+    LedgerNotFound,
+    NotFound,
+    PossibleDuplicate,
+    ValidationError,
+)
+
+
+class PostingEntry(Protocol):
+    """What the rules read of an entry of a journal to post."""
+
+    @property
+    def direction(self) -> str: ...  # "debit" | "credit"
+    @property
+    def amount(self) -> int: ...
+    @property
+    def currency(self) -> str | None: ...
+    # Set on reversals: the original's base amount, used as it is instead of converting.
+    @property
+    def amount_base(self) -> int | None: ...
+
+
+class PostingLedger(Protocol):
+    """What the rules read of a ledger an entry posts to."""
+
+    @property
+    def ledger_id(self) -> UUID: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def status(self) -> str: ...  # "open" | "closed"
+    @property
+    def currency(self) -> str | None: ...
+
+
+class LedgerName(Protocol):
+    """How an entry names its ledger; only read to report a ledger that does not exist."""
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
+LedgerT = TypeVar("LedgerT", bound=PostingLedger)
+
+# A rate as loaded for a tenant: (from, to, effective date of the journal) -> rate.
+RateKey = tuple[str, str, dt.date]
+
+
+def entry_currency(entry: PostingEntry, journal_currency: str | None, base_currency: str) -> str:
+    """An entry's currency: its own, else the journal's, else the tenant's base currency."""
+    return entry.currency or journal_currency or base_currency
+
+
+def rates_wanted(
+    entries: Sequence[PostingEntry],
+    journal_currency: str | None,
+    base_currency: str,
+    effective_date: dt.date,
+) -> set[RateKey]:
+    """The rates pricing a journal's entries needs (:func:`resolve_rates`): one for each
+    entry currency other than the base, on the effective date."""
+    currencies = {entry_currency(e, journal_currency, base_currency) for e in entries}
+    return {(code, base_currency, effective_date) for code in currencies if code != base_currency}
+
+
+def replay_of(
+    seen: tuple[UUID, bytes] | None, request_sha256: bytes, external_id: str
+) -> UUID | None:
+    """Step 1, idempotency: the journal to answer again for a retry of ``external_id``, or
+    None when the key is new.
+
+    ``seen`` is the (journal id, request fingerprint) the key was first used with.
+
+    Raises:
+        IdempotencyConflict: the key was used with a different request.
+    """
+    if seen is None:
+        return None
+    journal_id, fingerprint = seen
+    if fingerprint != request_sha256:
+        raise IdempotencyConflict(
+            "this idempotency key was used with a different request",
+            {"journal_id": str(journal_id), "external_id": external_id},
+        )
+    return journal_id
+
+
+def check_currencies_known(
+    journal_currency: str, currencies: Sequence[str], precisions: Mapping[str, int]
+) -> None:
+    """Step 2: the journal's currency, then each entry's (in order), is a known currency.
+
+    Raises:
+        CurrencyUnknown: the first code without a precision.
+    """
+    if journal_currency not in precisions:
+        raise CurrencyUnknown(
+            f"unknown currency {journal_currency!r}", {"currency": journal_currency}
+        )
+    for index, code in enumerate(currencies):
+        if code not in precisions:
+            raise CurrencyUnknown(
+                f"unknown currency {code!r}", {"currency": code, "entry_index": index}
+            )
+
+
+def check_balanced(entries: Sequence[PostingEntry], currencies: Sequence[str]) -> None:
+    """Step 3: debits equal credits in every currency (checked in code order).
+
+    Raises:
+        JournalUnbalanced: the first currency, in code order, whose sides differ.
+    """
+    sums: dict[str, list[int]] = {}
+    for entry, code in zip(entries, currencies, strict=True):
+        pair = sums.setdefault(code, [0, 0])
+        pair[0 if entry.direction == "debit" else 1] += entry.amount
+    for code in sorted(sums):
+        debits, credits = sums[code]
+        if debits != credits:
+            raise JournalUnbalanced(
+                f"debits and credits in {code} differ",
+                {"currency": code, "debits": debits, "credits": credits},
+            )
+
+
+def resolve_rates(
+    currencies: Sequence[str],
+    base: str,
+    fixed: Mapping[str, Decimal] | None,
+    loaded: Mapping[RateKey, Decimal],
+    effective_date: dt.date,
+) -> dict[str, Decimal]:
+    """Step 4: the rate to the base currency of every entry currency other than the base.
+
+    ``fixed`` rates (a reversal's) win; the others come from the ``loaded`` rates of the
+    effective date. The result also holds every fixed rate, used or not.
+
+    Raises:
+        FxRateNotFound: the first entry (in order) whose currency has no rate.
+    """
+    rates: dict[str, Decimal] = dict(fixed or {})
+    for index, code in enumerate(currencies):
+        if code == base or code in rates:
+            continue
+        rate = loaded.get((code, base, effective_date))
+        if rate is None:
+            raise FxRateNotFound(
+                f"no {code}->{base} rate on or before {effective_date}",
+                {
+                    "base": code,
+                    "quote": base,
+                    "date": effective_date.isoformat(),
+                    "entry_index": index,
+                },
+            )
+        rates[code] = rate
+    return rates
+
+
+def base_amounts(
+    entries: Sequence[PostingEntry],
+    currencies: Sequence[str],
+    rates: Mapping[str, Decimal],
+    precisions: Mapping[str, int],
+    base: str,
+) -> list[int]:
+    """Each entry's amount in the base currency, the sides adding up to the same total.
+
+    Each amount is converted exactly and rounded half to even (a given ``amount_base`` is
+    taken as it is); the rounding residue then goes to each side's largest amount
+    (:func:`ledger.domain.money.assign_residue`), so the journal balances in the base
+    currency too. ``rates`` holds a rate for every currency but the base.
+
+    Raises:
+        ValidationError: a converted amount exceeds ``limits.AMOUNT_MINOR_MAX``.
+    """
+    bases: list[int] = []
+    exact_debits = Decimal(0)
+    for entry, code in zip(entries, currencies, strict=True):
+        if entry.amount_base is not None:
+            exact = Decimal(entry.amount_base)
+        elif code == base:
+            exact = Decimal(entry.amount)
+        else:
+            exact = convert_exact(entry.amount, rates[code], precisions[code], precisions[base])
+        amount_base = round_minor(exact)
+        if amount_base > limits.AMOUNT_MINOR_MAX:
+            raise ValidationError(
+                "the amount converted to the base currency exceeds the largest amount",
+                {"field": f"$.entries[{len(bases)}].amount", "amount_base": str(amount_base)},
+            )
+        bases.append(amount_base)
+        if entry.direction == "debit":
+            exact_debits += exact
+    debit_idx = [i for i, e in enumerate(entries) if e.direction == "debit"]
+    credit_idx = [i for i, e in enumerate(entries) if e.direction == "credit"]
+    debit_base, credit_base = assign_residue(
+        [bases[i] for i in debit_idx], [bases[i] for i in credit_idx], round_minor(exact_debits)
+    )
+    for i, value in zip(debit_idx, debit_base, strict=True):
+        bases[i] = value
+    for i, value in zip(credit_idx, credit_base, strict=True):
+        bases[i] = value
+    return bases
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """Steps 2 to 4 passed: what the journal's entries are worth in the base currency."""
+
+    currencies: list[str]  # each entry's currency, in entry order
+    rates: dict[str, Decimal]  # the rates used (fixed ones included), by currency
+    bases: list[int]  # each entry's base amount, in entry order
+
+    def rates_used(self) -> dict[str, Decimal]:
+        """The rates of the currencies the entries are in (what the journal records)."""
+        return {code: rate for code, rate in self.rates.items() if code in self.currencies}
+
+
+def price_entries(
+    entries: Sequence[PostingEntry],
+    *,
+    journal_currency: str,
+    base: str,
+    precisions: Mapping[str, int],
+    fixed_rates: Mapping[str, Decimal] | None,
+    loaded_rates: Mapping[RateKey, Decimal],
+    effective_date: dt.date,
+) -> Pricing:
+    """Steps 2 (currencies), 3 (balanced) and 4 (rates, base amounts), in that order.
+
+    ``journal_currency`` is the journal's own currency, or the base currency when it has
+    none; an entry without a currency is in the journal's currency.
+    """
+    currencies = [entry_currency(e, journal_currency, base) for e in entries]
+    check_currencies_known(journal_currency, currencies, precisions)
+    check_balanced(entries, currencies)
+    rates = resolve_rates(currencies, base, fixed_rates, loaded_rates, effective_date)
+    return Pricing(
+        currencies=currencies,
+        rates=rates,
+        bases=base_amounts(entries, currencies, rates, precisions, base),
+    )
+
+
+def check_entry_ledger(
+    index: int, name: LedgerName, ledger: LedgerT | None, currency: str
+) -> LedgerT:
+    """Step 5 for entry ``index``: its ledger exists, is open and takes its currency.
+
+    Returns the ledger.
+
+    Raises:
+        LedgerNotFound, LedgerClosed, CurrencyMismatch: in that order.
+    """
+    if ledger is None:
+        raise LedgerNotFound(
+            "the entry's ledger does not exist",
+            {"entry_index": index, "ledger": name.as_json()},
+        )
+    if ledger.status != "open":
+        raise LedgerClosed(
+            f"ledger {ledger.code!r} is closed",
+            {"entry_index": index, "ledger_id": str(ledger.ledger_id)},
+        )
+    if ledger.currency is not None and ledger.currency != currency:
+        raise CurrencyMismatch(
+            f"ledger {ledger.code!r} takes {ledger.currency}, not {currency}",
+            {
+                "entry_index": index,
+                "ledger_id": str(ledger.ledger_id),
+                "currency": currency,
+                "ledger_currency": ledger.currency,
+            },
+        )
+    return ledger
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """A journal as a reversal of it finds it (locked inside the batch)."""
+
+    status: str  # "posted" | "pending" | "voided" | "reversed"
+    version: int
+    tenant_id: UUID
+
+
+def check_reversible(journal_id: UUID, original: Original | None, tenant_id: UUID) -> Original:
+    """Step 6: the journal a reversal names exists in the tenant and is posted, not reversed.
+
+    Returns the original.
+
+    Raises:
+        NotFound: no such journal in the tenant.
+        AlreadyReversed: it was reversed before (409).
+        InvalidState: it is pending or voided (422).
+    """
+    if original is None or original.tenant_id != tenant_id:
+        raise NotFound("no such journal", {"journal_id": str(journal_id)})
+    if original.status == "reversed":
+        raise AlreadyReversed("the journal was reversed already", {"journal_id": str(journal_id)})
+    if original.status != "posted":
+        raise InvalidState(
+            f"a {original.status} journal cannot be reversed", {"journal_id": str(journal_id)}
+        )
+    return original
+
+
+def duplicate_fingerprint(
+    date: dt.date, reference: str | None, lines: Sequence[tuple[UUID, str, int, str]]
+) -> bytes:
+    """What makes two journals possible duplicates: date, reference, ledgers, directions,
+    amounts and currencies (order-insensitive)."""
+    canonical = [
+        date.isoformat(),
+        reference,
+        sorted((str(ledger), d, a, c) for ledger, d, a, c in lines),
+    ]
+    return hashlib.sha256(msgspec.json.encode(canonical)).digest()
+
+
+def duplicate_warnings(duplicate_of: UUID | None, *, force: bool) -> tuple[JournalWarning, ...]:
+    """Step 7: a journal like another (``duplicate_of``) is refused, unless forced, when the
+    poster asked for the check; forced, it carries a warning.
+
+    Raises:
+        PossibleDuplicate: ``duplicate_of`` is set and ``force`` is not.
+    """
+    if duplicate_of is None:
+        return ()
+    if not force:
+        raise PossibleDuplicate(
+            "a journal with the same date, reference, ledgers and amounts exists",
+            {"journal_id": str(duplicate_of)},
+        )
+    return (
+        JournalWarning(
+            code="POSSIBLE_DUPLICATE",
+            message="posted with force=true although a similar journal exists",
+            journal_id=duplicate_of,
+        ),
+    )
+
+
+def check_min_balance(
+    *,
+    ledger_id: UUID,
+    ledger_code: str,
+    currency: str,
+    min_balance: int,
+    available_before: int,
+    available_after: int,
+) -> None:
+    """Step 8 for one limited ledger and currency: a journal may not take its available
+    balance below ``min_balance``. One that raises the balance, or leaves it, always may
+    (a ledger already below its minimum can still be paid into).
+
+    Raises:
+        InsufficientFunds: the balance falls, and ends below ``min_balance``.
+    """
+    if available_after < available_before and available_after < min_balance:
+        raise InsufficientFunds(
+            f"ledger {ledger_code!r} would go below its minimum balance",
+            {
+                "ledger_id": str(ledger_id),
+                "currency": currency,
+                "available": available_before,
+                "required": available_before - available_after,
+                "min_balance": min_balance,
+            },
+        )
