@@ -24,6 +24,7 @@ before a command exists.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import uuid
@@ -37,6 +38,7 @@ import msgspec
 
 from ledger.commands.balances import Available, BalanceState, available_after, load_limited_balances
 from ledger.commands.ledgers import ledger_in_batch
+from ledger.documents.journals import encode_document, render_posted
 from ledger.domain.journals import EntryLine, Journal, JournalWarning
 from ledger.domain.posting import (
     Original,
@@ -53,7 +55,7 @@ from ledger.domain.posting import (
 )
 from ledger.errors import InvalidState, LedgerError, NotFound
 from ledger.queries.currencies import fetch_precisions, fetch_rates
-from ledger.queries.journals import journal_answer
+from ledger.queries.journals import journal_answer, journal_for_reversal
 from ledger.queries.ledgers import LedgerRef, LedgerRow, resolve_ledger_refs
 from ledger.store.database import DbConnection
 from ledger.store.group_commit import Batch, CommandHandler, Decision
@@ -557,8 +559,6 @@ class JournalCommands:
 
     async def post(self, command: PostJournal) -> PostedJournal:
         """Post one journal. Raises the errors of :class:`PostJournalHandler`."""
-        from ledger.documents.journals import encode_document, render_posted
-
         committed = await self._committer.submit(self._post, command)
         result = committed.result
         if isinstance(result, JournalReplay):
@@ -581,8 +581,6 @@ class JournalCommands:
 
         When one fails, it carries its own error and every other item ``AtomicRollback``.
         """
-        from ledger.documents.journals import encode_document, render_posted
-
         assert commands
         try:
             committed = await self._committer.submit(self._atomic, tuple(commands))
@@ -647,8 +645,6 @@ async def reverse_journal(
         InvalidState: it is pending or voided (422).
         InsufficientFunds, LedgerClosed: as for any posting.
     """
-    from ledger.queries.journals import journal_for_reversal
-
     original = await journal_for_reversal(pool, tenant_id, journal_id)
     if original is None:
         raise NotFound("no such journal", {"journal_id": str(journal_id)})
@@ -718,8 +714,6 @@ class PostJournalsAtomicHandler(CommandHandler[tuple[PostJournal, ...], _AtomicR
         await self._inner.load(batch, [c for group in commands for c in group])
 
     def decide(self, batch: Batch, command: tuple[PostJournal, ...]) -> Decision[_AtomicResult]:
-        import copy
-
         known = batch.scratch(self._inner, _Known)
         snapshot = copy.deepcopy(known)
         outcomes: list[LedgerError | None] = []
