@@ -126,6 +126,24 @@ def database_url(settings: Settings) -> str:
     return start_embedded_postgres(settings.data_dir)
 
 
+async def _migrate(pool: asyncpg.Pool[Any]) -> None:
+    """Apply the migrations not yet applied, logging each."""
+    async with pool.acquire() as conn:
+        applied = await migrate(conn)
+    for migration in applied:
+        log.info("applied migration %04d_%s", migration.version, migration.name)
+
+
+async def _close_pool(pool: asyncpg.Pool[Any]) -> None:
+    """Close the pool, terminating what is still in use after :data:`POOL_CLOSE_SECONDS`."""
+    # Bounded: a connection someone never released must not hang shutdown forever.
+    try:
+        await asyncio.wait_for(pool.close(), timeout=POOL_CLOSE_SECONDS)
+    except TimeoutError:
+        log.warning("connections still in use after %s s; terminating them", POOL_CLOSE_SECONDS)
+        pool.terminate()
+
+
 @asynccontextmanager
 async def open_services(
     settings: Settings, *, apply_migrations: bool = True, run_projections: bool = True
@@ -136,10 +154,7 @@ async def open_services(
     pool = await create_pool(url)
     try:
         if apply_migrations:
-            async with pool.acquire() as conn:
-                applied = await migrate(conn)
-            for migration in applied:
-                log.info("applied migration %04d_%s", migration.version, migration.name)
+            await _migrate(pool)
         store = EventStore(pool)
         tracker = PositionTracker()
         listener = LogListener(url, tracker)
@@ -184,9 +199,4 @@ async def open_services(
         finally:
             await listener.stop()
     finally:
-        # Bounded: a connection someone never released must not hang shutdown forever.
-        try:
-            await asyncio.wait_for(pool.close(), timeout=POOL_CLOSE_SECONDS)
-        except TimeoutError:
-            log.warning("connections still in use after %s s; terminating them", POOL_CLOSE_SECONDS)
-            pool.terminate()
+        await _close_pool(pool)

@@ -52,6 +52,90 @@ def _fold_ledgers(ledgers: dict[str, _LedgerInfo], events: list[PositionedEvent]
             ledgers[str(event.originator_id)].name = event.name
 
 
+@dataclass
+class _Replayed:
+    """What the replay folded: the trial balance, the ledgers as they were, the last position."""
+
+    fold: TrialBalanceFold
+    ledgers: dict[str, _LedgerInfo]
+    reached: int = 0
+
+
+def _decode_page(
+    rows: list[asyncpg.Record],
+    mapper: MsgspecMapper,
+    tenant_id: UUID,
+    as_of_time: dt.datetime | None,
+) -> tuple[list[PositionedEvent], bool]:
+    """The page's events up to the first one stamped after ``as_of_time``; whether one was."""
+    events: list[PositionedEvent] = []
+    for row in rows:
+        recorded = RecordedEvent.from_row(row)
+        event = mapper.to_domain_event(recorded.as_stored_event())
+        timestamp: dt.datetime = getattr(event, "timestamp")  # noqa: B009
+        if as_of_time is not None and timestamp > as_of_time:
+            return events, True
+        events.append(PositionedEvent(recorded.position, tenant_id, event))
+    return events, False
+
+
+async def _replay(
+    conn: asyncpg.Connection[Any], tenant_id: UUID, stop: int, as_of_time: dt.datetime | None
+) -> _Replayed:
+    """Fold the tenant's events up to position ``stop`` (and ``as_of_time``), page by page."""
+    mapper = MsgspecMapper()
+    replayed = _Replayed(TrialBalanceFold(), {})
+    after = 0
+    done = False
+    while not done:
+        rows = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM ledger_events WHERE tenant_id = $1"
+            " AND notification_id > $2 AND notification_id <= $3"
+            " ORDER BY notification_id LIMIT $4",
+            tenant_id,
+            after,
+            stop,
+            PAGE_EVENTS,
+        )
+        events, past_as_of_time = _decode_page(rows, mapper, tenant_id, as_of_time)
+        done = past_as_of_time or len(rows) < PAGE_EVENTS
+        if events:
+            replayed.reached = events[-1].position
+        _fold_ledgers(replayed.ledgers, events)
+        fold_domain_events(replayed.fold, events)
+        if rows:
+            after = rows[-1]["notification_id"]
+    return replayed
+
+
+def _trial_balance_lines(
+    replayed: _Replayed, tenant_id: UUID, day: dt.date
+) -> list[dict[str, Any]]:
+    """One line per ledger with debits or credits by ``day``, in ledger number order."""
+    by_ledger = replayed.fold.trial_balance(str(tenant_id), day)
+    lines: list[dict[str, Any]] = []
+    for ledger_id, (debits, credits) in by_ledger.items():
+        if not debits and not credits:
+            continue
+        info = replayed.ledgers[ledger_id]
+        balance = debits - credits if info.normal_balance == "debit" else credits - debits
+        lines.append(
+            {
+                "ledger_id": ledger_id,
+                "ledger_num_id": info.num_id,
+                "ledger_code": info.code,
+                "ledger_name": info.name,
+                "type": info.type,
+                "normal_balance": info.normal_balance,
+                "debits": debits,
+                "credits": credits,
+                "balance": balance,
+            }
+        )
+    lines.sort(key=lambda line: line["ledger_num_id"])
+    return lines
+
+
 async def replay_trial_balance(
     database_url: str,
     slug: str,
@@ -72,7 +156,6 @@ async def replay_trial_balance(
     if as_of_time is not None and as_of_time.tzinfo is None:
         as_of_time = as_of_time.replace(tzinfo=dt.UTC)
     day = as_of or (as_of_time.astimezone(dt.UTC).date() if as_of_time else dt.date.today())
-    mapper = MsgspecMapper()
     conn = await asyncpg.connect(database_url)
     try:
         tenant = await conn.fetchrow(
@@ -81,66 +164,16 @@ async def replay_trial_balance(
         if tenant is None:
             raise NotFound(f"no tenant has the slug {slug!r}", {"tenant": slug})
         tenant_id: UUID = tenant["tenant_id"]
-        fold = TrialBalanceFold()
-        ledgers: dict[str, _LedgerInfo] = {}
         stop = until if until is not None else 2**63 - 1
-        reached = 0
-        after = 0
-        done = False
-        while not done:
-            rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM ledger_events WHERE tenant_id = $1"
-                " AND notification_id > $2 AND notification_id <= $3"
-                " ORDER BY notification_id LIMIT $4",
-                tenant_id,
-                after,
-                stop,
-                PAGE_EVENTS,
-            )
-            if len(rows) < PAGE_EVENTS:
-                done = True
-            events: list[PositionedEvent] = []
-            for row in rows:
-                recorded = RecordedEvent.from_row(row)
-                event = mapper.to_domain_event(recorded.as_stored_event())
-                timestamp: dt.datetime = getattr(event, "timestamp")  # noqa: B009
-                if as_of_time is not None and timestamp > as_of_time:
-                    done = True
-                    break
-                events.append(PositionedEvent(recorded.position, tenant_id, event))
-                reached = recorded.position
-            _fold_ledgers(ledgers, events)
-            fold_domain_events(fold, events)
-            if rows:
-                after = rows[-1]["notification_id"]
+        replayed = await _replay(conn, tenant_id, stop, as_of_time)
     finally:
         await conn.close()
-    by_ledger = fold.trial_balance(str(tenant_id), day)
-    lines: list[dict[str, Any]] = []
-    for ledger_id, (debits, credits) in by_ledger.items():
-        if not debits and not credits:
-            continue
-        info = ledgers[ledger_id]
-        balance = debits - credits if info.normal_balance == "debit" else credits - debits
-        lines.append(
-            {
-                "ledger_id": ledger_id,
-                "ledger_num_id": info.num_id,
-                "ledger_code": info.code,
-                "ledger_name": info.name,
-                "type": info.type,
-                "normal_balance": info.normal_balance,
-                "debits": debits,
-                "credits": credits,
-                "balance": balance,
-            }
-        )
-    lines.sort(key=lambda line: line["ledger_num_id"])
+    lines = _trial_balance_lines(replayed, tenant_id, day)
     base = tenant["base_currency"]
     return {
         "tenant": slug,
         "as_of": day.isoformat(),
-        "known_at": until if until is not None else reached,
+        "known_at": until if until is not None else replayed.reached,
         "currency": base,
         "precision": ISO_PRECISION.get(base, 2),
         "data": lines,

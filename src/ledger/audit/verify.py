@@ -557,6 +557,150 @@ def _check_page(
     return prev
 
 
+@dataclass(frozen=True, slots=True)
+class _ScratchSide:
+    """The audit's second connection, in the snapshot, beside its scratch schema; what each
+    projection folds there (up to ``limits[name]``) and the tables it writes."""
+
+    work: asyncpg.Connection[Any]
+    live_schema: str
+    schema: str
+    projections: list[InlineProjection]
+    limits: dict[str, int]
+    tables: list[str]
+
+    @property
+    def bulk(self) -> list[BulkLoadProjection]:
+        """The projections that load in bulk (the books)."""
+        return [p for p in self.projections if isinstance(p, BulkLoadProjection)]
+
+
+async def _import_snapshot(work: asyncpg.Connection[Any], snapshot_id: str) -> None:
+    """Make ``work``'s just-started transaction see exactly what the snapshot sees."""
+    # The first statement of the transaction: the scratch side sees the live tables
+    # exactly as the snapshot does, so the comparisons can run in one query.
+    await work.execute(f"SET TRANSACTION SNAPSHOT '{snapshot_id}'")
+    await work.execute(f"SET LOCAL work_mem = '{COMPARE_WORK_MEM}'")
+
+
+async def _fold_limits(
+    snap: asyncpg.Connection[Any],
+    head: int,
+    inline: Sequence[InlineProjection],
+    asynchronous: Sequence[InlineProjection],
+) -> dict[str, int]:
+    """Projection name -> the last position it folds: ``head`` for inline projections, the
+    tracking position (at most ``head``) for asynchronous ones."""
+    tracking = {
+        r["application_name"]: int(r["notification_id"] or 0)
+        for r in await snap.fetch("SELECT application_name, notification_id FROM ledger_tracking")
+    }
+    limits = {p.name: head for p in inline}
+    limits |= {p.name: min(tracking.get(p.name, 0), head) for p in asynchronous}
+    return limits
+
+
+async def _open_scratch_side(
+    work: asyncpg.Connection[Any], projections: list[InlineProjection], limits: dict[str, int]
+) -> tuple[_ScratchSide, list[str]]:
+    """Create the scratch schema and tables and put them first on ``work``'s search path;
+    return the side and the definitions of the indexes left out for the bulk fold."""
+    live_schema = str(await work.fetchval("SELECT current_schema()"))
+    side = _ScratchSide(
+        work=work,
+        live_schema=live_schema,
+        schema=f"ledger_audit_{uuid.uuid4().hex[:12]}",
+        projections=projections,
+        limits=limits,
+        tables=sorted({t for p in projections for t in p.tables}),
+    )
+    bulk_tables = sorted(
+        {t for p in projections if isinstance(p, BulkLoadProjection) for t in p.tables}
+    )
+    deferred = await _prepare_scratch(work, live_schema, side.schema, side.tables, bulk_tables)
+    await work.execute(f"SET LOCAL search_path = {_q(side.schema)}, {_q(live_schema)}")
+    return side, deferred
+
+
+def _start_stock_worker(database_url: str) -> ProcessPoolExecutor:
+    """The stock replay's worker process (a ``spawn`` pool of one)."""
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_stock_start,
+        initargs=(database_url,),
+    )
+
+
+async def _fold_pages(
+    report: AuditReport, pages: _Pages, side: _ScratchSide, progress: Progress | None
+) -> None:
+    """Check every page's chain and stock answers, and fold it into the scratch tables."""
+    mapper = MsgspecMapper()
+    prev = GENESIS_HASH
+    while (page := await pages.next()) is not None:
+        upto, ours, theirs = page
+        prev = _check_page(report, prev, ours, theirs)
+        report.events += len(ours)
+        # The rebuild's bulk path (runner.apply_rows): base rows only for projections that
+        # load in bulk (the books), each projection's fast path where it has one, else
+        # the events of its topics decoded by the service's mapper. The rows are the
+        # ones the stock library decoded and applied (checked above, digest by digest).
+        for projection in side.projections:
+            limit = side.limits[projection.name]
+            rows = ours if limit >= upto else [r for r in ours if r[0] <= limit]
+            await apply_rows(side.work, [projection], rows, mapper, bulk=True)
+        if progress is not None:
+            progress.update(upto, report.position)
+
+
+async def _finish_bulk_fold(
+    side: _ScratchSide, deferred: Sequence[str], progress: Progress | None
+) -> None:
+    """Derive the bulk projections' totals, then build the indexes left out."""
+    if progress is not None and side.bulk:
+        progress.phase("deriving the books' totals in bulk")
+    # As a rebuild does (rebuild._Rebuild.finish_bulk): derive first (it reads whole
+    # tables, no index), then build the indexes left out, each in one pass.
+    for projection in side.bulk:
+        await projection.finish_bulk(side.work)
+    await side.work.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+    for definition in deferred:
+        await side.work.execute(definition)
+
+
+async def _compare_tables(
+    report: AuditReport, side: _ScratchSide, progress: Progress | None
+) -> None:
+    """Compare every scratch table with its live one; a difference is a projection finding."""
+    if progress is not None:
+        progress.phase(f"comparing {len(side.tables)} tables")
+    for table in side.tables:
+        writers = [p for p in side.projections if table in p.tables]
+        difference = await compare_table(side.work, side.live_schema, side.schema, table)
+        report.rows[table] = difference.live_rows
+        if not difference.equal:
+            folded = ", ".join(f"{p.name} up to position {side.limits[p.name]}" for p in writers)
+            report.add(
+                Finding(
+                    "projection",
+                    f"{', '.join(p.name for p in writers)}: table {table} (folded by"
+                    f" {folded}): {difference.sentence()}",
+                    table=table,
+                )
+            )
+
+
+async def _check_books(
+    report: AuditReport, snap: asyncpg.Connection[Any], progress: Progress | None
+) -> None:
+    """The books' invariants on the live rows of the snapshot."""
+    if progress is not None:
+        progress.phase("checking the books' invariants")
+    for broken in await broken_invariants(snap):
+        report.add(Finding("books", broken.message()))
+
+
 async def verify(
     database_url: str,
     inline: Sequence[InlineProjection],
@@ -579,90 +723,25 @@ async def verify(
         snapshot_id = await snap.fetchval("SELECT pg_export_snapshot()")
         await scratch_tx.start()
         scratch_started = True
-        # The first statement of the transaction: the scratch side sees the live tables
-        # exactly as the snapshot does, so the comparisons can run in one query.
-        await work.execute(f"SET TRANSACTION SNAPSHOT '{snapshot_id}'")
-        await work.execute(f"SET LOCAL work_mem = '{COMPARE_WORK_MEM}'")
+        await _import_snapshot(work, snapshot_id)
         head = await log_position(snap)
-        tracking = {
-            r["application_name"]: int(r["notification_id"] or 0)
-            for r in await snap.fetch(
-                "SELECT application_name, notification_id FROM ledger_tracking"
-            )
-        }
         report = AuditReport(position=head)
-        limits = {p.name: head for p in inline}
-        limits |= {p.name: min(tracking.get(p.name, 0), head) for p in asynchronous}
-        projections = [*inline, *asynchronous]
-        bulk = [p for p in projections if isinstance(p, BulkLoadProjection)]
+        limits = await _fold_limits(snap, head, inline, asynchronous)
+        side, deferred = await _open_scratch_side(work, [*inline, *asynchronous], limits)
 
-        live_schema = str(await work.fetchval("SELECT current_schema()"))
-        scratch = f"ledger_audit_{uuid.uuid4().hex[:12]}"
-        tables = sorted({t for p in projections for t in p.tables})
-        bulk_tables = sorted({t for p in bulk for t in p.tables})
-        deferred = await _prepare_scratch(work, live_schema, scratch, tables, bulk_tables)
-        await work.execute(f"SET LOCAL search_path = {_q(scratch)}, {_q(live_schema)}")
-
-        stock = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_stock_start,
-            initargs=(database_url,),
-        )
+        stock = _start_stock_worker(database_url)
         pages = _Pages(snap, stock, head, page_events)
         pages.start()
-        mapper = MsgspecMapper()
-        prev = GENESIS_HASH
-        while (page := await pages.next()) is not None:
-            upto, ours, theirs = page
-            prev = _check_page(report, prev, ours, theirs)
-            report.events += len(ours)
-            # The rebuild's bulk path (runner.apply_rows): base rows only for projections that
-            # load in bulk (the books), each projection's fast path where it has one, else
-            # the events of its topics decoded by the service's mapper. The rows are the
-            # ones the stock library decoded and applied (checked above, digest by digest).
-            for projection in projections:
-                limit = limits[projection.name]
-                rows = ours if limit >= upto else [r for r in ours if r[0] <= limit]
-                await apply_rows(work, [projection], rows, mapper, bulk=True)
-            if progress is not None:
-                progress.update(upto, head)
+        await _fold_pages(report, pages, side, progress)
         report.aggregates, report.stock_peak_rss_mb = await asyncio.wrap_future(
             stock.submit(_stock_finish)
         )
         if progress is not None:
             progress.finish(head)
-            if bulk:
-                progress.phase("deriving the books' totals in bulk")
-        # As a rebuild does (rebuild._Rebuild.finish_bulk): derive first (it reads whole
-        # tables, no index), then build the indexes left out, each in one pass.
-        for projection in bulk:
-            await projection.finish_bulk(work)
-        await work.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
-        for definition in deferred:
-            await work.execute(definition)
-
-        if progress is not None:
-            progress.phase(f"comparing {len(tables)} tables")
-        for table in tables:
-            writers = [p for p in projections if table in p.tables]
-            difference = await compare_table(work, live_schema, scratch, table)
-            report.rows[table] = difference.live_rows
-            if not difference.equal:
-                folded = ", ".join(f"{p.name} up to position {limits[p.name]}" for p in writers)
-                report.add(
-                    Finding(
-                        "projection",
-                        f"{', '.join(p.name for p in writers)}: table {table} (folded by"
-                        f" {folded}): {difference.sentence()}",
-                        table=table,
-                    )
-                )
-        if "balances" in tables:
-            if progress is not None:
-                progress.phase("checking the books' invariants")
-            for broken in await broken_invariants(snap):
-                report.add(Finding("books", broken.message()))
+        await _finish_bulk_fold(side, deferred, progress)
+        await _compare_tables(report, side, progress)
+        if "balances" in side.tables:
+            await _check_books(report, snap, progress)
         report.seconds = time.perf_counter() - started
         report.peak_rss_mb = _peak_rss_mb()
         return report

@@ -105,6 +105,59 @@ Lines = tuple[tuple[UUID, int, int], ...]  # (ledger, debit base, credit base) p
 Template = tuple[UUID, str, bytes, dt.date, Lines]
 
 
+def _journal_lines(rng: random.Random, ledgers: list[UUID]) -> list[EntryLine]:
+    """One credit and 1-3 debits of a random amount on distinct ledgers of ``ledgers``."""
+    amount = rng.randrange(1, 1_000_000)
+    legs = rng.choice((2, 2, 2, 3, 4))
+    debits = [amount // (legs - 1)] * (legs - 1)
+    debits[0] += amount - sum(debits)
+    chosen = rng.sample(ledgers, legs)
+    return [
+        EntryLine(
+            entry_id=uuid.uuid4(),
+            ledger_id=ledger,
+            ledger_code=f"acct-{index}",
+            direction="debit" if index else "credit",
+            amount=amount if index == 0 else debits[index - 1],
+            currency="USD",
+            amount_base=amount if index == 0 else debits[index - 1],
+            description=None,
+            metadata={},
+        )
+        for index, ledger in enumerate(chosen)
+    ]
+
+
+def _journal_posted(
+    tenant: UUID, number: int, day: dt.date, lines: list[EntryLine]
+) -> Journal.JournalPosted:
+    """A posted USD journal of ``lines`` as the service records one."""
+    return Journal.JournalPosted(
+        originator_id=uuid.uuid4(),
+        originator_version=1,
+        timestamp=dt.datetime.now(dt.UTC),
+        originator_topic=get_topic(Journal),
+        tenant_id=tenant,
+        number=number,
+        status="posted",
+        date=day,
+        accrual_date=None,
+        effective_date=day,
+        description=f"bench journal {number}",
+        reference=f"INV-{number:06d}",
+        external_id=None,
+        currency="USD",
+        base_currency="USD",
+        exchange_rates={"USD": Decimal(1)},
+        entries=tuple(lines),
+        reversal_of=None,
+        warnings=(),
+        metadata={},
+        request_sha256="00" * 32,
+        duplicate_sha256="11" * 32,
+    )
+
+
 def _journal_states(rng: random.Random) -> list[list[Template]]:
     """Per day of DAYS, JOURNALS_PER_DAY realistic posted journals: (tenant, topic, state,
     effective date, base lines)."""
@@ -120,50 +173,8 @@ def _journal_states(rng: random.Random) -> list[list[Template]]:
         for _ in range(JOURNALS_PER_DAY):
             number += 1
             tenant = rng.choice(tenants)
-            amount = rng.randrange(1, 1_000_000)
-            legs = rng.choice((2, 2, 2, 3, 4))
-            debits = [amount // (legs - 1)] * (legs - 1)
-            debits[0] += amount - sum(debits)
-            chosen = rng.sample(ledgers[tenant], legs)
-            lines = [
-                EntryLine(
-                    entry_id=uuid.uuid4(),
-                    ledger_id=ledger,
-                    ledger_code=f"acct-{index}",
-                    direction="debit" if index else "credit",
-                    amount=amount if index == 0 else debits[index - 1],
-                    currency="USD",
-                    amount_base=amount if index == 0 else debits[index - 1],
-                    description=None,
-                    metadata={},
-                )
-                for index, ledger in enumerate(chosen)
-            ]
-            event = Journal.JournalPosted(
-                originator_id=uuid.uuid4(),
-                originator_version=1,
-                timestamp=dt.datetime.now(dt.UTC),
-                originator_topic=get_topic(Journal),
-                tenant_id=tenant,
-                number=number,
-                status="posted",
-                date=day,
-                accrual_date=None,
-                effective_date=day,
-                description=f"bench journal {number}",
-                reference=f"INV-{number:06d}",
-                external_id=None,
-                currency="USD",
-                base_currency="USD",
-                exchange_rates={"USD": Decimal(1)},
-                entries=tuple(lines),
-                reversal_of=None,
-                warnings=(),
-                metadata={},
-                request_sha256="00" * 32,
-                duplicate_sha256="11" * 32,
-            )
-            stored = mapper.to_stored_event(event)
+            lines = _journal_lines(rng, ledgers[tenant])
+            stored = mapper.to_stored_event(_journal_posted(tenant, number, day, lines))
             base: Lines = tuple(
                 (e.ledger_id, e.amount_base, 0)
                 if e.direction == "debit"
@@ -223,6 +234,31 @@ async def _fill(conn: asyncpg.Connection[Any], events: int) -> None:
     await conn.execute(f"ANALYZE {_ENTRIES_TABLE}")
 
 
+async def _baselines(conn: asyncpg.Connection[Any]) -> dict[str, float]:
+    """Seconds of each SQL baseline into a copy of the trial balance table.
+
+    Raises:
+        RuntimeError: a baseline's rows differ from the rebuilt trial balance's.
+    """
+    await conn.execute(f"CREATE TABLE {_BASELINE_TABLE} (LIKE trial_balance_daily INCLUDING ALL)")
+    seconds: dict[str, float] = {}
+    for key, sql, args in (
+        ("sql_relational", _RELATIONAL_SQL, ()),
+        ("sql_json", _JSON_SQL, (get_topic(Journal.JournalPosted),)),
+    ):
+        _progress(f"baseline {key}")
+        await conn.execute(f"TRUNCATE {_BASELINE_TABLE}")
+        started = time.perf_counter()
+        await conn.execute(sql, *args)
+        seconds[key] = time.perf_counter() - started
+        differing = int(await conn.fetchval(_COMPARE_SQL))
+        if differing:
+            raise RuntimeError(
+                f"the rebuilt trial balance differs from {key}'s in {differing} rows"
+            )
+    return seconds
+
+
 @register(
     "rebuild",
     description="projection rebuild (trial_balance) vs one SQL INSERT ... SELECT ... GROUP BY",
@@ -261,24 +297,7 @@ async def rebuild_scenario(ctx: BenchContext) -> list[ResultRow]:
         )
         assert report.position == events
 
-        await conn.execute(
-            f"CREATE TABLE {_BASELINE_TABLE} (LIKE trial_balance_daily INCLUDING ALL)"
-        )
-        seconds: dict[str, float] = {}
-        for key, sql, args in (
-            ("sql_relational", _RELATIONAL_SQL, ()),
-            ("sql_json", _JSON_SQL, (get_topic(Journal.JournalPosted),)),
-        ):
-            _progress(f"baseline {key}")
-            await conn.execute(f"TRUNCATE {_BASELINE_TABLE}")
-            started = time.perf_counter()
-            await conn.execute(sql, *args)
-            seconds[key] = time.perf_counter() - started
-            differing = int(await conn.fetchval(_COMPARE_SQL))
-            if differing:
-                raise RuntimeError(
-                    f"the rebuilt trial balance differs from {key}'s in {differing} rows"
-                )
+        seconds = await _baselines(conn)
     finally:
         await conn.close()
 

@@ -667,12 +667,8 @@ def _read_bound(kind: str) -> float:
     return R2_P99_MS_MAX if kind.startswith("r2_") else R3_P99_MS_MAX
 
 
-def _checks(rows: Sequence[ResultRow]) -> list[Check]:
-    """The issue's targets at the largest size measured, and growth from the smallest."""
-    sizes = _sizes(rows)
-    if not sizes:
-        return []
-    largest, smallest = size_label(sizes[-1]), size_label(sizes[0])
+def _read_checks(rows: Sequence[ResultRow], largest: str, smallest: str) -> list[Check]:
+    """Each read kind's p99 bound at the largest size, and its growth from the smallest."""
     checks: list[Check] = []
     for row in rows:
         kind, _, size = row.key.partition("@")
@@ -699,7 +695,13 @@ def _checks(rows: Sequence[ResultRow]) -> list[Check]:
                     at_most=True,
                 )
             )
+    return checks
+
+
+def _rebuild_checks(rows: Sequence[ResultRow], largest: str, smallest: str) -> list[Check]:
+    """Each rebuilt projection's rate at the largest size, and its memory's growth."""
     keys = {row.key for row in rows}
+    checks: list[Check] = []
     for name in REBUILT_PROJECTIONS:
         p1_key = f"p1_{name}@{largest}"
         if p1_key not in keys:  # rebuilt with another projection (shared tables)
@@ -725,6 +727,16 @@ def _checks(rows: Sequence[ResultRow]) -> list[Check]:
                     at_most=True,
                 )
             )
+    return checks
+
+
+def _checks(rows: Sequence[ResultRow]) -> list[Check]:
+    """The issue's targets at the largest size measured, and growth from the smallest."""
+    sizes = _sizes(rows)
+    if not sizes:
+        return []
+    largest, smallest = size_label(sizes[-1]), size_label(sizes[0])
+    checks = _read_checks(rows, largest, smallest) + _rebuild_checks(rows, largest, smallest)
     checks.append(
         Bound(
             label=f"M1 API process RSS after {largest} journals",
@@ -737,25 +749,24 @@ def _checks(rows: Sequence[ResultRow]) -> list[Check]:
     return checks
 
 
-def _render(rows: Sequence[ResultRow]) -> list[str]:
-    """The load rows, memory, then the growth table: p50 / p99 ms of every read kind at every
-    size, and p99 at the largest over p99 at the smallest."""
-    sizes = [size_label(size) for size in _sizes(rows)]
-    by_key = {row.key: row for row in rows}
-    lines = format_rows(
-        [r for r in rows if not r.key.startswith(("r1_", "r2_", "r3_", "m1@", "p1_"))]
-    )
+def _memory_lines(by_key: dict[str, ResultRow], sizes: list[str]) -> list[str]:
+    """The server's memory after each size, if measured."""
     memory = [by_key[f"m1@{size}"] for size in sizes if f"m1@{size}" in by_key]
-    if memory:
-        lines += [
-            "",
-            "M1 server memory (MB): "
-            + ", ".join(
-                f"{size_label(int(m.extra['postings']))}: rss {m.extra['rss_mb']:,.0f}"
-                f" (all processes {m.extra['rss_total_mb']:,.0f}, peak {m.extra['peak_mb']:,.0f})"
-                for m in memory
-            ),
-        ]
+    if not memory:
+        return []
+    return [
+        "",
+        "M1 server memory (MB): "
+        + ", ".join(
+            f"{size_label(int(m.extra['postings']))}: rss {m.extra['rss_mb']:,.0f}"
+            f" (all processes {m.extra['rss_total_mb']:,.0f}, peak {m.extra['peak_mb']:,.0f})"
+            for m in memory
+        ),
+    ]
+
+
+def _rebuild_lines(by_key: dict[str, ResultRow], sizes: list[str]) -> list[str]:
+    """The rebuild table: rate, peak RSS and FK validation per projection and size."""
     rebuilt = [
         [
             name,
@@ -770,13 +781,21 @@ def _render(rows: Sequence[ResultRow]) -> list[str]:
         for name in REBUILT_PROJECTIONS
         if any(f"p1_{name}@{size}" in by_key for size in sizes)
     ]
-    if rebuilt:
-        lines += ["", "P1 ledger projections rebuild NAME: events/s, peak RSS of the command"]
-        lines += format_table(["projection", *sizes], rebuilt)
-        lines.append(
-            "(each name is rebuilt with the projections it shares tables with; FK: of its time,"
-            " re-validating the foreign keys of the swapped tables)"
-        )
+    if not rebuilt:
+        return []
+    return [
+        "",
+        "P1 ledger projections rebuild NAME: events/s, peak RSS of the command",
+        *format_table(["projection", *sizes], rebuilt),
+        "(each name is rebuilt with the projections it shares tables with; FK: of its time,"
+        " re-validating the foreign keys of the swapped tables)",
+    ]
+
+
+def _growth_lines(
+    rows: Sequence[ResultRow], by_key: dict[str, ResultRow], sizes: list[str]
+) -> list[str]:
+    """The growth table: p50 / p99 ms of every read kind at every size, and p99's growth."""
     kinds = list(
         dict.fromkeys(
             r.key.partition("@")[0] for r in rows if r.key.startswith(("r1_", "r2_", "r3_"))
@@ -799,16 +818,28 @@ def _render(rows: Sequence[ResultRow]) -> list[str]:
                 growth,
             ]
         )
-    if table:
-        lines += [
-            "",
-            "growth: p50 / p99 ms by postings on the leaf (sequential reads, one connection)",
-        ]
-        lines += format_table(["read", *sizes, f"p99 {sizes[-1]}/{sizes[0]}"], table)
-        lines.append(
-            "reads per kind (fewer where a kind's reads ran out of time): "
-            + ", ".join(f"{size}: {_count_range(rows, size)}" for size in sizes)
-        )
+    if not table:
+        return []
+    return [
+        "",
+        "growth: p50 / p99 ms by postings on the leaf (sequential reads, one connection)",
+        *format_table(["read", *sizes, f"p99 {sizes[-1]}/{sizes[0]}"], table),
+        "reads per kind (fewer where a kind's reads ran out of time): "
+        + ", ".join(f"{size}: {_count_range(rows, size)}" for size in sizes),
+    ]
+
+
+def _render(rows: Sequence[ResultRow]) -> list[str]:
+    """The load rows, memory, then the growth table: p50 / p99 ms of every read kind at every
+    size, and p99 at the largest over p99 at the smallest."""
+    sizes = [size_label(size) for size in _sizes(rows)]
+    by_key = {row.key: row for row in rows}
+    lines = format_rows(
+        [r for r in rows if not r.key.startswith(("r1_", "r2_", "r3_", "m1@", "p1_"))]
+    )
+    lines += _memory_lines(by_key, sizes)
+    lines += _rebuild_lines(by_key, sizes)
+    lines += _growth_lines(rows, by_key, sizes)
     return lines
 
 

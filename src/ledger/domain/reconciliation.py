@@ -155,9 +155,8 @@ def _nearest(
     return best
 
 
-def _one_to_one(
-    left: Sequence[Item], right: Sequence[Item], rules: Rules, matched_right: list[bool]
-) -> tuple[list[Proposal], list[bool]]:
+def _index_by_amount(right: Sequence[Item], rules: Rules) -> dict[_Key, _Bucket]:
+    """The right items with an own key, in buckets by key (pass 1's index)."""
     buckets: dict[_Key, _Bucket] = {}
     for index in _order(right):
         item = right[index]
@@ -170,9 +169,59 @@ def _one_to_one(
         bucket.by_amount.setdefault(item.amount, []).append((item.day, item.seq, index))
     for bucket in buckets.values():
         bucket.amounts = sorted(bucket.by_amount)
+    return buckets
 
-    tolerance = rules.amount_tolerance
-    window = rules.window
+
+def _amounts_nearest_first(
+    amounts: list[int], amount: int, tolerance: int
+) -> Iterator[tuple[int, int]]:
+    """(gap, amount) for the sorted ``amounts`` within ``tolerance`` of ``amount``, smallest
+    gap first (on a tie, the amount above first)."""
+    up = bisect_left(amounts, amount)
+    down = up - 1
+    while True:
+        gap_up = amounts[up] - amount if up < len(amounts) else None
+        gap_down = amount - amounts[down] if down >= 0 else None
+        if gap_up is not None and gap_up > tolerance:
+            gap_up = None
+        if gap_down is not None and gap_down > tolerance:
+            gap_down = None
+        if gap_up is None and gap_down is None:
+            return
+        if gap_down is None or (gap_up is not None and gap_up <= gap_down):
+            assert gap_up is not None
+            yield gap_up, amounts[up]
+            up += 1
+        else:
+            yield gap_down, amounts[down]
+            down -= 1
+
+
+def _best_in_bucket(
+    bucket: _Bucket, item: Item, tolerance: int, window: int | None
+) -> tuple[int, tuple[int, int, int]] | None:
+    """The amount and entry of the bucket's item that minimizes (|amount difference|,
+    |days apart|, day, seq) for ``item``, or None when none is within the rules."""
+    best: tuple[int, int, int, int, int] | None = None  # |da|, |dd|, day, seq, amount
+    best_entry: tuple[int, int, int] | None = None
+    for gap, amount in _amounts_nearest_first(bucket.amounts, item.amount, tolerance):
+        if best is not None and gap > best[0]:
+            break
+        entry = _nearest(bucket.by_amount[amount], item.day, window)
+        if entry is None:
+            continue
+        rank = (gap, abs(entry[0] - item.day), entry[0], entry[1], amount)
+        if best is None or rank < best:
+            best, best_entry = rank, entry
+    if best is None or best_entry is None:
+        return None
+    return best[4], best_entry
+
+
+def _one_to_one(
+    left: Sequence[Item], right: Sequence[Item], rules: Rules, matched_right: list[bool]
+) -> tuple[list[Proposal], list[bool]]:
+    buckets = _index_by_amount(right, rules)
     matched_left = [False] * len(left)
     proposals: list[Proposal] = []
     for index in _order(left):
@@ -181,39 +230,12 @@ def _one_to_one(
         bucket = buckets.get(key) if key is not None else None
         if bucket is None or not bucket.amounts:
             continue
-        amounts = bucket.amounts
-        best: tuple[int, int, int, int, int] | None = None  # |da|, |dd|, day, seq, amount
-        best_entry: tuple[int, int, int] | None = None
-        up = bisect_left(amounts, item.amount)
-        down = up - 1
-        while True:
-            gap_up = amounts[up] - item.amount if up < len(amounts) else None
-            gap_down = item.amount - amounts[down] if down >= 0 else None
-            if gap_up is not None and gap_up > tolerance:
-                gap_up = None
-            if gap_down is not None and gap_down > tolerance:
-                gap_down = None
-            if gap_up is None and gap_down is None:
-                break
-            if gap_down is None or (gap_up is not None and gap_up <= gap_down):
-                assert gap_up is not None
-                gap, amount = gap_up, amounts[up]
-                up += 1
-            else:
-                gap, amount = gap_down, amounts[down]
-                down -= 1
-            if best is not None and gap > best[0]:
-                break
-            entry = _nearest(bucket.by_amount[amount], item.day, window)
-            if entry is None:
-                continue
-            rank = (gap, abs(entry[0] - item.day), entry[0], entry[1], amount)
-            if best is None or rank < best:
-                best, best_entry = rank, entry
-        if best is None or best_entry is None:
+        best = _best_in_bucket(bucket, item, rules.amount_tolerance, rules.window)
+        if best is None:
             continue
-        other = best_entry[2]
-        bucket.remove(best[4], best_entry)
+        amount, entry = best
+        other = entry[2]
+        bucket.remove(amount, entry)
         matched_left[index] = True
         matched_right[other] = True
         proposals.append(
@@ -281,14 +303,10 @@ def first_group(amounts: Sequence[int], low: int, high: int) -> tuple[int, ...] 
     return None
 
 
-def _one_to_many(
-    ones: Sequence[Item],
-    many: Sequence[Item],
-    matched_ones: list[bool],
-    matched_many: list[bool],
-    rules: Rules,
-) -> list[tuple[int, tuple[int, ...], int]]:
-    """(one position, many positions, days apart) for each group found, in order."""
+def _index_by_day(
+    many: Sequence[Item], matched_many: list[bool], rules: Rules
+) -> dict[_Key, list[tuple[int, int, int]]]:
+    """The unmatched items with an own key, by key, each list in (day, seq) order."""
     lists: dict[_Key, list[tuple[int, int, int]]] = {}
     for index in _order(many):
         if matched_many[index]:
@@ -297,7 +315,44 @@ def _one_to_many(
         key = _own_key(item, rules, item.direction)
         if key is not None:
             lists.setdefault(key, []).append((item.day, item.seq, index))
+    return lists
+
+
+def _group_candidates(
+    lst: list[tuple[int, int, int]],
+    one: Item,
+    many: Sequence[Item],
+    matched_many: list[bool],
+    rules: Rules,
+) -> list[int]:
+    """The candidates of the module docstring's pass 2 for ``one``, in order."""
     window = rules.window
+    candidates: list[int] = []
+    scanned = 0
+    for day, _seq, other in _walk(lst, one.day):
+        if window is not None and abs(day - one.day) > window:
+            break
+        if matched_many[other]:
+            continue
+        scanned += 1
+        if scanned > GROUP_SCAN_MAX:
+            break
+        if many[other].amount <= one.amount + rules.amount_tolerance:
+            candidates.append(other)
+            if len(candidates) == GROUP_CANDIDATES_MAX:
+                break
+    return candidates
+
+
+def _one_to_many(
+    ones: Sequence[Item],
+    many: Sequence[Item],
+    matched_ones: list[bool],
+    matched_many: list[bool],
+    rules: Rules,
+) -> list[tuple[int, tuple[int, ...], int]]:
+    """(one position, many positions, days apart) for each group found, in order."""
+    lists = _index_by_day(many, matched_many, rules)
     tolerance = rules.amount_tolerance
     found: list[tuple[int, tuple[int, ...], int]] = []
     for index in _order(ones):
@@ -308,20 +363,7 @@ def _one_to_many(
         lst = lists.get(key) if key is not None else None
         if not lst:
             continue
-        candidates: list[int] = []
-        scanned = 0
-        for day, _seq, other in _walk(lst, item.day):
-            if window is not None and abs(day - item.day) > window:
-                break
-            if matched_many[other]:
-                continue
-            scanned += 1
-            if scanned > GROUP_SCAN_MAX:
-                break
-            if many[other].amount <= item.amount + tolerance:
-                candidates.append(other)
-                if len(candidates) == GROUP_CANDIDATES_MAX:
-                    break
+        candidates = _group_candidates(lst, item, many, matched_many, rules)
         group = first_group(
             [many[c].amount for c in candidates], item.amount - tolerance, item.amount + tolerance
         )

@@ -57,6 +57,56 @@ def _metadata_text(metadata: dict[str, Any] | None) -> str | None:
     return None if metadata is None else _json.encode(metadata).decode()
 
 
+def _opened_row(event: Ledger.LedgerOpened, position: int) -> tuple[Any, ...]:
+    """The ``ledgers`` row of an opening, in the parameters of :data:`_INSERT`."""
+    return (
+        event.originator_id,
+        event.tenant_id,
+        event.num_id,
+        event.code,
+        event.name,
+        event.type,
+        event.normal_balance,
+        event.parent_id,
+        event.currency,
+        event.min_balance,
+        _metadata_text(event.metadata),
+        event.timestamp,
+        position,
+        event.originator_version,
+    )
+
+
+def _updated_change(event: Ledger.LedgerUpdated, position: int) -> tuple[Any, ...]:
+    """An update, in the parameters of :data:`_CHANGE`."""
+    return (
+        event.originator_id,
+        event.name,
+        _metadata_text(event.metadata),
+        event.min_balance_set,
+        event.min_balance,
+        None,
+        event.timestamp,
+        position,
+        event.originator_version,
+    )
+
+
+def _closed_change(event: Ledger.LedgerClosed, position: int) -> tuple[Any, ...]:
+    """A closing, in the parameters of :data:`_CHANGE` (only the status changes)."""
+    return (
+        event.originator_id,
+        None,
+        None,
+        False,
+        None,
+        "closed",
+        event.timestamp,
+        position,
+        event.originator_version,
+    )
+
+
 class LedgersProjection(InlineProjection):
     """Folds ``Ledger`` events into ``ledgers`` and ``tenant_counters`` (see module doc)."""
 
@@ -74,53 +124,12 @@ class LedgersProjection(InlineProjection):
         for positioned in events:
             event = positioned.event
             if isinstance(event, Ledger.LedgerOpened):
-                inserts.append(
-                    (
-                        event.originator_id,
-                        event.tenant_id,
-                        event.num_id,
-                        event.code,
-                        event.name,
-                        event.type,
-                        event.normal_balance,
-                        event.parent_id,
-                        event.currency,
-                        event.min_balance,
-                        _metadata_text(event.metadata),
-                        event.timestamp,
-                        positioned.position,
-                        event.originator_version,
-                    )
-                )
+                inserts.append(_opened_row(event, positioned.position))
                 counters[event.tenant_id] = max(counters.get(event.tenant_id, 0), event.num_id)
             elif isinstance(event, Ledger.LedgerUpdated):
-                changes.append(
-                    (
-                        event.originator_id,
-                        event.name,
-                        _metadata_text(event.metadata),
-                        event.min_balance_set,
-                        event.min_balance,
-                        None,
-                        event.timestamp,
-                        positioned.position,
-                        event.originator_version,
-                    )
-                )
+                changes.append(_updated_change(event, positioned.position))
             elif isinstance(event, Ledger.LedgerClosed):
-                changes.append(
-                    (
-                        event.originator_id,
-                        None,
-                        None,
-                        False,
-                        None,
-                        "closed",
-                        event.timestamp,
-                        positioned.position,
-                        event.originator_version,
-                    )
-                )
+                changes.append(_closed_change(event, positioned.position))
         # Opens first: a ledger's changes always come after its opening, and an opening
         # depends on nothing but earlier openings (its parent), so this keeps the fold exact.
         if inserts:

@@ -517,6 +517,36 @@ class _Rebuild:
         await conn.execute(f"DROP TABLE {retired}")
 
 
+async def _catch_up_and_swap(
+    job: _Rebuild, swap_patience_seconds: float, swap_lag_events: int
+) -> None:
+    """Catch up and try to swap, again after a random pause, until a swap succeeds.
+
+    Raises:
+        RebuildError: no swap could take its locks within ``swap_patience_seconds``.
+    """
+    deadline = time.monotonic() + swap_patience_seconds
+    while True:
+        await job.catch_up(swap_lag_events)
+        await job.finish_bulk()
+        await job.analyze()
+        if await job.try_swap():
+            return
+        if time.monotonic() > deadline:
+            raise RebuildError(
+                f"could not lock the live tables for {swap_patience_seconds:g} s; nothing "
+                "was swapped (is a long transaction holding them?)"
+            )
+        await asyncio.sleep(random.uniform(0, SWAP_PAUSE_SECONDS_MAX))  # noqa: S311
+
+
+async def _drop_rebuild_schemas(conn: asyncpg.Connection[Any], live: str) -> None:
+    """Back to the live schema; drop the rebuild's scratch schema and the emptied retired one."""
+    await conn.execute(f"SET search_path = {_q(live)}")
+    await conn.execute(f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE")
+    await conn.execute(f"DROP SCHEMA IF EXISTS {RETIRED_SCHEMA}")  # empty by now
+
+
 async def rebuild(
     database_url: str,
     projections: Sequence[InlineProjection],
@@ -558,22 +588,8 @@ async def rebuild(
         )
         job.deferred_indexes = await _prepare_scratch(conn, live, job.tables, job.bulk_tables)
         await conn.execute(f"SET search_path = {REBUILD_SCHEMA}, {_q(live)}")
-        deadline = time.monotonic() + swap_patience_seconds
-        while True:
-            await job.catch_up(swap_lag_events)
-            await job.finish_bulk()
-            await job.analyze()
-            if await job.try_swap():
-                break
-            if time.monotonic() > deadline:
-                raise RebuildError(
-                    f"could not lock the live tables for {swap_patience_seconds:g} s; nothing "
-                    "was swapped (is a long transaction holding them?)"
-                )
-            await asyncio.sleep(random.uniform(0, SWAP_PAUSE_SECONDS_MAX))  # noqa: S311
-        await conn.execute(f"SET search_path = {_q(live)}")
-        await conn.execute(f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE")
-        await conn.execute(f"DROP SCHEMA IF EXISTS {RETIRED_SCHEMA}")  # empty by now
+        await _catch_up_and_swap(job, swap_patience_seconds, swap_lag_events)
+        await _drop_rebuild_schemas(conn, live)
         if progress is not None:
             progress.finish(job.position)
         return RebuildReport(

@@ -135,6 +135,79 @@ def _rule_text(rule: MatchRule | None) -> str | None:
     return None if rule is None else _json.encode(rule).decode()
 
 
+def _record_row(event: Record.RecordImported, position: int) -> tuple[Any, ...]:
+    """The ``records`` row of an import, in the columns of :data:`_INSERT_RECORDS`."""
+    return (
+        event.tenant_id,
+        event.record_id,
+        event.originator_id,
+        event.data_stream_key,
+        event.external_id,
+        event.amount,
+        event.direction,
+        event.date,
+        event.decimal_places,
+        event.description,
+        _json.encode(event.metadata).decode(),
+        bytes.fromhex(event.request_sha256),
+        event.timestamp,
+        position,
+    )
+
+
+def _match_row(event: Match.RecordMatched, position: int) -> tuple[Any, ...]:
+    """The ``matches`` row of a match, in the columns of :data:`_INSERT_MATCHES`."""
+    return (
+        event.originator_id,
+        event.tenant_id,
+        event.difference,
+        event.tolerance,
+        event.decimal_places,
+        _rule_text(event.rule),
+        event.note,
+        event.run_id,
+        event.timestamp,
+        position,
+        event.originator_version,
+    )
+
+
+def _item_rows(event: Match.RecordMatched, position: int) -> list[tuple[Any, ...]]:
+    """The ``match_items`` rows of a match, in the columns of :data:`_INSERT_ITEMS`."""
+    return [
+        (
+            event.originator_id,
+            index,
+            event.tenant_id,
+            item.record_id,
+            item.entry_id,
+            item.data_stream_key,
+            item.amount,
+            item.direction,
+            item.decimal_places,
+            position,
+        )
+        for index, item in enumerate(event.items)
+    ]
+
+
+def _run_row(event: ReconciliationRun.ReconciliationRunCompleted, position: int) -> tuple[Any, ...]:
+    """The ``reconciliation_runs`` row of a run, in the columns of :data:`_INSERT_RUNS`."""
+    return (
+        event.originator_id,
+        event.tenant_id,
+        event.left,
+        event.right,
+        _json.encode(event.rules).decode(),
+        event.matched,
+        event.unmatched_left,
+        event.unmatched_right,
+        event.skipped,
+        event.timestamp,
+        position,
+    )
+
+
 class RecordsProjection(InlineProjection):
     """Folds record, match and run events into the reconciliation tables (module doc)."""
 
@@ -160,59 +233,14 @@ class RecordsProjection(InlineProjection):
             position = positioned.position
             if isinstance(event, Record.RecordImported):
                 await writes.flush_unmatches(conn)
-                writes.records.append(
-                    (
-                        event.tenant_id,
-                        event.record_id,
-                        event.originator_id,
-                        event.data_stream_key,
-                        event.external_id,
-                        event.amount,
-                        event.direction,
-                        event.date,
-                        event.decimal_places,
-                        event.description,
-                        _json.encode(event.metadata).decode(),
-                        bytes.fromhex(event.request_sha256),
-                        event.timestamp,
-                        position,
-                    )
-                )
+                writes.records.append(_record_row(event, position))
                 writes.counters[event.tenant_id] = max(
                     writes.counters.get(event.tenant_id, 0), event.record_id
                 )
             elif isinstance(event, Match.RecordMatched):
                 await writes.flush_unmatches(conn)
-                writes.matches.append(
-                    (
-                        event.originator_id,
-                        event.tenant_id,
-                        event.difference,
-                        event.tolerance,
-                        event.decimal_places,
-                        _rule_text(event.rule),
-                        event.note,
-                        event.run_id,
-                        event.timestamp,
-                        position,
-                        event.originator_version,
-                    )
-                )
-                for index, item in enumerate(event.items):
-                    writes.items.append(
-                        (
-                            event.originator_id,
-                            index,
-                            event.tenant_id,
-                            item.record_id,
-                            item.entry_id,
-                            item.data_stream_key,
-                            item.amount,
-                            item.direction,
-                            item.decimal_places,
-                            position,
-                        )
-                    )
+                writes.matches.append(_match_row(event, position))
+                writes.items.extend(_item_rows(event, position))
             elif isinstance(event, Match.RecordUnmatched):
                 if writes.inserts_pending:
                     await writes.flush_inserts(conn)
@@ -221,21 +249,7 @@ class RecordsProjection(InlineProjection):
                 )
             elif isinstance(event, ReconciliationRun.ReconciliationRunCompleted):
                 await writes.flush_unmatches(conn)
-                writes.runs.append(
-                    (
-                        event.originator_id,
-                        event.tenant_id,
-                        event.left,
-                        event.right,
-                        _json.encode(event.rules).decode(),
-                        event.matched,
-                        event.unmatched_left,
-                        event.unmatched_right,
-                        event.skipped,
-                        event.timestamp,
-                        position,
-                    )
-                )
+                writes.runs.append(_run_row(event, position))
         await writes.flush_inserts(conn)
         await writes.flush_unmatches(conn)
         await writes.flush_counters(conn)

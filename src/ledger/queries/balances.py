@@ -291,6 +291,31 @@ async def _statement_rows(conn: Any, sql: str, arguments: tuple[Any, ...]) -> li
         return list(await conn.fetch(sql, *arguments))
 
 
+def _statement_lines(ascending: list[Any], normal_balance: str) -> list[dict[str, Any]]:
+    """The lines of rows in ascending order, each with its currency's running balance after it
+    (signed by the ledger's normal balance) and its cursor key under ``_key``."""
+    running = {r["currency"]: int(r["opening"]) for r in ascending}
+    lines: list[dict[str, Any]] = []
+    for r in ascending:
+        net = running[r["currency"]] + int(r["debits_posted"]) - int(r["credits_posted"])
+        running[r["currency"]] = net
+        lines.append(
+            {
+                "journal_id": str(r["journal_id"]),
+                "entry_id": str(r["entry_id"]),
+                "date": r["effective_date"].isoformat(),
+                "direction": r["direction"],
+                "amount": r["amount"],
+                "currency": r["currency"],
+                "description": r["description"],
+                "running_balance": net if normal_balance == "debit" else -net,
+                "position": r["position"],
+                "_key": [r["effective_date"].isoformat(), r["position"], r["movement_id"]],
+            }
+        )
+    return lines
+
+
 async def statement(
     source: Any,
     head: LedgerHead,
@@ -333,26 +358,7 @@ async def statement(
     more = len(rows) > limit
     scanned = rows[:limit]
     beyond = bool(scanned[0]["beyond"]) if scanned else False
-    ascending = scanned if scan_ascending else scanned[::-1]
-    running = {r["currency"]: int(r["opening"]) for r in ascending}
-    lines: list[dict[str, Any]] = []
-    for r in ascending:
-        net = running[r["currency"]] + int(r["debits_posted"]) - int(r["credits_posted"])
-        running[r["currency"]] = net
-        lines.append(
-            {
-                "journal_id": str(r["journal_id"]),
-                "entry_id": str(r["entry_id"]),
-                "date": r["effective_date"].isoformat(),
-                "direction": r["direction"],
-                "amount": r["amount"],
-                "currency": r["currency"],
-                "description": r["description"],
-                "running_balance": net if head.normal_balance == "debit" else -net,
-                "position": r["position"],
-                "_key": [r["effective_date"].isoformat(), r["position"], r["movement_id"]],
-            }
-        )
+    lines = _statement_lines(scanned if scan_ascending else scanned[::-1], head.normal_balance)
     if presented == "desc":
         lines.reverse()
     # In presentation order: is there a page after the last line / before the first one?

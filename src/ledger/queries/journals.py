@@ -8,6 +8,7 @@ its primary key) and the journal row's current status: see
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 from uuid import UUID
@@ -67,27 +68,9 @@ class JournalFilter:
     status: str | None = None
 
 
-async def list_journals(
-    source: Any,
-    tenant_id: UUID,
-    where: JournalFilter,
-    limit: int,
-    cursor: str | None,
-    today: dt.date,
-) -> tuple[list[bytes], str | None]:
-    """A page of journal documents in posting order (oldest first), and the next cursor.
-
-    ``status`` filters on the status as read now (``scheduled`` included).
-    """
-    after = decode_cursor(cursor)
-    after_position = int(after[0]) if after else 0
-    args: list[Any] = [tenant_id, after_position]
-    clauses = ["j.tenant_id = $1", "j.position > $2"]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
+def _filter_clauses(where: JournalFilter, today: dt.date, arg: Callable[[Any], str]) -> list[str]:
+    """The WHERE clauses of ``where``'s filters; ``arg`` binds a value and names its parameter."""
+    clauses: list[str] = []
     if where.reference is not None:
         clauses.append(f"j.reference = {arg(where.reference)}")
     if where.external_id is not None:
@@ -109,6 +92,30 @@ async def list_journals(
         clauses.append(f"j.status = 'posted' AND j.effective_date <= {arg(today)}")
     elif where.status is not None:
         clauses.append(f"j.status = {arg(where.status)}")
+    return clauses
+
+
+async def list_journals(
+    source: Any,
+    tenant_id: UUID,
+    where: JournalFilter,
+    limit: int,
+    cursor: str | None,
+    today: dt.date,
+) -> tuple[list[bytes], str | None]:
+    """A page of journal documents in posting order (oldest first), and the next cursor.
+
+    ``status`` filters on the status as read now (``scheduled`` included).
+    """
+    after = decode_cursor(cursor)
+    after_position = int(after[0]) if after else 0
+    args: list[Any] = [tenant_id, after_position]
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    clauses = ["j.tenant_id = $1", "j.position > $2", *_filter_clauses(where, today, arg)]
     sql = (
         _WITH_EVENT
         + " WHERE "

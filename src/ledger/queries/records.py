@@ -451,6 +451,88 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     streams: list[StreamSummary]
 
 
+def _ledger_summary_query(
+    tenant_id: UUID, k: int, code: str, as_of: dt.date | None
+) -> tuple[str, list[Any]]:
+    """SQL and arguments: the ledger's entries (journals not voided) per reconciled flag."""
+    args: list[Any] = [tenant_id, k, code]
+    date_clause = ""
+    if as_of is not None:
+        args.append(as_of)
+        date_clause = " AND j.effective_date <= $4"
+    sql = (
+        "SELECT $3::text AS stream, (a.hit IS NOT NULL) AS reconciled, count(*) AS n,"
+        " sum(e.amount) AS amount,"
+        " coalesce(sum(e.amount) FILTER (WHERE e.direction = 'debit'), 0) AS debits,"
+        " coalesce(sum(e.amount) FILTER (WHERE e.direction = 'credit'), 0) AS credits"
+        " FROM ledgers l JOIN journal_entries e ON e.ledger_id = l.ledger_id"
+        " JOIN journals j ON j.journal_id = e.journal_id"
+        " LEFT JOIN LATERAL (SELECT 1 AS hit FROM match_items i WHERE i.entry_id = e.entry_id"
+        " AND " + _ACTIVE_AT.format(k="$2") + " LIMIT 1) a ON true"
+        " WHERE l.tenant_id = $1 AND l.code = $3 AND j.status <> 'voided'"
+        " AND j.position <= $2" + date_clause + " GROUP BY 1, 2"
+    )
+    return sql, args
+
+
+def _records_summary_query(
+    tenant_id: UUID, k: int, data_stream_key: str | None, as_of: dt.date | None
+) -> tuple[str, list[Any]]:
+    """SQL and arguments: the records of one stream (or all) per stream and reconciled flag."""
+    args: list[Any] = [tenant_id, k]
+    clauses = ["r.tenant_id = $1", "r.position <= $2"]
+    if data_stream_key is not None:
+        args.append(data_stream_key)
+        clauses.append(f"r.data_stream_key = ${len(args)}")
+    if as_of is not None:
+        args.append(as_of)
+        clauses.append(f"r.date <= ${len(args)}")
+    sql = (
+        "SELECT r.data_stream_key AS stream, (a.hit IS NOT NULL) AS reconciled,"
+        " count(*) AS n, sum(r.amount) AS amount,"
+        " coalesce(sum(r.amount) FILTER (WHERE r.direction = 'debit'), 0) AS debits,"
+        " coalesce(sum(r.amount) FILTER (WHERE r.direction = 'credit'), 0) AS credits"
+        " FROM records r LEFT JOIN LATERAL (SELECT 1 AS hit FROM match_items i"
+        " WHERE i.tenant_id = r.tenant_id AND i.record_id = r.record_id AND "
+        + _ACTIVE_AT.format(k="$2")
+        + " LIMIT 1) a ON true WHERE "
+        + " AND ".join(clauses)
+        + " GROUP BY 1, 2"
+    )
+    return sql, args
+
+
+def _stream_summaries(rows: Sequence[Any], data_stream_key: str | None) -> list[StreamSummary]:
+    """One summary per stream in ``rows`` (and the asked one, even without items), by key."""
+    per_stream: dict[str, dict[bool, Totals]] = {}
+    for r in rows:
+        per_stream.setdefault(r["stream"], {})[r["reconciled"]] = Totals(
+            count=r["n"],
+            amount=int(r["amount"]),
+            debits=int(r["debits"]),
+            credits=int(r["credits"]),
+        )
+    if data_stream_key is not None:
+        per_stream.setdefault(data_stream_key, {})
+    return [
+        StreamSummary(
+            data_stream_key=key,
+            reconciled=totals.get(True, Totals()),
+            unreconciled=totals.get(False, Totals()),
+        )
+        for key, totals in sorted(per_stream.items())
+    ]
+
+
+def _sum_totals(parts: Sequence[Totals]) -> Totals:
+    return Totals(
+        count=sum(p.count for p in parts),
+        amount=sum(p.amount for p in parts),
+        debits=sum(p.debits for p in parts),
+        credits=sum(p.credits for p in parts),
+    )
+
+
 async def reconciliation_summary(
     source: Any,
     tenant_id: UUID,
@@ -465,81 +547,19 @@ async def reconciliation_summary(
     it; ``known_at`` counts items and matches as they stood at that position.
     """
     k = _known(known_at)
-    args: list[Any] = [tenant_id, k]
     if data_stream_key is not None and data_stream_key.startswith(LEDGER_STREAM_PREFIX):
-        args.append(data_stream_key.removeprefix(LEDGER_STREAM_PREFIX))
-        date_clause = ""
-        if as_of is not None:
-            args.append(as_of)
-            date_clause = " AND j.effective_date <= $4"
-        sql = (
-            "SELECT $3::text AS stream, (a.hit IS NOT NULL) AS reconciled, count(*) AS n,"
-            " sum(e.amount) AS amount,"
-            " coalesce(sum(e.amount) FILTER (WHERE e.direction = 'debit'), 0) AS debits,"
-            " coalesce(sum(e.amount) FILTER (WHERE e.direction = 'credit'), 0) AS credits"
-            " FROM ledgers l JOIN journal_entries e ON e.ledger_id = l.ledger_id"
-            " JOIN journals j ON j.journal_id = e.journal_id"
-            " LEFT JOIN LATERAL (SELECT 1 AS hit FROM match_items i WHERE i.entry_id = e.entry_id"
-            " AND " + _ACTIVE_AT.format(k="$2") + " LIMIT 1) a ON true"
-            " WHERE l.tenant_id = $1 AND l.code = $3 AND j.status <> 'voided'"
-            " AND j.position <= $2" + date_clause + " GROUP BY 1, 2"
-        )
+        code = data_stream_key.removeprefix(LEDGER_STREAM_PREFIX)
+        sql, args = _ledger_summary_query(tenant_id, k, code, as_of)
     else:
-        clauses = ["r.tenant_id = $1", "r.position <= $2"]
-        if data_stream_key is not None:
-            args.append(data_stream_key)
-            clauses.append(f"r.data_stream_key = ${len(args)}")
-        if as_of is not None:
-            args.append(as_of)
-            clauses.append(f"r.date <= ${len(args)}")
-        sql = (
-            "SELECT r.data_stream_key AS stream, (a.hit IS NOT NULL) AS reconciled,"
-            " count(*) AS n, sum(r.amount) AS amount,"
-            " coalesce(sum(r.amount) FILTER (WHERE r.direction = 'debit'), 0) AS debits,"
-            " coalesce(sum(r.amount) FILTER (WHERE r.direction = 'credit'), 0) AS credits"
-            " FROM records r LEFT JOIN LATERAL (SELECT 1 AS hit FROM match_items i"
-            " WHERE i.tenant_id = r.tenant_id AND i.record_id = r.record_id AND "
-            + _ACTIVE_AT.format(k="$2")
-            + " LIMIT 1) a ON true WHERE "
-            + " AND ".join(clauses)
-            + " GROUP BY 1, 2"
-        )
-    rows = await source.fetch(sql, *args)
-    per_stream: dict[str, dict[bool, Totals]] = {}
-    for r in rows:
-        per_stream.setdefault(r["stream"], {})[r["reconciled"]] = Totals(
-            count=r["n"],
-            amount=int(r["amount"]),
-            debits=int(r["debits"]),
-            credits=int(r["credits"]),
-        )
-    if data_stream_key is not None:
-        per_stream.setdefault(data_stream_key, {})
-    streams = [
-        StreamSummary(
-            data_stream_key=key,
-            reconciled=totals.get(True, Totals()),
-            unreconciled=totals.get(False, Totals()),
-        )
-        for key, totals in sorted(per_stream.items())
-    ]
-
-    def total(kind: bool) -> Totals:
-        parts = [s.reconciled if kind else s.unreconciled for s in streams]
-        return Totals(
-            count=sum(p.count for p in parts),
-            amount=sum(p.amount for p in parts),
-            debits=sum(p.debits for p in parts),
-            credits=sum(p.credits for p in parts),
-        )
-
+        sql, args = _records_summary_query(tenant_id, k, data_stream_key, as_of)
+    streams = _stream_summaries(await source.fetch(sql, *args), data_stream_key)
     return encode(
         Summary(
             data_stream_key=data_stream_key,
             as_of=as_of,
             known_at=known_at,
-            reconciled=total(True),
-            unreconciled=total(False),
+            reconciled=_sum_totals([s.reconciled for s in streams]),
+            unreconciled=_sum_totals([s.unreconciled for s in streams]),
             streams=streams,
         )
     )
