@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from ledger import limits
 from ledger.commands.currencies import CurrencyCommands
 from ledger.commands.journals import JournalCommands
 from ledger.commands.ledgers import LedgerCommands
@@ -46,7 +47,6 @@ from ledger.store.migrations import migrate
 
 log = logging.getLogger(__name__)
 
-POOL_CLOSE_SECONDS = 10.0
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -183,7 +183,9 @@ async def open_services(
     finally:
         # Bounded: a connection someone never released must not hang shutdown forever.
         try:
-            await asyncio.wait_for(pool.close(), timeout=POOL_CLOSE_SECONDS)
+            await asyncio.wait_for(pool.close(), timeout=limits.POOL_CLOSE_SECONDS)
         except TimeoutError:
-            log.warning("connections still in use after %s s; terminating them", POOL_CLOSE_SECONDS)
+            log.warning(
+                "connections still in use after %s s; terminating them", limits.POOL_CLOSE_SECONDS
+            )
             pool.terminate()
