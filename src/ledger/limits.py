@@ -24,6 +24,9 @@ STATEMENT_IMPORT_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
 PAGE_SIZE_DEFAULT: Final = 50
 PAGE_SIZE_MAX: Final = 500
 MIN_POSITION_WAIT_SECONDS_MAX: Final = 5.0
+# The Retry-After of a 429/503 without its own (a projection behind ``min_position`` too):
+# long enough for a projection batch, short enough not to stall a client.
+RETRY_AFTER_SECONDS_DEFAULT: Final = 1
 # Body decoders built per body type; the types are code constants, so this is never reached.
 BODY_DECODER_CACHE_SIZE: Final = 512
 # How much of a refused ``Content-Type`` the 415 answer echoes back in its details.
@@ -98,7 +101,9 @@ SERVE_WORKERS_MAX: Final = 64
 # Money: amounts are signed 64-bit integers in minor units.
 AMOUNT_MINOR_MAX: Final = BIGINT_MAX
 BALANCE_MINOR_MIN: Final = -(2**63)  # signed fields such as ``min_balance`` are int64
-# Currencies: digits after the decimal point of a minor unit.
+# Currencies: a code is 3 to 10 capitals and digits, a letter first (ISO 4217's are 3 letters);
+# a minor unit has at most this many digits after the decimal point.
+CURRENCY_CODE_PATTERN: Final = r"^[A-Z][A-Z0-9]{2,9}$"
 CURRENCY_PRECISION_MAX: Final = 18
 # A record's own precision (``decimal_places``): its currency's, or finer (a fund's cash line).
 RECORD_DECIMAL_PLACES_MAX: Final = 18

@@ -44,7 +44,7 @@ from ledger.queries.tenants import authenticate_key
 
 LEDGER_POSITION_HEADER: Final = "Ledger-Position"
 MIN_POSITION_PARAMETER: Final = "min_position"
-RETRY_AFTER_SECONDS: Final = 1
+RETRY_AFTER_SECONDS: Final = limits.RETRY_AFTER_SECONDS_DEFAULT
 # The route handler ``opt`` key naming the asynchronous projection a route reads.
 READS_OPT: Final = "ledger_reads_projection"
 

@@ -42,7 +42,7 @@ JournalStatus = Literal["posted", "pending", "scheduled", "reversed", "voided"]
 
 Amount = Annotated[int, msgspec.Meta(gt=0, le=limits.AMOUNT_MINOR_MAX)]
 Text = Annotated[str, msgspec.Meta(max_length=limits.JOURNAL_TEXT_LENGTH_MAX)]
-Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{2,9}$")]
+Currency = Annotated[str, msgspec.Meta(pattern=limits.CURRENCY_CODE_PATTERN)]
 Key = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.JOURNAL_KEY_LENGTH_MAX)]
 
 
