@@ -16,13 +16,15 @@ from typing import Final
 BIGINT_MAX: Final = 2**63 - 1
 
 # HTTP edge.
-REQUEST_BODY_BYTES_MAX: Final = 1024 * 1024
+REQUEST_BODY_BYTES_MAX: Final = 1024 * 1024  # any body (Litestar's default): 413 above
 # ``POST /v1/records`` and statement imports: ten thousand records with descriptions and
 # metadata do not fit in the default 1 MiB.
 RECORDS_BULK_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
 STATEMENT_IMPORT_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
+# List pages (``limit``): one page is one query and one answer held in memory.
 PAGE_SIZE_DEFAULT: Final = 50
 PAGE_SIZE_MAX: Final = 500
+# A read with ``min_position`` waits at most this long for its projection, then answers 503.
 MIN_POSITION_WAIT_SECONDS_MAX: Final = 5.0
 # The Retry-After of a 429/503 without its own (a projection behind ``min_position`` too):
 # long enough for a projection batch, short enough not to stall a client.
@@ -36,7 +38,7 @@ READY_TIMEOUT_SECONDS: Final = 2.0
 READY_RETRY_AFTER_SECONDS: Final = 5
 
 # Tenants and keys.
-TENANT_SLUG_PATTERN: Final = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+TENANT_SLUG_PATTERN: Final = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"  # a DNS label: 1 to 63
 TENANT_NAME_LENGTH_MAX: Final = 200
 API_KEY_SECRET_BYTES: Final = 32  # 256 bits of randomness per key (the contract asks >= 128).
 # A presented key longer than this is refused before it is hashed (a hostile header).
@@ -60,7 +62,7 @@ APPEND_LOCK_TIMEOUT_SECONDS: Final = 5
 # Storage.
 # An event's encoded state (``MsgspecMapper``); a larger one is refused (413) unwritten.
 STATE_BYTES_MAX: Final = 8 * 1024 * 1024
-READ_EVENTS_PAGE_MAX: Final = 10_000
+READ_EVENTS_PAGE_MAX: Final = 10_000  # events one ``EventStore.read_after`` returns at most
 # Log positions (``notification_id``) are bigints.
 POSITION_MAX: Final = BIGINT_MAX
 # Connections per server process's pool: a few kept open, no more than PostgreSQL can spare.
@@ -81,9 +83,10 @@ PROJECTION_POLL_SECONDS: Final = 1.0
 PROJECTION_RETRY_SECONDS_MAX: Final = 10.0  # the longest back-off after a failed batch
 TRACKING_RECONNECT_SECONDS_MAX: Final = 5.0  # the longest back-off of the LISTEN connection
 REBUILD_BATCH_EVENTS_DEFAULT: Final = 20_000  # a rebuild copies in larger batches than the runner
-# A rebuild swaps its tables in once it is this few events behind the log...
+# A rebuild swaps its tables in once it is fewer than this many events behind the log,
 REBUILD_SWAP_LAG_EVENTS: Final = 500
-# ...waiting at most this long for the lag to fall, pausing at most this long between tries.
+# trying to lock the live tables for at most this long, pausing up to this long (at random)
+# between tries.
 REBUILD_SWAP_PATIENCE_SECONDS: Final = 120.0
 REBUILD_SWAP_PAUSE_SECONDS_MAX: Final = 0.05
 REPLAY_BATCH_EVENTS: Final = 2_000  # events read per page when replaying the log in memory
@@ -92,7 +95,7 @@ REPLAY_BATCH_EVENTS: Final = 2_000  # events read per page when replaying the lo
 AUDIT_PAGE_EVENTS: Final = 5_000
 AUDIT_STOCK_PAGES_AHEAD: Final = 2  # pages the stock decoder worker may run ahead
 AUDIT_FINDINGS_PER_CHECK_MAX: Final = 20
-AUDIT_AGGREGATE_CACHE_MAX: Final = 20_000  # aggregates the stock application keeps in memory
+AUDIT_AGGREGATE_CACHE_MAX: Final = 20_000  # aggregates of recent events the stock check keeps
 AUDIT_BOOKS_SHOWN_MAX: Final = 5  # differing rows shown per books check
 
 # ``ledger serve --workers``: more processes than this only multiplies connections.
@@ -133,7 +136,8 @@ RECORD_DESCRIPTION_LENGTH_MAX: Final = 1000
 RECORD_ID_MAX: Final = BIGINT_MAX  # ``records.record_id`` is a bigint
 STREAM_KEY_LENGTH_MAX: Final = 255  # a data stream's key (``bank:…``, ``ledger:<code>``)
 STATEMENT_ACCOUNT_LENGTH_MAX: Final = 64  # the account a statement import is told to expect
-# Below this many rows the reconciliation tables' planner statistics are refreshed first.
+# A bulk write of this many rows or more refreshes the reconciliation tables' planner
+# statistics (``commands.records.refresh_statistics``); fewer cannot mislead the planner.
 RECONCILIATION_STATISTICS_ROWS_MIN: Final = 1_000
 
 # Reconciliation.
@@ -148,8 +152,8 @@ RUN_SLICE_MATCHES: Final = 5_000  # matches a run decides per transaction
 
 # Ledgers (accounts).
 LEDGER_TREE_DEPTH_MAX: Final = 16  # a root ledger has depth 1; ``ledgers.depth`` checks it too
-LEDGER_CODE_LENGTH_MAX: Final = 128
-LEDGER_NAME_LENGTH_MAX: Final = 200
+LEDGER_CODE_LENGTH_MAX: Final = 128  # a chart-of-accounts code, with room for a path
+LEDGER_NAME_LENGTH_MAX: Final = 200  # like a tenant's name
 LEDGER_METADATA_BYTES_MAX: Final = 16 * 1024  # the metadata object, JSON-encoded
 LEDGER_NUM_ID_MAX: Final = BIGINT_MAX  # ``ledgers.num_id`` is a bigint
 
