@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from ledger import limits
 from ledger.commands.currencies import CurrencyCommands
 from ledger.commands.journals import JournalCommands
 from ledger.commands.ledgers import LedgerCommands
@@ -47,7 +48,6 @@ from ledger.store.migrations import migrate
 
 log = logging.getLogger(__name__)
 
-POOL_CLOSE_SECONDS = 10.0
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -135,12 +135,14 @@ async def _migrate(pool: asyncpg.Pool[Any]) -> None:
 
 
 async def _close_pool(pool: asyncpg.Pool[Any]) -> None:
-    """Close the pool, terminating what is still in use after :data:`POOL_CLOSE_SECONDS`."""
+    """Close the pool, terminating what is still in use after ``limits.POOL_CLOSE_SECONDS``."""
     # Bounded: a connection someone never released must not hang shutdown forever.
     try:
-        await asyncio.wait_for(pool.close(), timeout=POOL_CLOSE_SECONDS)
+        await asyncio.wait_for(pool.close(), timeout=limits.POOL_CLOSE_SECONDS)
     except TimeoutError:
-        log.warning("connections still in use after %s s; terminating them", POOL_CLOSE_SECONDS)
+        log.warning(
+            "connections still in use after %s s; terminating them", limits.POOL_CLOSE_SECONDS
+        )
         pool.terminate()
 
 

@@ -25,6 +25,7 @@ from uuid import UUID
 
 import asyncpg
 
+from ledger import limits
 from ledger.bootstrap import (
     Services,
     all_projections,
@@ -41,8 +42,6 @@ log = logging.getLogger("ledger")
 
 DEMO_TENANT_SLUG = "demo"
 DEMO_BASE_CURRENCY = "USD"
-# ``ledger serve --workers``: more processes than this only multiplies connections.
-WORKERS_MAX = 64
 
 
 def _print_json(obj: dict[str, Any]) -> None:
@@ -432,8 +431,8 @@ def add_audit_commands(sub: Any) -> None:
 
 def _workers(text: str) -> int:
     value = int(text)
-    if not 1 <= value <= WORKERS_MAX:
-        raise argparse.ArgumentTypeError(f"between 1 and {WORKERS_MAX}")
+    if not 1 <= value <= limits.SERVE_WORKERS_MAX:
+        raise argparse.ArgumentTypeError(f"between 1 and {limits.SERVE_WORKERS_MAX}")
     return value
 
 

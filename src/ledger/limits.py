@@ -2,20 +2,49 @@
 
 A limit that protects the service from a client is enforced at the edge and answers 400/413;
 a limit that protects an internal structure is asserted where the structure is built.
+Bounds that depend on each other are asserted against each other at the end of this module,
+so changing one of them alone fails at import time, not in production.
+
+A module reads a bound as ``limits.X``; it may keep a local alias ``X: Final = limits.X``
+where many uses read better, never a value of its own (``tests/unit/test_limits.py`` checks).
 """
 
+import math
 from typing import Final
 
+# Integers: PostgreSQL ``bigint`` and the API's integers are signed 64-bit.
+BIGINT_MAX: Final = 2**63 - 1
+
 # HTTP edge.
-REQUEST_BODY_BYTES_MAX: Final = 1024 * 1024
+REQUEST_BODY_BYTES_MAX: Final = 1024 * 1024  # any body (Litestar's default): 413 above
+# ``POST /v1/records`` and statement imports: ten thousand records with descriptions and
+# metadata do not fit in the default 1 MiB.
+RECORDS_BULK_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
+STATEMENT_IMPORT_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
+# List pages (``limit``): one page is one query and one answer held in memory.
 PAGE_SIZE_DEFAULT: Final = 50
 PAGE_SIZE_MAX: Final = 500
+# A read with ``min_position`` waits at most this long for its projection, then answers 503.
 MIN_POSITION_WAIT_SECONDS_MAX: Final = 5.0
+# The Retry-After of a 429/503 without its own (a projection behind ``min_position`` too):
+# long enough for a projection batch, short enough not to stall a client.
+RETRY_AFTER_SECONDS_DEFAULT: Final = 1
+# Body decoders built per body type; the types are code constants, so this is never reached.
+BODY_DECODER_CACHE_SIZE: Final = 512
+# How much of a refused ``Content-Type`` the 415 answer echoes back in its details.
+CONTENT_TYPE_SHOWN_LENGTH_MAX: Final = 200
+# ``GET /ready``: how long the database may take to answer, and the 503's Retry-After.
+READY_TIMEOUT_SECONDS: Final = 2.0
+READY_RETRY_AFTER_SECONDS: Final = 5
 
 # Tenants and keys.
-TENANT_SLUG_PATTERN: Final = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+TENANT_SLUG_PATTERN: Final = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"  # a DNS label: 1 to 63
 TENANT_NAME_LENGTH_MAX: Final = 200
 API_KEY_SECRET_BYTES: Final = 32  # 256 bits of randomness per key (the contract asks >= 128).
+# A presented key longer than this is refused before it is hashed (a hostile header).
+API_KEY_LENGTH_MAX: Final = 512
+# A key text longer than this is not one of ours (``domain.tenants.parse_api_key``).
+API_KEY_TEXT_LENGTH_MAX: Final = 200
 
 # Group commit: a batch is cut when either bound is reached. The command bound keeps one
 # transaction's lock hold short; the event bound keeps one append's arrays a sane size.
@@ -31,20 +60,146 @@ API_KEY_CACHE_SECONDS: Final = 5.0
 APPEND_LOCK_TIMEOUT_SECONDS: Final = 5
 
 # Storage.
+# An event's encoded state (``MsgspecMapper``); a larger one is refused (413) unwritten.
 STATE_BYTES_MAX: Final = 8 * 1024 * 1024
-READ_EVENTS_PAGE_MAX: Final = 10_000
+READ_EVENTS_PAGE_MAX: Final = 10_000  # events one ``EventStore.read_after`` returns at most
+# Log positions (``notification_id``) are bigints.
+POSITION_MAX: Final = BIGINT_MAX
+# Connections per server process's pool: a few kept open, no more than PostgreSQL can spare.
+POOL_SIZE_MIN: Final = 2
+POOL_SIZE_MAX: Final = 20
+# Opening a database connection (the pool's and the projections' LISTEN connection).
+CONNECT_TIMEOUT_SECONDS: Final = 10.0
+# One statement of a pooled connection; longer means something is stuck.
+COMMAND_TIMEOUT_SECONDS: Final = 60
+# Shutdown waits this long for the pool's connections to be returned.
+POOL_CLOSE_SECONDS: Final = 10.0
+
+# Projections (the asynchronous runner, its tracking, a rebuild, a replay).
+PROJECTION_BATCH_EVENTS_DEFAULT: Final = 1_000  # events applied per runner transaction
+PROJECTION_BATCH_EVENTS_MAX: Final = 100_000  # the most ``--batch-events`` may ask for
+# Without a notification, the runner and the tracker look for new events this often.
+PROJECTION_POLL_SECONDS: Final = 1.0
+PROJECTION_RETRY_SECONDS_MAX: Final = 10.0  # the longest back-off after a failed batch
+TRACKING_RECONNECT_SECONDS_MAX: Final = 5.0  # the longest back-off of the LISTEN connection
+REBUILD_BATCH_EVENTS_DEFAULT: Final = 20_000  # a rebuild copies in larger batches than the runner
+# A rebuild swaps its tables in once it is fewer than this many events behind the log,
+REBUILD_SWAP_LAG_EVENTS: Final = 500
+# trying to lock the live tables for at most this long, pausing up to this long (at random)
+# between tries.
+REBUILD_SWAP_PATIENCE_SECONDS: Final = 120.0
+REBUILD_SWAP_PAUSE_SECONDS_MAX: Final = 0.05
+REPLAY_BATCH_EVENTS: Final = 2_000  # events read per page when replaying the log in memory
+
+# Audit (``ledger audit``): pages of the log, and how much a finding report shows.
+AUDIT_PAGE_EVENTS: Final = 5_000
+AUDIT_STOCK_PAGES_AHEAD: Final = 2  # pages the stock decoder worker may run ahead
+AUDIT_FINDINGS_PER_CHECK_MAX: Final = 20
+AUDIT_AGGREGATE_CACHE_MAX: Final = 20_000  # aggregates of recent events the stock check keeps
+AUDIT_BOOKS_SHOWN_MAX: Final = 5  # differing rows shown per books check
+
+# ``ledger serve --workers``: more processes than this only multiplies connections.
+SERVE_WORKERS_MAX: Final = 64
 
 # Money: amounts are signed 64-bit integers in minor units.
-AMOUNT_MINOR_MAX: Final = 2**63 - 1
+AMOUNT_MINOR_MAX: Final = BIGINT_MAX
+BALANCE_MINOR_MIN: Final = -(2**63)  # signed fields such as ``min_balance`` are int64
+# Currencies: a code is 3 to 10 capitals and digits, a letter first (ISO 4217's are 3 letters);
+# a minor unit has at most this many digits after the decimal point.
+CURRENCY_CODE_PATTERN: Final = r"^[A-Z][A-Z0-9]{2,9}$"
+CURRENCY_PRECISION_MAX: Final = 18
 # A record's own precision (``decimal_places``): its currency's, or finer (a fund's cash line).
 RECORD_DECIMAL_PLACES_MAX: Final = 18
+# FX rates on the wire: plain decimal text, bounded in length, precision and magnitude.
+RATE_TEXT_LENGTH_MAX: Final = 80
+RATE_SIGNIFICANT_DIGITS_MAX: Final = 40
+RATE_ADJUSTED_EXPONENT_MAX: Final = 40
+# An inverse rate (1 / r) is not finite in general: it is fixed to this many significant
+# digits, and that fixed value is both the rate shown in the journal and the one used.
+INVERSE_RATE_DIGITS: Final = 20
+# Conversions compute exactly with this many significant digits (asserted enough below).
+MONEY_EXACT_DIGITS: Final = 100
+# Setting a rate retries a concurrent version conflict this many times before answering 409.
+SET_RATE_ATTEMPTS: Final = 3
+
+# Journals (``POST /v1/journals``).
+JOURNAL_ENTRIES_MIN: Final = 2  # double entry: a debit and a credit at least
+JOURNAL_ENTRIES_MAX: Final = 500
+BULK_JOURNALS_MAX: Final = 1000  # journals per ``POST /v1/journals/bulk``
+JOURNAL_TEXT_LENGTH_MAX: Final = 1000  # descriptions
+JOURNAL_KEY_LENGTH_MAX: Final = 255  # references, external ids, idempotency keys, ledger codes
+
 # Records (``POST /v1/records``, statement imports).
+RECORDS_PER_COMMAND_MAX: Final = 10_000
 RECORD_EXTERNAL_ID_LENGTH_MAX: Final = 255
 RECORD_DESCRIPTION_LENGTH_MAX: Final = 1000
+RECORD_ID_MAX: Final = BIGINT_MAX  # ``records.record_id`` is a bigint
+STREAM_KEY_LENGTH_MAX: Final = 255  # a data stream's key (``bank:…``, ``ledger:<code>``)
+STATEMENT_ACCOUNT_LENGTH_MAX: Final = 64  # the account a statement import is told to expect
+# A bulk write of this many rows or more refreshes the reconciliation tables' planner
+# statistics (``commands.records.refresh_statistics``); fewer cannot mislead the planner.
+RECONCILIATION_STATISTICS_ROWS_MIN: Final = 1_000
+
+# Reconciliation.
+MATCH_ITEMS_MAX: Final = 1000  # items of one manual match
+MATCH_NOTE_LENGTH_MAX: Final = 1000
+DATE_WINDOW_DAYS_MAX: Final = 31  # a run's date tolerance
+# A run's group matching (many to one): candidates scanned, kept, and joined per group.
+GROUP_SCAN_MAX: Final = 200
+GROUP_CANDIDATES_MAX: Final = 12
+GROUP_SIZE_MAX: Final = 4
+RUN_SLICE_MATCHES: Final = 5_000  # matches a run decides per transaction
 
 # Ledgers (accounts).
 LEDGER_TREE_DEPTH_MAX: Final = 16  # a root ledger has depth 1; ``ledgers.depth`` checks it too
-LEDGER_CODE_LENGTH_MAX: Final = 128
-LEDGER_NAME_LENGTH_MAX: Final = 200
+LEDGER_CODE_LENGTH_MAX: Final = 128  # a chart-of-accounts code, with room for a path
+LEDGER_NAME_LENGTH_MAX: Final = 200  # like a tenant's name
 LEDGER_METADATA_BYTES_MAX: Final = 16 * 1024  # the metadata object, JSON-encoded
-BALANCE_MINOR_MIN: Final = -(2**63)  # signed fields such as ``min_balance`` are int64
+LEDGER_NUM_ID_MAX: Final = BIGINT_MAX  # ``ledgers.num_id`` is a bigint
+
+
+# Related bounds. Each assert names the relation it protects.
+assert BALANCE_MINOR_MIN == -AMOUNT_MINOR_MAX - 1, "amounts and balances are both int64"
+assert 0 < PAGE_SIZE_DEFAULT <= PAGE_SIZE_MAX, "the default page is a valid page size"
+assert PAGE_SIZE_MAX <= READ_EVENTS_PAGE_MAX, "an API page of events is one store read"
+assert REPLAY_BATCH_EVENTS <= READ_EVENTS_PAGE_MAX, "a replay batch is one store read"
+assert REQUEST_BODY_BYTES_MAX <= RECORDS_BULK_BODY_BYTES_MAX, "bulk routes raise the body bound"
+assert REQUEST_BODY_BYTES_MAX <= STATEMENT_IMPORT_BODY_BYTES_MAX, "imports raise the body bound"
+assert (
+    RECORDS_BULK_BODY_BYTES_MAX // RECORDS_PER_COMMAND_MAX
+    >= RECORD_EXTERNAL_ID_LENGTH_MAX + RECORD_DESCRIPTION_LENGTH_MAX
+), "a bulk body can carry the most records, each with full-length external id and description"
+# Every event is built from one command: either from one body of at most
+# REQUEST_BODY_BYTES_MAX (a journal, a match, a ledger), whose strings never grow when
+# re-encoded, plus derived fields bounded per entry or item; or from one record of a bulk
+# body, far smaller. So a client never reaches STATE_BYTES_MAX; the mapper still refuses it.
+assert 4 * REQUEST_BODY_BYTES_MAX <= STATE_BYTES_MAX, "one body's event stays under the bound"
+assert LEDGER_METADATA_BYTES_MAX < REQUEST_BODY_BYTES_MAX, "a ledger's metadata fits a body"
+assert 0 < GROUP_COMMIT_COMMANDS_MAX <= GROUP_COMMIT_EVENTS_MAX, "a command has >= 1 event"
+assert API_KEY_CACHE_SIZE_MAX > 0, "the API key cache holds something"
+assert AUDIT_AGGREGATE_CACHE_MAX > 0, "the audit's aggregate cache holds something"
+assert BODY_DECODER_CACHE_SIZE > 0, "the body decoder cache holds something"
+assert 0 < POOL_SIZE_MIN <= POOL_SIZE_MAX, "the pool's minimum is a valid size"
+assert 0 < PROJECTION_BATCH_EVENTS_DEFAULT <= PROJECTION_BATCH_EVENTS_MAX, "runner default"
+assert 0 < REBUILD_BATCH_EVENTS_DEFAULT <= PROJECTION_BATCH_EVENTS_MAX, "rebuild default"
+assert 0 < AUDIT_PAGE_EVENTS <= READ_EVENTS_PAGE_MAX, "an audit page is one store read"
+# ``format_api_key``: "ldg_" + the key id's 32 hex digits + "_" + the URL-safe secret.
+_ISSUED_API_KEY_LENGTH: Final = len("ldg_") + 32 + 1 + math.ceil(API_KEY_SECRET_BYTES * 4 / 3)
+assert _ISSUED_API_KEY_LENGTH <= API_KEY_TEXT_LENGTH_MAX <= API_KEY_LENGTH_MAX, (
+    "every issued key is parsed, and the edge lets every parsable key through"
+)
+assert CURRENCY_PRECISION_MAX <= RECORD_DECIMAL_PLACES_MAX, "a record is as fine as its currency"
+assert INVERSE_RATE_DIGITS <= RATE_SIGNIFICANT_DIGITS_MAX, "an inverse rate is a valid rate"
+assert RATE_SIGNIFICANT_DIGITS_MAX < RATE_TEXT_LENGTH_MAX, "the most precise rate fits its text"
+assert (
+    len(str(AMOUNT_MINOR_MAX)) + RATE_SIGNIFICANT_DIGITS_MAX + 2 * CURRENCY_PRECISION_MAX
+    <= MONEY_EXACT_DIGITS
+), "an amount times a rate, rescaled between precisions, is computed exactly"
+assert 2 <= JOURNAL_ENTRIES_MIN <= JOURNAL_ENTRIES_MAX, "a journal has a debit and a credit"
+assert LEDGER_CODE_LENGTH_MAX <= JOURNAL_KEY_LENGTH_MAX, "an entry can name any ledger by code"
+assert len("ledger:") + LEDGER_CODE_LENGTH_MAX <= STREAM_KEY_LENGTH_MAX, (
+    "every ledger has a data stream key"
+)
+assert 2 <= GROUP_SIZE_MAX <= GROUP_CANDIDATES_MAX <= GROUP_SCAN_MAX, "group matching funnel"
+assert GROUP_SIZE_MAX + 1 <= MATCH_ITEMS_MAX, "a run's group match is a valid manual match"
+assert LEDGER_TREE_DEPTH_MAX >= 1, "a root ledger has depth 1"

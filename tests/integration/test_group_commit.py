@@ -16,7 +16,14 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from ledger.errors import ConcurrencyConflict, InsufficientFunds, LedgerError, Unavailable
+from ledger import limits
+from ledger.errors import (
+    ConcurrencyConflict,
+    InsufficientFunds,
+    LedgerError,
+    PayloadTooLarge,
+    Unavailable,
+)
 from ledger.store.database import DbConnection, create_pool
 from ledger.store.event_store import EventStore
 from ledger.store.group_commit import (
@@ -212,6 +219,25 @@ async def test_domain_error_fails_only_its_caller(
     assert committer.batches_committed == 1  # all four were decided in one batch
     assert handler.decided == ["a", "b", "broke", "c"]  # a rule failure is not re-decided
     assert [name for _, name in await _widget_names(pool)] == ["a", "b", "c"]
+
+
+async def test_event_over_the_state_bound_fails_only_its_caller_unwritten(
+    committer: GroupCommitter, pool: asyncpg.Pool[Any]
+) -> None:
+    handler = CreateWidgetHandler()
+    commands = [
+        CreateWidget("a"),
+        CreateWidget("x" * limits.STATE_BYTES_MAX),  # its event is refused by the mapper
+        CreateWidget("b"),
+    ]
+
+    outcomes = await _submit_all(committer, handler, commands)
+
+    assert isinstance(outcomes[1], PayloadTooLarge)
+    assert outcomes[1].status_code == 413
+    assert [_committed(outcomes[i]).position for i in (0, 2)] == [1, 2]
+    assert [name for _, name in await _widget_names(pool)] == ["a", "b"]
+    assert len(await read_log(pool)) == 2
 
 
 async def test_version_conflict_with_stored_event_fails_only_its_caller(

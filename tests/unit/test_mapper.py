@@ -15,6 +15,8 @@ from eventsourcing.utils import get_topic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger import limits
+from ledger.errors import PayloadTooLarge
 from ledger.store.mapper import MsgspecMapper
 from tests.store_helpers import Leg, Money, PlainEvent, RenamedV2, RichEvent, ScalarEvent
 
@@ -199,3 +201,31 @@ def test_scalar_round_trip_is_identity(number: int, text: str, decimal: Decimal)
     # as_tuple is exact (sign, digits, exponent) and also compares NaN/Infinity.
     assert decoded.decimal.as_tuple() == decimal.as_tuple()
     assert decoded.decimal.is_snan() == decimal.is_snan()
+
+
+def _plain_event_of_state_bytes(mapper: MsgspecMapper, size: int) -> PlainEvent:
+    """A PlainEvent whose stored state is exactly ``size`` bytes (its name pads it)."""
+    originator_id, timestamp = uuid.uuid4(), PlainEvent.create_timestamp()
+
+    def event(name: str) -> PlainEvent:
+        return PlainEvent(
+            originator_id=originator_id, originator_version=1, timestamp=timestamp, name=name
+        )
+
+    overhead = len(mapper.to_stored_event(event("")).state)
+    return event("x" * (size - overhead))
+
+
+def test_state_of_the_bound_is_stored_and_one_byte_more_is_refused(mapper: MsgspecMapper) -> None:
+    at_bound = _plain_event_of_state_bytes(mapper, limits.STATE_BYTES_MAX)
+    assert len(mapper.to_stored_event(at_bound).state) == limits.STATE_BYTES_MAX
+
+    over = _plain_event_of_state_bytes(mapper, limits.STATE_BYTES_MAX + 1)
+    with pytest.raises(PayloadTooLarge) as refused:
+        mapper.to_stored_event(over)
+    assert refused.value.status_code == 413
+    assert refused.value.details == {
+        "state_bytes": limits.STATE_BYTES_MAX + 1,
+        "state_bytes_max": limits.STATE_BYTES_MAX,
+    }
+    assert "PlainEvent" in refused.value.message

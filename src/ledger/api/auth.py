@@ -33,6 +33,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.params import SkipValidation
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from ledger import limits
 from ledger.bootstrap import Services
 from ledger.errors import Unauthenticated
 from ledger.queries.tenants import TenantView, authenticate_key
@@ -45,7 +46,7 @@ TenantDep: TypeAlias = NamedDependency[SkipValidation[TenantView]]
 
 TENANT_STATE_KEY: Final = "ledger_tenant"
 # Longer than any key we issue; refusing early keeps a hostile header from being hashed.
-API_KEY_LENGTH_MAX: Final = 512
+API_KEY_LENGTH_MAX: Final = limits.API_KEY_LENGTH_MAX
 
 
 def services_of(app: Litestar) -> Services:

@@ -36,6 +36,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from ledger import limits
 from ledger.api.errors import ROOT_PATH, UnsupportedMediaType, field_path, split_msgspec_error
 from ledger.errors import ValidationError
 
@@ -44,7 +45,7 @@ T = TypeVar("T")
 _JSON_CHARSETS: Final = frozenset({"utf-8", "utf8"})
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=limits.BODY_DECODER_CACHE_SIZE)
 def _decoder(type_: Any) -> msgspec.json.Decoder[Any]:
     # Building a Decoder compiles the type once; body types are code constants, so the
     # cache stays small.
@@ -96,7 +97,7 @@ def check_json_content_type(request: Request[Any, Any, Any]) -> None:
     if not is_json or (charset is not None and charset not in _JSON_CHARSETS):
         raise UnsupportedMediaType(
             "the request body must be JSON: send Content-Type: application/json (UTF-8)",
-            {"content_type": raw[:200]},
+            {"content_type": raw[: limits.CONTENT_TYPE_SHOWN_LENGTH_MAX]},
         )
 
 

@@ -27,6 +27,7 @@ from litestar import Request, get, post
 from litestar.params import QueryParameter
 from litestar.types import ControllerRouterHandler
 
+from ledger import limits
 from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.body import decode_body
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
@@ -42,7 +43,7 @@ from ledger.domain.fx import (
 from ledger.errors import ValidationError
 from ledger.queries.currencies import get_fx_rate, list_currencies
 
-CODE_PATTERN: Final = r"^[A-Z][A-Z0-9]{2,9}$"
+CODE_PATTERN: Final = limits.CURRENCY_CODE_PATTERN
 
 Code = Annotated[
     str,

@@ -39,11 +39,12 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.types import ExceptionHandlersMap
 
+from ledger import limits
 from ledger.errors import LedgerError
 
 log = logging.getLogger(__name__)
 
-RETRY_AFTER_SECONDS_DEFAULT: Final = 1
+RETRY_AFTER_SECONDS_DEFAULT: Final = limits.RETRY_AFTER_SECONDS_DEFAULT
 INTERNAL_ERROR_MESSAGE: Final = "an internal error occurred; it has been logged"
 _RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
 # msgspec's validation messages: "<reason> - at `<path>`", the path a JSON path from "$".

@@ -44,10 +44,9 @@ from ledger.queries.tenants import authenticate_key
 
 LEDGER_POSITION_HEADER: Final = "Ledger-Position"
 MIN_POSITION_PARAMETER: Final = "min_position"
-RETRY_AFTER_SECONDS: Final = 1
+RETRY_AFTER_SECONDS: Final = limits.RETRY_AFTER_SECONDS_DEFAULT
 # The route handler ``opt`` key naming the asynchronous projection a route reads.
 READS_OPT: Final = "ledger_reads_projection"
-_POSITION_MAX: Final = 2**63 - 1
 
 # For ``response_headers=[...]`` of every GET handler, so the header is in the OpenAPI schema.
 LEDGER_POSITION_DOC: Final = ResponseHeader(
@@ -84,7 +83,7 @@ def parse_min_position(query_string: bytes) -> int | None:
             value = item
     if value is None:
         return None
-    if not value.isascii() or not value.isdigit() or int(value) > _POSITION_MAX:
+    if not value.isascii() or not value.isdigit() or int(value) > limits.POSITION_MAX:
         raise ValidationError(
             "min_position must be a non-negative integer (an event-store position)",
             {"field": MIN_POSITION_PARAMETER, "source": "query", "value": value},

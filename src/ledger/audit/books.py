@@ -25,7 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-_SHOWN_MAX: Final = 5
+from ledger import limits
+
+_SHOWN_MAX: Final = limits.AUDIT_BOOKS_SHOWN_MAX
 _OWN: Final = (
     "debits_posted",
     "credits_posted",

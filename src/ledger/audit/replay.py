@@ -18,6 +18,7 @@ from uuid import UUID
 
 import asyncpg
 
+from ledger import limits
 from ledger.domain.currencies import ISO_PRECISION
 from ledger.domain.ledgers import Ledger
 from ledger.errors import NotFound
@@ -26,7 +27,7 @@ from ledger.store.event_store import RecordedEvent
 from ledger.store.group_commit import PositionedEvent
 from ledger.store.mapper import MsgspecMapper
 
-PAGE_EVENTS: Final = 5_000
+PAGE_EVENTS: Final = limits.AUDIT_PAGE_EVENTS
 _COLUMNS: Final = (
     "notification_id, originator_id, originator_version, topic, state, tenant_id, chain_hash"
 )
@@ -164,7 +165,7 @@ async def replay_trial_balance(
         if tenant is None:
             raise NotFound(f"no tenant has the slug {slug!r}", {"tenant": slug})
         tenant_id: UUID = tenant["tenant_id"]
-        stop = until if until is not None else 2**63 - 1
+        stop = until if until is not None else limits.POSITION_MAX
         replayed = await _replay(conn, tenant_id, stop, as_of_time)
     finally:
         await conn.close()

@@ -95,6 +95,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import CanMutateAggregate
 from eventsourcing.persistence import Notification
 
+from ledger import limits
 from ledger.audit.books import broken_invariants
 from ledger.audit.chain import GENESIS_HASH, chain_link
 from ledger.projections.rebuild import TerminalProgress as RebuildProgress
@@ -110,12 +111,12 @@ from ledger.store.event_store import RecordedEvent
 from ledger.store.group_commit import InlineProjection
 from ledger.store.mapper import MsgspecMapper
 
-PAGE_EVENTS: Final = 5_000
+PAGE_EVENTS: Final = limits.AUDIT_PAGE_EVENTS
 # Pages the stock replay worker may run ahead of the fold (its answers are small).
-STOCK_PAGES_AHEAD: Final = 2
+STOCK_PAGES_AHEAD: Final = limits.AUDIT_STOCK_PAGES_AHEAD
 # Findings kept per check (the rest are counted): a log broken everywhere must not fill memory.
-FINDINGS_PER_CHECK_MAX: Final = 20
-AGGREGATE_CACHE_MAX: Final = 20_000
+FINDINGS_PER_CHECK_MAX: Final = limits.AUDIT_FINDINGS_PER_CHECK_MAX
+AGGREGATE_CACHE_MAX: Final = limits.AUDIT_AGGREGATE_CACHE_MAX
 # Server memory for the comparisons' grouping (the audit's own transaction only).
 COMPARE_WORK_MEM: Final = "128MB"
 # runner.ROW_COLUMNS (what projections fold), then the stored chain hash.

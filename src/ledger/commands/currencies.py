@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Final
 from uuid import UUID
 
+from ledger import limits
 from ledger.domain.currencies import (
     ISO_PRECISION,
     PRECISION_MAX,
@@ -47,7 +48,7 @@ CUSTOM_CURRENCIES_KEY: Final = ("ledger.commands.currencies", "custom-known")
 _PAIR_VERSIONS: Final = ("ledger.commands.currencies", "pair-versions")
 
 # A rate set that loses a version race is decided again, at most this many times in all.
-SET_RATE_ATTEMPTS: Final = 3
+SET_RATE_ATTEMPTS: Final = limits.SET_RATE_ATTEMPTS
 
 _SELECT_CUSTOM = (
     "SELECT c.tenant_id, c.code, c.precision FROM currencies c"

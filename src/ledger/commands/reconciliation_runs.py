@@ -60,7 +60,7 @@ from ledger.errors import LedgerError, LedgerNotFound, ValidationError
 from ledger.queries.records import StreamItem, ledger_exists, unreconciled_items
 from ledger.store.group_commit import GroupCommitter
 
-RUN_SLICE_MATCHES: Final = 5_000
+RUN_SLICE_MATCHES: Final = limits.RUN_SLICE_MATCHES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +112,7 @@ def _check(request: RunRequest) -> None:
         key = getattr(request, name)
         if isinstance(key, str) and key.startswith(LEDGER_STREAM_PREFIX):
             code = key.removeprefix(LEDGER_STREAM_PREFIX)
-            if not code or len(key) > 255 or not key.isprintable():
+            if not code or len(key) > limits.STREAM_KEY_LENGTH_MAX or not key.isprintable():
                 raise ValidationError("a ledger stream is ledger:<ledger code>", {"field": name})
         else:
             check_stream_key(key, name)

@@ -37,8 +37,8 @@ from ledger.domain.records import LEDGER_STREAM_PREFIX, RECORD_ID_COUNTER, RECOR
 from ledger.errors import IdempotencyConflict, LedgerError, ValidationError
 from ledger.store.group_commit import Batch, CommandHandler, Decision, GroupCommitter
 
-RECORDS_PER_COMMAND_MAX: Final = 10_000
-STREAM_KEY_LENGTH_MAX: Final = 255
+RECORDS_PER_COMMAND_MAX: Final = limits.RECORDS_PER_COMMAND_MAX
+STREAM_KEY_LENGTH_MAX: Final = limits.STREAM_KEY_LENGTH_MAX
 EXTERNAL_ID_LENGTH_MAX: Final = limits.RECORD_EXTERNAL_ID_LENGTH_MAX
 DESCRIPTION_LENGTH_MAX: Final = limits.RECORD_DESCRIPTION_LENGTH_MAX
 DECIMAL_PLACES_MAX: Final = limits.RECORD_DECIMAL_PLACES_MAX
@@ -72,7 +72,7 @@ _metadata_encoder = msgspec.json.Encoder()
 # that matches only part of the key (measured: 25 s instead of 50 ms for 10,000 keys). The
 # caller says how many rows it knows a table has at least (the cumulative statistics views
 # lag behind commits, so they cannot tell).
-STATISTICS_ROWS_MIN: Final = 1_000
+STATISTICS_ROWS_MIN: Final = limits.RECONCILIATION_STATISTICS_ROWS_MIN
 RECONCILIATION_TABLES: Final = ("records", "matches", "match_items")
 _ESTIMATES: Final = (
     "SELECT relname, reltuples FROM pg_class"

@@ -12,11 +12,13 @@ from typing import Final
 
 from iso4217 import Currency
 
+from ledger import limits
+
 ISO_PRECISION: Final[dict[str, int]] = {
     c.code: c.exponent for c in Currency if c.exponent is not None
 }
-CUSTOM_CODE_PATTERN: Final = re.compile(r"^[A-Z][A-Z0-9]{2,9}$")
-PRECISION_MAX: Final = 18
+CUSTOM_CODE_PATTERN: Final = re.compile(limits.CURRENCY_CODE_PATTERN)
+PRECISION_MAX: Final = limits.CURRENCY_PRECISION_MAX
 
 
 def is_iso_currency(code: str) -> bool:

@@ -31,15 +31,16 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from ledger import limits
 from ledger.domain.money import inverse_rate
 
 # A rate on the wire: plain decimal notation, no sign, no exponent ("1.0842", "150", "0.0067").
 RATE_TEXT_PATTERN: Final = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
-RATE_TEXT_LENGTH_MAX: Final = 80
+RATE_TEXT_LENGTH_MAX: Final = limits.RATE_TEXT_LENGTH_MAX
 # money.convert_minor is exact for rates of up to 40 significant digits.
-RATE_SIGNIFICANT_DIGITS_MAX: Final = 40
+RATE_SIGNIFICANT_DIGITS_MAX: Final = limits.RATE_SIGNIFICANT_DIGITS_MAX
 # No rate is below 1E-40 or 1E+41 or above (the text form is at most 80 characters anyway).
-RATE_ADJUSTED_EXPONENT_MAX: Final = 40
+RATE_ADJUSTED_EXPONENT_MAX: Final = limits.RATE_ADJUSTED_EXPONENT_MAX
 
 
 def currency_id(tenant_id: UUID, code: str) -> UUID:

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Final
 
+from ledger import limits
+
 # 19 digits of amount x up to 40 significant digits of rate x 10^36: 100 digits is exact.
-_EXACT: Final = Context(prec=100, rounding=ROUND_HALF_EVEN)
+_EXACT: Final = Context(prec=limits.MONEY_EXACT_DIGITS, rounding=ROUND_HALF_EVEN)
 # An inverse rate (1 / r) is not finite in general: it is fixed to this many significant
 # digits, and that fixed value is both the rate shown in the journal and the one used.
-INVERSE_RATE_DIGITS: Final = 20
+INVERSE_RATE_DIGITS: Final = limits.INVERSE_RATE_DIGITS
 _INVERSE: Final = Context(prec=INVERSE_RATE_DIGITS, rounding=ROUND_HALF_EVEN)
 
 

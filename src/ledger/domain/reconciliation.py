@@ -48,11 +48,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from ledger import limits
+
 MATCH_ON_FIELDS: Final = ("external_id", "amount", "date", "description")
-DATE_WINDOW_DAYS_MAX: Final = 31
-GROUP_SCAN_MAX: Final = 200
-GROUP_CANDIDATES_MAX: Final = 12
-GROUP_SIZE_MAX: Final = 4
+DATE_WINDOW_DAYS_MAX: Final = limits.DATE_WINDOW_DAYS_MAX
+GROUP_SCAN_MAX: Final = limits.GROUP_SCAN_MAX
+GROUP_CANDIDATES_MAX: Final = limits.GROUP_CANDIDATES_MAX
+GROUP_SIZE_MAX: Final = limits.GROUP_SIZE_MAX
 
 _NON_WORD = re.compile(r"[\W_]+")
 

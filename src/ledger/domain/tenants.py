@@ -14,6 +14,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from ledger import limits
+
 
 class Tenant(Aggregate):
     """A customer of the service: every other aggregate belongs to exactly one tenant."""
@@ -79,7 +81,7 @@ def format_api_key(key_id: UUID, secret: str) -> str:
 
 def parse_api_key(text: str) -> tuple[UUID, str] | None:
     """Split a presented key into (key id, secret), or None if it is not one of ours."""
-    if not text.startswith(API_KEY_PREFIX) or len(text) > 200:
+    if not text.startswith(API_KEY_PREFIX) or len(text) > limits.API_KEY_TEXT_LENGTH_MAX:
         return None
     key_hex, sep, secret = text[len(API_KEY_PREFIX) :].partition("_")
     if not sep or len(key_hex) != 32 or not secret:

@@ -68,6 +68,7 @@ from typing import Any, Final, Protocol, TextIO, TypeVar
 
 import asyncpg
 
+from ledger import limits
 from ledger.projections.replay import projected_tables
 from ledger.projections.runner import (
     BATCH_EVENTS_MAX,
@@ -85,10 +86,10 @@ from ledger.store.mapper import MsgspecMapper
 
 REBUILD_SCHEMA: Final = "ledger_rebuild"
 RETIRED_SCHEMA: Final = "ledger_retired"
-BATCH_EVENTS_DEFAULT: Final = 20_000
-SWAP_LAG_EVENTS: Final = 500
-SWAP_PATIENCE_SECONDS: Final = 120.0
-SWAP_PAUSE_SECONDS_MAX: Final = 0.05
+BATCH_EVENTS_DEFAULT: Final = limits.REBUILD_BATCH_EVENTS_DEFAULT
+SWAP_LAG_EVENTS: Final = limits.REBUILD_SWAP_LAG_EVENTS
+SWAP_PATIENCE_SECONDS: Final = limits.REBUILD_SWAP_PATIENCE_SECONDS
+SWAP_PAUSE_SECONDS_MAX: Final = limits.REBUILD_SWAP_PAUSE_SECONDS_MAX
 _ADVISORY_LOCK_KEY: Final = 0x1ED6E6
 T = TypeVar("T")
 _INDEX_HEAD: Final = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON \S+ ")

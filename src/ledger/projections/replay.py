@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from ledger import limits
 from ledger.store.database import DbConnection
 from ledger.store.event_store import EventStore
 from ledger.store.group_commit import InlineProjection, PositionedEvent
 
-REPLAY_BATCH_EVENTS = 2_000
+REPLAY_BATCH_EVENTS: Final = limits.REPLAY_BATCH_EVENTS
 
 # Surrogate keys that number rows in insertion order: not part of what a fold decides.
 SURROGATE_COLUMNS: Final = {"balance_movements": ("movement_id",)}

@@ -47,6 +47,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 import asyncpg
 from eventsourcing.persistence import StoredEvent
 
+from ledger import limits
 from ledger.projections.tracking import TRACKING_CHANNEL, PositionTracker
 from ledger.store.database import DbConnection
 from ledger.store.group_commit import InlineProjection, PositionedEvent
@@ -54,10 +55,10 @@ from ledger.store.mapper import MsgspecMapper
 
 log = logging.getLogger(__name__)
 
-BATCH_EVENTS_DEFAULT: Final = 1_000
-BATCH_EVENTS_MAX: Final = 100_000
-POLL_SECONDS: Final = 1.0
-RETRY_SECONDS_MAX: Final = 10.0
+BATCH_EVENTS_DEFAULT: Final = limits.PROJECTION_BATCH_EVENTS_DEFAULT
+BATCH_EVENTS_MAX: Final = limits.PROJECTION_BATCH_EVENTS_MAX
+POLL_SECONDS: Final = limits.PROJECTION_POLL_SECONDS
+RETRY_SECONDS_MAX: Final = limits.PROJECTION_RETRY_SECONDS_MAX
 
 # Stored rows as the runner hands them to projections: these columns, in this order.
 ROW_COLUMNS: Final = "notification_id, originator_id, topic, state, originator_version, tenant_id"

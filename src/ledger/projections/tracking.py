@@ -41,13 +41,14 @@ from typing import Any, Final
 
 import asyncpg
 
+from ledger import limits
+
 log = logging.getLogger(__name__)
 
 LOG_CHANNEL: Final = "ledger_events"
 TRACKING_CHANNEL: Final = "ledger_tracking"
-POLL_SECONDS: Final = 1.0
-RECONNECT_SECONDS_MAX: Final = 5.0
-CONNECT_TIMEOUT_SECONDS: Final = 10.0
+POLL_SECONDS: Final = limits.PROJECTION_POLL_SECONDS
+RECONNECT_SECONDS_MAX: Final = limits.TRACKING_RECONNECT_SECONDS_MAX
 
 _SELECT_LOG_POSITION: Final = (
     "SELECT coalesce((SELECT notification_id FROM ledger_events"
@@ -158,7 +159,7 @@ class LogListener:
             self._task = None
 
     async def _connect(self) -> asyncpg.Connection[Any]:
-        conn = await asyncpg.connect(self.database_url, timeout=CONNECT_TIMEOUT_SECONDS)
+        conn = await asyncpg.connect(self.database_url, timeout=limits.CONNECT_TIMEOUT_SECONDS)
         try:
             # LISTEN before reading, so nothing committed in between is missed.
             await conn.add_listener(LOG_CHANNEL, self._on_notification)

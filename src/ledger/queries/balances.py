@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 from uuid import UUID
 
+from ledger import limits
 from ledger.domain.balances import available_of
 from ledger.errors import ValidationError
 from ledger.queries.pagination import decode_cursor, encode_cursor
@@ -228,7 +229,6 @@ _STATEMENT_DESC: Final = _STATEMENT_SQL.format(
 
 # A cursor is [order, "next" | "prev", effective date, position, movement id].
 _NEXT, _PREV = "next", "prev"
-_KEY_MAX: Final = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +258,8 @@ def _statement_cursor(
         and key[1] in (_NEXT, _PREV)
         and isinstance(key[2], str)
         and all(
-            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= _KEY_MAX for v in key[3:]
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= limits.BIGINT_MAX
+            for v in key[3:]
         )
     ):
         try:

@@ -25,6 +25,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from ledger import limits
 from ledger.domain.ledgers import LEDGER_TYPES
 from ledger.errors import ValidationError
 from ledger.queries.pagination import decode_cursor, encode_cursor, page_limit
@@ -34,7 +35,7 @@ from ledger.store.database import DbConnection
 Executor: TypeAlias = "asyncpg.Pool[Any] | DbConnection"
 LedgerRefKind = Literal["id", "code", "num_id"]
 
-NUM_ID_MAX: Final = 2**63 - 1  # ``ledgers.num_id`` is a bigint
+NUM_ID_MAX: Final = limits.LEDGER_NUM_ID_MAX
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from uuid import UUID
 
 import msgspec
 
+from ledger import limits
 from ledger.documents.records import (
     MatchDocument,
     MatchedRecord,
@@ -30,7 +31,6 @@ from ledger.domain.records import LEDGER_STREAM_PREFIX, MatchRule, RunRules
 from ledger.queries.currencies import fetch_precisions
 from ledger.queries.pagination import decode_cursor, encode_cursor
 
-POSITION_MAX: Final = 2**63 - 1
 _ACTIVE_AT: Final = (
     "i.matched_position <= {k} AND (i.unmatched_position IS NULL OR i.unmatched_position > {k})"
 )
@@ -43,7 +43,7 @@ _rules_decoder = msgspec.json.Decoder(RunRules)
 
 
 def _known(known_at: int | None) -> int:
-    return POSITION_MAX if known_at is None else known_at
+    return limits.POSITION_MAX if known_at is None else known_at
 
 
 async def _matched_records(

@@ -15,6 +15,8 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from ledger import limits
+
 log = logging.getLogger(__name__)
 
 # A connection as asyncpg hands it out: direct, or a pool's proxy of one.
@@ -24,9 +26,6 @@ DbConnection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 # locks, LISTEN or SET), so the pool's default reset query (advisory unlock, CLOSE ALL,
 # UNLISTEN, RESET ALL on every release: measured at ~15 % of write throughput) is replaced by
 # nothing. The one LISTEN connection is never pooled.
-POOL_SIZE_MIN = 2
-POOL_SIZE_MAX = 20
-CONNECT_TIMEOUT_SECONDS = 10.0
 
 
 async def _no_reset(_connection: asyncpg.Connection[Any]) -> None:
@@ -51,7 +50,7 @@ def start_embedded_postgres(data_dir: Path) -> str:
 
 
 async def create_pool(
-    url: str, *, min_size: int = POOL_SIZE_MIN, max_size: int = POOL_SIZE_MAX
+    url: str, *, min_size: int = limits.POOL_SIZE_MIN, max_size: int = limits.POOL_SIZE_MAX
 ) -> asyncpg.Pool[Any]:
     """An asyncpg pool for ``url`` with the no-op reset described above."""
     pool = await asyncpg.create_pool(
@@ -59,8 +58,8 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size,
         reset=_no_reset,
-        timeout=CONNECT_TIMEOUT_SECONDS,
-        command_timeout=60,
+        timeout=limits.CONNECT_TIMEOUT_SECONDS,
+        command_timeout=limits.COMMAND_TIMEOUT_SECONDS,
     )
     assert pool is not None
     return pool

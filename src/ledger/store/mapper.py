@@ -7,7 +7,8 @@ Stored format (fixed; changing it needs a migration of every stored row):
 - ``state``: a compact UTF-8 JSON object of the event's dataclass fields except
   ``originator_id`` and ``originator_version`` (those live in their own columns).
   UUIDs, dates, datetimes (RFC 3339) and Decimals are JSON strings; msgspec Structs nest as
-  objects; ``class_version`` is present only when it is greater than 1.
+  objects; ``class_version`` is present only when it is greater than 1. It is at most
+  ``limits.STATE_BYTES_MAX`` bytes: a larger event is refused before anything is written.
 
 This is not the stock ``JSONTranscoder`` format (which wraps such values in
 ``{"_type_", "_data_"}`` objects): it is about 4x faster to encode and decode and readable
@@ -39,6 +40,9 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 from eventsourcing.utils import get_topic, resolve_topic
+
+from ledger import limits
+from ledger.errors import PayloadTooLarge
 
 _ID_FIELDS = frozenset({"originator_id", "originator_version"})
 _encoder = msgspec.json.Encoder(decimal_format="string")
@@ -98,15 +102,29 @@ class MsgspecMapper(Mapper[UUID]):
         super().__init__(transcoder=transcoder or _UnusedTranscoder())
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        """The event in its stored format (module docstring).
+
+        Raises:
+            PayloadTooLarge: the encoded state exceeds ``limits.STATE_BYTES_MAX`` (413). The
+                API's input bounds keep every event well under it (asserted in ``limits``),
+                so this guards the store against a future command, not a client.
+        """
         state = {k: v for k, v in vars(domain_event).items() if k not in _ID_FIELDS}
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
+        encoded = _encoder.encode(state)
+        if len(encoded) > limits.STATE_BYTES_MAX:
+            raise PayloadTooLarge(
+                f"the {type(domain_event).__name__} event would be stored as {len(encoded)} "
+                f"bytes, more than the {limits.STATE_BYTES_MAX} an event may take",
+                {"state_bytes": len(encoded), "state_bytes_max": limits.STATE_BYTES_MAX},
+            )
         return StoredEvent(
             originator_id=domain_event.originator_id,
             originator_version=domain_event.originator_version,
             topic=get_topic(type(domain_event)),
-            state=_encoder.encode(state),
+            state=encoded,
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:

@@ -47,23 +47,20 @@ from ledger.queries.ledgers import LedgerRef
 from ledger.queries.pagination import page_limit
 from ledger.queries.tenants import TenantView
 
-JOURNAL_ENTRIES_MIN: Final = 2
-JOURNAL_ENTRIES_MAX: Final = 500
-BULK_JOURNALS_MAX: Final = 1000
-TEXT_LENGTH_MAX: Final = 1000
-KEY_LENGTH_MAX: Final = 255
 JournalStatus = Literal["posted", "pending", "scheduled", "reversed", "voided"]
 
 Amount = Annotated[int, msgspec.Meta(gt=0, le=limits.AMOUNT_MINOR_MAX)]
-Text = Annotated[str, msgspec.Meta(max_length=TEXT_LENGTH_MAX)]
-Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{2,9}$")]
-Key = Annotated[str, msgspec.Meta(min_length=1, max_length=KEY_LENGTH_MAX)]
+Text = Annotated[str, msgspec.Meta(max_length=limits.JOURNAL_TEXT_LENGTH_MAX)]
+Currency = Annotated[str, msgspec.Meta(pattern=limits.CURRENCY_CODE_PATTERN)]
+Key = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.JOURNAL_KEY_LENGTH_MAX)]
 
 
 class EntryBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     ledger_id: UUID | None = None
-    ledger_code: Annotated[str, msgspec.Meta(min_length=1, max_length=KEY_LENGTH_MAX)] | None = None
-    ledger_num_id: Annotated[int, msgspec.Meta(ge=1, le=limits.AMOUNT_MINOR_MAX)] | None = None
+    ledger_code: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=limits.JOURNAL_KEY_LENGTH_MAX)] | None
+    ) = None
+    ledger_num_id: Annotated[int, msgspec.Meta(ge=1, le=limits.LEDGER_NUM_ID_MAX)] | None = None
     direction: Literal["debit", "credit"]
     amount: Amount
     currency: Currency | None = None
@@ -82,7 +79,7 @@ class JournalBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     metadata: dict[str, Any] = {}
     entries: Annotated[
         list[EntryBody],
-        msgspec.Meta(min_length=JOURNAL_ENTRIES_MIN, max_length=JOURNAL_ENTRIES_MAX),
+        msgspec.Meta(min_length=limits.JOURNAL_ENTRIES_MIN, max_length=limits.JOURNAL_ENTRIES_MAX),
     ]
 
 
@@ -92,7 +89,9 @@ class ReverseBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 
 class BulkBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    journals: Annotated[list[JournalBody], msgspec.Meta(min_length=1, max_length=BULK_JOURNALS_MAX)]
+    journals: Annotated[
+        list[JournalBody], msgspec.Meta(min_length=1, max_length=limits.BULK_JOURNALS_MAX)
+    ]
     atomic: bool = False
 
 
@@ -196,7 +195,8 @@ async def post_journal(
     check_duplicates: FromQuery[bool] = False,
     force: FromQuery[bool] = False,
     idempotency_key: Annotated[
-        str | None, HeaderParameter(name="Idempotency-Key", max_length=KEY_LENGTH_MAX)
+        str | None,
+        HeaderParameter(name="Idempotency-Key", max_length=limits.JOURNAL_KEY_LENGTH_MAX),
     ] = None,
 ) -> Encoded[JournalOut]:
     # The hot path: services and tenant are read directly rather than declared as

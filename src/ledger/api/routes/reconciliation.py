@@ -44,9 +44,6 @@ from ledger.queries.records import (
     run_document,
 )
 
-MATCH_ITEMS_MAX: Final = 1000
-NOTE_LENGTH_MAX: Final = 1000
-
 Tolerance = Annotated[int, msgspec.Meta(ge=0, le=limits.AMOUNT_MINOR_MAX)]
 MatchOn = Literal["external_id", "amount", "date", "description"]
 
@@ -54,14 +51,16 @@ MatchOn = Literal["external_id", "amount", "date", "description"]
 class MatchItemBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Exactly one of ``record_id`` and ``entry_id`` (a ledger entry's id)."""
 
-    record_id: Annotated[int, msgspec.Meta(ge=1, le=limits.AMOUNT_MINOR_MAX)] | None = None
+    record_id: Annotated[int, msgspec.Meta(ge=1, le=limits.RECORD_ID_MAX)] | None = None
     entry_id: UUID | None = None
 
 
 class MatchBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    items: Annotated[list[MatchItemBody], msgspec.Meta(min_length=2, max_length=MATCH_ITEMS_MAX)]
+    items: Annotated[
+        list[MatchItemBody], msgspec.Meta(min_length=2, max_length=limits.MATCH_ITEMS_MAX)
+    ]
     tolerance: Tolerance = 0
-    note: Annotated[str, msgspec.Meta(max_length=NOTE_LENGTH_MAX)] | None = None
+    note: Annotated[str, msgspec.Meta(max_length=limits.MATCH_NOTE_LENGTH_MAX)] | None = None
 
 
 class RunRulesBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -74,8 +73,8 @@ class RunRulesBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class RunBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    left: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
-    right: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    left: Annotated[str, msgspec.Meta(min_length=1, max_length=limits.STREAM_KEY_LENGTH_MAX)]
+    right: Annotated[str, msgspec.Meta(min_length=1, max_length=limits.STREAM_KEY_LENGTH_MAX)]
     rules: RunRulesBody = RunRulesBody()
     dry_run: bool = False
 

@@ -58,10 +58,6 @@ from ledger.importers import FORMAT_ALIASES, FORMAT_NAMES, FORMATS
 from ledger.queries.pagination import page_limit
 from ledger.queries.records import RecordFilter, list_records, record_document
 
-# Ten thousand records with descriptions and metadata do not fit in the default 1 MiB.
-BULK_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
-IMPORT_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
-ACCOUNT_LENGTH_MAX: Final = 64
 _BOOLEANS: Final = {"true": True, "1": True, "false": False, "0": False}
 
 Amount = Annotated[int, msgspec.Meta(gt=0, le=limits.AMOUNT_MINOR_MAX)]
@@ -174,13 +170,13 @@ def _results(outcomes: list[ImportedRecord | LedgerError]) -> list[bytes]:
         'Per-record results in request order: `{"status": 201|200|409, "record"|"error"}`, '
         "with the rules of `POST /v1/records` for each; all are decided in one transaction. "
         "A malformed record fails the whole request (400, `details.field` names it). "
-        f"Bodies up to {BULK_BODY_BYTES_MAX // (1024 * 1024)} MiB."
+        f"Bodies up to {limits.RECORDS_BULK_BODY_BYTES_MAX // (1024 * 1024)} MiB."
     ),
     tags=["records"],
     responses=error_responses(*BODY_ERROR_STATUSES, *V1_ERROR_STATUSES),
     status_code=200,
     operation_class=json_body_operation(BulkRecordsBody),
-    request_max_body_size=BULK_BODY_BYTES_MAX,
+    request_max_body_size=limits.RECORDS_BULK_BODY_BYTES_MAX,
 )
 async def post_records_bulk(
     request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
@@ -222,12 +218,12 @@ async def _form_text(form: Any, name: str) -> str | None:
         '`{"status": 201|200|409, "location", "record"|"error"}` in file order. A file that '
         "cannot be read is a 400 naming the entry and field; a bank's error response (e.g. an "
         "OFX with a failed status) is a 422 `BANK_ERROR_RESPONSE`. Files up to "
-        f"{IMPORT_BODY_BYTES_MAX // (1024 * 1024)} MiB."
+        f"{limits.STATEMENT_IMPORT_BODY_BYTES_MAX // (1024 * 1024)} MiB."
     ),
     tags=["records"],
     responses=error_responses(*BODY_ERROR_STATUSES, 422, *V1_ERROR_STATUSES),
     status_code=200,
-    request_max_body_size=IMPORT_BODY_BYTES_MAX,
+    request_max_body_size=limits.STATEMENT_IMPORT_BODY_BYTES_MAX,
 )
 async def import_records(
     request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
@@ -279,9 +275,10 @@ async def _import_request(form: Any, tenant_id: UUID) -> StatementImportRequest:
     if split_text not in _BOOLEANS:
         raise ValidationError("split_by_account is true or false", {"field": "split_by_account"})
     account = await _form_text(form, "account")
-    if account is not None and not 1 <= len(account.strip()) <= ACCOUNT_LENGTH_MAX:
+    if account is not None and not 1 <= len(account.strip()) <= limits.STATEMENT_ACCOUNT_LENGTH_MAX:
         raise ValidationError(
-            f"account is 1 to {ACCOUNT_LENGTH_MAX} characters", {"field": "account"}
+            f"account is 1 to {limits.STATEMENT_ACCOUNT_LENGTH_MAX} characters",
+            {"field": "account"},
         )
     return StatementImportRequest(
         tenant_id=tenant_id,

@@ -21,6 +21,7 @@ import msgspec
 from litestar import get
 from litestar.params import FromQuery, QueryParameter
 
+from ledger import limits
 from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.errors import V1_ERROR_STATUSES, error_responses
 from ledger.api.positions import LEDGER_POSITION_DOC, MIN_POSITION_DESCRIPTION
@@ -31,11 +32,9 @@ from ledger.queries.events import tenant_events
 from ledger.queries.pagination import decode_cursor, encode_cursor, page_limit
 from ledger.queries.reports import trial_balance
 
-_POSITION_MAX: Final = 2**63 - 1
-
 MinPosition = Annotated[
     int | None,
-    QueryParameter(ge=0, le=_POSITION_MAX, description=MIN_POSITION_DESCRIPTION),
+    QueryParameter(ge=0, le=limits.POSITION_MAX, description=MIN_POSITION_DESCRIPTION),
 ]
 
 
@@ -113,7 +112,7 @@ async def get_trial_balance(
     services: ServicesDep,
     tenant: TenantDep,
     as_of: Annotated[dt.date | None, QueryParameter(description="Default: today.")] = None,
-    known_at: Annotated[int | None, QueryParameter(ge=0, le=_POSITION_MAX)] = None,
+    known_at: Annotated[int | None, QueryParameter(ge=0, le=limits.POSITION_MAX)] = None,
     limit: Annotated[int | None, QueryParameter(description="1..500, default 50")] = None,
     cursor: FromQuery[str | None] = None,
     min_position: MinPosition = None,
@@ -167,7 +166,7 @@ async def get_trial_balance(
 async def get_events(
     services: ServicesDep,
     tenant: TenantDep,
-    after: Annotated[int, QueryParameter(ge=0, le=_POSITION_MAX)] = 0,
+    after: Annotated[int, QueryParameter(ge=0, le=limits.POSITION_MAX)] = 0,
     limit: Annotated[int | None, QueryParameter(description="1..500, default 50")] = None,
     cursor: FromQuery[str | None] = None,
     min_position: MinPosition = None,
