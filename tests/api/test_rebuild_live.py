@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from ledger.bootstrap import Services
 from ledger.commands.tenants import NewKey
@@ -29,6 +30,7 @@ def _journal(amount: int) -> dict[str, object]:
     }
 
 
+@pytest.mark.slow
 async def test_rebuild_while_the_api_serves(
     client: httpx.AsyncClient,
     acme_key: NewKey,

@@ -37,6 +37,7 @@ async def _stored(client: httpx.AsyncClient, auth: dict[str, str], stream: str) 
             return records
 
 
+@pytest.mark.slow
 async def test_every_corpus_file_imports_to_its_numbers_once(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:

@@ -18,6 +18,7 @@ from ledger.bench.runner import format_report, load_scenarios, new_report, run_s
 SCENARIOS = load_scenarios()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(SCENARIOS))
 async def test_scenario_runs_at_tiny_size(server_url: str, name: str) -> None:
     report = new_report("test server", "asyncio", quick=False, tiny=True)

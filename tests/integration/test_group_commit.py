@@ -318,6 +318,7 @@ async def test_ordered_limit_admits_exactly_k_across_batches_and_committers(
         handler = TakeTicketHandler()
 
         async def take(target: GroupCommitter, delay: float) -> Committed[UUID] | BaseException:
+            # Spreads the submissions over several batches; no outcome depends on the order.
             await asyncio.sleep(delay)
             try:
                 return await target.submit(handler, "q")

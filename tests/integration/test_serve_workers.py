@@ -15,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.integration.test_cli import only_json, run_cli
 
@@ -43,6 +44,7 @@ async def _wait_ready(client: httpx.AsyncClient, process: asyncio.subprocess.Pro
     raise AssertionError("ledger serve --workers 2 was not ready in time")
 
 
+@pytest.mark.slow
 async def test_two_workers_serve_with_gap_free_positions(database_url: str, tmp_path: Path) -> None:
     created = run_cli(database_url, tmp_path, "tenant", "create", "acme", "--base-currency", "USD")
     assert created.returncode == 0, created.stderr

@@ -7,6 +7,8 @@ import io
 import random
 from pathlib import Path
 
+import pytest
+
 from ledger.audit.verify import (
     FINDINGS_PER_CHECK_MAX,
     PAGE_EVENTS,
@@ -108,6 +110,7 @@ async def _verify(database_url: str, page_events: int = PAGE_EVENTS) -> AuditRep
     )
 
 
+@pytest.mark.slow
 async def test_verify_names_each_edited_table_and_passes_once_it_is_undone(
     services: Services, database_url: str
 ) -> None:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ledger.bootstrap import async_projections, open_services
 from ledger.config import Settings
 from ledger.projections.runner import ProjectionRunner
@@ -32,6 +34,7 @@ async def _tracking(conn_source: object, name: str) -> int:
     return int(value or 0)
 
 
+@pytest.mark.slow
 async def test_kill_9_at_random_moments_neither_loses_nor_double_counts(
     settings: Settings, database_url: str, server_url: str, tmp_path: Path
 ) -> None:

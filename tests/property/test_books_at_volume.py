@@ -355,6 +355,7 @@ async def _check_fast_rebuild(services: Services, rebuild_url: str, cut: int) ->
         await target.close()
 
 
+@pytest.mark.slow
 @settings(
     max_examples=8,
     deadline=None,

@@ -79,6 +79,7 @@ async def own_and_subtree(services: Services, tenant_id: UUID) -> dict[UUID, dic
     return out
 
 
+@pytest.mark.slow
 @settings(
     max_examples=12,
     deadline=None,

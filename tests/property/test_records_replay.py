@@ -80,6 +80,7 @@ async def _imported(
     return outcomes
 
 
+@pytest.mark.slow
 @settings(
     max_examples=8,
     deadline=None,
