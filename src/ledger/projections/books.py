@@ -44,6 +44,7 @@ from typing import Any, Final
 from uuid import UUID
 
 import msgspec
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from ledger.domain.journals import Journal
@@ -419,8 +420,6 @@ _REVERSED_CLASS_VERSION: Final = getattr(Journal.JournalReversed, "class_version
 def fold_stored_events(batch: BooksBatch, rows: Iterable[Any], mapper: MsgspecMapper) -> None:
     """Feed stored rows ``(position, originator_id, topic, state, originator_version, ...)``
     (``runner.ROW_COLUMNS``) to ``batch``; rows of other topics are ignored."""
-    from eventsourcing.persistence import StoredEvent
-
     for row in rows:
         topic = row[2]
         if topic == POSTED_TOPIC:
