@@ -35,30 +35,34 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from eventsourcing.persistence import StoredEvent
 
 from ledger.commands.balances import Available, BalanceState, available_after, load_limited_balances
 from ledger.commands.ledgers import ledger_in_batch
 from ledger.documents.journals import encode_document, render_posted
-from ledger.domain.journals import EntryLine, Journal, JournalWarning
+from ledger.domain.journals import EntryLine, Journal, JournalWarning, journal_number_text
 from ledger.domain.posting import (
     Original,
     Pricing,
     check_entry_ledger,
     check_min_balance,
     check_reversible,
+    check_settleable,
     duplicate_fingerprint,
     duplicate_warnings,
     entry_currency,
+    mirrored_direction,
     price_entries,
     rates_wanted,
     replay_of,
 )
-from ledger.errors import InvalidState, LedgerError, NotFound
+from ledger.errors import LedgerError, NotFound
 from ledger.queries.currencies import fetch_precisions, fetch_rates
-from ledger.queries.journals import journal_answer, journal_for_reversal
+from ledger.queries.journals import journal_answer
 from ledger.queries.ledgers import LedgerRef, LedgerRow, resolve_ledger_refs
 from ledger.store.database import DbConnection
 from ledger.store.group_commit import Batch, CommandHandler, Decision
+from ledger.store.mapper import MsgspecMapper
 
 JOURNAL_NUMBER_COUNTER = "journal_number"
 
@@ -293,17 +297,23 @@ async def _load_tenant_facts(
     codes = {c.base_currency for c in group}
     codes |= {c.currency for c in group if c.currency}
     codes |= {e.currency for c in group for e in c.entries if e.currency}
-    known.precisions[tenant_id] = await fetch_precisions(conn, tenant_id, codes)
+    # Merged, not replaced: the handlers that share this state (single posts, atomic bulks,
+    # reversals) each load their own commands, so one batch may load a tenant more than once.
+    known.precisions.setdefault(tenant_id, {}).update(
+        await fetch_precisions(conn, tenant_id, codes)
+    )
     refs = {e.ref for c in group for e in c.entries}
     ledgers = await resolve_ledger_refs(conn, tenant_id, refs)
-    known.ledgers[tenant_id] = ledgers
+    known.ledgers.setdefault(tenant_id, {}).update(ledgers)
     wanted = {
         key
         for c in group
         if c.exchange_rates is None  # a reversal's rates are fixed
         for key in rates_wanted(c.entries, c.currency, c.base_currency, c.effective_date)
     }
-    known.rates[tenant_id] = await fetch_rates(conn, tenant_id, wanted) if wanted else {}
+    known.rates.setdefault(tenant_id, {}).update(
+        await fetch_rates(conn, tenant_id, wanted) if wanted else {}
+    )
     return [
         (row.ledger_id, row.currency)
         for row in ledgers.values()
@@ -498,6 +508,9 @@ class ChangeJournalStatus:
 class ChangeJournalStatusHandler(CommandHandler[ChangeJournalStatus, UUID]):
     """Commits or voids a pending journal, once.
 
+    ``load`` locks the journals (FOR UPDATE); ``decide`` checks them with
+    :func:`ledger.domain.posting.check_settleable` against their state as the batch left it.
+
     Raises:
         NotFound: no such journal in the tenant.
         InvalidState: the journal is not pending (422).
@@ -510,31 +523,138 @@ class ChangeJournalStatusHandler(CommandHandler[ChangeJournalStatus, UUID]):
             " FOR UPDATE",
             [c.journal_id for c in commands],
         )
-        state: dict[UUID, list[Any]] = batch.scratch(self, dict)
-        state.update({r["journal_id"]: [r["tenant_id"], r["status"], r["version"]] for r in rows})
+        journals: dict[UUID, Original] = batch.scratch(self, dict)
+        journals.update(
+            {r["journal_id"]: Original(r["status"], r["version"], r["tenant_id"]) for r in rows}
+        )
 
     def decide(self, batch: Batch, command: ChangeJournalStatus) -> Decision[UUID]:
-        state: dict[UUID, list[Any]] = batch.scratch(self, dict)
-        row = state.get(command.journal_id)
-        if row is None or row[0] != command.tenant_id:
-            raise NotFound("no such journal", {"journal_id": str(command.journal_id)})
-        if row[1] != "pending":
-            raise InvalidState(
-                f"only a pending journal can be {command.action}ed; this one is {row[1]}",
-                {"journal_id": str(command.journal_id), "status": row[1]},
-            )
+        journals: dict[UUID, Original] = batch.scratch(self, dict)
+        found = journals.get(command.journal_id)
+        status = check_settleable(command.journal_id, found, command.tenant_id, command.action)
+        assert found is not None
         event_class = (
             Journal.JournalCommitted if command.action == "commit" else Journal.JournalVoided
         )
         event = event_class(
             originator_id=command.journal_id,
-            originator_version=row[2] + 1,
+            originator_version=found.version + 1,
             timestamp=event_class.create_timestamp(),
             tenant_id=command.tenant_id,
         )
-        row[1] = "posted" if command.action == "commit" else "voided"
-        row[2] += 1
+        journals[command.journal_id] = Original(status, found.version + 1, found.tenant_id)
         return Decision(events=[event], result=command.journal_id, tenant_id=command.tenant_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReverseJournal:
+    """Reverse a posted journal: post its mirror image and mark it reversed, atomically.
+
+    ``date`` defaults to the original's effective date; ``description`` to
+    ``Reversal of JE-…``.
+    """
+
+    tenant_id: UUID
+    journal_id: UUID
+    date: dt.date | None = None
+    description: str | None = None
+    reversal_id: UUID = field(default_factory=uuid.uuid4)
+
+    def fingerprint(self) -> bytes:
+        """sha256 of the request's canonical fields (not the reversal's own new id)."""
+        return request_fingerprint(
+            {
+                "tenant_id": self.tenant_id,
+                "journal_id": self.journal_id,
+                "date": self.date,
+                "description": self.description,
+            }
+        )
+
+
+def mirror_of(command: ReverseJournal, posted: Journal.JournalPosted) -> PostJournal:
+    """The posting that reverses ``posted``: every entry in the other direction, with the
+    original's rates and base amounts, so in the base currency it nets to exactly zero."""
+    return PostJournal(
+        tenant_id=command.tenant_id,
+        base_currency=posted.base_currency,
+        date=command.date or posted.effective_date,
+        description=command.description
+        if command.description is not None
+        else f"Reversal of {journal_number_text(posted.number)}",
+        reference=posted.reference,
+        currency=posted.currency,
+        entries=tuple(
+            EntryInput(
+                ref=LedgerRef.by_id(line.ledger_id),
+                direction=mirrored_direction(line.direction),
+                amount=line.amount,
+                currency=line.currency,
+                description=line.description,
+                metadata=line.metadata,
+                amount_base=line.amount_base,
+            )
+            for line in posted.entries
+        ),
+        request_sha256=command.fingerprint(),
+        journal_id=command.reversal_id,
+        reversal_of=command.journal_id,
+        exchange_rates=dict(posted.exchange_rates),
+    )
+
+
+_mapper = MsgspecMapper()
+
+
+class ReverseJournalHandler(CommandHandler[ReverseJournal, PostResult]):
+    """Reverses posted journals inside the batch, ordered with every posting of it.
+
+    ``load`` reads each original's ``JournalPosted`` event (immutable: its entries, rates and
+    base amounts) and builds the mirror posting, then loads that posting through the posting
+    handler, which locks the original (FOR UPDATE) with the rest of its state. ``decide``
+    posts the mirror with the posting handler, whose reversal step
+    (:func:`ledger.domain.posting.check_reversible`) sees the original as the batch left it:
+    of N reversals of one journal, one is accepted and the others are ``ALREADY_REVERSED``.
+
+    Raises:
+        NotFound: no such journal in the tenant.
+        AlreadyReversed: it was reversed before (409).
+        InvalidState: it is pending or voided (422).
+        InsufficientFunds, LedgerClosed: as for any posting (module docstring order).
+    """
+
+    def __init__(self, post: PostJournalHandler) -> None:
+        self._post = post
+
+    async def load(self, batch: Batch, commands: Sequence[ReverseJournal]) -> None:
+        rows = await batch.conn.fetch(
+            "SELECT originator_id, topic, state FROM ledger_events"
+            " WHERE originator_id = ANY($1::uuid[]) AND originator_version = 1",
+            list({c.journal_id for c in commands}),
+        )
+        posted: dict[UUID, Journal.JournalPosted] = {}
+        for r in rows:
+            event = _mapper.to_domain_event(
+                StoredEvent(r["originator_id"], 1, r["topic"], bytes(r["state"]))
+            )
+            if isinstance(event, Journal.JournalPosted):
+                posted[r["originator_id"]] = event
+        mirrors: dict[UUID, PostJournal] = batch.scratch(self, dict)
+        for c in commands:
+            original = posted.get(c.journal_id)
+            if original is not None and original.tenant_id == c.tenant_id:
+                mirrors[c.reversal_id] = mirror_of(c, original)
+        if mirrors:
+            await self._post.load(
+                batch, [mirrors[c.reversal_id] for c in commands if c.reversal_id in mirrors]
+            )
+
+    def decide(self, batch: Batch, command: ReverseJournal) -> Decision[PostResult]:
+        mirrors: dict[UUID, PostJournal] = batch.scratch(self, dict)
+        mirror = mirrors.get(command.reversal_id)
+        if mirror is None:
+            raise NotFound("no such journal", {"journal_id": str(command.journal_id)})
+        return self._post.decide(batch, mirror)
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,6 +676,7 @@ class JournalCommands:
         self._post = PostJournalHandler()
         self._atomic = PostJournalsAtomicHandler(self._post)
         self._status = ChangeJournalStatusHandler()
+        self._reverse = ReverseJournalHandler(self._post)
 
     async def post(self, command: PostJournal) -> PostedJournal:
         """Post one journal. Raises the errors of :class:`PostJournalHandler`."""
@@ -613,6 +734,19 @@ class JournalCommands:
             offset += count
         return out
 
+    async def reverse(self, command: ReverseJournal) -> PostedJournal:
+        """Reverse a posted journal. Raises the errors of :class:`ReverseJournalHandler`."""
+        committed = await self._committer.submit(self._reverse, command)
+        result = committed.result
+        # A reversal has no idempotency key, so it is never a replay.
+        assert isinstance(result, JournalAccepted)
+        assert committed.position is not None
+        return PostedJournal(
+            document=encode_document(render_posted(result.event, committed.position)),
+            position=committed.position,
+            replayed=False,
+        )
+
     async def change_status(self, tenant_id: UUID, journal_id: UUID, action: str) -> int:
         """Commit or void a pending journal; returns the position.
 
@@ -634,48 +768,15 @@ async def reverse_journal(
     date: dt.date | None,
     description: str | None,
 ) -> PostedJournal:
-    """Post the mirror image of a posted journal and mark the original reversed, atomically.
-
-    The reversal reuses the original's rates and base amounts, so in the base currency it
-    nets to exactly zero. Default date: the original's effective date.
-
-    Raises:
-        NotFound: no such journal in the tenant.
-        AlreadyReversed: it was reversed before (409).
-        InvalidState: it is pending or voided (422).
-        InsufficientFunds, LedgerClosed: as for any posting.
+    """``commands.reverse`` of :class:`ReverseJournal` (``pool`` is not read: the handler
+    loads the original inside the batch). Raises the errors of :class:`ReverseJournalHandler`.
     """
-    original = await journal_for_reversal(pool, tenant_id, journal_id)
-    if original is None:
-        raise NotFound("no such journal", {"journal_id": str(journal_id)})
-    document = msgspec.json.decode(original["response"], type=dict[str, Any])
-    entries = tuple(
-        EntryInput(
-            ref=LedgerRef.by_id(e["ledger_id"]),
-            direction="credit" if e["direction"] == "debit" else "debit",
-            amount=e["amount"],
-            currency=e["currency"],
-            description=e["description"],
-            metadata=msgspec.json.decode(e["metadata"])
-            if isinstance(e["metadata"], str)
-            else e["metadata"],
-            amount_base=e["amount_base"],
+    del pool
+    return await commands.reverse(
+        ReverseJournal(
+            tenant_id=tenant_id, journal_id=journal_id, date=date, description=description
         )
-        for e in original["entries"]
     )
-    command = PostJournal(
-        tenant_id=tenant_id,
-        base_currency=document["base_currency"],
-        date=date or original["effective_date"],
-        description=description if description is not None else f"Reversal of {document['number']}",
-        reference=document.get("reference"),
-        currency=original["currency"],
-        entries=entries,
-        request_sha256=uuid.uuid4().bytes * 2,
-        reversal_of=journal_id,
-        exchange_rates={code: Decimal(rate) for code, rate in document["exchange_rates"].items()},
-    )
-    return await commands.post(command)
 
 
 class AtomicRollback(LedgerError):

@@ -309,7 +309,7 @@ def check_entry_ledger(
 
 @dataclass(frozen=True, slots=True)
 class Original:
-    """A journal as a reversal of it finds it (locked inside the batch)."""
+    """A journal as a reversal, commit or void of it finds it (locked inside the batch)."""
 
     status: str  # "posted" | "pending" | "voided" | "reversed"
     version: int
@@ -335,6 +335,32 @@ def check_reversible(journal_id: UUID, original: Original | None, tenant_id: UUI
             f"a {original.status} journal cannot be reversed", {"journal_id": str(journal_id)}
         )
     return original
+
+
+def check_settleable(
+    journal_id: UUID, original: Original | None, tenant_id: UUID, action: str
+) -> str:
+    """A pending journal of the tenant can be committed or voided (``action``), once.
+
+    Returns the journal's status after ``action``: ``posted`` (commit) or ``voided``.
+
+    Raises:
+        NotFound: no such journal in the tenant.
+        InvalidState: it is not pending (422).
+    """
+    if original is None or original.tenant_id != tenant_id:
+        raise NotFound("no such journal", {"journal_id": str(journal_id)})
+    if original.status != "pending":
+        raise InvalidState(
+            f"only a pending journal can be {action}ed; this one is {original.status}",
+            {"journal_id": str(journal_id), "status": original.status},
+        )
+    return "posted" if action == "commit" else "voided"
+
+
+def mirrored_direction(direction: str) -> str:
+    """The direction of a reversal's entry: the opposite of the original entry's."""
+    return "credit" if direction == "debit" else "debit"
 
 
 def duplicate_fingerprint(

@@ -137,25 +137,3 @@ async def list_journals(
     ]
     next_cursor = encode_cursor([page[-1]["position"]]) if len(rows) > limit else None
     return documents, next_cursor
-
-
-async def journal_for_reversal(
-    source: Any, tenant_id: UUID, journal_id: UUID
-) -> dict[str, Any] | None:
-    """What a reversal mirrors: effective date, currency, the 201 document (``response``:
-    number, base currency, rates) and entries, or None."""
-    row = await source.fetchrow(_ONE_SQL, tenant_id, journal_id)
-    if row is None:
-        return None
-    entries = await source.fetch(
-        "SELECT ledger_id, direction, amount, currency, amount_base, description, metadata"
-        " FROM journal_entries WHERE journal_id = $1 ORDER BY entry_index",
-        journal_id,
-    )
-    document = posted_document(journal_id, row["topic"], row["state"], row["position"])
-    return {
-        "effective_date": row["effective_date"],
-        "currency": row["currency"],
-        "response": encode_document(document),
-        "entries": [dict(e) for e in entries],
-    }

@@ -38,8 +38,8 @@ from ledger.commands.journals import (
     EntryInput,
     PostedJournal,
     PostJournal,
+    ReverseJournal,
     request_fingerprint,
-    reverse_journal,
 )
 from ledger.errors import LedgerError, ValidationError
 from ledger.queries.journals import JournalFilter, journal_document, list_journals
@@ -299,13 +299,13 @@ async def reverse_journal_route(
 ) -> Encoded[JournalOut]:
     raw = await request.body()
     body = decode_json(raw, ReverseBody) if raw.strip() else ReverseBody()
-    posted = await reverse_journal(
-        services.journals,
-        services.pool,
-        tenant.tenant_id,
-        uuid_in_path(journal_id, "journal"),
-        body.date,
-        body.description,
+    posted = await services.journals.reverse(
+        ReverseJournal(
+            tenant_id=tenant.tenant_id,
+            journal_id=uuid_in_path(journal_id, "journal"),
+            date=body.date,
+            description=body.description,
+        )
     )
     return journal_response(posted)
 
