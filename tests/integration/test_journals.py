@@ -13,7 +13,17 @@ import msgspec
 import pytest
 
 from ledger.bootstrap import Services, inline_projections
-from ledger.commands.journals import EntryInput, JournalCommands, PostJournal, reverse_journal
+from ledger.commands.journals import (
+    EntryInput,
+    JournalAccepted,
+    JournalCommands,
+    PostJournal,
+    PostJournalHandler,
+    ReverseJournal,
+    ReverseJournalHandler,
+    reverse_journal,
+)
+from ledger.domain.journals import Journal
 from ledger.errors import (
     AlreadyReversed,
     CurrencyMismatch,
@@ -25,12 +35,13 @@ from ledger.errors import (
     JournalUnbalanced,
     LedgerClosed,
     LedgerNotFound,
+    NotFound,
     PossibleDuplicate,
     ValidationError,
 )
 from ledger.queries.balances import ledger_balances, ledger_head
 from ledger.queries.ledgers import LedgerRef
-from ledger.store.group_commit import GroupCommitter
+from ledger.store.group_commit import Batch, GroupCommitter
 
 DAY = dt.date(2026, 6, 3)
 
@@ -435,3 +446,109 @@ async def test_two_processes_with_one_idempotency_key_post_one_journal(
     ids = {msgspec.json.decode(a.document)["id"] for a in answers}
     assert len(ids) == 1
     assert sum(not a.replayed for a in answers) == 1
+
+
+async def test_concurrent_reversals_of_one_journal_reverse_it_once(
+    services: Services, books: UUID
+) -> None:
+    posted = await services.journals.post(transfer(books, "bank", "revenue", 70))
+    journal_id = UUID(msgspec.json.decode(posted.document)["id"])
+    results = await asyncio.gather(
+        *(
+            services.journals.reverse(ReverseJournal(tenant_id=books, journal_id=journal_id))
+            for _ in range(20)
+        ),
+        return_exceptions=True,
+    )
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, AlreadyReversed)]
+    assert (len(accepted), len(refused)) == (1, 19)
+    assert refused[0].details == {"journal_id": str(journal_id)}
+    assert (await balances(services, books, "bank"))["USD"]["posted"] == 0
+    count = await services.pool.fetchval(
+        "SELECT count(*) FROM journals WHERE reversal_of = $1", journal_id
+    )
+    assert count == 1
+
+
+async def test_two_processes_reversing_one_journal_reverse_it_once(
+    services: Services, books: UUID
+) -> None:
+    posted = await services.journals.post(transfer(books, "bank", "revenue", 70))
+    journal_id = UUID(msgspec.json.decode(posted.document)["id"])
+    committer, other = await _second_process(services)
+    try:
+        results = await asyncio.gather(
+            *(
+                commands.reverse(ReverseJournal(tenant_id=books, journal_id=journal_id))
+                for commands in (services.journals, other)
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await committer.stop()
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert sum(isinstance(r, AlreadyReversed) for r in results) == 1
+
+
+async def test_a_reversal_mirrors_the_original_rates_and_base_amounts(
+    services: Services, books: UUID
+) -> None:
+    await services.currencies.set_fx_rate(
+        books, "EUR", "USD", Decimal("1.0842"), dt.date(2026, 6, 1)
+    )
+    await services.ledgers.open_ledger(
+        books, code="eur-income", name="EUR income", type="income", currency="EUR"
+    )
+    posted = await services.journals.post(
+        journal(books, entry("eur", "debit", 333, "EUR"), entry("eur-income", "credit", 333, "EUR"))
+    )
+    original = msgspec.json.decode(posted.document)
+    # A later rate does not change the reversal: it reuses the original's.
+    await services.currencies.set_fx_rate(books, "EUR", "USD", Decimal("2"), DAY)
+    command = ReverseJournal(tenant_id=books, journal_id=UUID(original["id"]))
+    reversal = msgspec.json.decode((await services.journals.reverse(command)).document)
+    assert reversal["exchange_rates"] == {"EUR": "1.0842"}
+    assert [e["amount_base"] for e in reversal["entries"]] == [361, 361]
+    assert reversal["description"] == f"Reversal of {original['number']}"
+    assert reversal["date"] == original["date"]
+    stored = await services.pool.fetchval(
+        "SELECT request_sha256 FROM journals WHERE journal_id = $1", command.reversal_id
+    )
+    assert bytes(stored) == command.fingerprint()
+
+
+async def test_only_the_tenants_journals_can_be_reversed(services: Services, books: UUID) -> None:
+    posted = await services.journals.post(transfer(books, "bank", "revenue", 70))
+    journal_id = UUID(msgspec.json.decode(posted.document)["id"])
+    other = await tenant(services, "other")
+    ledger_id = await services.pool.fetchval(
+        "SELECT ledger_id FROM ledgers WHERE tenant_id = $1 AND code = 'bank'", books
+    )
+    for tenant_id, unknown in ((other, journal_id), (books, uuid.uuid4()), (books, ledger_id)):
+        with pytest.raises(NotFound) as caught:
+            await services.journals.reverse(ReverseJournal(tenant_id=tenant_id, journal_id=unknown))
+        assert caught.value.details == {"journal_id": str(unknown)}
+
+
+async def test_reversals_and_postings_share_one_batch(services: Services, books: UUID) -> None:
+    # Decided by hand in one batch (no commit): the reversal handler loads the tenant a
+    # second time, which must add to what the postings loaded, not replace it.
+    await services.currencies.set_fx_rate(books, "EUR", "USD", Decimal("1.5"), DAY)
+    posted = await services.journals.post(transfer(books, "bank", "revenue", 70))
+    journal_id = UUID(msgspec.json.decode(posted.document)["id"])
+    post = PostJournalHandler()
+    reverse = ReverseJournalHandler(post)
+    in_euros = journal(books, entry("eur", "debit", 5, "EUR"), entry("revenue", "credit", 5, "EUR"))
+    reversals = [ReverseJournal(tenant_id=books, journal_id=journal_id) for _ in range(2)]
+    async with services.pool.acquire() as conn, conn.transaction():
+        batch = Batch(conn)
+        await post.load(batch, [in_euros])
+        await reverse.load(batch, reversals)
+        assert isinstance(post.decide(batch, in_euros).result, JournalAccepted)
+        first = reverse.decide(batch, reversals[0])
+        with pytest.raises(AlreadyReversed):
+            reverse.decide(batch, reversals[1])
+    assert [type(e).__name__ for e in first.events] == ["JournalPosted", "JournalReversed"]
+    numbers = [e.number for e in first.events[:1] if isinstance(e, Journal.JournalPosted)]
+    assert numbers == [3]

@@ -24,9 +24,11 @@ from ledger.domain.posting import (
     check_entry_ledger,
     check_min_balance,
     check_reversible,
+    check_settleable,
     duplicate_fingerprint,
     duplicate_warnings,
     entry_currency,
+    mirrored_direction,
     price_entries,
     rates_wanted,
     replay_of,
@@ -253,6 +255,25 @@ def test_only_a_posted_journal_of_the_tenant_can_be_reversed() -> None:
         with pytest.raises(error) as caught:
             check_reversible(journal_id, original, tenant)
         assert caught.value.details == {"journal_id": str(journal_id)}
+
+
+def test_only_a_pending_journal_of_the_tenant_can_be_committed_or_voided() -> None:
+    tenant, other, journal_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    pending = Original("pending", 1, tenant)
+    assert check_settleable(journal_id, pending, tenant, "commit") == "posted"
+    assert check_settleable(journal_id, pending, tenant, "void") == "voided"
+    for missing in (None, Original("pending", 1, other)):
+        with pytest.raises(NotFound) as not_found:
+            check_settleable(journal_id, missing, tenant, "commit")
+        assert not_found.value.details == {"journal_id": str(journal_id)}
+    with pytest.raises(InvalidState) as caught:
+        check_settleable(journal_id, Original("voided", 2, tenant), tenant, "commit")
+    assert str(caught.value) == "only a pending journal can be commited; this one is voided"
+    assert caught.value.details == {"journal_id": str(journal_id), "status": "voided"}
+
+
+def test_a_reversal_entry_goes_the_other_way() -> None:
+    assert (mirrored_direction("debit"), mirrored_direction("credit")) == ("credit", "debit")
 
 
 def test_the_duplicate_fingerprint_ignores_entry_order_but_not_the_reference() -> None:
