@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,12 +33,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import msgspec
 from eventsourcing.persistence import StoredEvent
 
 from ledger.commands.balances import Available, BalanceState, available_after, load_limited_balances
 from ledger.commands.ledgers import ledger_in_batch
 from ledger.documents.journals import encode_document, render_posted
+from ledger.domain.idempotency import request_fingerprint
 from ledger.domain.journals import EntryLine, Journal, JournalWarning, journal_number_text
 from ledger.domain.posting import (
     Original,
@@ -138,11 +137,6 @@ class JournalAccepted:
 
 
 PostResult = JournalAccepted | JournalReplay
-
-
-def request_fingerprint(request: object) -> bytes:
-    """sha256 of a request struct in canonical form (sorted keys), for idempotency."""
-    return hashlib.sha256(msgspec.json.encode(request, order="sorted")).digest()
 
 
 @dataclass

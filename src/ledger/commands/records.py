@@ -22,9 +22,8 @@ checked before a command exists (:func:`check_record_input`).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 from uuid import UUID
@@ -33,6 +32,7 @@ import msgspec
 
 from ledger import limits
 from ledger.documents.records import RecordDocument, encode, render_imported, render_record
+from ledger.domain.idempotency import replay_or_conflict, request_fingerprint
 from ledger.domain.records import LEDGER_STREAM_PREFIX, RECORD_ID_COUNTER, RECORD_TOPIC, Record
 from ledger.errors import IdempotencyConflict, LedgerError, ValidationError
 from ledger.store.group_commit import Batch, CommandHandler, Decision, GroupCommitter
@@ -124,7 +124,7 @@ class RecordInput:
                 self.decimal_places,
                 self.external_id,
             )
-            return hashlib.sha256(msgspec.json.encode(identity)).digest()
+            return request_fingerprint(identity)
         canonical = (
             self.data_stream_key,
             self.amount,
@@ -135,7 +135,7 @@ class RecordInput:
             self.metadata,
             self.external_id,
         )
-        return hashlib.sha256(msgspec.json.encode(canonical, order="sorted")).digest()
+        return request_fingerprint(canonical)
 
 
 def check_stream_key(key: object, field_name: str = "data_stream_key") -> str:
@@ -235,6 +235,23 @@ class _State:
     keys: dict[tuple[UUID, str, str], tuple[int, bytes]] = field(default_factory=dict)
 
 
+def _conflict(record: RecordInput, index: int) -> Callable[[int], IdempotencyConflict]:
+    """The conflict of ``record`` (item ``index``) with the record its key created."""
+
+    def conflict(record_id: int) -> IdempotencyConflict:
+        return IdempotencyConflict(
+            "this external_id was used in the data stream with a different record",
+            {
+                "record_id": record_id,
+                "external_id": record.external_id,
+                "data_stream_key": record.data_stream_key,
+                "index": index,
+            },
+        )
+
+    return conflict
+
+
 class ImportRecordsHandler(CommandHandler[ImportRecords, ImportResult]):
     """Imports records; per-record outcomes (see the module docstring). Never raises: an
     ``IdempotencyConflict`` is the outcome of its record only."""
@@ -273,23 +290,15 @@ class ImportRecordsHandler(CommandHandler[ImportRecords, ImportResult]):
         ):
             if record.external_id is not None:
                 key = (tenant, record.data_stream_key, record.external_id)
-                seen = state.keys.get(key)
-                if seen is not None:
-                    if seen[1] != fingerprint:
-                        outcomes.append(
-                            IdempotencyConflict(
-                                "this external_id was used in the data stream with a different"
-                                " record",
-                                {
-                                    "record_id": seen[0],
-                                    "external_id": record.external_id,
-                                    "data_stream_key": record.data_stream_key,
-                                    "index": index,
-                                },
-                            )
-                        )
-                    else:
-                        outcomes.append(RecordReplay(seen[0]))
+                try:
+                    replayed = replay_or_conflict(
+                        state.keys.get(key), fingerprint, _conflict(record, index)
+                    )
+                except IdempotencyConflict as conflict:
+                    outcomes.append(conflict)
+                    continue
+                if replayed is not None:
+                    outcomes.append(RecordReplay(replayed))
                     continue
             number += 1
             event = Record.RecordImported(

@@ -19,6 +19,7 @@ from uuid import UUID
 import msgspec
 
 from ledger import limits
+from ledger.domain.idempotency import replay_or_conflict
 from ledger.domain.journals import JournalWarning
 from ledger.domain.money import assign_residue, convert_exact, round_minor
 from ledger.errors import (
@@ -97,23 +98,22 @@ def rates_wanted(
 def replay_of(
     seen: tuple[UUID, bytes] | None, request_sha256: bytes, external_id: str
 ) -> UUID | None:
-    """Step 1, idempotency: the journal to answer again for a retry of ``external_id``, or
-    None when the key is new.
+    """Step 1, idempotency (:func:`ledger.domain.idempotency.replay_or_conflict`): the
+    journal to answer again for a retry of ``external_id``, or None when the key is new.
 
     ``seen`` is the (journal id, request fingerprint) the key was first used with.
 
     Raises:
         IdempotencyConflict: the key was used with a different request.
     """
-    if seen is None:
-        return None
-    journal_id, fingerprint = seen
-    if fingerprint != request_sha256:
-        raise IdempotencyConflict(
+    return replay_or_conflict(
+        seen,
+        request_sha256,
+        lambda journal_id: IdempotencyConflict(
             "this idempotency key was used with a different request",
             {"journal_id": str(journal_id), "external_id": external_id},
-        )
-    return journal_id
+        ),
+    )
 
 
 def check_currencies_known(

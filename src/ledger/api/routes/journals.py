@@ -39,8 +39,8 @@ from ledger.commands.journals import (
     PostedJournal,
     PostJournal,
     ReverseJournal,
-    request_fingerprint,
 )
+from ledger.domain.idempotency import request_fingerprint
 from ledger.errors import LedgerError, ValidationError
 from ledger.queries.journals import JournalFilter, journal_document, list_journals
 from ledger.queries.ledgers import LedgerRef
