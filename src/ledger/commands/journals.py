@@ -20,6 +20,11 @@ pure function of :mod:`ledger.domain.posting`, which the handler calls in this o
 
 Shape errors (entry count, amounts, ledger refs, dates) are 400s raised by the wire layer
 before a command exists.
+
+``ReverseJournal`` is decided as the ``PostJournal`` of its mirror (built from the original's
+``JournalPosted`` event, inside the batch), so it answers in the same order; step 6 is
+where a reversal of a reversed, pending or voided journal stops. ``ChangeJournalStatus``
+(commit, void) locks the journal and checks it is pending.
 """
 
 from __future__ import annotations
