@@ -24,14 +24,13 @@ before a command exists.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import msgspec
@@ -58,7 +57,7 @@ from ledger.queries.currencies import fetch_precisions, fetch_rates
 from ledger.queries.journals import journal_answer, journal_for_reversal
 from ledger.queries.ledgers import LedgerRef, LedgerRow, resolve_ledger_refs
 from ledger.store.database import DbConnection
-from ledger.store.group_commit import Batch, CommandHandler, Decision
+from ledger.store.group_commit import Batch, BatchKey, CommandHandler, Decision
 
 JOURNAL_NUMBER_COUNTER = "journal_number"
 
@@ -143,7 +142,7 @@ def request_fingerprint(request: object) -> bytes:
 
 @dataclass
 class _Known:
-    """Batch state of the journal handler (see group_commit.Batch.scratch)."""
+    """Batch state of the journal handlers (see group_commit.Batch.state)."""
 
     keys: dict[tuple[UUID, str], tuple[UUID, bytes]] = field(default_factory=dict)
     precisions: dict[UUID, dict[str, int]] = field(default_factory=dict)
@@ -175,11 +174,20 @@ class _Known:
             self.balances.apply(change)
 
 
+# Batch state keys. The single and the atomic bulk posting share ``_KNOWN``, so every
+# posting of a batch is ordered with every other; ``_PENDING`` holds the locked journal rows
+# ([tenant_id, status, version]) a status change reads, by journal id.
+_KNOWN: Final = BatchKey("ledger.commands.journals.known", _Known)
+_PENDING: Final[BatchKey[dict[UUID, list[Any]]]] = BatchKey(
+    "ledger.commands.journals.pending", dict
+)
+
+
 class PostJournalHandler(CommandHandler[PostJournal, PostResult]):
     """Posts journals. Raises the errors listed in the module docstring, in that order."""
 
     async def load(self, batch: Batch, commands: Sequence[PostJournal]) -> None:
-        known = batch.scratch(self, _Known)
+        known = batch.state(_KNOWN)
         by_tenant: dict[UUID, list[PostJournal]] = {}
         for c in commands:
             by_tenant.setdefault(c.tenant_id, []).append(c)
@@ -195,7 +203,7 @@ class PostJournalHandler(CommandHandler[PostJournal, PostResult]):
         await _load_duplicates(batch.conn, known, commands)
 
     def decide(self, batch: Batch, command: PostJournal) -> Decision[PostResult]:
-        known = batch.scratch(self, _Known)
+        known = batch.state(_KNOWN)
         tenant = command.tenant_id
         if command.external_id is not None:
             replayed = replay_of(
@@ -510,11 +518,11 @@ class ChangeJournalStatusHandler(CommandHandler[ChangeJournalStatus, UUID]):
             " FOR UPDATE",
             [c.journal_id for c in commands],
         )
-        state: dict[UUID, list[Any]] = batch.scratch(self, dict)
+        state = batch.state(_PENDING)
         state.update({r["journal_id"]: [r["tenant_id"], r["status"], r["version"]] for r in rows})
 
     def decide(self, batch: Batch, command: ChangeJournalStatus) -> Decision[UUID]:
-        state: dict[UUID, list[Any]] = batch.scratch(self, dict)
+        state = batch.state(_PENDING)
         row = state.get(command.journal_id)
         if row is None or row[0] != command.tenant_id:
             raise NotFound("no such journal", {"journal_id": str(command.journal_id)})
@@ -714,8 +722,7 @@ class PostJournalsAtomicHandler(CommandHandler[tuple[PostJournal, ...], _AtomicR
         await self._inner.load(batch, [c for group in commands for c in group])
 
     def decide(self, batch: Batch, command: tuple[PostJournal, ...]) -> Decision[_AtomicResult]:
-        known = batch.scratch(self._inner, _Known)
-        snapshot = copy.deepcopy(known)
+        snapshot = batch.snapshot(_KNOWN)
         outcomes: list[LedgerError | None] = []
         results: list[PostResult] = []
         events: list[Any] = []
@@ -731,7 +738,7 @@ class PostJournalsAtomicHandler(CommandHandler[tuple[PostJournal, ...], _AtomicR
             events.extend(decision.events)
             counts.append(len(decision.events))
         if any(o is not None for o in outcomes):
-            batch._scratch[self._inner] = snapshot
+            batch.restore(snapshot)
             raise _AtomicFailed(outcomes)
         return Decision(
             events=events, result=_AtomicResult(results, counts), tenant_id=command[0].tenant_id

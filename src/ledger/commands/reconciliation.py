@@ -56,9 +56,7 @@ from ledger.errors import (
     NotFound,
 )
 from ledger.queries.currencies import fetch_precisions
-from ledger.store.group_commit import Batch, CommandHandler, Decision
-
-_STATE: Final = ("ledger.commands.reconciliation", "items")
+from ledger.store.group_commit import Batch, BatchKey, CommandHandler, Decision
 
 # An item's key: ("record", tenant_id, record_id) or ("entry", entry_id).
 ItemKey = tuple[Any, ...]
@@ -160,8 +158,11 @@ class _State:
     matches: dict[UUID, _MatchRow] = field(default_factory=dict)
 
 
+_STATE: Final = BatchKey("ledger.commands.reconciliation.items", _State)
+
+
 def _state(batch: Batch) -> _State:
-    return batch.scratch(_STATE, _State)
+    return batch.state(_STATE)
 
 
 async def _load_items(batch: Batch, wanted: set[ItemKey]) -> None:

@@ -35,7 +35,7 @@ from ledger import limits
 from ledger.documents.records import RecordDocument, encode, render_imported, render_record
 from ledger.domain.records import LEDGER_STREAM_PREFIX, RECORD_ID_COUNTER, RECORD_TOPIC, Record
 from ledger.errors import IdempotencyConflict, LedgerError, ValidationError
-from ledger.store.group_commit import Batch, CommandHandler, Decision, GroupCommitter
+from ledger.store.group_commit import Batch, BatchKey, CommandHandler, Decision, GroupCommitter
 
 RECORDS_PER_COMMAND_MAX: Final = limits.RECORDS_PER_COMMAND_MAX
 STREAM_KEY_LENGTH_MAX: Final = limits.STREAM_KEY_LENGTH_MAX
@@ -43,7 +43,6 @@ EXTERNAL_ID_LENGTH_MAX: Final = limits.RECORD_EXTERNAL_ID_LENGTH_MAX
 DESCRIPTION_LENGTH_MAX: Final = limits.RECORD_DESCRIPTION_LENGTH_MAX
 DECIMAL_PLACES_MAX: Final = limits.RECORD_DECIMAL_PLACES_MAX
 
-_STATE: Final = ("ledger.commands.records", "import")
 _LOCK_COUNTERS: Final = (
     "INSERT INTO tenant_counters AS c (tenant_id, counter, value)"
     " SELECT t, $2, 0 FROM unnest($1::uuid[]) AS t ORDER BY t"
@@ -235,12 +234,15 @@ class _State:
     keys: dict[tuple[UUID, str, str], tuple[int, bytes]] = field(default_factory=dict)
 
 
+_STATE: Final = BatchKey("ledger.commands.records.import", _State)
+
+
 class ImportRecordsHandler(CommandHandler[ImportRecords, ImportResult]):
     """Imports records; per-record outcomes (see the module docstring). Never raises: an
     ``IdempotencyConflict`` is the outcome of its record only."""
 
     async def load(self, batch: Batch, commands: Sequence[ImportRecords]) -> None:
-        state = batch.scratch(_STATE, _State)
+        state = batch.state(_STATE)
         tenants = sorted({c.tenant_id for c in commands})
         # The counter lock comes first: once held, no other process imports for the tenant
         # until this batch commits, so the keys read next are final.
@@ -262,7 +264,7 @@ class ImportRecordsHandler(CommandHandler[ImportRecords, ImportResult]):
 
     def decide(self, batch: Batch, command: ImportRecords) -> Decision[ImportResult]:
         assert 0 < len(command.records) <= RECORDS_PER_COMMAND_MAX
-        state = batch.scratch(_STATE, _State)
+        state = batch.state(_STATE)
         tenant = command.tenant_id
         timestamp = Record.RecordImported.create_timestamp()
         number = state.counters.get(tenant, 0)
