@@ -14,6 +14,7 @@ import pytest
 
 from ledger.bootstrap import Services, inline_projections
 from ledger.commands.journals import EntryInput, JournalCommands, PostJournal, reverse_journal
+from ledger.domain.ledgers import Direction
 from ledger.errors import (
     AlreadyReversed,
     CurrencyMismatch,
@@ -43,7 +44,7 @@ async def tenant(services: Services, slug: str = "acme", base: str = "USD") -> U
     return tenant_id
 
 
-def entry(code: str, direction: str, amount: int, currency: str | None = None) -> EntryInput:
+def entry(code: str, direction: Direction, amount: int, currency: str | None = None) -> EntryInput:
     return EntryInput(
         ref=LedgerRef.by_code(code), direction=direction, amount=amount, currency=currency
     )

@@ -39,6 +39,7 @@ from ledger.commands.balances import Available, BalanceState, available_after, l
 from ledger.commands.ledgers import ledger_in_batch
 from ledger.documents.journals import encode_document, render_posted
 from ledger.domain.journals import EntryLine, Journal, JournalWarning
+from ledger.domain.ledgers import Direction
 from ledger.domain.posting import (
     Original,
     Pricing,
@@ -85,7 +86,7 @@ _COUNTERS_AND_REVOKED = (
 @dataclass(frozen=True, kw_only=True)
 class EntryInput:
     ref: LedgerRef
-    direction: str  # "debit" | "credit"
+    direction: Direction
     amount: int
     currency: str | None = None
     description: str | None = None

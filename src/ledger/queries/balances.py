@@ -29,7 +29,7 @@ from typing import Any, Final, Literal
 from uuid import UUID
 
 from ledger import limits
-from ledger.domain.balances import available_of
+from ledger.domain.balances import Totals, available_of
 from ledger.errors import ValidationError
 from ledger.queries.pagination import decode_cursor, encode_cursor
 
@@ -134,7 +134,7 @@ async def ledger_balances(
                 "currency": r["currency"],
                 "posted": posted,
                 "pending": posted + _signed(normal, dq, cq),
-                "available": available_of(normal, [dp, cp, dq, cq]),
+                "available": available_of(normal, Totals(dp, cp, dq, cq)),
                 "debits_posted": dp,
                 "credits_posted": cp,
                 "debits_pending": dq,
