@@ -38,7 +38,14 @@ import msgspec
 from ledger.commands.balances import Available, BalanceState, available_after, load_limited_balances
 from ledger.commands.ledgers import ledger_in_batch
 from ledger.documents.journals import encode_document, render_posted
-from ledger.domain.journals import EntryLine, Journal, JournalWarning
+from ledger.domain.journals import (
+    EntryLine,
+    Journal,
+    JournalWarning,
+    PendingAction,
+    PostingStatus,
+    StoredJournalStatus,
+)
 from ledger.domain.ledgers import Direction
 from ledger.domain.posting import (
     Original,
@@ -105,7 +112,7 @@ class PostJournal:
     reference: str | None = None
     external_id: str | None = None
     currency: str | None = None
-    status: str = "posted"  # "posted" | "pending"
+    status: PostingStatus = "posted"
     metadata: dict[str, Any] = field(default_factory=dict)
     entries: tuple[EntryInput, ...]
     check_duplicates: bool = False
@@ -175,12 +182,21 @@ class _Known:
             self.balances.apply(change)
 
 
+@dataclass(slots=True)
+class _StatusRow:
+    """A journal as a status change finds it (locked), and as the batch changes it."""
+
+    tenant_id: UUID
+    status: StoredJournalStatus
+    version: int
+
+
 # Batch state keys. The single and the atomic bulk posting share ``_KNOWN``, so every
-# posting of a batch is ordered with every other; ``_PENDING`` holds the locked journal rows
-# ([tenant_id, status, version]) a status change reads, by journal id.
+# posting of a batch is ordered with every other; ``_STATUS_ROWS`` holds the journals a
+# status change reads, by journal id.
 _KNOWN: Final = BatchKey("ledger.commands.journals.known", _Known)
-_PENDING: Final[BatchKey[dict[UUID, list[Any]]]] = BatchKey(
-    "ledger.commands.journals.pending", dict
+_STATUS_ROWS: Final[BatchKey[dict[UUID, _StatusRow]]] = BatchKey(
+    "ledger.commands.journals.status-rows", dict
 )
 
 
@@ -501,7 +517,7 @@ class ChangeJournalStatus:
 
     tenant_id: UUID
     journal_id: UUID
-    action: str  # "commit" | "void"
+    action: PendingAction
 
 
 class ChangeJournalStatusHandler(CommandHandler[ChangeJournalStatus, UUID]):
@@ -519,30 +535,32 @@ class ChangeJournalStatusHandler(CommandHandler[ChangeJournalStatus, UUID]):
             " FOR UPDATE",
             [c.journal_id for c in commands],
         )
-        state = batch.state(_PENDING)
-        state.update({r["journal_id"]: [r["tenant_id"], r["status"], r["version"]] for r in rows})
+        state = batch.state(_STATUS_ROWS)
+        state.update(
+            {r["journal_id"]: _StatusRow(r["tenant_id"], r["status"], r["version"]) for r in rows}
+        )
 
     def decide(self, batch: Batch, command: ChangeJournalStatus) -> Decision[UUID]:
-        state = batch.state(_PENDING)
+        state = batch.state(_STATUS_ROWS)
         row = state.get(command.journal_id)
-        if row is None or row[0] != command.tenant_id:
+        if row is None or row.tenant_id != command.tenant_id:
             raise NotFound("no such journal", {"journal_id": str(command.journal_id)})
-        if row[1] != "pending":
+        if row.status != "pending":
             raise InvalidState(
-                f"only a pending journal can be {command.action}ed; this one is {row[1]}",
-                {"journal_id": str(command.journal_id), "status": row[1]},
+                f"only a pending journal can be {command.action}ed; this one is {row.status}",
+                {"journal_id": str(command.journal_id), "status": row.status},
             )
         event_class = (
             Journal.JournalCommitted if command.action == "commit" else Journal.JournalVoided
         )
         event = event_class(
             originator_id=command.journal_id,
-            originator_version=row[2] + 1,
+            originator_version=row.version + 1,
             timestamp=event_class.create_timestamp(),
             tenant_id=command.tenant_id,
         )
-        row[1] = "posted" if command.action == "commit" else "voided"
-        row[2] += 1
+        row.status = "posted" if command.action == "commit" else "voided"
+        row.version += 1
         return Decision(events=[event], result=command.journal_id, tenant_id=command.tenant_id)
 
 
@@ -622,7 +640,7 @@ class JournalCommands:
             offset += count
         return out
 
-    async def change_status(self, tenant_id: UUID, journal_id: UUID, action: str) -> int:
+    async def change_status(self, tenant_id: UUID, journal_id: UUID, action: PendingAction) -> int:
         """Commit or void a pending journal; returns the position.
 
         Raises the errors of :class:`ChangeJournalStatusHandler`.

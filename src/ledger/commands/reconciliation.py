@@ -42,6 +42,7 @@ from ledger.domain.records import (
     Match,
     MatchItem,
     MatchRule,
+    MatchStatus,
     ReconciliationRun,
     RunRules,
     check_distinct_items,
@@ -146,7 +147,7 @@ class _Row:
 @dataclass
 class _MatchRow:
     tenant_id: UUID
-    status: str
+    status: MatchStatus
     version: int
     keys: list[ItemKey]
 

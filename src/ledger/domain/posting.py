@@ -19,7 +19,7 @@ from uuid import UUID
 import msgspec
 
 from ledger import limits
-from ledger.domain.journals import JournalWarning
+from ledger.domain.journals import JournalWarning, StoredJournalStatus
 from ledger.domain.money import assign_residue, convert_exact, round_minor
 from ledger.errors import (
     AlreadyReversed,
@@ -311,7 +311,7 @@ def check_entry_ledger(
 class Original:
     """A journal as a reversal of it finds it (locked inside the batch)."""
 
-    status: str  # "posted" | "pending" | "voided" | "reversed"
+    status: StoredJournalStatus
     version: int
     tenant_id: UUID
 
