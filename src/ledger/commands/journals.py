@@ -64,8 +64,8 @@ from ledger.errors import InvalidState, LedgerError, NotFound
 from ledger.queries.currencies import fetch_precisions, fetch_rates
 from ledger.queries.journals import journal_answer, journal_for_reversal
 from ledger.queries.ledgers import LedgerRef, LedgerRow, resolve_ledger_refs
-from ledger.store.database import DbConnection
-from ledger.store.group_commit import Batch, BatchKey, CommandHandler, Decision
+from ledger.store.database import DbConnection, DbPool
+from ledger.store.group_commit import Batch, BatchKey, CommandHandler, Decision, GroupCommitter
 
 JOURNAL_NUMBER_COUNTER = "journal_number"
 
@@ -577,7 +577,7 @@ class PostedJournal:
 class JournalCommands:
     """The journal use cases, bound to one group committer."""
 
-    def __init__(self, committer: Any, pool: Any) -> None:
+    def __init__(self, committer: GroupCommitter, pool: DbPool) -> None:
         self._committer = committer
         self._pool = pool
         self._post = PostJournalHandler()
@@ -593,8 +593,8 @@ class JournalCommands:
                 self._pool, command.tenant_id, result.journal_id
             )
             return PostedJournal(document=document, position=position, replayed=True)
+        assert committed.position is not None
         position = committed.position
-        assert position is not None
         return PostedJournal(
             document=encode_document(render_posted(result.event, position)),
             position=position,
@@ -655,7 +655,7 @@ class JournalCommands:
 
 async def reverse_journal(
     commands: JournalCommands,
-    pool: Any,
+    pool: DbPool,
     tenant_id: UUID,
     journal_id: UUID,
     date: dt.date | None,

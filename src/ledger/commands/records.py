@@ -35,6 +35,7 @@ from ledger import limits
 from ledger.documents.records import RecordDocument, encode, render_imported, render_record
 from ledger.domain.records import LEDGER_STREAM_PREFIX, RECORD_ID_COUNTER, RECORD_TOPIC, Record
 from ledger.errors import IdempotencyConflict, LedgerError, ValidationError
+from ledger.store.database import DbPool
 from ledger.store.group_commit import Batch, BatchKey, CommandHandler, Decision, GroupCommitter
 
 RECORDS_PER_COMMAND_MAX: Final = limits.RECORDS_PER_COMMAND_MAX
@@ -79,7 +80,7 @@ _ESTIMATES: Final = (
 )
 
 
-async def refresh_statistics(pool: Any, rows_at_least: dict[str, int]) -> None:
+async def refresh_statistics(pool: DbPool, rows_at_least: dict[str, int]) -> None:
     """``ANALYZE`` each table of ``rows_at_least`` whose planner estimate is under half the
     rows it is known to have (ANALYZE samples at most 30,000 rows and blocks no reader or
     writer)."""
@@ -335,7 +336,7 @@ class RecordCommands:
     """The records use cases, bound to one group committer and pool (matching and runs:
     :class:`ledger.commands.reconciliation_service.ReconciliationCommands`)."""
 
-    def __init__(self, committer: GroupCommitter, pool: Any) -> None:
+    def __init__(self, committer: GroupCommitter, pool: DbPool) -> None:
         self._committer = committer
         self._pool = pool
         self._import = ImportRecordsHandler()
