@@ -28,6 +28,7 @@ from ledger.store.database import DbConnection, create_pool
 from ledger.store.event_store import EventStore
 from ledger.store.group_commit import (
     Batch,
+    BatchKey,
     CommandHandler,
     Committed,
     Decision,
@@ -79,11 +80,15 @@ class RenameWidgetHandler(CommandHandler[RenameWidget, str]):
         return Decision(events=[event], result=command.name, tenant_id=None)
 
 
+# {quota name: [used, cap]} of the quotas loaded (locked), as the batch's decisions count them.
+QUOTAS: BatchKey[dict[str, list[int]]] = BatchKey("tests.group_commit.quotas", dict)
+
+
 class TakeTicketHandler(CommandHandler[str, UUID]):
     """Takes one ticket from a quota (command = quota name); refuses once it is used up.
 
     The quota row is loaded ``FOR UPDATE`` once per batch; each decision counts in the
-    batch's scratch state so the next command in the same batch sees it.
+    batch's state so the next command in the same batch sees it.
     """
 
     async def load(self, batch: Batch, commands: Sequence[str]) -> None:
@@ -91,11 +96,11 @@ class TakeTicketHandler(CommandHandler[str, UUID]):
             "SELECT name, used, cap FROM gc_quota WHERE name = ANY($1::text[]) FOR UPDATE",
             sorted(set(commands)),
         )
-        state: dict[str, list[int]] = batch.scratch(self, dict)
+        state = batch.state(QUOTAS)
         state.update({r["name"]: [r["used"], r["cap"]] for r in rows})
 
     def decide(self, batch: Batch, command: str) -> Decision[UUID]:
-        state: dict[str, list[int]] = batch.scratch(self, dict)
+        state = batch.state(QUOTAS)
         used, cap = state[command]
         if used >= cap:
             raise InsufficientFunds("the quota is used up", {"quota": command})

@@ -24,6 +24,7 @@ from ledger.commands.journals import (
     reverse_journal,
 )
 from ledger.domain.journals import Journal
+from ledger.domain.ledgers import Direction
 from ledger.errors import (
     AlreadyReversed,
     CurrencyMismatch,
@@ -54,7 +55,7 @@ async def tenant(services: Services, slug: str = "acme", base: str = "USD") -> U
     return tenant_id
 
 
-def entry(code: str, direction: str, amount: int, currency: str | None = None) -> EntryInput:
+def entry(code: str, direction: Direction, amount: int, currency: str | None = None) -> EntryInput:
     return EntryInput(
         ref=LedgerRef.by_code(code), direction=direction, amount=amount, currency=currency
     )

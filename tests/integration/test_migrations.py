@@ -15,6 +15,7 @@ import pytest
 
 from ledger.bootstrap import Services
 from ledger.commands.journals import EntryInput, PostJournal
+from ledger.domain.journals import PendingAction
 from ledger.projections.replay import differing_tables
 from ledger.queries.ledgers import LedgerRef
 from ledger.store.migrations import MigrationError, load_migrations, migrate
@@ -151,7 +152,7 @@ async def test_0007_backfills_the_books_as_the_new_fold_writes_them(
         )
         if index in (1, 4):
             journal_id = msgspec.json.decode(posted.document)["id"]
-            action = "commit" if index == 1 else "void"
+            action: PendingAction = "commit" if index == 1 else "void"
             await services.journals.change_status(tenant_id, UUID(journal_id), action)
 
     # ... copied into a database as release 0006 left it (the rows its tables had) ...

@@ -18,6 +18,7 @@ import msgspec
 
 from ledger.bootstrap import Services, all_projections
 from ledger.commands.journals import EntryInput, PostJournal, reverse_journal
+from ledger.domain.journals import PendingAction, PostingStatus
 from ledger.projections.replay import differing_tables, projected_tables, replay_log
 from ledger.queries.ledgers import LedgerRef
 from ledger.store.migrations import migrate
@@ -57,7 +58,7 @@ async def post(
     credit: int,
     amount: int,
     *,
-    status: str = "posted",
+    status: PostingStatus = "posted",
     day: dt.date = BASE_DATE,
 ) -> tuple[UUID, int]:
     """Post a two-entry journal; return its id and position."""
@@ -86,14 +87,14 @@ async def random_activity(services: Services, books: Books, rng: random.Random) 
     the last position written."""
     n = len(books.ledgers)
     debit, credit = rng.sample(range(n), 2)
-    status = rng.choice(["posted", "posted", "pending"])
+    status: PostingStatus = rng.choice(["posted", "posted", "pending"])
     day = BASE_DATE + dt.timedelta(days=rng.randrange(-3, 4))
     journal_id, position = await post(
         services, books, debit, credit, rng.randrange(1, 10_000), status=status, day=day
     )
     then = rng.random()
     if status == "pending" and then < 0.8:
-        action = "commit" if then < 0.5 else "void"
+        action: PendingAction = "commit" if then < 0.5 else "void"
         position = await services.journals.change_status(books.tenant_id, journal_id, action)
     elif status == "posted" and then < 0.15:
         reversed_ = await reverse_journal(

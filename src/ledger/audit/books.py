@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ledger import limits
+from ledger.store.database import DbConnection
 
 _SHOWN_MAX: Final = limits.AUDIT_BOOKS_SHOWN_MAX
 _OWN: Final = (
@@ -117,7 +118,7 @@ class BrokenInvariant:
         return f"books invariant broken: {self.name}, e.g. at {shown}"
 
 
-async def broken_invariants(conn: Any) -> list[BrokenInvariant]:
+async def broken_invariants(conn: DbConnection) -> list[BrokenInvariant]:
     """Every invariant of the module docstring that the rows ``conn`` sees break."""
     broken: list[BrokenInvariant] = []
     for name, sql in _CHECKS.items():

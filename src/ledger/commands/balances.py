@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from ledger.domain.balances import available_of
+from ledger.domain.balances import Totals, available_of
+from ledger.domain.ledgers import Direction
 from ledger.queries.ledgers import LedgerRow
 from ledger.store.database import DbConnection
-
-Totals = list[int]  # [debits_posted, credits_posted, debits_pending, credits_pending]
 
 
 @dataclass
@@ -25,13 +24,11 @@ class BalanceState:
     totals: dict[tuple[UUID, str], Totals] = field(default_factory=dict)
 
     def get(self, key: tuple[UUID, str]) -> Totals:
-        return self.totals.get(key, [0, 0, 0, 0])
+        return self.totals.get(key, Totals())
 
     def apply(self, change: Available) -> None:
-        current = self.get((change.row.ledger_id, change.currency))
-        self.totals[(change.row.ledger_id, change.currency)] = [
-            a + b for a, b in zip(current, change.deltas, strict=True)
-        ]
+        key = (change.row.ledger_id, change.currency)
+        self.totals[key] = self.get(key).plus(change.deltas)
 
 
 @dataclass(frozen=True)
@@ -40,23 +37,21 @@ class Available:
 
     row: LedgerRow
     currency: str
-    deltas: tuple[int, int, int, int] = (0, 0, 0, 0)
+    deltas: Totals = field(default_factory=Totals)
 
-    def plus(self, direction: str, amount: int, *, pending: bool) -> Available:
-        index = (0 if direction == "debit" else 1) + (2 if pending else 0)
-        deltas = list(self.deltas)
-        deltas[index] += amount
-        return Available(
-            row=self.row,
-            currency=self.currency,
-            deltas=(deltas[0], deltas[1], deltas[2], deltas[3]),
-        )
+    def plus(self, direction: Direction, amount: int, *, pending: bool) -> Available:
+        """This change with one more entry of ``amount`` on the ``direction`` side."""
+        if direction == "debit":
+            entry = Totals(debits_pending=amount) if pending else Totals(debits_posted=amount)
+        else:
+            entry = Totals(credits_pending=amount) if pending else Totals(credits_posted=amount)
+        return Available(row=self.row, currency=self.currency, deltas=self.deltas.plus(entry))
 
 
 def available_after(state: BalanceState, change: Available) -> tuple[int, int]:
     """(available before, available after) the change."""
     totals = state.get((change.row.ledger_id, change.currency))
-    after = [a + b for a, b in zip(totals, change.deltas, strict=True)]
+    after = totals.plus(change.deltas)
     normal = change.row.normal_balance
     return available_of(normal, totals), available_of(normal, after)
 
@@ -77,9 +72,9 @@ async def load_limited_balances(
         [k[1] for k in unique],
     )
     for r in rows:
-        state.totals[(r["ledger_id"], r["currency"])] = [
-            int(r["debits_posted"]),
-            int(r["credits_posted"]),
-            int(r["debits_pending"]),
-            int(r["credits_pending"]),
-        ]
+        state.totals[(r["ledger_id"], r["currency"])] = Totals(
+            debits_posted=int(r["debits_posted"]),
+            credits_posted=int(r["credits_posted"]),
+            debits_pending=int(r["debits_pending"]),
+            credits_pending=int(r["credits_pending"]),
+        )

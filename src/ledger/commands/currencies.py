@@ -1,6 +1,6 @@
 """Custom currency and FX rate commands (docs/api.md §3).
 
-Both handlers decide inside the group-commit batch. They share one piece of batch scratch
+Both handlers decide inside the group-commit batch. They share one piece of batch
 state, the tenant custom currencies known so far (loaded from ``currencies`` and extended by
 each accepted add), so a rate set after an add of the same batch sees the new currency.
 
@@ -39,13 +39,24 @@ from ledger.domain.fx import (
     is_valid_rate,
 )
 from ledger.errors import ConcurrencyConflict, CurrencyUnknown, DuplicateCode, ValidationError
-from ledger.store.group_commit import Batch, CommandHandler, Committed, Decision, GroupCommitter
+from ledger.store.group_commit import (
+    Batch,
+    BatchKey,
+    CommandHandler,
+    Committed,
+    Decision,
+    GroupCommitter,
+)
 
-# Batch scratch keys (constants, so every handler instance of a batch shares them):
+# Batch state keys (module-level, so every handler instance of a batch shares the state):
 # {(tenant_id, code): precision} of the custom currencies known so far, and
 # {pair_id: version} of the FX pairs loaded (locked) and extended so far.
-CUSTOM_CURRENCIES_KEY: Final = ("ledger.commands.currencies", "custom-known")
-_PAIR_VERSIONS: Final = ("ledger.commands.currencies", "pair-versions")
+CUSTOM_CURRENCIES_KEY: Final[BatchKey[dict[tuple[UUID, str], int]]] = BatchKey(
+    "ledger.commands.currencies.custom-known", dict
+)
+_PAIR_VERSIONS: Final[BatchKey[dict[UUID, int]]] = BatchKey(
+    "ledger.commands.currencies.pair-versions", dict
+)
 
 # A rate set that loses a version race is decided again, at most this many times in all.
 SET_RATE_ATTEMPTS: Final = limits.SET_RATE_ATTEMPTS
@@ -102,8 +113,8 @@ class StoredFxRate:
 
 
 async def load_custom_currencies(batch: Batch, keys: Iterable[tuple[UUID, str]]) -> None:
-    """Add the existing custom currencies among ``keys`` to the shared scratch state."""
-    known: dict[tuple[UUID, str], int] = batch.scratch(CUSTOM_CURRENCIES_KEY, dict)
+    """Add the existing custom currencies among ``keys`` to the shared batch state."""
+    known = batch.state(CUSTOM_CURRENCIES_KEY)
     wanted = sorted({k for k in keys if k not in known and is_valid_custom_code(k[1])})
     if not wanted:
         return
@@ -139,7 +150,7 @@ class AddCurrencyHandler(CommandHandler[AddCurrency, None]):
             raise DuplicateCode(
                 f"{command.code} is an ISO 4217 currency code", {"code": command.code}
             )
-        known: dict[tuple[UUID, str], int] = batch.scratch(CUSTOM_CURRENCIES_KEY, dict)
+        known = batch.state(CUSTOM_CURRENCIES_KEY)
         key = (command.tenant_id, command.code)
         if key in known:
             raise DuplicateCode(
@@ -174,7 +185,7 @@ class SetFxRateHandler(CommandHandler[SetFxRate, int]):
         )
         pair_ids = sorted({fx_pair_id(c.tenant_id, c.base, c.quote) for c in commands})
         rows = await batch.conn.fetch(_LOCK_PAIRS, pair_ids)
-        versions: dict[UUID, int] = batch.scratch(_PAIR_VERSIONS, dict)
+        versions = batch.state(_PAIR_VERSIONS)
         versions.update({r["pair_id"]: r["version"] for r in rows})
 
     def decide(self, batch: Batch, command: SetFxRate) -> Decision[int]:
@@ -195,14 +206,14 @@ class SetFxRateHandler(CommandHandler[SetFxRate, int]):
                 f"{RATE_SIGNIFICANT_DIGITS_MAX} significant digits",
                 {"field": "rate", "value": str(command.rate)},
             )
-        known: dict[tuple[UUID, str], int] = batch.scratch(CUSTOM_CURRENCIES_KEY, dict)
+        known = batch.state(CUSTOM_CURRENCIES_KEY)
         for name in ("base", "quote"):
             code = getattr(command, name)
             if code not in ISO_PRECISION and (command.tenant_id, code) not in known:
                 raise CurrencyUnknown(
                     f"the currency {code} is not known", {"field": name, "currency": code}
                 )
-        versions: dict[UUID, int] = batch.scratch(_PAIR_VERSIONS, dict)
+        versions = batch.state(_PAIR_VERSIONS)
         pair_id = fx_pair_id(command.tenant_id, command.base, command.quote)
         version = versions.get(pair_id, 0) + 1
         event = FxPair.rate_set(

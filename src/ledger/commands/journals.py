@@ -29,13 +29,12 @@ where a reversal of a reversed, pending or voided journal stops. ``ChangeJournal
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -44,7 +43,15 @@ from ledger.commands.balances import Available, BalanceState, available_after, l
 from ledger.commands.ledgers import ledger_in_batch
 from ledger.documents.journals import encode_document, render_posted
 from ledger.domain.idempotency import request_fingerprint
-from ledger.domain.journals import EntryLine, Journal, JournalWarning, journal_number_text
+from ledger.domain.journals import (
+    EntryLine,
+    Journal,
+    JournalWarning,
+    PendingAction,
+    PostingStatus,
+    journal_number_text,
+)
+from ledger.domain.ledgers import Direction
 from ledger.domain.posting import (
     Original,
     Pricing,
@@ -64,8 +71,8 @@ from ledger.errors import LedgerError, NotFound
 from ledger.queries.currencies import fetch_precisions, fetch_rates
 from ledger.queries.journals import journal_answer
 from ledger.queries.ledgers import LedgerRef, LedgerRow, resolve_ledger_refs
-from ledger.store.database import DbConnection
-from ledger.store.group_commit import Batch, CommandHandler, Decision
+from ledger.store.database import DbConnection, DbPool
+from ledger.store.group_commit import Batch, BatchKey, CommandHandler, Decision, GroupCommitter
 from ledger.store.mapper import MsgspecMapper
 
 JOURNAL_NUMBER_COUNTER = "journal_number"
@@ -94,7 +101,7 @@ _COUNTERS_AND_REVOKED = (
 @dataclass(frozen=True, kw_only=True)
 class EntryInput:
     ref: LedgerRef
-    direction: str  # "debit" | "credit"
+    direction: Direction
     amount: int
     currency: str | None = None
     description: str | None = None
@@ -113,7 +120,7 @@ class PostJournal:
     reference: str | None = None
     external_id: str | None = None
     currency: str | None = None
-    status: str = "posted"  # "posted" | "pending"
+    status: PostingStatus = "posted"
     metadata: dict[str, Any] = field(default_factory=dict)
     entries: tuple[EntryInput, ...]
     check_duplicates: bool = False
@@ -146,7 +153,7 @@ PostResult = JournalAccepted | JournalReplay
 
 @dataclass
 class _Known:
-    """Batch state of the journal handler (see group_commit.Batch.scratch)."""
+    """Batch state of the journal handlers (see group_commit.Batch.state)."""
 
     keys: dict[tuple[UUID, str], tuple[UUID, bytes]] = field(default_factory=dict)
     precisions: dict[UUID, dict[str, int]] = field(default_factory=dict)
@@ -178,11 +185,23 @@ class _Known:
             self.balances.apply(change)
 
 
+# Batch state keys. The single and the atomic bulk posting share ``_KNOWN``, so every
+# posting of a batch is ordered with every other; ``_STATUS_ROWS`` holds the journals a
+# status change reads, by journal id.
+_KNOWN: Final = BatchKey("ledger.commands.journals.known", _Known)
+_STATUS_ROWS: Final[BatchKey[dict[UUID, Original]]] = BatchKey(
+    "ledger.commands.journals.status-rows", dict
+)
+_MIRRORS: Final[BatchKey[dict[UUID, PostJournal]]] = BatchKey(
+    "ledger.commands.journals.mirrors", dict
+)
+
+
 class PostJournalHandler(CommandHandler[PostJournal, PostResult]):
     """Posts journals. Raises the errors listed in the module docstring, in that order."""
 
     async def load(self, batch: Batch, commands: Sequence[PostJournal]) -> None:
-        known = batch.scratch(self, _Known)
+        known = batch.state(_KNOWN)
         by_tenant: dict[UUID, list[PostJournal]] = {}
         for c in commands:
             by_tenant.setdefault(c.tenant_id, []).append(c)
@@ -198,7 +217,7 @@ class PostJournalHandler(CommandHandler[PostJournal, PostResult]):
         await _load_duplicates(batch.conn, known, commands)
 
     def decide(self, batch: Batch, command: PostJournal) -> Decision[PostResult]:
-        known = batch.scratch(self, _Known)
+        known = batch.state(_KNOWN)
         tenant = command.tenant_id
         if command.external_id is not None:
             replayed = replay_of(
@@ -501,7 +520,7 @@ class ChangeJournalStatus:
 
     tenant_id: UUID
     journal_id: UUID
-    action: str  # "commit" | "void"
+    action: PendingAction
 
 
 class ChangeJournalStatusHandler(CommandHandler[ChangeJournalStatus, UUID]):
@@ -522,13 +541,13 @@ class ChangeJournalStatusHandler(CommandHandler[ChangeJournalStatus, UUID]):
             " FOR UPDATE",
             [c.journal_id for c in commands],
         )
-        journals: dict[UUID, Original] = batch.scratch(self, dict)
+        journals = batch.state(_STATUS_ROWS)
         journals.update(
             {r["journal_id"]: Original(r["status"], r["version"], r["tenant_id"]) for r in rows}
         )
 
     def decide(self, batch: Batch, command: ChangeJournalStatus) -> Decision[UUID]:
-        journals: dict[UUID, Original] = batch.scratch(self, dict)
+        journals = batch.state(_STATUS_ROWS)
         found = journals.get(command.journal_id)
         status = check_settleable(command.journal_id, found, command.tenant_id, command.action)
         assert found is not None
@@ -638,7 +657,7 @@ class ReverseJournalHandler(CommandHandler[ReverseJournal, PostResult]):
             )
             if isinstance(event, Journal.JournalPosted):
                 posted[r["originator_id"]] = event
-        mirrors: dict[UUID, PostJournal] = batch.scratch(self, dict)
+        mirrors = batch.state(_MIRRORS)
         for c in commands:
             original = posted.get(c.journal_id)
             if original is not None and original.tenant_id == c.tenant_id:
@@ -649,7 +668,7 @@ class ReverseJournalHandler(CommandHandler[ReverseJournal, PostResult]):
             )
 
     def decide(self, batch: Batch, command: ReverseJournal) -> Decision[PostResult]:
-        mirrors: dict[UUID, PostJournal] = batch.scratch(self, dict)
+        mirrors = batch.state(_MIRRORS)
         mirror = mirrors.get(command.reversal_id)
         if mirror is None:
             raise NotFound("no such journal", {"journal_id": str(command.journal_id)})
@@ -669,7 +688,7 @@ class PostedJournal:
 class JournalCommands:
     """The journal use cases, bound to one group committer."""
 
-    def __init__(self, committer: Any, pool: Any) -> None:
+    def __init__(self, committer: GroupCommitter, pool: DbPool) -> None:
         self._committer = committer
         self._pool = pool
         self._post = PostJournalHandler()
@@ -686,8 +705,8 @@ class JournalCommands:
                 self._pool, command.tenant_id, result.journal_id
             )
             return PostedJournal(document=document, position=position, replayed=True)
+        assert committed.position is not None
         position = committed.position
-        assert position is not None
         return PostedJournal(
             document=encode_document(render_posted(result.event, position)),
             position=position,
@@ -746,7 +765,7 @@ class JournalCommands:
             replayed=False,
         )
 
-    async def change_status(self, tenant_id: UUID, journal_id: UUID, action: str) -> int:
+    async def change_status(self, tenant_id: UUID, journal_id: UUID, action: PendingAction) -> int:
         """Commit or void a pending journal; returns the position.
 
         Raises the errors of :class:`ChangeJournalStatusHandler`.
@@ -761,7 +780,7 @@ class JournalCommands:
 
 async def reverse_journal(
     commands: JournalCommands,
-    pool: Any,
+    pool: DbPool,
     tenant_id: UUID,
     journal_id: UUID,
     date: dt.date | None,
@@ -814,8 +833,7 @@ class PostJournalsAtomicHandler(CommandHandler[tuple[PostJournal, ...], _AtomicR
         await self._inner.load(batch, [c for group in commands for c in group])
 
     def decide(self, batch: Batch, command: tuple[PostJournal, ...]) -> Decision[_AtomicResult]:
-        known = batch.scratch(self._inner, _Known)
-        snapshot = copy.deepcopy(known)
+        snapshot = batch.snapshot(_KNOWN)
         outcomes: list[LedgerError | None] = []
         results: list[PostResult] = []
         events: list[Any] = []
@@ -831,7 +849,7 @@ class PostJournalsAtomicHandler(CommandHandler[tuple[PostJournal, ...], _AtomicR
             events.extend(decision.events)
             counts.append(len(decision.events))
         if any(o is not None for o in outcomes):
-            batch._scratch[self._inner] = snapshot
+            batch.restore(snapshot)
             raise _AtomicFailed(outcomes)
         return Decision(
             events=events, result=_AtomicResult(results, counts), tenant_id=command[0].tenant_id

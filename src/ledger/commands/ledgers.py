@@ -10,7 +10,7 @@ loaded once per batch:
 - update / close: the ledger rows themselves (``FOR UPDATE``), whose ``version`` gives the
   next event's version.
 
-Decisions record their effects in batch scratch state, so later commands of the same batch
+Decisions record their effects in batch state, so later commands of the same batch
 see them: two opens of one code → the second is ``DUPLICATE_CODE``; a child may name a parent
 opened earlier in the batch; two updates of one ledger get consecutive versions; an open under
 a parent closed earlier in the batch is refused. :func:`ledger_in_batch` exposes that state to
@@ -79,7 +79,14 @@ from ledger.queries.ledgers import (
     resolve_ledger_refs,
     view_of,
 )
-from ledger.store.group_commit import Batch, CommandHandler, Committed, Decision, GroupCommitter
+from ledger.store.group_commit import (
+    Batch,
+    BatchKey,
+    CommandHandler,
+    Committed,
+    Decision,
+    GroupCommitter,
+)
 
 NORMAL_BALANCES: Final = ("debit", "credit")
 
@@ -97,11 +104,6 @@ _LOCK_LEDGERS: Final = (
     f"SELECT {VIEW_COLUMNS} FROM ledgers WHERE ledger_id = ANY($1::uuid[])"
     " ORDER BY ledger_id FOR UPDATE"
 )
-
-# Batch scratch keys (module-level, so every handler instance of a batch shares the state).
-_BATCH_LEDGERS: Final = ("ledger.commands.ledgers", "batch-ledgers")
-_OPEN_STATE: Final = ("ledger.commands.ledgers", "open")
-_CHANGE_STATE: Final = ("ledger.commands.ledgers", "change")
 
 _metadata_encoder = msgspec.json.Encoder()
 
@@ -163,8 +165,16 @@ class _OpenState:
     loaded: dict[tuple[UUID, LedgerRef], LedgerRow] = field(default_factory=dict)
 
 
+# Batch state keys (module-level, so every handler instance of a batch shares the state).
+_BATCH_LEDGERS: Final = BatchKey("ledger.commands.ledgers.batch-ledgers", _BatchLedgers)
+_OPEN_STATE: Final = BatchKey("ledger.commands.ledgers.open", _OpenState)
+_CHANGE_STATE: Final[BatchKey[dict[UUID, LedgerView]]] = BatchKey(
+    "ledger.commands.ledgers.change", dict
+)
+
+
 def _batch_ledgers(batch: Batch) -> _BatchLedgers:
-    return batch.scratch(_BATCH_LEDGERS, _BatchLedgers)
+    return batch.state(_BATCH_LEDGERS)
 
 
 def ledger_in_batch(batch: Batch, tenant_id: UUID, ref: LedgerRef) -> LedgerRow | None:
@@ -289,7 +299,7 @@ class OpenLedgerHandler(CommandHandler[OpenLedger, LedgerView]):
     """
 
     async def load(self, batch: Batch, commands: Sequence[OpenLedger]) -> None:
-        state = batch.scratch(_OPEN_STATE, _OpenState)
+        state = batch.state(_OPEN_STATE)
         tenants = sorted({c.tenant_id for c in commands})
         for record in await batch.conn.fetch(_LOCK_COUNTERS, tenants, NUM_ID_COUNTER):
             state.counters.setdefault(record["tenant_id"], record["value"])
@@ -312,7 +322,7 @@ class OpenLedgerHandler(CommandHandler[OpenLedger, LedgerView]):
 
     def decide(self, batch: Batch, command: OpenLedger) -> Decision[LedgerView]:
         _validate_open(command)
-        state = batch.scratch(_OPEN_STATE, _OpenState)
+        state = batch.state(_OPEN_STATE)
         tenant_id = command.tenant_id
 
         def lookup(ref: LedgerRef) -> LedgerRow | None:
@@ -324,7 +334,7 @@ class OpenLedgerHandler(CommandHandler[OpenLedger, LedgerView]):
         if command.parent is not None:
             ancestor_ids = ancestors_under(command.parent, lookup(command.parent))
         currency = command.currency
-        custom: dict[tuple[UUID, str], int] = batch.scratch(CUSTOM_CURRENCIES_KEY, dict)
+        custom = batch.state(CUSTOM_CURRENCIES_KEY)
         check_ledger_currency(currency, custom_known=(tenant_id, currency) in custom)
         assert tenant_id in state.counters, "load() locks the tenant's counter row first"
         num_id = state.counters[tenant_id] + 1
@@ -378,7 +388,7 @@ def _opened_view(opened: Ledger.LedgerOpened, ancestor_ids: tuple[UUID, ...]) ->
 
 
 async def _load_for_change(batch: Batch, ledger_ids: Sequence[UUID]) -> None:
-    state: dict[UUID, LedgerView] = batch.scratch(_CHANGE_STATE, dict)
+    state = batch.state(_CHANGE_STATE)
     wanted = sorted({i for i in ledger_ids if i not in state})
     if not wanted:
         return
@@ -387,7 +397,7 @@ async def _load_for_change(batch: Batch, ledger_ids: Sequence[UUID]) -> None:
 
 
 def _owned(batch: Batch, tenant_id: UUID, ledger_id: UUID) -> LedgerView:
-    state: dict[UUID, LedgerView] = batch.scratch(_CHANGE_STATE, dict)
+    state = batch.state(_CHANGE_STATE)
     view = state.get(ledger_id)
     if view is None or view.tenant_id != tenant_id:
         raise NotFound(f"no ledger has the id {ledger_id}", {"ledger_id": str(ledger_id)})
@@ -395,7 +405,7 @@ def _owned(batch: Batch, tenant_id: UUID, ledger_id: UUID) -> LedgerView:
 
 
 def _changed(batch: Batch, view: LedgerView) -> None:
-    state: dict[UUID, LedgerView] = batch.scratch(_CHANGE_STATE, dict)
+    state = batch.state(_CHANGE_STATE)
     state[view.ledger_id] = view
     _batch_ledgers(batch).remember(view.tenant_id, view.row())
 

@@ -42,6 +42,7 @@ from ledger.domain.records import (
     Match,
     MatchItem,
     MatchRule,
+    MatchStatus,
     ReconciliationRun,
     RunRules,
     check_distinct_items,
@@ -56,9 +57,7 @@ from ledger.errors import (
     NotFound,
 )
 from ledger.queries.currencies import fetch_precisions
-from ledger.store.group_commit import Batch, CommandHandler, Decision
-
-_STATE: Final = ("ledger.commands.reconciliation", "items")
+from ledger.store.group_commit import Batch, BatchKey, CommandHandler, Decision
 
 # An item's key: ("record", tenant_id, record_id) or ("entry", entry_id).
 ItemKey = tuple[Any, ...]
@@ -148,7 +147,7 @@ class _Row:
 @dataclass
 class _MatchRow:
     tenant_id: UUID
-    status: str
+    status: MatchStatus
     version: int
     keys: list[ItemKey]
 
@@ -160,8 +159,11 @@ class _State:
     matches: dict[UUID, _MatchRow] = field(default_factory=dict)
 
 
+_STATE: Final = BatchKey("ledger.commands.reconciliation.items", _State)
+
+
 def _state(batch: Batch) -> _State:
-    return batch.scratch(_STATE, _State)
+    return batch.state(_STATE)
 
 
 async def _load_items(batch: Batch, wanted: set[ItemKey]) -> None:

@@ -27,7 +27,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 from uuid import UUID
 
 from ledger import limits
@@ -58,6 +58,7 @@ from ledger.domain.records import (
 )
 from ledger.errors import LedgerError, LedgerNotFound, ValidationError
 from ledger.queries.records import StreamItem, ledger_exists, unreconciled_items
+from ledger.store.database import DbPool
 from ledger.store.group_commit import GroupCommitter
 
 RUN_SLICE_MATCHES: Final = limits.RUN_SLICE_MATCHES
@@ -212,7 +213,7 @@ class _Run:
 
 
 async def run_reconciliation(
-    committer: GroupCommitter, pool: Any, run_handler: CommitRunHandler, request: RunRequest
+    committer: GroupCommitter, pool: DbPool, run_handler: CommitRunHandler, request: RunRequest
 ) -> RunOutcome:
     """Run (or, with ``dry_run``, only propose) a reconciliation; see the module docstring.
 
@@ -270,7 +271,7 @@ async def run_reconciliation(
     )
 
 
-async def _check_ledgers_exist(pool: Any, request: RunRequest) -> None:
+async def _check_ledgers_exist(pool: DbPool, request: RunRequest) -> None:
     """Step 1's last check: each ``ledger:<code>`` stream names a ledger of the tenant."""
     for name in ("left", "right"):
         key: str = getattr(request, name)
@@ -301,7 +302,7 @@ def _dry_run_outcome(run: _Run, proposals: Sequence[Proposal]) -> RunOutcome:
 
 async def _commit_matches(
     committer: GroupCommitter,
-    pool: Any,
+    pool: DbPool,
     run_handler: CommitRunHandler,
     run: _Run,
     proposals: Sequence[Proposal],

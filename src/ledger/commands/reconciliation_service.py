@@ -7,7 +7,6 @@ command module and the runs module do not import each other.
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -23,13 +22,14 @@ from ledger.commands.reconciliation_runs import RunOutcome, RunRequest, run_reco
 from ledger.documents.records import MatchDocument, render_matched
 from ledger.errors import AlreadyMatched
 from ledger.queries.records import match_document
+from ledger.store.database import DbPool
 from ledger.store.group_commit import GroupCommitter
 
 
 class ReconciliationCommands:
     """Matching and reconciliation runs, bound to one group committer and pool."""
 
-    def __init__(self, committer: GroupCommitter, pool: Any) -> None:
+    def __init__(self, committer: GroupCommitter, pool: DbPool) -> None:
         self._committer = committer
         self._pool = pool
         self.create_match_handler = CreateMatchHandler()

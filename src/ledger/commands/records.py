@@ -35,7 +35,8 @@ from ledger.documents.records import RecordDocument, encode, render_imported, re
 from ledger.domain.idempotency import replay_or_conflict, request_fingerprint
 from ledger.domain.records import LEDGER_STREAM_PREFIX, RECORD_ID_COUNTER, RECORD_TOPIC, Record
 from ledger.errors import IdempotencyConflict, LedgerError, ValidationError
-from ledger.store.group_commit import Batch, CommandHandler, Decision, GroupCommitter
+from ledger.store.database import DbPool
+from ledger.store.group_commit import Batch, BatchKey, CommandHandler, Decision, GroupCommitter
 
 RECORDS_PER_COMMAND_MAX: Final = limits.RECORDS_PER_COMMAND_MAX
 STREAM_KEY_LENGTH_MAX: Final = limits.STREAM_KEY_LENGTH_MAX
@@ -43,7 +44,6 @@ EXTERNAL_ID_LENGTH_MAX: Final = limits.RECORD_EXTERNAL_ID_LENGTH_MAX
 DESCRIPTION_LENGTH_MAX: Final = limits.RECORD_DESCRIPTION_LENGTH_MAX
 DECIMAL_PLACES_MAX: Final = limits.RECORD_DECIMAL_PLACES_MAX
 
-_STATE: Final = ("ledger.commands.records", "import")
 _LOCK_COUNTERS: Final = (
     "INSERT INTO tenant_counters AS c (tenant_id, counter, value)"
     " SELECT t, $2, 0 FROM unnest($1::uuid[]) AS t ORDER BY t"
@@ -80,7 +80,7 @@ _ESTIMATES: Final = (
 )
 
 
-async def refresh_statistics(pool: Any, rows_at_least: dict[str, int]) -> None:
+async def refresh_statistics(pool: DbPool, rows_at_least: dict[str, int]) -> None:
     """``ANALYZE`` each table of ``rows_at_least`` whose planner estimate is under half the
     rows it is known to have (ANALYZE samples at most 30,000 rows and blocks no reader or
     writer)."""
@@ -235,6 +235,9 @@ class _State:
     keys: dict[tuple[UUID, str, str], tuple[int, bytes]] = field(default_factory=dict)
 
 
+_STATE: Final = BatchKey("ledger.commands.records.import", _State)
+
+
 def _conflict(record: RecordInput, index: int) -> Callable[[int], IdempotencyConflict]:
     """The conflict of ``record`` (item ``index``) with the record its key created."""
 
@@ -257,7 +260,7 @@ class ImportRecordsHandler(CommandHandler[ImportRecords, ImportResult]):
     ``IdempotencyConflict`` is the outcome of its record only."""
 
     async def load(self, batch: Batch, commands: Sequence[ImportRecords]) -> None:
-        state = batch.scratch(_STATE, _State)
+        state = batch.state(_STATE)
         tenants = sorted({c.tenant_id for c in commands})
         # The counter lock comes first: once held, no other process imports for the tenant
         # until this batch commits, so the keys read next are final.
@@ -279,7 +282,7 @@ class ImportRecordsHandler(CommandHandler[ImportRecords, ImportResult]):
 
     def decide(self, batch: Batch, command: ImportRecords) -> Decision[ImportResult]:
         assert 0 < len(command.records) <= RECORDS_PER_COMMAND_MAX
-        state = batch.scratch(_STATE, _State)
+        state = batch.state(_STATE)
         tenant = command.tenant_id
         timestamp = Record.RecordImported.create_timestamp()
         number = state.counters.get(tenant, 0)
@@ -342,7 +345,7 @@ class RecordCommands:
     """The records use cases, bound to one group committer and pool (matching and runs:
     :class:`ledger.commands.reconciliation_service.ReconciliationCommands`)."""
 
-    def __init__(self, committer: GroupCommitter, pool: Any) -> None:
+    def __init__(self, committer: GroupCommitter, pool: DbPool) -> None:
         self._committer = committer
         self._pool = pool
         self._import = ImportRecordsHandler()

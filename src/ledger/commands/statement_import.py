@@ -47,6 +47,7 @@ from ledger.importers import (
     detect_format,
     parse_statement,
 )
+from ledger.store.database import DbPool
 
 # Each stream's account: its earliest record's (records_stream_idx: tenant, stream, date,
 # record_id), one index probe per stream, all in one round trip.
@@ -182,7 +183,9 @@ def plan_streams(
     return plan
 
 
-async def _check_stream_accounts(pool: Any, tenant_id: UUID, plan: dict[str | None, str]) -> None:
+async def _check_stream_accounts(
+    pool: DbPool, tenant_id: UUID, plan: dict[str | None, str]
+) -> None:
     streams = {stream: account for account, stream in plan.items() if account is not None}
     if not streams:
         return

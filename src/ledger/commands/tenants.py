@@ -11,16 +11,31 @@ import secrets
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from ledger import limits
 from ledger.domain.currencies import ISO_PRECISION
 from ledger.domain.tenants import ApiKey, Tenant, format_api_key, secret_sha256
 from ledger.errors import Conflict, NotFound, ValidationError
-from ledger.store.group_commit import Batch, CommandHandler, Committed, Decision, GroupCommitter
+from ledger.store.group_commit import (
+    Batch,
+    BatchKey,
+    CommandHandler,
+    Committed,
+    Decision,
+    GroupCommitter,
+)
 
 _SLUG = re.compile(limits.TENANT_SLUG_PATTERN)
+
+# Batch state keys: the slugs taken, {slug: tenant_id} of the tenants named, and the API key
+# rows (locked) by key id, as loaded and changed by the batch's decisions so far.
+_TAKEN_SLUGS: Final[BatchKey[set[str]]] = BatchKey("ledger.commands.tenants.taken-slugs", set)
+_TENANT_IDS: Final[BatchKey[dict[str, UUID]]] = BatchKey("ledger.commands.tenants.tenant-ids", dict)
+_API_KEYS: Final[BatchKey[dict[UUID, dict[str, Any]]]] = BatchKey(
+    "ledger.commands.tenants.api-keys", dict
+)
 
 
 class TenantExists(Conflict):
@@ -86,11 +101,11 @@ class CreateTenantHandler(CommandHandler[CreateTenant, IssuedKey]):
         rows = await batch.conn.fetch(
             "SELECT slug FROM tenants WHERE slug = ANY($1::text[])", [c.slug for c in commands]
         )
-        batch.scratch(self, set).update(r["slug"] for r in rows)
+        batch.state(_TAKEN_SLUGS).update(r["slug"] for r in rows)
 
     def decide(self, batch: Batch, command: CreateTenant) -> Decision[IssuedKey]:
         _validate_tenant(command)
-        taken: set[str] = batch.scratch(self, set)
+        taken = batch.state(_TAKEN_SLUGS)
         if command.slug in taken:
             raise TenantExists(
                 f"a tenant with slug {command.slug!r} exists already", {"slug": command.slug}
@@ -128,10 +143,10 @@ class IssueApiKeyHandler(CommandHandler[IssueApiKey, IssuedKey]):
             "SELECT slug, tenant_id FROM tenants WHERE slug = ANY($1::text[])",
             [c.slug for c in commands],
         )
-        batch.scratch(self, dict).update({r["slug"]: r["tenant_id"] for r in rows})
+        batch.state(_TENANT_IDS).update({r["slug"]: r["tenant_id"] for r in rows})
 
     def decide(self, batch: Batch, command: IssueApiKey) -> Decision[IssuedKey]:
-        tenant_ids: dict[str, UUID] = batch.scratch(self, dict)
+        tenant_ids = batch.state(_TENANT_IDS)
         tenant_id = tenant_ids.get(command.slug)
         if tenant_id is None:
             raise NotFound(f"no tenant has the slug {command.slug!r}", {"slug": command.slug})
@@ -167,11 +182,11 @@ class RevokeApiKeyHandler(CommandHandler[RevokeApiKey, RevokedKey]):
             "FROM api_keys WHERE key_id = ANY($1::uuid[]) FOR UPDATE",
             [c.key_id for c in commands],
         )
-        state: dict[UUID, dict[str, Any]] = batch.scratch(self, dict)
+        state = batch.state(_API_KEYS)
         state.update({r["key_id"]: dict(r) for r in rows})
 
     def decide(self, batch: Batch, command: RevokeApiKey) -> Decision[RevokedKey]:
-        state: dict[UUID, dict[str, Any]] = batch.scratch(self, dict)
+        state = batch.state(_API_KEYS)
         row = state.get(command.key_id)
         if row is None:
             raise NotFound(

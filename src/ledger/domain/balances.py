@@ -10,13 +10,30 @@ Per ledger and currency, with the ledger's normal side N and the other side O:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import NamedTuple
 
 
-def available_of(normal_balance: str, totals: Sequence[int]) -> int:
-    """The available balance of totals ``[debits_posted, credits_posted, debits_pending,
-    credits_pending]`` of a ledger whose normal side is ``normal_balance``."""
-    debits_posted, credits_posted, debits_pending, credits_pending = totals
+class Totals(NamedTuple):
+    """One ledger's totals in one currency (minor units), or a change to them."""
+
+    debits_posted: int = 0
+    credits_posted: int = 0
+    debits_pending: int = 0
+    credits_pending: int = 0
+
+    def plus(self, change: Totals) -> Totals:
+        """These totals with ``change`` added, field by field."""
+        return Totals(
+            self.debits_posted + change.debits_posted,
+            self.credits_posted + change.credits_posted,
+            self.debits_pending + change.debits_pending,
+            self.credits_pending + change.credits_pending,
+        )
+
+
+def available_of(normal_balance: str, totals: Totals) -> int:
+    """The available balance of ``totals`` of a ledger whose normal side is
+    ``normal_balance``."""
     if normal_balance == "debit":
-        return debits_posted - credits_posted - credits_pending
-    return credits_posted - debits_posted - debits_pending
+        return totals.debits_posted - totals.credits_posted - totals.credits_pending
+    return totals.credits_posted - totals.debits_posted - totals.debits_pending

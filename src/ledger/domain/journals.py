@@ -13,11 +13,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
 from eventsourcing.domain import Aggregate
+
+# How a journal is posted: in the books, or holding funds until committed or voided.
+PostingStatus = Literal["posted", "pending"]
+# A journal's status as stored in the ``journals`` table.
+StoredJournalStatus = Literal["posted", "pending", "voided", "reversed"]
+# What can be done to a pending journal, once: commit (post) or void (release) it.
+PendingAction = Literal["commit", "void"]
 
 
 class EntryLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -20,7 +20,8 @@ import msgspec
 
 from ledger import limits
 from ledger.domain.idempotency import replay_or_conflict
-from ledger.domain.journals import JournalWarning
+from ledger.domain.journals import JournalWarning, PendingAction, StoredJournalStatus
+from ledger.domain.ledgers import Direction
 from ledger.domain.money import assign_residue, convert_exact, round_minor
 from ledger.errors import (
     AlreadyReversed,
@@ -311,7 +312,7 @@ def check_entry_ledger(
 class Original:
     """A journal as a reversal, commit or void of it finds it (locked inside the batch)."""
 
-    status: str  # "posted" | "pending" | "voided" | "reversed"
+    status: StoredJournalStatus
     version: int
     tenant_id: UUID
 
@@ -338,8 +339,8 @@ def check_reversible(journal_id: UUID, original: Original | None, tenant_id: UUI
 
 
 def check_settleable(
-    journal_id: UUID, original: Original | None, tenant_id: UUID, action: str
-) -> str:
+    journal_id: UUID, original: Original | None, tenant_id: UUID, action: PendingAction
+) -> StoredJournalStatus:
     """A pending journal of the tenant can be committed or voided (``action``), once.
 
     Returns the journal's status after ``action``: ``posted`` (commit) or ``voided``.
@@ -358,7 +359,7 @@ def check_settleable(
     return "posted" if action == "commit" else "voided"
 
 
-def mirrored_direction(direction: str) -> str:
+def mirrored_direction(direction: str) -> Direction:
     """The direction of a reversal's entry: the opposite of the original entry's."""
     return "credit" if direction == "debit" else "debit"
 

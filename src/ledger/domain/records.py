@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 from uuid import UUID
 
 import msgspec
@@ -38,6 +38,8 @@ LEDGER_STREAM_PREFIX: Final = "ledger:"
 # (1, 2, 3 …): the import command locks it, the projection writes its new value.
 RECORD_ID_COUNTER: Final = "record_id"
 DIRECTIONS: Final = ("credit", "debit")
+# A match is active from its creation until it is unmatched (``matches.status``).
+MatchStatus = Literal["active", "unmatched"]
 
 
 def ledger_stream(ledger_code: str) -> str:

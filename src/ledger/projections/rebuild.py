@@ -81,6 +81,7 @@ from ledger.projections.runner import (
     topics_of,
 )
 from ledger.projections.tracking import TRACKING_CHANNEL
+from ledger.store.database import DbConnection
 from ledger.store.group_commit import InlineProjection
 from ledger.store.mapper import MsgspecMapper
 
@@ -618,7 +619,7 @@ class ProjectionStatus:
 
 
 async def projection_status(
-    conn: Any, inline: Sequence[InlineProjection], asynchronous: Sequence[InlineProjection]
+    conn: DbConnection, inline: Sequence[InlineProjection], asynchronous: Sequence[InlineProjection]
 ) -> list[ProjectionStatus]:
     """Each projection's position and lag behind the log (inline ones never lag)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):

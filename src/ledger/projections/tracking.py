@@ -42,6 +42,7 @@ from typing import Any, Final
 import asyncpg
 
 from ledger import limits
+from ledger.store.database import DbConnection
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class PositionTracker:
         return await self.wait_for(None, position + 1, wait_seconds) is not None
 
 
-async def read_positions(conn: Any) -> tuple[int, dict[str, int]]:
+async def read_positions(conn: DbConnection) -> tuple[int, dict[str, int]]:
     """The log's committed position and every tracking row, read from the database."""
     log_position = int(await conn.fetchval(_SELECT_LOG_POSITION))
     tracking = {

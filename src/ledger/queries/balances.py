@@ -29,9 +29,10 @@ from typing import Any, Final, Literal
 from uuid import UUID
 
 from ledger import limits
-from ledger.domain.balances import available_of
+from ledger.domain.balances import Totals, available_of
 from ledger.errors import ValidationError
 from ledger.queries.pagination import decode_cursor, encode_cursor
+from ledger.store.database import DbConnection, DbSource
 
 StatementOrder = Literal["asc", "desc"]
 
@@ -89,7 +90,7 @@ class LedgerHead:
     normal_balance: str
 
 
-async def ledger_head(source: Any, tenant_id: UUID, ledger_id: UUID) -> LedgerHead | None:
+async def ledger_head(source: DbSource, tenant_id: UUID, ledger_id: UUID) -> LedgerHead | None:
     row = await source.fetchrow(
         "SELECT ledger_id, normal_balance FROM ledgers WHERE tenant_id = $1 AND ledger_id = $2",
         tenant_id,
@@ -111,7 +112,7 @@ class LedgerBalances:
 
 
 async def ledger_balances(
-    source: Any, head: LedgerHead, as_of: dt.date, known_at: int | None
+    source: DbSource, head: LedgerHead, as_of: dt.date, known_at: int | None
 ) -> LedgerBalances:
     """One row per currency the ledger or its subtree has ever been posted in, in currency
     order, as of ``as_of`` and (if given) as known at position ``known_at``; and the position
@@ -134,7 +135,7 @@ async def ledger_balances(
                 "currency": r["currency"],
                 "posted": posted,
                 "pending": posted + _signed(normal, dq, cq),
-                "available": available_of(normal, [dp, cp, dq, cq]),
+                "available": available_of(normal, Totals(dp, cp, dq, cq)),
                 "debits_posted": dp,
                 "credits_posted": cp,
                 "debits_pending": dq,
@@ -278,7 +279,7 @@ def _statement_cursor(
     return stored_order, direction, parsed
 
 
-async def _statement_rows(conn: Any, sql: str, arguments: tuple[Any, ...]) -> list[Any]:
+async def _statement_rows(conn: DbConnection, sql: str, arguments: tuple[Any, ...]) -> list[Any]:
     """The page's rows, planned without bitmap scans.
 
     Why: a page must walk the ledger's statement index in order and stop after the page.
@@ -318,7 +319,7 @@ def _statement_lines(ascending: list[Any], normal_balance: str) -> list[dict[str
 
 
 async def statement(
-    source: Any,
+    source: DbSource,
     head: LedgerHead,
     date_from: dt.date | None,
     date_to: dt.date | None,

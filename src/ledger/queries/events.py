@@ -13,6 +13,8 @@ from uuid import UUID
 
 import msgspec
 
+from ledger.store.database import DbSource
+
 # Never served, though they belong to the tenant: a key's secret digest.
 REDACTED_FIELDS: Final = frozenset({"secret_sha256"})
 
@@ -34,7 +36,9 @@ def event_type(topic: str) -> str:
     return topic.rpartition(":")[2].rpartition(".")[2]
 
 
-async def tenant_events(source: Any, tenant_id: UUID, after: int, limit: int) -> list[FeedEvent]:
+async def tenant_events(
+    source: DbSource, tenant_id: UUID, after: int, limit: int
+) -> list[FeedEvent]:
     """Up to ``limit`` of the tenant's events after position ``after``, in position order."""
     rows = await source.fetch(
         "SELECT notification_id, originator_id, originator_version, topic, state"

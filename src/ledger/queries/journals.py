@@ -20,6 +20,7 @@ from ledger.documents.journals import (
 )
 from ledger.queries.pagination import decode_cursor, encode_cursor
 from ledger.queries.records import entry_reconciliations
+from ledger.store.database import DbSource
 
 # A journal row with its JournalPosted (always version 1 of the journal's aggregate).
 _WITH_EVENT: Final = (
@@ -31,7 +32,7 @@ _ONE_SQL: Final = _WITH_EVENT + " WHERE j.tenant_id = $1 AND j.journal_id = $2"
 
 
 async def journal_document(
-    source: Any, tenant_id: UUID, journal_id: UUID, today: dt.date
+    source: DbSource, tenant_id: UUID, journal_id: UUID, today: dt.date
 ) -> bytes | None:
     """The journal as JSON with its current status and reconciliation, or None (unknown or
     another tenant's)."""
@@ -47,7 +48,7 @@ async def journal_document(
     )
 
 
-async def journal_answer(source: Any, tenant_id: UUID, journal_id: UUID) -> tuple[bytes, int]:
+async def journal_answer(source: DbSource, tenant_id: UUID, journal_id: UUID) -> tuple[bytes, int]:
     """The journal's 201 answer, byte for byte, and its position (an idempotent retry's
     answer). The journal must exist (a replayed key names a committed journal)."""
     row = await source.fetchrow(_ONE_SQL, tenant_id, journal_id)
@@ -96,7 +97,7 @@ def _filter_clauses(where: JournalFilter, today: dt.date, arg: Callable[[Any], s
 
 
 async def list_journals(
-    source: Any,
+    source: DbSource,
     tenant_id: UUID,
     where: JournalFilter,
     limit: int,

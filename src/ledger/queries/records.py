@@ -30,6 +30,7 @@ from ledger.documents.records import (
 from ledger.domain.records import LEDGER_STREAM_PREFIX, MatchRule, RunRules
 from ledger.queries.currencies import fetch_precisions
 from ledger.queries.pagination import decode_cursor, encode_cursor
+from ledger.store.database import DbSource
 
 _ACTIVE_AT: Final = (
     "i.matched_position <= {k} AND (i.unmatched_position IS NULL OR i.unmatched_position > {k})"
@@ -47,7 +48,7 @@ def _known(known_at: int | None) -> int:
 
 
 async def _matched_records(
-    source: Any, rows: Sequence[Any], k: int
+    source: DbSource, rows: Sequence[Any], k: int
 ) -> dict[int, tuple[UUID, list[MatchedRecord]]]:
     """For each record row that is in a match at K: (match id, the match's other items)."""
     active = [r for r in rows if r["match_id"] is not None]
@@ -114,7 +115,7 @@ _MATCH_OF: Final = (
 
 
 async def record_document(
-    source: Any, tenant_id: UUID, record_id: int, known_at: int | None = None
+    source: DbSource, tenant_id: UUID, record_id: int, known_at: int | None = None
 ) -> bytes | None:
     """The record as JSON (status and matched records at ``known_at``), or None when the
     tenant has no such record (or had none yet at ``known_at``)."""
@@ -142,7 +143,7 @@ class RecordFilter:
 
 
 async def list_records(
-    source: Any, tenant_id: UUID, where: RecordFilter, limit: int, cursor: str | None
+    source: DbSource, tenant_id: UUID, where: RecordFilter, limit: int, cursor: str | None
 ) -> tuple[list[bytes], str | None]:
     """A page of records in id order (the order they were imported), and the next cursor."""
     after = decode_cursor(cursor)
@@ -187,7 +188,7 @@ _MATCH_COLUMNS: Final = (
 )
 
 
-async def _match_documents(source: Any, rows: Sequence[Any]) -> list[MatchDocument]:
+async def _match_documents(source: DbSource, rows: Sequence[Any]) -> list[MatchDocument]:
     if not rows:
         return []
     items = await source.fetch(
@@ -228,7 +229,7 @@ async def _match_documents(source: Any, rows: Sequence[Any]) -> list[MatchDocume
     ]
 
 
-async def match_document(source: Any, tenant_id: UUID, match_id: UUID) -> bytes | None:
+async def match_document(source: DbSource, tenant_id: UUID, match_id: UUID) -> bytes | None:
     rows = await source.fetch(
         f"SELECT {_MATCH_COLUMNS} FROM matches m WHERE m.tenant_id = $1 AND m.match_id = $2",
         tenant_id,
@@ -247,7 +248,7 @@ class MatchFilter:
 
 
 async def list_matches(
-    source: Any, tenant_id: UUID, where: MatchFilter, limit: int, cursor: str | None
+    source: DbSource, tenant_id: UUID, where: MatchFilter, limit: int, cursor: str | None
 ) -> tuple[list[bytes], str | None]:
     """A page of matches in the order they were made, and the next cursor."""
     after = decode_cursor(cursor)
@@ -309,7 +310,7 @@ class RunDocument(msgspec.Struct, frozen=True, kw_only=True):
     position: int | None
 
 
-async def run_document(source: Any, tenant_id: UUID, run_id: UUID) -> bytes | None:
+async def run_document(source: DbSource, tenant_id: UUID, run_id: UUID) -> bytes | None:
     row = await source.fetchrow(
         "SELECT run_id, left_stream, right_stream, rules, matched, unmatched_left,"
         " unmatched_right, skipped, created_at, position FROM reconciliation_runs"
@@ -354,7 +355,7 @@ class StreamItem:
     description: str | None
 
 
-async def ledger_exists(source: Any, tenant_id: UUID, code: str) -> bool:
+async def ledger_exists(source: DbSource, tenant_id: UUID, code: str) -> bool:
     return bool(
         await source.fetchval(
             "SELECT EXISTS (SELECT 1 FROM ledgers WHERE tenant_id = $1 AND code = $2)",
@@ -364,7 +365,7 @@ async def ledger_exists(source: Any, tenant_id: UUID, code: str) -> bool:
     )
 
 
-async def unreconciled_items(source: Any, tenant_id: UUID, stream: str) -> list[StreamItem]:
+async def unreconciled_items(source: DbSource, tenant_id: UUID, stream: str) -> list[StreamItem]:
     """Every item of ``stream`` in no active match: records of a record stream, or the
     entries (of journals not voided) of the ledger of a ``ledger:<code>`` stream.
 
@@ -534,7 +535,7 @@ def _sum_totals(parts: Sequence[Totals]) -> Totals:
 
 
 async def reconciliation_summary(
-    source: Any,
+    source: DbSource,
     tenant_id: UUID,
     data_stream_key: str | None,
     as_of: dt.date | None,
@@ -569,7 +570,7 @@ async def reconciliation_summary(
 
 
 async def entry_reconciliations(
-    source: Any, journal_ids: Sequence[UUID]
+    source: DbSource, journal_ids: Sequence[UUID]
 ) -> dict[UUID, dt.datetime]:
     """Entry id -> when its active match was made, for the entries of ``journal_ids`` that
     are reconciled now."""

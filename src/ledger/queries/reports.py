@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 from uuid import UUID
+
+from ledger.store.database import DbSource
 
 _TRIAL_BALANCE_SQL: Final = """
 WITH per_ledger AS (
@@ -98,7 +100,7 @@ class TrialBalancePage:
 
 
 async def trial_balance(
-    source: Any,
+    source: DbSource,
     tenant_id: UUID,
     as_of: dt.date,
     known_at: int | None,

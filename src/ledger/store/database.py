@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 # A connection as asyncpg hands it out: direct, or a pool's proxy of one.
 DbConnection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
+# The service's connection pool.
+DbPool: TypeAlias = "asyncpg.Pool[Any]"
+# Where a read runs: a connection (in its transaction) or the pool (a connection of its own).
+DbSource: TypeAlias = "DbConnection | DbPool"
 
 # Connections hold no session state of ours (no prepared transactions, advisory session
 # locks, LISTEN or SET), so the pool's default reset query (advisory unlock, CLOSE ALL,

@@ -34,7 +34,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger import limits
 from ledger.errors import ConcurrencyConflict
-from ledger.store.database import DbConnection
+from ledger.store.database import DbConnection, DbSource
 from ledger.store.mapper import MsgspecMapper
 
 A = TypeVar("A", bound=BaseAggregate[UUID])
@@ -163,7 +163,7 @@ class EventStore:
     ) -> list[RecordedEvent]:
         """Up to ``limit`` events after ``after_position``, in position order."""
         assert 0 < limit <= limits.READ_EVENTS_PAGE_MAX
-        source: Any = conn or self.pool
+        source: DbSource = conn or self.pool
         if tenant_id is None:
             rows = await source.fetch(
                 f"SELECT {_COLUMNS} FROM ledger_events WHERE notification_id > $1 "
@@ -185,7 +185,7 @@ class EventStore:
         self, originator_id: UUID, conn: DbConnection | None = None
     ) -> list[DomainEventProtocol[UUID]]:
         """Every event of one aggregate, oldest first."""
-        source: Any = conn or self.pool
+        source: DbSource = conn or self.pool
         rows = await source.fetch(
             f"SELECT {_COLUMNS} FROM ledger_events WHERE originator_id = $1 "
             "ORDER BY originator_version",

@@ -11,9 +11,10 @@ busy one writes big batches) and commits them together:
    for the whole batch, locking the rows a decision reads (``SELECT … FOR UPDATE``), so no
    other process can change them before the commit (no write skew).
 2. Commands are ``decide``\\ d one by one, in arrival order, by pure code against that state;
-   each decision records its effects in ``Batch`` scratch state so the next command sees
-   them. A command whose rules fail raises a :class:`~ledger.errors.LedgerError`: only that
-   caller gets the error; the rest of the batch goes on.
+   each decision records its effects in the batch's state (``Batch.state``) so the next
+   command sees them. A command whose rules fail raises a
+   :class:`~ledger.errors.LedgerError`: only that caller gets the error; the rest of the
+   batch goes on.
 3. The accepted events are appended in one call (``event_store.append_stored_events``: the
    table lock, gap-free positions, hash chain, one NOTIFY), inline projections apply them in
    the same transaction, and the transaction commits.
@@ -45,11 +46,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import copy
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
 import asyncpg
@@ -119,12 +121,40 @@ class PositionedEvent:
     event: DomainEventProtocol[UUID]
 
 
+class BatchKey(Generic[T]):
+    """Names one piece of per-batch state and makes its empty value.
+
+    Handlers that share state (e.g. every handler that reads custom currencies) share the
+    key; define keys at module level, so every handler instance of a batch sees the same
+    state. Keys compare by identity: two keys with the same name are different state.
+    """
+
+    __slots__ = ("factory", "name")
+
+    def __init__(self, name: str, factory: Callable[[], T]) -> None:
+        self.name = name
+        self.factory = factory
+
+    def __repr__(self) -> str:
+        return f"BatchKey({self.name!r})"
+
+
+class BatchSnapshot:
+    """A deep copy of some of a batch's state, to put back with :meth:`Batch.restore`."""
+
+    __slots__ = ("_states",)
+
+    def __init__(self, states: dict[BatchKey[Any], object]) -> None:
+        self._states = states
+
+
 class Batch:
     """The transaction under way, as handlers see it."""
 
     def __init__(self, conn: DbConnection, key_ids: Sequence[UUID] = ()) -> None:
         self.conn = conn
-        self._scratch: dict[object, Any] = {}
+        # Values are always of their key's type: only ``state`` and ``restore`` write here.
+        self._states: dict[BatchKey[Any], object] = {}
         # The distinct API keys the batch's commands act under (see "Revoked API keys").
         self.key_ids = list(key_ids)
         # Which of them are revoked, once read: a handler's ``load`` may read it in the
@@ -132,11 +162,23 @@ class Batch:
         # committer reads it itself if no handler did.
         self.revoked_keys: set[UUID] | None = None if self.key_ids else set()
 
-    def scratch(self, key: object, factory: Callable[[], T]) -> T:
-        """Per-batch state kept under ``key`` (a handler keeps what it loaded and decided)."""
-        if key not in self._scratch:
-            self._scratch[key] = factory()
-        return self._scratch[key]  # type: ignore[no-any-return]
+    def state(self, key: BatchKey[T]) -> T:
+        """The batch's state under ``key`` (made by ``key.factory`` on first use): what
+        handlers loaded and what the batch's decisions so far recorded."""
+        if key not in self._states:
+            self._states[key] = key.factory()
+        return cast(T, self._states[key])
+
+    def snapshot(self, *keys: BatchKey[Any]) -> BatchSnapshot:
+        """A deep copy of the state under ``keys`` (made first if absent), for ``restore``."""
+        return BatchSnapshot({key: copy.deepcopy(self.state(key)) for key in keys})
+
+    def restore(self, snapshot: BatchSnapshot) -> None:
+        """Put back the state ``snapshot`` copied: later changes under its keys are undone.
+
+        The snapshot's copies become the live state, so restore a snapshot at most once.
+        """
+        self._states.update(snapshot._states)
 
 
 class CommandHandler(ABC, Generic[C, R]):
@@ -147,9 +189,9 @@ class CommandHandler(ABC, Generic[C, R]):
 
     @abstractmethod
     def decide(self, batch: Batch, command: C) -> Decision[R]:
-        """Decide one command: pure code over ``batch`` scratch state, no I/O.
+        """Decide one command: pure code over ``batch`` state, no I/O.
 
-        Validate everything first and record effects in scratch state last: a command that
+        Validate everything first and record effects in batch state last: a command that
         raises must leave the state as it found it.
 
         Raises:

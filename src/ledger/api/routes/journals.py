@@ -41,6 +41,7 @@ from ledger.commands.journals import (
     ReverseJournal,
 )
 from ledger.domain.idempotency import request_fingerprint
+from ledger.domain.journals import PendingAction
 from ledger.errors import LedgerError, ValidationError
 from ledger.queries.journals import JournalFilter, journal_document, list_journals
 from ledger.queries.ledgers import LedgerRef
@@ -311,7 +312,7 @@ async def reverse_journal_route(
 
 
 async def _settle(
-    services: Services, tenant: TenantView, journal_id: str, action: str
+    services: Services, tenant: TenantView, journal_id: str, action: PendingAction
 ) -> Encoded[JournalReadOut]:
     parsed = uuid_in_path(journal_id, "journal")
     position = await services.journals.change_status(tenant.tenant_id, parsed, action)
