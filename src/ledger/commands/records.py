@@ -115,27 +115,16 @@ class RecordInput:
         """sha256 of the record's fields in canonical form: what an idempotent retry must
         repeat (read-only fields of the record document, such as ``status``, are not part of it;
         with ``identity_only``, neither are ``description`` and ``metadata``)."""
-        if self.identity_only:
-            identity = (
-                self.data_stream_key,
-                self.amount,
-                self.direction,
-                self.date.isoformat(),
-                self.decimal_places,
-                self.external_id,
-            )
-            return request_fingerprint(identity)
-        canonical = (
+        head = (
             self.data_stream_key,
             self.amount,
             self.direction,
             self.date.isoformat(),
             self.decimal_places,
-            self.description,
-            self.metadata,
-            self.external_id,
         )
-        return request_fingerprint(canonical)
+        if self.identity_only:
+            return request_fingerprint((*head, self.external_id))
+        return request_fingerprint((*head, self.description, self.metadata, self.external_id))
 
 
 def check_stream_key(key: object, field_name: str = "data_stream_key") -> str:

@@ -47,6 +47,7 @@ from ledger.importers import (
     detect_format,
     parse_statement,
 )
+from ledger.importers.common import clean_account
 from ledger.store.database import DbPool
 
 # Each stream's account: its earliest record's (records_stream_idx: tenant, stream, date,
@@ -134,9 +135,9 @@ class StatementImportReport:
 
 
 def normalized_account(account: str) -> str:
-    """An account as compared: with or without spaces (IBANs are printed in groups), in any
-    case."""
-    return "".join(account.split()).upper()
+    """An account as compared: as the readers store it (:func:`clean_account`: IBANs without
+    their spaces), in any case."""
+    return (clean_account(account) or "").upper()
 
 
 def plan_streams(
