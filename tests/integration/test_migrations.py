@@ -1,4 +1,5 @@
-"""Migrations: idempotent, safe from two processes at once, and refusing a changed file."""
+"""Migrations: idempotent, safe from two processes at once, and refusing a changed file
+(but for an earlier text listed in ``SUPERSEDED_CHECKSUMS``)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ from ledger.commands.journals import EntryInput, PostJournal
 from ledger.domain.journals import PendingAction
 from ledger.projections.replay import differing_tables
 from ledger.queries.ledgers import LedgerRef
-from ledger.store.migrations import MigrationError, load_migrations, migrate
+from ledger.store.migrations import (
+    SUPERSEDED_CHECKSUMS,
+    MigrationError,
+    load_migrations,
+    migrate,
+)
 from tests.store_helpers import (
     create_database,
     drop_database,
@@ -105,6 +111,43 @@ async def test_tampered_checksum_raises_migration_error(database_url: str) -> No
         recorded = await _recorded(conn)
         assert recorded[0][2] == "not-the-file"
         assert recorded[1:] == _expected()[1:]
+    finally:
+        await conn.close()
+
+
+async def test_a_superseded_checksum_is_accepted_as_recorded(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        for version, superseded in SUPERSEDED_CHECKSUMS.items():
+            (migration,) = [m for m in load_migrations() if m.version == version]
+            assert migration.checksum not in superseded, "list only texts no longer shipped"
+            for checksum in superseded:
+                # A database migrated while the file had its earlier text ...
+                await conn.execute(
+                    "UPDATE ledger_migrations SET checksum = $2 WHERE version = $1",
+                    version,
+                    checksum,
+                )
+                # ... starts, applying nothing and keeping what it recorded.
+                assert await migrate(conn) == []
+                recorded = {row[0]: row[2] for row in await _recorded(conn)}
+                assert recorded[version] == checksum
+    finally:
+        await conn.close()
+
+
+async def test_a_migration_with_superseded_checksums_still_refuses_others(
+    database_url: str,
+) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        version = next(iter(SUPERSEDED_CHECKSUMS))
+        await conn.execute(
+            "UPDATE ledger_migrations SET checksum = 'not-the-file' WHERE version = $1", version
+        )
+
+        with pytest.raises(MigrationError, match=f"{version:04d}"):
+            await migrate(conn)
     finally:
         await conn.close()
 

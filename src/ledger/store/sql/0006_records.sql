@@ -1,4 +1,4 @@
--- Read tables of records and reconciliation (issue 5, spec/API.md §6). Written inline by
+-- Read tables of records and reconciliation (issue 5, docs/api.md §6). Written inline by
 -- ledger/projections/records.py in the append's transaction; all are folds of ledger_events.
 -- Constraints are the database's second check of rules the command handlers check first.
 
