@@ -8,9 +8,8 @@ its primary key) and the journal row's current status: see
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 from uuid import UUID
 
 from ledger.documents.journals import (
@@ -18,6 +17,7 @@ from ledger.documents.journals import (
     encode_document,
     posted_document,
 )
+from ledger.queries.filters import SqlFilter
 from ledger.queries.pagination import decode_cursor, encode_cursor
 from ledger.queries.records import entry_reconciliations
 from ledger.store.database import DbSource
@@ -69,31 +69,24 @@ class JournalFilter:
     status: str | None = None
 
 
-def _filter_clauses(where: JournalFilter, today: dt.date, arg: Callable[[Any], str]) -> list[str]:
-    """The WHERE clauses of ``where``'s filters; ``arg`` binds a value and names its parameter."""
-    clauses: list[str] = []
-    if where.reference is not None:
-        clauses.append(f"j.reference = {arg(where.reference)}")
-    if where.external_id is not None:
-        clauses.append(f"j.external_id = {arg(where.external_id)}")
-    if where.date is not None:
-        clauses.append(f"j.effective_date = {arg(where.date)}")
-    if where.date_from is not None:
-        clauses.append(f"j.effective_date >= {arg(where.date_from)}")
-    if where.date_to is not None:
-        clauses.append(f"j.effective_date <= {arg(where.date_to)}")
-    if where.ledger_id is not None:
-        clauses.append(
-            f"EXISTS (SELECT 1 FROM journal_entries e WHERE e.journal_id = j.journal_id"
-            f" AND e.ledger_id = {arg(where.ledger_id)})"
-        )
+def _add_filters(query: SqlFilter, where: JournalFilter, today: dt.date) -> None:
+    """Require ``where``'s filters in ``query``."""
+    query.equals("j.reference", where.reference)
+    query.equals("j.external_id", where.external_id)
+    query.equals("j.effective_date", where.date)
+    query.at_least("j.effective_date", where.date_from)
+    query.at_most("j.effective_date", where.date_to)
+    query.where_given(
+        "EXISTS (SELECT 1 FROM journal_entries e WHERE e.journal_id = j.journal_id"
+        " AND e.ledger_id = {})",
+        where.ledger_id,
+    )
     if where.status == "scheduled":
-        clauses.append(f"j.status = 'posted' AND j.effective_date > {arg(today)}")
+        query.where("j.status = 'posted' AND j.effective_date > {}", today)
     elif where.status == "posted":
-        clauses.append(f"j.status = 'posted' AND j.effective_date <= {arg(today)}")
-    elif where.status is not None:
-        clauses.append(f"j.status = {arg(where.status)}")
-    return clauses
+        query.where("j.status = 'posted' AND j.effective_date <= {}", today)
+    else:
+        query.equals("j.status", where.status)
 
 
 async def list_journals(
@@ -110,20 +103,11 @@ async def list_journals(
     """
     after = decode_cursor(cursor)
     after_position = int(after[0]) if after else 0
-    args: list[Any] = [tenant_id, after_position]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    clauses = ["j.tenant_id = $1", "j.position > $2", *_filter_clauses(where, today, arg)]
-    sql = (
-        _WITH_EVENT
-        + " WHERE "
-        + " AND ".join(clauses)
-        + f" ORDER BY j.position LIMIT {arg(limit + 1)}"
-    )
-    rows = await source.fetch(sql, *args)
+    query = SqlFilter(tenant_id, after_position)
+    query.where("j.tenant_id = $1 AND j.position > $2")
+    _add_filters(query, where, today)
+    sql = f"{_WITH_EVENT} WHERE {query.sql} ORDER BY j.position LIMIT {query.bind(limit + 1)}"
+    rows = await source.fetch(sql, *query.params)
     page = rows[:limit]
     reconciled = await entry_reconciliations(source, [r["journal_id"] for r in page])
     documents = [

@@ -28,6 +28,7 @@ import msgspec
 from ledger import limits
 from ledger.domain.ledgers import LEDGER_TYPES
 from ledger.errors import ValidationError
+from ledger.queries.filters import SqlFilter
 from ledger.queries.pagination import decode_cursor, encode_cursor, page_limit
 from ledger.store.database import DbConnection
 
@@ -334,28 +335,19 @@ async def list_ledgers(
             f"type is one of {', '.join(LEDGER_TYPES)}", {"field": "type", "value": type}
         )
     after = _cursor_num_id(cursor)
-    args: list[Any] = [tenant_id, after]
-    clauses = ["tenant_id = $1", "num_id > $2"]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    if code is not None:
-        clauses.append(f"code = {arg(code)}")
-    if num_id is not None:
-        if not 1 <= num_id <= NUM_ID_MAX:
-            return LedgerPage(data=[], next_cursor=None)
-        clauses.append(f"num_id = {arg(num_id)}")
-    if parent_id is not None:
-        clauses.append(f"parent_id = {arg(parent_id)}")
-    if type is not None:
-        clauses.append(f"type = {arg(type)}")
+    if num_id is not None and not 1 <= num_id <= NUM_ID_MAX:  # out of range: no ledger has it
+        return LedgerPage(data=[], next_cursor=None)
+    query = SqlFilter(tenant_id, after)
+    query.where("tenant_id = $1 AND num_id > $2")
+    query.equals("code", code)
+    query.equals("num_id", num_id)
+    query.equals("parent_id", parent_id)
+    query.equals("type", type)
     sql = (
-        f"SELECT {VIEW_COLUMNS} FROM ledgers WHERE {' AND '.join(clauses)}"
-        f" ORDER BY num_id LIMIT {arg(size + 1)}"
+        f"SELECT {VIEW_COLUMNS} FROM ledgers WHERE {query.sql}"
+        f" ORDER BY num_id LIMIT {query.bind(size + 1)}"
     )
-    records = await conn.fetch(sql, *args)
+    records = await conn.fetch(sql, *query.params)
     views = [view_of(r) for r in records[:size]]
     next_cursor = encode_cursor([views[-1].num_id]) if len(records) > size else None
     return LedgerPage(data=views, next_cursor=next_cursor)

@@ -29,6 +29,7 @@ from ledger.documents.records import (
 )
 from ledger.domain.records import LEDGER_STREAM_PREFIX, MatchRule, RunRules
 from ledger.queries.currencies import fetch_precisions
+from ledger.queries.filters import SqlFilter
 from ledger.queries.pagination import decode_cursor, encode_cursor
 from ledger.store.database import DbSource
 
@@ -149,31 +150,21 @@ async def list_records(
     after = decode_cursor(cursor)
     after_id = int(after[0]) if after else 0
     k = _known(where.known_at)
-    args: list[Any] = [tenant_id, k, after_id]
-    clauses = ["r.tenant_id = $1", "r.position <= $2", "r.record_id > $3"]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    if where.data_stream_key is not None:
-        clauses.append(f"r.data_stream_key = {arg(where.data_stream_key)}")
-    if where.date_from is not None:
-        clauses.append(f"r.date >= {arg(where.date_from)}")
-    if where.date_to is not None:
-        clauses.append(f"r.date <= {arg(where.date_to)}")
-    if where.external_id is not None:
-        clauses.append(f"r.external_id = {arg(where.external_id)}")
+    query = SqlFilter(tenant_id, k, after_id)  # $2: _MATCH_OF's position
+    query.where("r.tenant_id = $1 AND r.position <= $2 AND r.record_id > $3")
+    query.equals("r.data_stream_key", where.data_stream_key)
+    query.at_least("r.date", where.date_from)
+    query.at_most("r.date", where.date_to)
+    query.equals("r.external_id", where.external_id)
     if where.status == "reconciled":
-        clauses.append("a.match_id IS NOT NULL")
+        query.where("a.match_id IS NOT NULL")
     elif where.status == "unreconciled":
-        clauses.append("a.match_id IS NULL")
-    rows = await source.fetch(
-        f"SELECT {_RECORD_COLUMNS}, a.match_id FROM records r {_MATCH_OF} WHERE "
-        + " AND ".join(clauses)
-        + f" ORDER BY r.record_id LIMIT {arg(limit + 1)}",
-        *args,
+        query.where("a.match_id IS NULL")
+    sql = (
+        f"SELECT {_RECORD_COLUMNS}, a.match_id FROM records r {_MATCH_OF} WHERE {query.sql}"
+        f" ORDER BY r.record_id LIMIT {query.bind(limit + 1)}"
     )
+    rows = await source.fetch(sql, *query.params)
     page = rows[:limit]
     documents = _documents(page, await _matched_records(source, page, k))
     next_cursor = encode_cursor([page[-1]["record_id"]]) if len(rows) > limit else None
@@ -253,36 +244,24 @@ async def list_matches(
     """A page of matches in the order they were made, and the next cursor."""
     after = decode_cursor(cursor)
     after_position, after_id = (int(after[0]), str(after[1])) if after else (0, "")
-    args: list[Any] = [tenant_id, after_position, after_id]
-    clauses = [
-        "m.tenant_id = $1",
-        "(m.matched_position, m.match_id::text) > ($2, $3)",
-    ]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    if where.status is not None:
-        clauses.append(f"m.status = {arg(where.status)}")
-    if where.run_id is not None:
-        clauses.append(f"m.run_id = {arg(where.run_id)}")
-    if where.record_id is not None:
-        clauses.append(
-            "EXISTS (SELECT 1 FROM match_items i WHERE i.match_id = m.match_id"
-            f" AND i.tenant_id = m.tenant_id AND i.record_id = {arg(where.record_id)})"
-        )
-    if where.entry_id is not None:
-        clauses.append(
-            "EXISTS (SELECT 1 FROM match_items i WHERE i.match_id = m.match_id"
-            f" AND i.entry_id = {arg(where.entry_id)})"
-        )
-    rows = await source.fetch(
-        f"SELECT {_MATCH_COLUMNS}, m.matched_position FROM matches m WHERE "
-        + " AND ".join(clauses)
-        + f" ORDER BY m.matched_position, m.match_id::text LIMIT {arg(limit + 1)}",
-        *args,
+    query = SqlFilter(tenant_id, after_position, after_id)
+    query.where("m.tenant_id = $1 AND (m.matched_position, m.match_id::text) > ($2, $3)")
+    query.equals("m.status", where.status)
+    query.equals("m.run_id", where.run_id)
+    query.where_given(
+        "EXISTS (SELECT 1 FROM match_items i WHERE i.match_id = m.match_id"
+        " AND i.tenant_id = m.tenant_id AND i.record_id = {})",
+        where.record_id,
     )
+    query.where_given(
+        "EXISTS (SELECT 1 FROM match_items i WHERE i.match_id = m.match_id AND i.entry_id = {})",
+        where.entry_id,
+    )
+    sql = (
+        f"SELECT {_MATCH_COLUMNS}, m.matched_position FROM matches m WHERE {query.sql}"
+        f" ORDER BY m.matched_position, m.match_id::text LIMIT {query.bind(limit + 1)}"
+    )
+    rows = await source.fetch(sql, *query.params)
     page = rows[:limit]
     documents = await _match_documents(source, page)
     next_cursor = (
@@ -454,13 +433,11 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
 
 def _ledger_summary_query(
     tenant_id: UUID, k: int, code: str, as_of: dt.date | None
-) -> tuple[str, list[Any]]:
+) -> tuple[str, tuple[object, ...]]:
     """SQL and arguments: the ledger's entries (journals not voided) per reconciled flag."""
-    args: list[Any] = [tenant_id, k, code]
-    date_clause = ""
-    if as_of is not None:
-        args.append(as_of)
-        date_clause = " AND j.effective_date <= $4"
+    query = SqlFilter(tenant_id, k, code)  # $2: the position known at; $3: the stream key
+    query.where("l.tenant_id = $1 AND l.code = $3 AND j.status <> 'voided' AND j.position <= $2")
+    query.at_most("j.effective_date", as_of)
     sql = (
         "SELECT $3::text AS stream, (a.hit IS NOT NULL) AS reconciled, count(*) AS n,"
         " sum(e.amount) AS amount,"
@@ -470,24 +447,19 @@ def _ledger_summary_query(
         " JOIN journals j ON j.journal_id = e.journal_id"
         " LEFT JOIN LATERAL (SELECT 1 AS hit FROM match_items i WHERE i.entry_id = e.entry_id"
         " AND " + _ACTIVE_AT.format(k="$2") + " LIMIT 1) a ON true"
-        " WHERE l.tenant_id = $1 AND l.code = $3 AND j.status <> 'voided'"
-        " AND j.position <= $2" + date_clause + " GROUP BY 1, 2"
+        f" WHERE {query.sql} GROUP BY 1, 2"
     )
-    return sql, args
+    return sql, query.params
 
 
 def _records_summary_query(
     tenant_id: UUID, k: int, data_stream_key: str | None, as_of: dt.date | None
-) -> tuple[str, list[Any]]:
+) -> tuple[str, tuple[object, ...]]:
     """SQL and arguments: the records of one stream (or all) per stream and reconciled flag."""
-    args: list[Any] = [tenant_id, k]
-    clauses = ["r.tenant_id = $1", "r.position <= $2"]
-    if data_stream_key is not None:
-        args.append(data_stream_key)
-        clauses.append(f"r.data_stream_key = ${len(args)}")
-    if as_of is not None:
-        args.append(as_of)
-        clauses.append(f"r.date <= ${len(args)}")
+    query = SqlFilter(tenant_id, k)  # $2: the position known at
+    query.where("r.tenant_id = $1 AND r.position <= $2")
+    query.equals("r.data_stream_key", data_stream_key)
+    query.at_most("r.date", as_of)
     sql = (
         "SELECT r.data_stream_key AS stream, (a.hit IS NOT NULL) AS reconciled,"
         " count(*) AS n, sum(r.amount) AS amount,"
@@ -496,11 +468,9 @@ def _records_summary_query(
         " FROM records r LEFT JOIN LATERAL (SELECT 1 AS hit FROM match_items i"
         " WHERE i.tenant_id = r.tenant_id AND i.record_id = r.record_id AND "
         + _ACTIVE_AT.format(k="$2")
-        + " LIMIT 1) a ON true WHERE "
-        + " AND ".join(clauses)
-        + " GROUP BY 1, 2"
+        + f" LIMIT 1) a ON true WHERE {query.sql} GROUP BY 1, 2"
     )
-    return sql, args
+    return sql, query.params
 
 
 def _stream_summaries(rows: Sequence[Any], data_stream_key: str | None) -> list[StreamSummary]:
