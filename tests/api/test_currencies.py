@@ -1,9 +1,4 @@
-"""``/v1/currencies`` and ``/v1/fx-rates`` over HTTP (docs/api.md §1, §3).
-
-Until ``CURRENCY_ROUTES`` is in ``V1_ROUTES``, the app fixture mounts the routes itself on a
-``/v1`` router configured like ``create_app``'s (guard, tenant dependency, position header,
-security); once they are there, the app is used as it is.
-"""
+"""``/v1/currencies`` and ``/v1/fx-rates`` over HTTP (docs/api.md §1, §3)."""
 
 from __future__ import annotations
 
@@ -13,39 +8,16 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar import Litestar, Router
-from litestar.di import Provide
+from litestar import Litestar
 
-from ledger.api import create_app
-from ledger.api.auth import AuthenticationMiddleware, provide_tenant
-from ledger.api.currencies import CURRENCY_ROUTES
-from ledger.api.openapi import V1_SECURITY
-from ledger.api.positions import LedgerPositionMiddleware
 from ledger.bootstrap import Services
-from ledger.config import Settings
 from ledger.domain.money import inverse_rate
 from tests.api.client import http_client
 
 
 @pytest.fixture
-def currency_app(settings: Settings, services: Services) -> Litestar:
-    app = create_app(settings, services=services)
-    if not any(route.path == "/v1/currencies" for route in app.routes):
-        app.register(
-            Router(
-                "/v1",
-                route_handlers=list(CURRENCY_ROUTES),
-                dependencies={"tenant": Provide(provide_tenant, sync_to_thread=False)},
-                middleware=[AuthenticationMiddleware(), LedgerPositionMiddleware()],
-                security=V1_SECURITY,
-            )
-        )
-    return app
-
-
-@pytest.fixture
-async def http(currency_app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
-    async with http_client(currency_app) as client:
+async def http(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(app) as client:
         yield client
 
 

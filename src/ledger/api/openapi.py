@@ -126,28 +126,37 @@ class _RawSchema(Schema):
         return self.raw
 
 
-def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
-    """``node`` with every ``{"$ref": "#/$defs/X"}`` replaced by X's definition."""
+def _inline_refs(node: Any, definitions: dict[str, Any], one_key: frozenset[str]) -> Any:
+    """``node`` with every ``{"$ref": "#/$defs/X"}`` replaced by X's definition (with
+    ``minProperties`` and ``maxProperties`` 1 when X is in ``one_key``)."""
     if isinstance(node, dict):
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return _inline_refs(definitions[ref.removeprefix("#/$defs/")], definitions)
-        return {key: _inline_refs(value, definitions) for key, value in node.items()}
+            name = ref.removeprefix("#/$defs/")
+            target = dict(_inline_refs(definitions[name], definitions, one_key))
+            if name in one_key:
+                target.update(minProperties=1, maxProperties=1)
+            return target
+        return {key: _inline_refs(value, definitions, one_key) for key, value in node.items()}
     if isinstance(node, list):
-        return [_inline_refs(item, definitions) for item in node]
+        return [_inline_refs(item, definitions, one_key) for item in node]
     return node
 
 
-def json_body_operation(struct: type[msgspec.Struct]) -> type[Operation]:
+def json_body_operation(
+    struct: type[msgspec.Struct], *, one_key: tuple[type[msgspec.Struct], ...] = ()
+) -> type[Operation]:
     """An ``operation_class`` documenting ``struct`` as the JSON request body.
 
     Handlers decode their bodies themselves (``ledger.api.body.decode_body``, never through
     float), so Litestar does not know the body type; this puts msgspec's JSON Schema of
-    ``struct`` (nested Structs inlined) in the OpenAPI document.
+    ``struct`` (nested Structs inlined) in the OpenAPI document. The nested Structs in
+    ``one_key`` are objects of exactly one key (their handler checks it: 400 otherwise).
     """
     generated = msgspec.json.schema(struct)
     definitions = generated.get("$defs", {})
-    body_schema = _inline_refs(generated, definitions)
+    names = frozenset(one.__name__ for one in one_key)
+    body_schema = _inline_refs(generated, definitions, names)
     body_schema.pop("$defs", None)
 
     @dataclass

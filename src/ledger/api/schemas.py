@@ -15,7 +15,6 @@ rendered document is added here too, or that test fails.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any, Final, Literal, TypeVar, cast
 from uuid import UUID
 
@@ -54,17 +53,6 @@ class Encoded(Response[Document]):
         super().__init__(
             cast("Document", content), status_code=status_code, media_type=JSON, headers=headers
         )
-
-
-def encoded_page(documents: Sequence[bytes], next_cursor: str | None) -> bytes:
-    """The page envelope ``{"data": [...], "next_cursor": ...}`` around encoded documents."""
-    return (
-        b'{"data":['
-        + b",".join(documents)
-        + b'],"next_cursor":'
-        + msgspec.json.encode(next_cursor)
-        + b"}"
-    )
 
 
 def replay_response(document: type[msgspec.Struct]) -> dict[int, ResponseSpec]:

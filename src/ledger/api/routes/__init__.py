@@ -1,8 +1,11 @@
-"""Route handlers, grouped by resource.
+"""The HTTP API, one ``litestar.Controller`` per context (a module each, here).
 
 ``SYSTEM_ROUTES`` are served without authentication at the root; ``V1_ROUTES`` are mounted on
-the guarded ``/v1`` router by ``ledger.api.app.create_app``. A new resource module adds its
-handlers to one of these lists.
+the guarded ``/v1`` router by ``ledger.api.app.create_app``. A new context adds its
+controller to one of these lists.
+
+Routing matches literal path segments before parameters whatever the order here, so
+``/v1/journals/bulk`` is never read as the journal ``bulk``.
 """
 
 from __future__ import annotations
@@ -11,24 +14,24 @@ from typing import Final
 
 from litestar.types import ControllerRouterHandler
 
-from ledger.api.currencies import CURRENCY_ROUTES
-from ledger.api.ledgers import LedgersController
-from ledger.api.routes.balances import BALANCE_ROUTES
-from ledger.api.routes.journals import JOURNAL_ROUTES
-from ledger.api.routes.reconciliation import RECONCILIATION_ROUTES
-from ledger.api.routes.records import RECORD_ROUTES
-from ledger.api.routes.reports import REPORT_ROUTES
-from ledger.api.routes.system import health, ready
-from ledger.api.routes.tenant import get_tenant
+from ledger.api.routes.balances import BalancesController
+from ledger.api.routes.currencies import CurrenciesController
+from ledger.api.routes.journals import JournalsController
+from ledger.api.routes.ledgers import LedgersController
+from ledger.api.routes.reconciliation import ReconciliationController
+from ledger.api.routes.records import RecordsController
+from ledger.api.routes.reports import ReportsController
+from ledger.api.routes.system import SystemController
+from ledger.api.routes.tenant import TenantController
 
-SYSTEM_ROUTES: Final[list[ControllerRouterHandler]] = [health, ready]
+SYSTEM_ROUTES: Final[list[ControllerRouterHandler]] = [SystemController]
 V1_ROUTES: Final[list[ControllerRouterHandler]] = [
-    get_tenant,
-    *CURRENCY_ROUTES,
+    TenantController,
+    CurrenciesController,
     LedgersController,
-    *JOURNAL_ROUTES,
-    *BALANCE_ROUTES,
-    *REPORT_ROUTES,
-    *RECORD_ROUTES,
-    *RECONCILIATION_ROUTES,
+    JournalsController,
+    BalancesController,
+    ReportsController,
+    RecordsController,
+    ReconciliationController,
 ]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Request, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 
 from ledger import limits
@@ -21,6 +21,7 @@ from ledger.api.auth import ServicesDep, TenantDep, provide_services, provide_te
 from ledger.api.body import decode_body, decode_json
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
 from ledger.api.openapi import json_body_operation
+from ledger.api.pages import page_answer
 from ledger.api.paths import not_found, uuid_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.api.schemas import (
@@ -29,7 +30,6 @@ from ledger.api.schemas import (
     JournalOut,
     JournalPageOut,
     JournalReadOut,
-    encoded_page,
     replay_response,
 )
 from ledger.bootstrap import Services
@@ -180,137 +180,6 @@ _POST_ERRORS = error_responses(
 )
 
 
-@post(
-    "/journals",
-    summary="Post a journal",
-    description=(
-        "Posts a balanced journal (201), or answers an idempotent retry with the original "
-        "journal byte for byte (200, header `Idempotent-Replayed: true`). Body: see JournalBody."
-    ),
-    tags=["journals"],
-    responses={**_POST_ERRORS, **replay_response(JournalOut)},
-    operation_class=json_body_operation(JournalBody),
-)
-async def post_journal(
-    request: Request[Any, Any, Any],
-    check_duplicates: FromQuery[bool] = False,
-    force: FromQuery[bool] = False,
-    idempotency_key: Annotated[
-        str | None,
-        HeaderParameter(name="Idempotency-Key", max_length=limits.JOURNAL_KEY_LENGTH_MAX),
-    ] = None,
-) -> Encoded[JournalOut]:
-    # The hot path: services and tenant are read directly rather than declared as
-    # dependencies, because Litestar resolves two dependencies in an anyio task group (two
-    # tasks per request: about a tenth of the process's CPU under load, per the profile).
-    body = await decode_body(request, JournalBody)
-    command = to_command(
-        body,
-        provide_tenant(request),
-        idempotency_key,
-        check_duplicates=check_duplicates,
-        force=force,
-    )
-    return journal_response(await provide_services(request).journals.post(command))
-
-
-@get(
-    "/journals/{journal_id:str}",
-    summary="A journal",
-    tags=["journals"],
-    responses=error_responses(400, 404, *V1_ERROR_STATUSES),
-    response_headers=[LEDGER_POSITION_DOC],
-)
-async def get_journal(
-    journal_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Encoded[JournalReadOut]:
-    parsed = uuid_in_path(journal_id, "journal")
-    document = await journal_document(services.pool, tenant.tenant_id, parsed, utc_today())
-    if document is None:
-        raise not_found(journal_id, "journal")
-    return Encoded(document)
-
-
-@get(
-    "/journals",
-    summary="List journals",
-    description=(
-        "Journals in posting order; filters combine with AND. `from`/`to` bound the effective date."
-    ),
-    tags=["journals"],
-    responses=error_responses(400, *V1_ERROR_STATUSES),
-    response_headers=[LEDGER_POSITION_DOC],
-)
-async def list_journals_route(
-    services: ServicesDep,
-    tenant: TenantDep,
-    reference: FromQuery[str | None] = None,
-    external_id: FromQuery[str | None] = None,
-    date: FromQuery[dt.date | None] = None,
-    date_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
-    date_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
-    ledger_id: FromQuery[UUID | None] = None,
-    status: FromQuery[
-        Literal["posted", "pending", "scheduled", "reversed", "voided"] | None
-    ] = None,
-    limit: FromQuery[int | None] = None,
-    cursor: FromQuery[str | None] = None,
-) -> Encoded[JournalPageOut]:
-    documents, next_cursor = await list_journals(
-        services.pool,
-        tenant.tenant_id,
-        JournalFilter(
-            reference=reference,
-            external_id=external_id,
-            date=date,
-            date_from=date_from,
-            date_to=date_to,
-            ledger_id=ledger_id,
-            status=status,
-        ),
-        page_limit(limit),
-        cursor,
-        utc_today(),
-    )
-    return Encoded(encoded_page(documents, next_cursor))
-
-
-@post(
-    "/journals/{journal_id:str}/reverse",
-    summary="Reverse a posted journal",
-    description="Posts the mirror journal (201) and marks the original `reversed`; once only.",
-    tags=["journals"],
-    responses=error_responses(
-        *BODY_ERROR_STATUSES,
-        404,
-        409,
-        422,
-        *V1_ERROR_STATUSES,
-        codes={
-            409: ["ALREADY_REVERSED"],
-            422: ["INVALID_STATE", "INSUFFICIENT_FUNDS", "LEDGER_CLOSED"],
-        },
-    ),
-)
-async def reverse_journal_route(
-    journal_id: FromPath[str],
-    request: Request[Any, Any, Any],
-    services: ServicesDep,
-    tenant: TenantDep,
-) -> Encoded[JournalOut]:
-    raw = await request.body()
-    body = decode_json(raw, ReverseBody) if raw.strip() else ReverseBody()
-    posted = await services.journals.reverse(
-        ReverseJournal(
-            tenant_id=tenant.tenant_id,
-            journal_id=uuid_in_path(journal_id, "journal"),
-            date=body.date,
-            description=body.description,
-        )
-    )
-    return journal_response(posted)
-
-
 async def _settle(
     services: Services, tenant: TenantView, journal_id: str, action: PendingAction
 ) -> Encoded[JournalReadOut]:
@@ -327,95 +196,220 @@ async def _settle(
 _SETTLE_ERRORS = error_responses(400, 404, 422, *V1_ERROR_STATUSES, codes={422: ["INVALID_STATE"]})
 
 
-@post(
-    "/journals/{journal_id:str}/commit",
-    summary="Post a pending journal",
-    tags=["journals"],
-    responses=_SETTLE_ERRORS,
-    status_code=200,
-)
-async def commit_journal(
-    journal_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Encoded[JournalReadOut]:
-    return await _settle(services, tenant, journal_id, "commit")
-
-
-@post(
-    "/journals/{journal_id:str}/void",
-    summary="Release a pending journal",
-    tags=["journals"],
-    responses=_SETTLE_ERRORS,
-    status_code=200,
-)
-async def void_journal(
-    journal_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Encoded[JournalReadOut]:
-    return await _settle(services, tenant, journal_id, "void")
-
-
 class BulkError(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     message: str
     details: dict[str, Any]
 
 
-@post(
-    "/journals/bulk",
-    summary="Post up to 1000 journals",
-    description=(
-        'Per-item results in request order: `{"status": 201|200|4xx, "journal"|"error"}`. '
-        "Non-atomic: each journal stands alone. Atomic: all or none — if any item fails, none is "
-        "posted, the failing items carry their error and the others `ATOMIC_ROLLBACK` (409)."
-    ),
-    tags=["journals"],
-    responses=error_responses(*BODY_ERROR_STATUSES, *V1_ERROR_STATUSES),
-    status_code=200,
-    operation_class=json_body_operation(BulkBody),
-)
-async def post_journals_bulk(
-    request: Request[Any, Any, Any],
-    services: ServicesDep,
-    tenant: TenantDep,
-    check_duplicates: FromQuery[bool] = False,
-    force: FromQuery[bool] = False,
-) -> Encoded[BulkJournalsOut]:
-    body = await decode_body(request, BulkBody)
-    commands = [
-        to_command(
-            j, tenant, None, check_duplicates=check_duplicates, force=force, path=f"$.journals[{i}]"
+class JournalsController(Controller):
+    """``/v1/journals``: post (one or in bulk), read, list, reverse, commit and void journals."""
+
+    path = "/journals"
+    tags = ["journals"]
+
+    @post(
+        "/",
+        summary="Post a journal",
+        description=(
+            "Posts a balanced journal (201), or answers an idempotent retry with the original "
+            "journal byte for byte (200, header `Idempotent-Replayed: true`). Body: see "
+            "JournalBody."
+        ),
+        responses={**_POST_ERRORS, **replay_response(JournalOut)},
+        operation_class=json_body_operation(JournalBody),
+    )
+    async def post_journal(
+        self,
+        request: Request[Any, Any, Any],
+        check_duplicates: FromQuery[bool] = False,
+        force: FromQuery[bool] = False,
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(name="Idempotency-Key", max_length=limits.JOURNAL_KEY_LENGTH_MAX),
+        ] = None,
+    ) -> Encoded[JournalOut]:
+        # The hot path: services and tenant are read directly rather than declared as
+        # dependencies, because Litestar resolves two dependencies in an anyio task group (two
+        # tasks per request: about a tenth of the process's CPU under load, per the profile).
+        body = await decode_body(request, JournalBody)
+        command = to_command(
+            body,
+            provide_tenant(request),
+            idempotency_key,
+            check_duplicates=check_duplicates,
+            force=force,
         )
-        for i, j in enumerate(body.journals)
-    ]
-    items: list[PostedJournal | BaseException]
-    if body.atomic:
-        items = list(await services.journals.post_atomic(commands))
-    else:
-        items = list(
-            await asyncio.gather(
-                *(services.journals.post(c) for c in commands), return_exceptions=True
+        return journal_response(await provide_services(request).journals.post(command))
+
+    @get(
+        "/{journal_id:str}",
+        summary="A journal",
+        responses=error_responses(400, 404, *V1_ERROR_STATUSES),
+        response_headers=[LEDGER_POSITION_DOC],
+    )
+    async def get_journal(
+        self, journal_id: FromPath[str], services: ServicesDep, tenant: TenantDep
+    ) -> Encoded[JournalReadOut]:
+        parsed = uuid_in_path(journal_id, "journal")
+        document = await journal_document(services.pool, tenant.tenant_id, parsed, utc_today())
+        if document is None:
+            raise not_found(journal_id, "journal")
+        return Encoded(document)
+
+    @get(
+        "/",
+        summary="List journals",
+        description=(
+            "Journals in posting order; filters combine with AND. `from`/`to` bound the "
+            "effective date."
+        ),
+        responses=error_responses(400, *V1_ERROR_STATUSES),
+        response_headers=[LEDGER_POSITION_DOC],
+    )
+    async def list_journals_route(
+        self,
+        services: ServicesDep,
+        tenant: TenantDep,
+        reference: FromQuery[str | None] = None,
+        external_id: FromQuery[str | None] = None,
+        date: FromQuery[dt.date | None] = None,
+        date_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
+        ledger_id: FromQuery[UUID | None] = None,
+        status: FromQuery[
+            Literal["posted", "pending", "scheduled", "reversed", "voided"] | None
+        ] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+    ) -> Encoded[JournalPageOut]:
+        documents, next_cursor = await list_journals(
+            services.pool,
+            tenant.tenant_id,
+            JournalFilter(
+                reference=reference,
+                external_id=external_id,
+                date=date,
+                date_from=date_from,
+                date_to=date_to,
+                ledger_id=ledger_id,
+                status=status,
+            ),
+            page_limit(limit),
+            cursor,
+            utc_today(),
+        )
+        return page_answer(JournalPageOut, documents, next_cursor)
+
+    @post(
+        "/{journal_id:str}/reverse",
+        summary="Reverse a posted journal",
+        description="Posts the mirror journal (201) and marks the original `reversed`; once only.",
+        responses=error_responses(
+            *BODY_ERROR_STATUSES,
+            404,
+            409,
+            422,
+            *V1_ERROR_STATUSES,
+            codes={
+                409: ["ALREADY_REVERSED"],
+                422: ["INVALID_STATE", "INSUFFICIENT_FUNDS", "LEDGER_CLOSED"],
+            },
+        ),
+    )
+    async def reverse_journal_route(
+        self,
+        journal_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        tenant: TenantDep,
+    ) -> Encoded[JournalOut]:
+        raw = await request.body()
+        body = decode_json(raw, ReverseBody) if raw.strip() else ReverseBody()
+        posted = await services.journals.reverse(
+            ReverseJournal(
+                tenant_id=tenant.tenant_id,
+                journal_id=uuid_in_path(journal_id, "journal"),
+                date=body.date,
+                description=body.description,
             )
         )
-    parts: list[bytes] = []
-    for item in items:
-        if isinstance(item, PostedJournal):
-            status = 200 if item.replayed else 201
-            parts.append(
-                b'{"status":' + str(status).encode() + b',"journal":' + item.document + b"}"
+        return journal_response(posted)
+
+    @post(
+        "/{journal_id:str}/commit",
+        summary="Post a pending journal",
+        responses=_SETTLE_ERRORS,
+        status_code=200,
+    )
+    async def commit_journal(
+        self, journal_id: FromPath[str], services: ServicesDep, tenant: TenantDep
+    ) -> Encoded[JournalReadOut]:
+        return await _settle(services, tenant, journal_id, "commit")
+
+    @post(
+        "/{journal_id:str}/void",
+        summary="Release a pending journal",
+        responses=_SETTLE_ERRORS,
+        status_code=200,
+    )
+    async def void_journal(
+        self, journal_id: FromPath[str], services: ServicesDep, tenant: TenantDep
+    ) -> Encoded[JournalReadOut]:
+        return await _settle(services, tenant, journal_id, "void")
+
+    @post(
+        "/bulk",
+        summary="Post up to 1000 journals",
+        description=(
+            'Per-item results in request order: `{"status": 201|200|4xx, "journal"|"error"}`. '
+            "Non-atomic: each journal stands alone. Atomic: all or none — if any item fails, "
+            "none is posted, the failing items carry their error and the others "
+            "`ATOMIC_ROLLBACK` (409)."
+        ),
+        responses=error_responses(*BODY_ERROR_STATUSES, *V1_ERROR_STATUSES),
+        status_code=200,
+        operation_class=json_body_operation(BulkBody),
+    )
+    async def post_journals_bulk(
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        tenant: TenantDep,
+        check_duplicates: FromQuery[bool] = False,
+        force: FromQuery[bool] = False,
+    ) -> Encoded[BulkJournalsOut]:
+        body = await decode_body(request, BulkBody)
+        commands = [
+            to_command(
+                j,
+                tenant,
+                None,
+                check_duplicates=check_duplicates,
+                force=force,
+                path=f"$.journals[{i}]",
             )
-        elif isinstance(item, LedgerError):
-            error = BulkError(code=item.code, message=item.message, details=item.details)
-            parts.append(msgspec.json.encode({"status": item.status_code, "error": error}))
+            for i, j in enumerate(body.journals)
+        ]
+        items: list[PostedJournal | BaseException]
+        if body.atomic:
+            items = list(await services.journals.post_atomic(commands))
         else:
-            raise item
-    return Encoded(b'{"data":[' + b",".join(parts) + b"]}")
-
-
-JOURNAL_ROUTES: Final = [
-    post_journals_bulk,
-    post_journal,
-    list_journals_route,
-    get_journal,
-    reverse_journal_route,
-    commit_journal,
-    void_journal,
-]
+            items = list(
+                await asyncio.gather(
+                    *(services.journals.post(c) for c in commands), return_exceptions=True
+                )
+            )
+        parts: list[bytes] = []
+        for item in items:
+            if isinstance(item, PostedJournal):
+                status = 200 if item.replayed else 201
+                parts.append(
+                    b'{"status":' + str(status).encode() + b',"journal":' + item.document + b"}"
+                )
+            elif isinstance(item, LedgerError):
+                error = BulkError(code=item.code, message=item.message, details=item.details)
+                parts.append(msgspec.json.encode({"status": item.status_code, "error": error}))
+            else:
+                raise item
+        return Encoded(b'{"data":[' + b",".join(parts) + b"]}")

@@ -7,11 +7,11 @@ in the precedence order documented there); runs are ``ledger.commands.reconcilia
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Request, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from ledger import limits
@@ -19,6 +19,7 @@ from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.body import decode_body
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
 from ledger.api.openapi import json_body_operation
+from ledger.api.pages import page_answer
 from ledger.api.paths import not_found, uuid_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.api.schemas import (
@@ -28,7 +29,6 @@ from ledger.api.schemas import (
     ReconciliationSummaryOut,
     RunOut,
     RunResultOut,
-    encoded_page,
 )
 from ledger.commands.reconciliation import CreateMatch, ItemRef
 from ledger.commands.reconciliation_runs import RunRequest
@@ -93,113 +93,6 @@ def _items(body: MatchBody) -> tuple[ItemRef, ...]:
     return tuple(refs)
 
 
-@post(
-    "/matches",
-    summary="Match items",
-    description=(
-        "Matches records (`record_id`) and ledger entries (`entry_id`, items of the stream "
-        "`ledger:<code>`) from at least two data streams. The match balances when credits "
-        "equal debits within `tolerance` (minor units at the largest `decimal_places` of the "
-        "items); `difference` is credits minus debits. Errors, first applicable first: 400; "
-        "404 `NOT_FOUND` (`details.item_index`); 422 `INVALID_STATE` (an entry of a voided "
-        "journal); 422 `MATCH_UNBALANCED` (one stream only: `details.reason` "
-        "`single_data_stream`; or unbalanced); 409 `ALREADY_MATCHED` (an item is in an active "
-        "match, also under concurrent requests)."
-    ),
-    tags=["reconciliation"],
-    responses=error_responses(
-        *BODY_ERROR_STATUSES,
-        *V1_ERROR_STATUSES,
-        404,
-        409,
-        422,
-        codes={409: ["ALREADY_MATCHED"], 422: ["MATCH_UNBALANCED", "INVALID_STATE"]},
-    ),
-    operation_class=json_body_operation(MatchBody),
-)
-async def post_match(
-    request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
-) -> Encoded[MatchOut]:
-    body = await decode_body(request, MatchBody)
-    document = await services.reconciliation.create_match(
-        CreateMatch(
-            tenant_id=tenant.tenant_id,
-            items=_items(body),
-            tolerance=body.tolerance,
-            note=body.note,
-        )
-    )
-    return Encoded(encode(document), status_code=201)
-
-
-@get(
-    "/matches/{match_id:str}",
-    summary="A match",
-    description="The match, its items, and (for a run's match) the rule and deltas behind it.",
-    tags=["reconciliation"],
-    responses=error_responses(400, 404, *V1_ERROR_STATUSES),
-    response_headers=[LEDGER_POSITION_DOC],
-)
-async def get_match(
-    match_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Encoded[MatchOut]:
-    document = await match_document(
-        services.pool, tenant.tenant_id, uuid_in_path(match_id, "match")
-    )
-    if document is None:
-        raise not_found(match_id, "match")
-    return Encoded(document)
-
-
-@get(
-    "/matches",
-    summary="List matches",
-    description="Matches in the order they were made; filters combine with AND.",
-    tags=["reconciliation"],
-    responses=error_responses(400, *V1_ERROR_STATUSES),
-    response_headers=[LEDGER_POSITION_DOC],
-)
-async def list_matches_route(
-    services: ServicesDep,
-    tenant: TenantDep,
-    status: FromQuery[Literal["active", "unmatched"] | None] = None,
-    run_id: FromQuery[UUID | None] = None,
-    record_id: FromQuery[int | None] = None,
-    entry_id: FromQuery[UUID | None] = None,
-    limit: FromQuery[int | None] = None,
-    cursor: FromQuery[str | None] = None,
-) -> Encoded[MatchPageOut]:
-    documents, next_cursor = await list_matches(
-        services.pool,
-        tenant.tenant_id,
-        MatchFilter(status=status, run_id=run_id, record_id=record_id, entry_id=entry_id),
-        page_limit(limit),
-        cursor,
-    )
-    return Encoded(encoded_page(documents, next_cursor))
-
-
-@delete(
-    "/matches/{match_id:str}",
-    summary="Unmatch",
-    description=(
-        "Dissolves the match (`RecordUnmatched`): it reads `unmatched`, its items unreconciled "
-        "again (their history stays: see `known_at`). 200 with the match; 422 "
-        "`INVALID_STATE` when it is already unmatched."
-    ),
-    tags=["reconciliation"],
-    responses=error_responses(400, 404, 422, *V1_ERROR_STATUSES, codes={422: ["INVALID_STATE"]}),
-    status_code=200,
-)
-async def delete_match(
-    match_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Encoded[MatchOut]:
-    document = await services.reconciliation.unmatch(
-        tenant.tenant_id, uuid_in_path(match_id, "match")
-    )
-    return Encoded(document, status_code=200)
-
-
 class RunResponse(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     left: str
@@ -215,111 +108,204 @@ class RunResponse(msgspec.Struct, frozen=True, kw_only=True):
     position: int | None
 
 
-@post(
-    "/reconciliation-runs",
-    summary="Run a reconciliation",
-    description=(
-        "Matches the unreconciled items of `left` against `right` (record streams or "
-        "`ledger:<code>`). Rules: `match_on` (external_id, amount, date, description; a match "
-        "always balances within `amount_tolerance`, so amounts are always compared), "
-        "`date_window_days` (0..31, with `date`), `amount_tolerance` (minor units), "
-        "`allow_one_to_many` (one item against a group of 2..4 whose sum matches, bounded "
-        "search). Deterministic: one-to-one first, left items by (date, id), each taking the "
-        "nearest amount, then the nearest date. `matched` counts matches, `unmatched_left` / "
-        "`unmatched_right` the items left unmatched; each match's `rule` records the kind, "
-        "the rules and its deltas (`amount_difference`, `days_apart`). `dry_run: true` "
-        "writes nothing and answers the proposals (`status: proposed`, no ids). 422 "
-        "`LEDGER_NOT_FOUND` for an unknown `ledger:<code>`."
-    ),
-    tags=["reconciliation"],
-    responses=error_responses(
-        *BODY_ERROR_STATUSES, *V1_ERROR_STATUSES, 422, codes={422: ["LEDGER_NOT_FOUND"]}
-    ),
-    operation_class=json_body_operation(RunBody),
-)
-async def post_run(
-    request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
-) -> Encoded[RunResultOut]:
-    body = await decode_body(request, RunBody)
-    outcome = await services.reconciliation.run(
-        RunRequest(
-            tenant_id=tenant.tenant_id,
+class ReconciliationController(Controller):
+    """``/v1/matches``, ``/v1/reconciliation-runs`` and ``/v1/reconciliation/summary``."""
+
+    path = "/"
+    tags = ["reconciliation"]
+
+    @post(
+        "/matches",
+        summary="Match items",
+        description=(
+            "Matches records (`record_id`) and ledger entries (`entry_id`, items of the stream "
+            "`ledger:<code>`) from at least two data streams. The match balances when credits "
+            "equal debits within `tolerance` (minor units at the largest `decimal_places` of the "
+            "items); `difference` is credits minus debits. Errors, first applicable first: 400; "
+            "404 `NOT_FOUND` (`details.item_index`); 422 `INVALID_STATE` (an entry of a voided "
+            "journal); 422 `MATCH_UNBALANCED` (one stream only: `details.reason` "
+            "`single_data_stream`; or unbalanced); 409 `ALREADY_MATCHED` (an item is in an active "
+            "match, also under concurrent requests)."
+        ),
+        responses=error_responses(
+            *BODY_ERROR_STATUSES,
+            *V1_ERROR_STATUSES,
+            404,
+            409,
+            422,
+            codes={409: ["ALREADY_MATCHED"], 422: ["MATCH_UNBALANCED", "INVALID_STATE"]},
+        ),
+        operation_class=json_body_operation(MatchBody),
+    )
+    async def post_match(
+        self, request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
+    ) -> Encoded[MatchOut]:
+        body = await decode_body(request, MatchBody)
+        document = await services.reconciliation.create_match(
+            CreateMatch(
+                tenant_id=tenant.tenant_id,
+                items=_items(body),
+                tolerance=body.tolerance,
+                note=body.note,
+            )
+        )
+        return Encoded(encode(document), status_code=201)
+
+    @get(
+        "/matches/{match_id:str}",
+        summary="A match",
+        description="The match, its items, and (for a run's match) the rule and deltas behind it.",
+        responses=error_responses(400, 404, *V1_ERROR_STATUSES),
+        response_headers=[LEDGER_POSITION_DOC],
+    )
+    async def get_match(
+        self, match_id: FromPath[str], services: ServicesDep, tenant: TenantDep
+    ) -> Encoded[MatchOut]:
+        document = await match_document(
+            services.pool, tenant.tenant_id, uuid_in_path(match_id, "match")
+        )
+        if document is None:
+            raise not_found(match_id, "match")
+        return Encoded(document)
+
+    @get(
+        "/matches",
+        summary="List matches",
+        description="Matches in the order they were made; filters combine with AND.",
+        responses=error_responses(400, *V1_ERROR_STATUSES),
+        response_headers=[LEDGER_POSITION_DOC],
+    )
+    async def list_matches_route(
+        self,
+        services: ServicesDep,
+        tenant: TenantDep,
+        status: FromQuery[Literal["active", "unmatched"] | None] = None,
+        run_id: FromQuery[UUID | None] = None,
+        record_id: FromQuery[int | None] = None,
+        entry_id: FromQuery[UUID | None] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+    ) -> Encoded[MatchPageOut]:
+        documents, next_cursor = await list_matches(
+            services.pool,
+            tenant.tenant_id,
+            MatchFilter(status=status, run_id=run_id, record_id=record_id, entry_id=entry_id),
+            page_limit(limit),
+            cursor,
+        )
+        return page_answer(MatchPageOut, documents, next_cursor)
+
+    @delete(
+        "/matches/{match_id:str}",
+        summary="Unmatch",
+        description=(
+            "Dissolves the match (`RecordUnmatched`): it reads `unmatched`, its items unreconciled "
+            "again (their history stays: see `known_at`). 200 with the match; 422 "
+            "`INVALID_STATE` when it is already unmatched."
+        ),
+        responses=error_responses(
+            400, 404, 422, *V1_ERROR_STATUSES, codes={422: ["INVALID_STATE"]}
+        ),
+        status_code=200,
+    )
+    async def delete_match(
+        self, match_id: FromPath[str], services: ServicesDep, tenant: TenantDep
+    ) -> Encoded[MatchOut]:
+        document = await services.reconciliation.unmatch(
+            tenant.tenant_id, uuid_in_path(match_id, "match")
+        )
+        return Encoded(document, status_code=200)
+
+    @post(
+        "/reconciliation-runs",
+        summary="Run a reconciliation",
+        description=(
+            "Matches the unreconciled items of `left` against `right` (record streams or "
+            "`ledger:<code>`). Rules: `match_on` (external_id, amount, date, description; a match "
+            "always balances within `amount_tolerance`, so amounts are always compared), "
+            "`date_window_days` (0..31, with `date`), `amount_tolerance` (minor units), "
+            "`allow_one_to_many` (one item against a group of 2..4 whose sum matches, bounded "
+            "search). Deterministic: one-to-one first, left items by (date, id), each taking the "
+            "nearest amount, then the nearest date. `matched` counts matches, `unmatched_left` / "
+            "`unmatched_right` the items left unmatched; each match's `rule` records the kind, "
+            "the rules and its deltas (`amount_difference`, `days_apart`). `dry_run: true` "
+            "writes nothing and answers the proposals (`status: proposed`, no ids). 422 "
+            "`LEDGER_NOT_FOUND` for an unknown `ledger:<code>`."
+        ),
+        responses=error_responses(
+            *BODY_ERROR_STATUSES, *V1_ERROR_STATUSES, 422, codes={422: ["LEDGER_NOT_FOUND"]}
+        ),
+        operation_class=json_body_operation(RunBody),
+    )
+    async def post_run(
+        self, request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
+    ) -> Encoded[RunResultOut]:
+        body = await decode_body(request, RunBody)
+        outcome = await services.reconciliation.run(
+            RunRequest(
+                tenant_id=tenant.tenant_id,
+                left=body.left,
+                right=body.right,
+                match_on=tuple(body.rules.match_on),
+                date_window_days=body.rules.date_window_days,
+                amount_tolerance=body.rules.amount_tolerance,
+                allow_one_to_many=body.rules.allow_one_to_many,
+                dry_run=body.dry_run,
+            )
+        )
+        response = RunResponse(
+            id=outcome.run_id,
             left=body.left,
             right=body.right,
-            match_on=tuple(body.rules.match_on),
-            date_window_days=body.rules.date_window_days,
-            amount_tolerance=body.rules.amount_tolerance,
-            allow_one_to_many=body.rules.allow_one_to_many,
+            rules=outcome.request.rules,
             dry_run=body.dry_run,
+            matched=outcome.matched,
+            unmatched_left=outcome.unmatched_left,
+            unmatched_right=outcome.unmatched_right,
+            skipped=outcome.skipped,
+            matches=outcome.matches,
+            created_at=outcome.created_at,
+            position=outcome.position,
         )
+        return Encoded(encode(response), status_code=201)
+
+    @get(
+        "/reconciliation-runs/{run_id:str}",
+        summary="A completed reconciliation run",
+        description="Its rules and counts; its matches: `GET /v1/matches?run_id=`.",
+        responses=error_responses(400, 404, *V1_ERROR_STATUSES),
+        response_headers=[LEDGER_POSITION_DOC],
     )
-    response = RunResponse(
-        id=outcome.run_id,
-        left=body.left,
-        right=body.right,
-        rules=outcome.request.rules,
-        dry_run=body.dry_run,
-        matched=outcome.matched,
-        unmatched_left=outcome.unmatched_left,
-        unmatched_right=outcome.unmatched_right,
-        skipped=outcome.skipped,
-        matches=outcome.matches,
-        created_at=outcome.created_at,
-        position=outcome.position,
+    async def get_run(
+        self, run_id: FromPath[str], services: ServicesDep, tenant: TenantDep
+    ) -> Encoded[RunOut]:
+        document = await run_document(services.pool, tenant.tenant_id, uuid_in_path(run_id, "run"))
+        if document is None:
+            raise not_found(run_id, "run")
+        return Encoded(document)
+
+    @get(
+        "/reconciliation/summary",
+        summary="Reconciled and unreconciled counts and amounts",
+        description=(
+            "Per data stream (all record streams, or the one named; `ledger:<code>` counts that "
+            "ledger's entries): `count`, `amount` (sum of amounts), `debits`, `credits`, "
+            "reconciled and unreconciled, with totals. `as_of` counts items dated on or before "
+            "it; `known_at` answers as the books stood at that event-store position (matches made "
+            "later are not counted, matches undone later are)."
+        ),
+        responses=error_responses(400, *V1_ERROR_STATUSES),
+        response_headers=[LEDGER_POSITION_DOC],
     )
-    return Encoded(encode(response), status_code=201)
-
-
-@get(
-    "/reconciliation-runs/{run_id:str}",
-    summary="A completed reconciliation run",
-    description="Its rules and counts; its matches: `GET /v1/matches?run_id=`.",
-    tags=["reconciliation"],
-    responses=error_responses(400, 404, *V1_ERROR_STATUSES),
-    response_headers=[LEDGER_POSITION_DOC],
-)
-async def get_run(
-    run_id: FromPath[str], services: ServicesDep, tenant: TenantDep
-) -> Encoded[RunOut]:
-    document = await run_document(services.pool, tenant.tenant_id, uuid_in_path(run_id, "run"))
-    if document is None:
-        raise not_found(run_id, "run")
-    return Encoded(document)
-
-
-@get(
-    "/reconciliation/summary",
-    summary="Reconciled and unreconciled counts and amounts",
-    description=(
-        "Per data stream (all record streams, or the one named; `ledger:<code>` counts that "
-        "ledger's entries): `count`, `amount` (sum of amounts), `debits`, `credits`, "
-        "reconciled and unreconciled, with totals. `as_of` counts items dated on or before "
-        "it; `known_at` answers as the books stood at that event-store position (matches made "
-        "later are not counted, matches undone later are)."
-    ),
-    tags=["reconciliation"],
-    responses=error_responses(400, *V1_ERROR_STATUSES),
-    response_headers=[LEDGER_POSITION_DOC],
-)
-async def get_summary(
-    services: ServicesDep,
-    tenant: TenantDep,
-    data_stream_key: FromQuery[str | None] = None,
-    as_of: FromQuery[dt.date | None] = None,
-    known_at: Annotated[int | None, QueryParameter(ge=0)] = None,
-) -> Encoded[ReconciliationSummaryOut]:
-    document = await reconciliation_summary(
-        services.pool, tenant.tenant_id, data_stream_key, as_of, known_at
-    )
-    return Encoded(document)
-
-
-RECONCILIATION_ROUTES: Final = [
-    post_match,
-    list_matches_route,
-    get_match,
-    delete_match,
-    post_run,
-    get_run,
-    get_summary,
-]
+    async def get_summary(
+        self,
+        services: ServicesDep,
+        tenant: TenantDep,
+        data_stream_key: FromQuery[str | None] = None,
+        as_of: FromQuery[dt.date | None] = None,
+        known_at: Annotated[int | None, QueryParameter(ge=0)] = None,
+    ) -> Encoded[ReconciliationSummaryOut]:
+        document = await reconciliation_summary(
+            services.pool, tenant.tenant_id, data_stream_key, as_of, known_at
+        )
+        return Encoded(document)

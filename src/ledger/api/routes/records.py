@@ -16,7 +16,7 @@ from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Request, get, post
+from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 
@@ -30,6 +30,7 @@ from ledger.api.errors import (
     error_responses,
 )
 from ledger.api.openapi import json_body_operation
+from ledger.api.pages import page_answer
 from ledger.api.paths import not_found, serial_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.api.schemas import (
@@ -38,7 +39,6 @@ from ledger.api.schemas import (
     ImportReportOut,
     RecordOut,
     RecordPageOut,
-    encoded_page,
     replay_response,
 )
 from ledger.commands.records import (
@@ -118,39 +118,6 @@ def record_response(record: ImportedRecord) -> Encoded[RecordOut]:
     return Encoded(record.document, status_code=201)
 
 
-@post(
-    "/records",
-    summary="Create a record",
-    description=(
-        "Adds a record to a data stream (201). A known `external_id` of the stream with the "
-        "same record answers the original (200, header `Idempotent-Replayed: true`); with "
-        "another record, 409 `IDEMPOTENCY_CONFLICT`. Keys starting with `ledger:` are the "
-        "ledgers' entries and are refused (400). Body: see RecordBody."
-    ),
-    tags=["records"],
-    responses={
-        **error_responses(
-            *BODY_ERROR_STATUSES, *V1_ERROR_STATUSES, 409, codes={409: ["IDEMPOTENCY_CONFLICT"]}
-        ),
-        **replay_response(RecordOut),
-    },
-    operation_class=json_body_operation(RecordBody),
-)
-async def post_record(
-    request: Request[Any, Any, Any],
-    services: ServicesDep,
-    tenant: TenantDep,
-    idempotency_key: Annotated[
-        str | None, HeaderParameter(name="Idempotency-Key", max_length=EXTERNAL_ID_LENGTH_MAX)
-    ] = None,
-) -> Encoded[RecordOut]:
-    body = await decode_body(request, RecordBody)
-    record = await services.records.import_record(
-        tenant.tenant_id, to_input(body, idempotency_key=idempotency_key)
-    )
-    return record_response(record)
-
-
 def _results(outcomes: list[ImportedRecord | LedgerError]) -> list[bytes]:
     parts: list[bytes] = []
     for outcome in outcomes:
@@ -163,30 +130,6 @@ def _results(outcomes: list[ImportedRecord | LedgerError]) -> list[bytes]:
     return parts
 
 
-@post(
-    "/records/bulk",
-    summary="Create up to 10,000 records",
-    description=(
-        'Per-record results in request order: `{"status": 201|200|409, "record"|"error"}`, '
-        "with the rules of `POST /v1/records` for each; all are decided in one transaction. "
-        "A malformed record fails the whole request (400, `details.field` names it). "
-        f"Bodies up to {limits.RECORDS_BULK_BODY_BYTES_MAX // (1024 * 1024)} MiB."
-    ),
-    tags=["records"],
-    responses=error_responses(*BODY_ERROR_STATUSES, *V1_ERROR_STATUSES),
-    status_code=200,
-    operation_class=json_body_operation(BulkRecordsBody),
-    request_max_body_size=limits.RECORDS_BULK_BODY_BYTES_MAX,
-)
-async def post_records_bulk(
-    request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
-) -> Encoded[BulkRecordsOut]:
-    body = await decode_body(request, BulkRecordsBody)
-    inputs = [to_input(r, f"$.records[{i}]") for i, r in enumerate(body.records)]
-    outcomes = await services.records.import_records(tenant.tenant_id, inputs)
-    return Encoded(b'{"data":[' + b",".join(_results(outcomes)) + b"]}")
-
-
 async def _form_text(form: Any, name: str) -> str | None:
     value = form.get(name)
     if value is None:
@@ -194,55 +137,6 @@ async def _form_text(form: Any, name: str) -> str | None:
     if isinstance(value, UploadFile):
         return (await value.read()).decode("utf-8", errors="replace")
     return str(value)
-
-
-@post(
-    "/records/import",
-    summary="Import a bank statement file",
-    description=(
-        "`multipart/form-data` with `file` (the statement), `data_stream_key`, and optionally "
-        f"`format` ({', '.join(FORMATS)}; detected from the file when absent; `mt940` also "
-        "reads MT942, `camt053` also camt.052 and camt.054; "
-        f"aliases: {', '.join(FORMAT_ALIASES)}), `mapping` (CSV only: a JSON "
-        "object naming the columns, see docs/statement-import.md), `decimal_places` (CSV, and "
-        "currencies outside ISO 4217; default 2), `account` (the account the file must hold) "
-        "and `split_by_account` (`true`: each account's lines go to the data stream "
-        "`<data_stream_key>:<account>`; without it a file of several accounts, or of another "
-        "account than the stream's, is a 422 `STATEMENT_ACCOUNT_MISMATCH`). Every booked "
-        "transaction becomes a record whose `external_id` is its identity (account, currency, "
-        "date, direction, amount, the bank's reference when real, occurrence), so importing "
-        "the same file, an overlapping one, or the final statement after the interim one "
-        "creates nothing twice. The answer accounts for every line: `created`, `existing`, "
-        "`skipped` (with `skipped_lines`: location, reason `pending`|`zero_amount`|"
-        "`not_a_transaction`), `refused`, `warnings`, and per imported line "
-        '`{"status": 201|200|409, "location", "record"|"error"}` in file order. A file that '
-        "cannot be read is a 400 naming the entry and field; a bank's error response (e.g. an "
-        "OFX with a failed status) is a 422 `BANK_ERROR_RESPONSE`. Files up to "
-        f"{limits.STATEMENT_IMPORT_BODY_BYTES_MAX // (1024 * 1024)} MiB."
-    ),
-    tags=["records"],
-    responses=error_responses(*BODY_ERROR_STATUSES, 422, *V1_ERROR_STATUSES),
-    status_code=200,
-    request_max_body_size=limits.STATEMENT_IMPORT_BODY_BYTES_MAX,
-)
-async def import_records(
-    request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
-) -> Encoded[ImportReportOut]:
-    content_type = request.headers.get("content-type", "")
-    if not content_type.lower().startswith("multipart/form-data"):
-        raise UnsupportedMediaType(
-            "send the statement as multipart/form-data (file, data_stream_key, format)",
-            {"content_type": content_type[:200]},
-        )
-    command = await _import_request(await request.form(), tenant.tenant_id)
-    report = await import_statement(services.records, command)
-    head = msgspec.json.encode({"data_stream_key": command.data_stream_key, **report.summary()})
-    results = _results([line.outcome for line in report.lines])
-    located = [
-        part[:1] + msgspec.json.encode({"location": line.location})[1:-1] + b"," + part[1:]
-        for line, part in zip(report.lines, results, strict=True)
-    ]
-    return Encoded(head[:-1] + b',"data":[' + b",".join(located) + b"]}")
 
 
 async def _import_request(form: Any, tenant_id: UUID) -> StatementImportRequest:
@@ -302,72 +196,169 @@ KnownAt = Annotated[
 ]
 
 
-@get(
-    "/records/{record_id:str}",
-    summary="A record",
-    description="The record with its derived `status` and `matched_records` (at `known_at`).",
-    tags=["records"],
-    responses=error_responses(400, 404, *V1_ERROR_STATUSES),
-    response_headers=[LEDGER_POSITION_DOC],
-)
-async def get_record(
-    record_id: FromPath[str],
-    services: ServicesDep,
-    tenant: TenantDep,
-    known_at: KnownAt = None,
-) -> Encoded[RecordOut]:
-    document = await record_document(
-        services.pool, tenant.tenant_id, serial_in_path(record_id, "record"), known_at
-    )
-    if document is None:
-        raise not_found(record_id, "record")
-    return Encoded(document)
+class RecordsController(Controller):
+    """``/v1/records``: create records (one, in bulk, from a statement file), read and list them."""
 
+    path = "/records"
+    tags = ["records"]
 
-@get(
-    "/records",
-    summary="List records",
-    description=(
-        "Records in id order; filters combine with AND. `from`/`to` bound the record date; "
-        "`status` is the derived status (at `known_at`, default now)."
-    ),
-    tags=["records"],
-    responses=error_responses(400, *V1_ERROR_STATUSES),
-    response_headers=[LEDGER_POSITION_DOC],
-)
-async def list_records_route(
-    services: ServicesDep,
-    tenant: TenantDep,
-    data_stream_key: FromQuery[str | None] = None,
-    status: FromQuery[Literal["reconciled", "unreconciled"] | None] = None,
-    date_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
-    date_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
-    external_id: FromQuery[str | None] = None,
-    known_at: KnownAt = None,
-    limit: FromQuery[int | None] = None,
-    cursor: FromQuery[str | None] = None,
-) -> Encoded[RecordPageOut]:
-    documents, next_cursor = await list_records(
-        services.pool,
-        tenant.tenant_id,
-        RecordFilter(
-            data_stream_key=data_stream_key,
-            status=status,
-            date_from=date_from,
-            date_to=date_to,
-            external_id=external_id,
-            known_at=known_at,
+    @post(
+        "/",
+        summary="Create a record",
+        description=(
+            "Adds a record to a data stream (201). A known `external_id` of the stream with the "
+            "same record answers the original (200, header `Idempotent-Replayed: true`); with "
+            "another record, 409 `IDEMPOTENCY_CONFLICT`. Keys starting with `ledger:` are the "
+            "ledgers' entries and are refused (400). Body: see RecordBody."
         ),
-        page_limit(limit),
-        cursor,
+        responses={
+            **error_responses(
+                *BODY_ERROR_STATUSES, *V1_ERROR_STATUSES, 409, codes={409: ["IDEMPOTENCY_CONFLICT"]}
+            ),
+            **replay_response(RecordOut),
+        },
+        operation_class=json_body_operation(RecordBody),
     )
-    return Encoded(encoded_page(documents, next_cursor))
+    async def post_record(
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        tenant: TenantDep,
+        idempotency_key: Annotated[
+            str | None, HeaderParameter(name="Idempotency-Key", max_length=EXTERNAL_ID_LENGTH_MAX)
+        ] = None,
+    ) -> Encoded[RecordOut]:
+        body = await decode_body(request, RecordBody)
+        record = await services.records.import_record(
+            tenant.tenant_id, to_input(body, idempotency_key=idempotency_key)
+        )
+        return record_response(record)
 
+    @post(
+        "/bulk",
+        summary="Create up to 10,000 records",
+        description=(
+            'Per-record results in request order: `{"status": 201|200|409, "record"|"error"}`, '
+            "with the rules of `POST /v1/records` for each; all are decided in one transaction. "
+            "A malformed record fails the whole request (400, `details.field` names it). "
+            f"Bodies up to {limits.RECORDS_BULK_BODY_BYTES_MAX // (1024 * 1024)} MiB."
+        ),
+        responses=error_responses(*BODY_ERROR_STATUSES, *V1_ERROR_STATUSES),
+        status_code=200,
+        operation_class=json_body_operation(BulkRecordsBody),
+        request_max_body_size=limits.RECORDS_BULK_BODY_BYTES_MAX,
+    )
+    async def post_records_bulk(
+        self, request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
+    ) -> Encoded[BulkRecordsOut]:
+        body = await decode_body(request, BulkRecordsBody)
+        inputs = [to_input(r, f"$.records[{i}]") for i, r in enumerate(body.records)]
+        outcomes = await services.records.import_records(tenant.tenant_id, inputs)
+        return Encoded(b'{"data":[' + b",".join(_results(outcomes)) + b"]}")
 
-RECORD_ROUTES: Final = [
-    post_records_bulk,
-    import_records,
-    post_record,
-    list_records_route,
-    get_record,
-]
+    @post(
+        "/import",
+        summary="Import a bank statement file",
+        description=(
+            "`multipart/form-data` with `file` (the statement), `data_stream_key`, and optionally "
+            f"`format` ({', '.join(FORMATS)}; detected from the file when absent; `mt940` also "
+            "reads MT942, `camt053` also camt.052 and camt.054; "
+            f"aliases: {', '.join(FORMAT_ALIASES)}), `mapping` (CSV only: a JSON "
+            "object naming the columns, see docs/statement-import.md), `decimal_places` (CSV, and "
+            "currencies outside ISO 4217; default 2), `account` (the account the file must hold) "
+            "and `split_by_account` (`true`: each account's lines go to the data stream "
+            "`<data_stream_key>:<account>`; without it a file of several accounts, or of another "
+            "account than the stream's, is a 422 `STATEMENT_ACCOUNT_MISMATCH`). Every booked "
+            "transaction becomes a record whose `external_id` is its identity (account, currency, "
+            "date, direction, amount, the bank's reference when real, occurrence), so importing "
+            "the same file, an overlapping one, or the final statement after the interim one "
+            "creates nothing twice. The answer accounts for every line: `created`, `existing`, "
+            "`skipped` (with `skipped_lines`: location, reason `pending`|`zero_amount`|"
+            "`not_a_transaction`), `refused`, `warnings`, and per imported line "
+            '`{"status": 201|200|409, "location", "record"|"error"}` in file order. A file that '
+            "cannot be read is a 400 naming the entry and field; a bank's error response (e.g. an "
+            "OFX with a failed status) is a 422 `BANK_ERROR_RESPONSE`. Files up to "
+            f"{limits.STATEMENT_IMPORT_BODY_BYTES_MAX // (1024 * 1024)} MiB."
+        ),
+        responses=error_responses(*BODY_ERROR_STATUSES, 422, *V1_ERROR_STATUSES),
+        status_code=200,
+        request_max_body_size=limits.STATEMENT_IMPORT_BODY_BYTES_MAX,
+    )
+    async def import_records(
+        self, request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
+    ) -> Encoded[ImportReportOut]:
+        content_type = request.headers.get("content-type", "")
+        if not content_type.lower().startswith("multipart/form-data"):
+            raise UnsupportedMediaType(
+                "send the statement as multipart/form-data (file, data_stream_key, format)",
+                {"content_type": content_type[:200]},
+            )
+        command = await _import_request(await request.form(), tenant.tenant_id)
+        report = await import_statement(services.records, command)
+        head = msgspec.json.encode({"data_stream_key": command.data_stream_key, **report.summary()})
+        results = _results([line.outcome for line in report.lines])
+        located = [
+            part[:1] + msgspec.json.encode({"location": line.location})[1:-1] + b"," + part[1:]
+            for line, part in zip(report.lines, results, strict=True)
+        ]
+        return Encoded(head[:-1] + b',"data":[' + b",".join(located) + b"]}")
+
+    @get(
+        "/{record_id:str}",
+        summary="A record",
+        description="The record with its derived `status` and `matched_records` (at `known_at`).",
+        responses=error_responses(400, 404, *V1_ERROR_STATUSES),
+        response_headers=[LEDGER_POSITION_DOC],
+    )
+    async def get_record(
+        self,
+        record_id: FromPath[str],
+        services: ServicesDep,
+        tenant: TenantDep,
+        known_at: KnownAt = None,
+    ) -> Encoded[RecordOut]:
+        document = await record_document(
+            services.pool, tenant.tenant_id, serial_in_path(record_id, "record"), known_at
+        )
+        if document is None:
+            raise not_found(record_id, "record")
+        return Encoded(document)
+
+    @get(
+        "/",
+        summary="List records",
+        description=(
+            "Records in id order; filters combine with AND. `from`/`to` bound the record date; "
+            "`status` is the derived status (at `known_at`, default now)."
+        ),
+        responses=error_responses(400, *V1_ERROR_STATUSES),
+        response_headers=[LEDGER_POSITION_DOC],
+    )
+    async def list_records_route(
+        self,
+        services: ServicesDep,
+        tenant: TenantDep,
+        data_stream_key: FromQuery[str | None] = None,
+        status: FromQuery[Literal["reconciled", "unreconciled"] | None] = None,
+        date_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
+        external_id: FromQuery[str | None] = None,
+        known_at: KnownAt = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+    ) -> Encoded[RecordPageOut]:
+        documents, next_cursor = await list_records(
+            services.pool,
+            tenant.tenant_id,
+            RecordFilter(
+                data_stream_key=data_stream_key,
+                status=status,
+                date_from=date_from,
+                date_to=date_to,
+                external_id=external_id,
+                known_at=known_at,
+            ),
+            page_limit(limit),
+            cursor,
+        )
+        return page_answer(RecordPageOut, documents, next_cursor)

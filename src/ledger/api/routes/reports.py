@@ -14,17 +14,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import get
+from litestar import Controller, get
 from litestar.params import FromQuery, QueryParameter
 
 from ledger import limits
 from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.errors import V1_ERROR_STATUSES, error_responses
+from ledger.api.pages import encode_each, page_answer
 from ledger.api.positions import LEDGER_POSITION_DOC, MIN_POSITION_DESCRIPTION
+from ledger.api.schemas import Encoded
 from ledger.clock import utc_today
 from ledger.domain.currencies import ISO_PRECISION
 from ledger.errors import ValidationError
@@ -93,103 +95,106 @@ def _cursor_position(cursor: str | None) -> int | None:
     return key[0]
 
 
-@get(
-    "/trial-balance",
-    summary="Trial balance",
-    description=(
-        "Per ledger posted debit and credit totals in the tenant's base currency, as of "
-        "`as_of` (effective dates <= as_of; default today) and, with `known_at`, as known at "
-        "that event-store position. Ledgers with no posted activity are left out. `totals` "
-        "covers every ledger, and its debits always equal its credits. `known_at` in the "
-        "answer is the position it reflects (read in the same snapshot). Cost grows with the "
-        "number of ledgers, not of postings."
-    ),
-    tags=["reports"],
-    responses=error_responses(400, *V1_ERROR_STATUSES),
-    response_headers=[LEDGER_POSITION_DOC],
-)
-async def get_trial_balance(
-    services: ServicesDep,
-    tenant: TenantDep,
-    as_of: Annotated[dt.date | None, QueryParameter(description="Default: today.")] = None,
-    known_at: Annotated[int | None, QueryParameter(ge=0, le=limits.POSITION_MAX)] = None,
-    limit: Annotated[int | None, QueryParameter(description="1..500, default 50")] = None,
-    cursor: FromQuery[str | None] = None,
-    min_position: MinPosition = None,
-) -> TrialBalanceOut:
-    day = as_of or utc_today()
-    size = page_limit(limit)
-    page = await trial_balance(
-        services.pool,
-        tenant.tenant_id,
-        day,
-        known_at,
-        after_num_id=_cursor_position(cursor) or 0,
-        limit=size,
-    )
-    return TrialBalanceOut(
-        as_of=day,
-        known_at=page.position,
-        currency=tenant.base_currency,
-        precision=ISO_PRECISION[tenant.base_currency],
-        data=[
-            TrialBalanceLineOut(
-                ledger_id=line.ledger_id,
-                ledger_num_id=line.num_id,
-                ledger_code=line.code,
-                ledger_name=line.name,
-                type=line.type,
-                normal_balance=line.normal_balance,
-                debits=line.debits,
-                credits=line.credits,
-                balance=line.balance,
-            )
-            for line in page.lines
-        ],
-        next_cursor=encode_cursor([page.lines[-1].num_id]) if page.more else None,
-        totals=TotalsOut(debits=page.total_debits, credits=page.total_credits),
-    )
+class ReportsController(Controller):
+    """``/v1/trial-balance`` and ``/v1/events``."""
 
+    path = "/"
+    tags = ["reports"]
 
-@get(
-    "/events",
-    summary="The tenant's event feed",
-    description=(
-        "The tenant's events in position order, after position `after` (default 0): a pull "
-        "feed. `data` is the event as stored (without `timestamp`, which is `recorded_at`). "
-        "`next_cursor` is set when the page is full; `cursor` takes precedence over `after`."
-    ),
-    tags=["reports"],
-    responses=error_responses(400, *V1_ERROR_STATUSES),
-    response_headers=[LEDGER_POSITION_DOC],
-)
-async def get_events(
-    services: ServicesDep,
-    tenant: TenantDep,
-    after: Annotated[int, QueryParameter(ge=0, le=limits.POSITION_MAX)] = 0,
-    limit: Annotated[int | None, QueryParameter(description="1..500, default 50")] = None,
-    cursor: FromQuery[str | None] = None,
-    min_position: MinPosition = None,
-) -> EventPageOut:
-    size = page_limit(limit)
-    start = _cursor_position(cursor)
-    events = await tenant_events(
-        services.pool, tenant.tenant_id, after if start is None else start, size
+    @get(
+        "/trial-balance",
+        summary="Trial balance",
+        description=(
+            "Per ledger posted debit and credit totals in the tenant's base currency, as of "
+            "`as_of` (effective dates <= as_of; default today) and, with `known_at`, as known at "
+            "that event-store position. Ledgers with no posted activity are left out. `totals` "
+            "covers every ledger, and its debits always equal its credits. `known_at` in the "
+            "answer is the position it reflects (read in the same snapshot). Cost grows with the "
+            "number of ledgers, not of postings."
+        ),
+        responses=error_responses(400, *V1_ERROR_STATUSES),
+        response_headers=[LEDGER_POSITION_DOC],
     )
-    return EventPageOut(
-        data=[
-            EventOut(
-                position=e.position,
-                type=e.type,
-                originator_id=e.originator_id,
-                originator_version=e.originator_version,
-                recorded_at=e.recorded_at,
-                data=e.data,
-            )
-            for e in events
-        ],
-        next_cursor=encode_cursor([events[-1].position]) if len(events) == size else None,
+    async def get_trial_balance(
+        self,
+        services: ServicesDep,
+        tenant: TenantDep,
+        as_of: Annotated[dt.date | None, QueryParameter(description="Default: today.")] = None,
+        known_at: Annotated[int | None, QueryParameter(ge=0, le=limits.POSITION_MAX)] = None,
+        limit: Annotated[int | None, QueryParameter(description="1..500, default 50")] = None,
+        cursor: FromQuery[str | None] = None,
+        min_position: MinPosition = None,
+    ) -> TrialBalanceOut:
+        day = as_of or utc_today()
+        size = page_limit(limit)
+        page = await trial_balance(
+            services.pool,
+            tenant.tenant_id,
+            day,
+            known_at,
+            after_num_id=_cursor_position(cursor) or 0,
+            limit=size,
+        )
+        return TrialBalanceOut(
+            as_of=day,
+            known_at=page.position,
+            currency=tenant.base_currency,
+            precision=ISO_PRECISION[tenant.base_currency],
+            data=[
+                TrialBalanceLineOut(
+                    ledger_id=line.ledger_id,
+                    ledger_num_id=line.num_id,
+                    ledger_code=line.code,
+                    ledger_name=line.name,
+                    type=line.type,
+                    normal_balance=line.normal_balance,
+                    debits=line.debits,
+                    credits=line.credits,
+                    balance=line.balance,
+                )
+                for line in page.lines
+            ],
+            next_cursor=encode_cursor([page.lines[-1].num_id]) if page.more else None,
+            totals=TotalsOut(debits=page.total_debits, credits=page.total_credits),
+        )
+
+    @get(
+        "/events",
+        summary="The tenant's event feed",
+        description=(
+            "The tenant's events in position order, after position `after` (default 0): a pull "
+            "feed. `data` is the event as stored (without `timestamp`, which is `recorded_at`). "
+            "`next_cursor` is set when the page is full; `cursor` takes precedence over `after`."
+        ),
+        responses=error_responses(400, *V1_ERROR_STATUSES),
+        response_headers=[LEDGER_POSITION_DOC],
     )
-
-
-REPORT_ROUTES: Final = [get_trial_balance, get_events]
+    async def get_events(
+        self,
+        services: ServicesDep,
+        tenant: TenantDep,
+        after: Annotated[int, QueryParameter(ge=0, le=limits.POSITION_MAX)] = 0,
+        limit: Annotated[int | None, QueryParameter(description="1..500, default 50")] = None,
+        cursor: FromQuery[str | None] = None,
+        min_position: MinPosition = None,
+    ) -> Encoded[EventPageOut]:
+        size = page_limit(limit)
+        start = _cursor_position(cursor)
+        events = await tenant_events(
+            services.pool, tenant.tenant_id, after if start is None else start, size
+        )
+        return page_answer(
+            EventPageOut,
+            encode_each(
+                EventOut(
+                    position=e.position,
+                    type=e.type,
+                    originator_id=e.originator_id,
+                    originator_version=e.originator_version,
+                    recorded_at=e.recorded_at,
+                    data=e.data,
+                )
+                for e in events
+            ),
+            encode_cursor([events[-1].position]) if len(events) == size else None,
+        )

@@ -13,7 +13,7 @@ import logging
 from typing import Final, Literal
 
 import msgspec
-from litestar import get
+from litestar import Controller, get
 
 from ledger import limits
 from ledger.api.auth import ServicesDep
@@ -34,33 +34,38 @@ class ReadyBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     status: Literal["ready"]
 
 
-@get(
-    "/health",
-    summary="Liveness",
-    description="200 while the process serves HTTP. Does not touch the database.",
-    tags=["system"],
-    responses=error_responses(500),
-)
-async def health() -> HealthBody:
-    return HealthBody(status="ok")
+class SystemController(Controller):
+    """The probes ``/health`` and ``/ready`` (served at the root, without authentication)."""
 
+    path = "/"
+    tags = ["system"]
 
-@get(
-    "/ready",
-    summary="Readiness",
-    description=(f"200 when the database answers `SELECT 1` within {READY_TIMEOUT_SECONDS:g} s."),
-    tags=["system"],
-    responses=error_responses(500, 503),
-)
-async def ready(services: ServicesDep) -> ReadyBody:
-    try:
-        # The timeout covers waiting for a pooled connection too: an exhausted pool is as
-        # unready as a dead server.
-        await asyncio.wait_for(services.pool.fetchval("SELECT 1"), READY_TIMEOUT_SECONDS)
-    except Exception as exc:  # any failure means "not ready"; the reason goes to the log
-        log.warning("readiness check failed: %r", exc)
-        raise Unavailable(
-            "the database is not answering",
-            {"retry_after_seconds": limits.READY_RETRY_AFTER_SECONDS},
-        ) from None
-    return ReadyBody(status="ready")
+    @get(
+        "/health",
+        summary="Liveness",
+        description="200 while the process serves HTTP. Does not touch the database.",
+        responses=error_responses(500),
+    )
+    async def health(self) -> HealthBody:
+        return HealthBody(status="ok")
+
+    @get(
+        "/ready",
+        summary="Readiness",
+        description=(
+            f"200 when the database answers `SELECT 1` within {READY_TIMEOUT_SECONDS:g} s."
+        ),
+        responses=error_responses(500, 503),
+    )
+    async def ready(self, services: ServicesDep) -> ReadyBody:
+        try:
+            # The timeout covers waiting for a pooled connection too: an exhausted pool is as
+            # unready as a dead server.
+            await asyncio.wait_for(services.pool.fetchval("SELECT 1"), READY_TIMEOUT_SECONDS)
+        except Exception as exc:  # any failure means "not ready"; the reason goes to the log
+            log.warning("readiness check failed: %r", exc)
+            raise Unavailable(
+                "the database is not answering",
+                {"retry_after_seconds": limits.READY_RETRY_AFTER_SECONDS},
+            ) from None
+        return ReadyBody(status="ready")

@@ -22,13 +22,11 @@ rules and their error codes are those of ``ledger.commands.ledgers``; the comman
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, Literal, cast
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, get, patch, post
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.params import FromPath, FromQuery, QueryParameter
 from msgspec import UNSET, UnsetType
 
@@ -36,8 +34,11 @@ from ledger import limits
 from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.body import decode_body
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
+from ledger.api.openapi import json_body_operation
+from ledger.api.pages import encode_each, page_answer
 from ledger.api.paths import not_found, uuid_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
+from ledger.api.schemas import Encoded
 from ledger.bootstrap import Services
 from ledger.queries import ledgers as ledger_queries
 from ledger.queries.ledgers import NUM_ID_MAX, LedgerRef, LedgerView
@@ -173,57 +174,6 @@ class LedgerPageOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     next_cursor: str | None
 
 
-# Structs whose objects carry exactly one key (checked by the handler, 400 otherwise).
-_ONE_KEY_STRUCTS: Final = frozenset({"LedgerRefBody"})
-
-
-def _inline_refs(schema: Any, defs: dict[str, Any]) -> Any:
-    """``schema`` with every ``#/$defs/`` reference replaced by its (non-recursive) target."""
-    if isinstance(schema, list):
-        return [_inline_refs(item, defs) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        name = ref.removeprefix("#/$defs/")
-        target = dict(_inline_refs(defs[name], defs))
-        if name in _ONE_KEY_STRUCTS:
-            target.update(minProperties=1, maxProperties=1)
-        return target
-    return {key: _inline_refs(value, defs) for key, value in schema.items() if key != "$defs"}
-
-
-@dataclass
-class _RawSchema(Schema):
-    """An OpenAPI schema given as a ready JSON Schema object."""
-
-    raw: dict[str, Any] = field(default_factory=dict)
-
-    def to_schema(self) -> dict[str, Any]:
-        return self.raw
-
-
-def json_body_operation(struct: type[msgspec.Struct]) -> type[Operation]:
-    """An ``operation_class`` documenting ``struct`` as the JSON request body.
-
-    The handlers decode their bodies themselves (``decode_body``), so Litestar does not know
-    the body type; this puts msgspec's JSON Schema of it, nested Structs inlined, in the
-    OpenAPI document (``additionalProperties: false`` included).
-    """
-    generated = msgspec.json.schema(struct)
-    body_schema = _inline_refs(generated, generated.get("$defs", {}))
-
-    @dataclass
-    class WithJsonBody(Operation):
-        def __post_init__(self) -> None:
-            self.request_body = RequestBody(
-                content={"application/json": OpenAPIMediaType(schema=_RawSchema(raw=body_schema))},
-                required=True,
-            )
-
-    return WithJsonBody
-
-
 def ledger_out(view: LedgerView) -> LedgerOut:
     return LedgerOut(
         id=view.ledger_id,
@@ -278,7 +228,7 @@ class LedgersController(Controller):
         summary="Open a ledger",
         description=_OPEN_DESCRIPTION,
         status_code=201,
-        operation_class=json_body_operation(OpenLedgerBody),
+        operation_class=json_body_operation(OpenLedgerBody, one_key=(LedgerRefBody,)),
         responses=error_responses(
             *BODY_ERROR_STATUSES,
             409,
@@ -349,7 +299,7 @@ class LedgersController(Controller):
         cursor: Annotated[
             str | None, QueryParameter(description="The previous page's `next_cursor`.")
         ] = None,
-    ) -> LedgerPageOut:
+    ) -> Encoded[LedgerPageOut]:
         page = await ledger_queries.list_ledgers(
             services.pool,
             tenant.tenant_id,
@@ -360,7 +310,9 @@ class LedgersController(Controller):
             limit=limit,
             cursor=cursor,
         )
-        return LedgerPageOut(data=[ledger_out(v) for v in page.data], next_cursor=page.next_cursor)
+        return page_answer(
+            LedgerPageOut, encode_each(ledger_out(v) for v in page.data), page.next_cursor
+        )
 
     @patch(
         "/{ledger_id:str}",
