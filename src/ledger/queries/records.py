@@ -28,7 +28,13 @@ from ledger.documents.records import (
     render_record,
 )
 from ledger.domain.ledgers import Direction
-from ledger.domain.records import LEDGER_STREAM_PREFIX, MatchRule, RunRules
+from ledger.domain.records import (
+    LEDGER_STREAM_PREFIX,
+    MatchRule,
+    MatchStatus,
+    RecordStatus,
+    RunRules,
+)
 from ledger.queries.currencies import fetch_precisions
 from ledger.queries.pagination import decode_cursor, encode_cursor
 from ledger.store.database import DbSource
@@ -136,7 +142,7 @@ async def record_document(
 @dataclass(frozen=True, kw_only=True)
 class RecordFilter:
     data_stream_key: str | None = None
-    status: str | None = None  # "reconciled" | "unreconciled"
+    status: RecordStatus | None = None
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     external_id: str | None = None
@@ -242,7 +248,7 @@ async def match_document(source: DbSource, tenant_id: UUID, match_id: UUID) -> b
 
 @dataclass(frozen=True, kw_only=True)
 class MatchFilter:
-    status: str | None = None
+    status: MatchStatus | None = None
     run_id: UUID | None = None
     record_id: int | None = None
     entry_id: UUID | None = None

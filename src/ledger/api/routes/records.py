@@ -3,7 +3,7 @@
 Bodies are decoded strictly from the raw bytes (``ledger.api.body``); shape errors are 400s
 raised here; idempotency (``external_id`` per data stream) is decided in group commit
 (``ledger.commands.records``). The record document is
-``ledger.projections.records.RecordOut`` (docs/api.md §6); its read-only fields (``id``,
+``ledger.documents.records.RecordOut`` (docs/api.md §6); its read-only fields (``id``,
 ``status``, ``matched_records``) are accepted in a request body, so a client can send back
 a record it read, and ignored.
 """
