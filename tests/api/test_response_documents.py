@@ -1,9 +1,11 @@
 """Real responses against the schemas ``/schema/openapi.json`` declares for them.
 
-Each response is looked up in the OpenAPI document by route and status; the Struct of
-``ledger.api.schemas`` the schema names must decode it with unknown fields refused, and
-encoding the decoded value must give back the same JSON (so no field is missing from the
-Struct, none is only filled by a default, none changes type).
+Each response is looked up in the OpenAPI document by route and status; the Struct the schema
+names (one of ``ledger.api.schemas`` or a document Struct of ``ledger.documents``, which are
+the schemas of the journals, records and matches they render) must decode it with unknown
+fields refused, and encoding the decoded value must give back the same JSON (so no field is
+missing from the Struct, none is only filled by a default, none changes type). A document
+Struct encodes the answer itself, so its re-encoding is the answer byte for byte.
 """
 
 from __future__ import annotations
@@ -18,9 +20,19 @@ import pytest
 
 from ledger.api import schemas
 from ledger.commands.tenants import NewKey
+from ledger.documents import journals as journal_documents
+from ledger.documents import records as record_documents
 
 STATEMENTS = Path(__file__).parent.parent / "fixtures" / "statements"
 COMPONENT_PREFIX = "#/components/schemas/"
+DOCUMENT_MODULES = (journal_documents, record_documents)
+# OpenAPI components are named after their Structs' classes.
+STRUCTS: dict[str, type[msgspec.Struct]] = {
+    name: value
+    for module in (schemas, *DOCUMENT_MODULES)
+    for name, value in vars(module).items()
+    if isinstance(value, type) and issubclass(value, msgspec.Struct)
+}
 
 
 @pytest.fixture
@@ -41,10 +53,12 @@ def assert_matches_declared_schema(
     declared = openapi["paths"][route][method]["responses"][str(response.status_code)]
     ref = declared["content"]["application/json"]["schema"]["$ref"]
     assert ref.startswith(COMPONENT_PREFIX), (route, ref)
-    struct: type[msgspec.Struct] = getattr(schemas, ref.removeprefix(COMPONENT_PREFIX))
+    struct = STRUCTS[ref.removeprefix(COMPONENT_PREFIX)]
     decoded = msgspec.json.decode(response.content, type=struct)
     answered: dict[str, Any] = response.json()
     assert msgspec.json.decode(msgspec.json.encode(decoded)) == answered, route
+    if struct.__module__ in {module.__name__ for module in DOCUMENT_MODULES}:
+        assert msgspec.json.encode(decoded) == response.content, route
     return answered
 
 

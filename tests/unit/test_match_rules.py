@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from ledger.domain.ledgers import Direction
 from ledger.domain.records import (
     MatchItem,
     check_distinct_items,
@@ -16,7 +17,7 @@ from ledger.domain.records import (
 from ledger.errors import InvalidState, MatchUnbalanced, ValidationError
 
 
-def item(stream: str, amount: int, direction: str, places: int = 2) -> MatchItem:
+def item(stream: str, amount: int, direction: Direction, places: int = 2) -> MatchItem:
     return MatchItem(
         entry_id=uuid.uuid4(),
         data_stream_key=stream,

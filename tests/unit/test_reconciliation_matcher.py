@@ -7,6 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.domain.ledgers import Direction
 from ledger.domain.reconciliation import (
     Item,
     Proposal,
@@ -37,7 +38,9 @@ rules = st.builds(
 )
 
 
-def build(raw: list[tuple[int, str, int, str | None, str | None]], first_seq: int) -> list[Item]:
+def build(
+    raw: list[tuple[int, Direction, int, str | None, str | None]], first_seq: int
+) -> list[Item]:
     return [
         Item(
             seq=first_seq + i,
@@ -69,8 +72,8 @@ def check(left: list[Item], right: list[Item], how: Rules) -> list[Proposal]:
 @settings(max_examples=300, deadline=None)
 @given(left=items, right=items, how=rules)
 def test_the_matcher_agrees_with_the_brute_force_reference(
-    left: list[tuple[int, str, int, str | None, str | None]],
-    right: list[tuple[int, str, int, str | None, str | None]],
+    left: list[tuple[int, Direction, int, str | None, str | None]],
+    right: list[tuple[int, Direction, int, str | None, str | None]],
     how: Rules,
 ) -> None:
     check(build(left, 1), build(right, 1000), how)

@@ -2,20 +2,24 @@
 
 Most handlers answer bytes rendered elsewhere (the journal and record documents are pure
 functions of their events, so an idempotent replay is the 201's answer byte for byte; pages
-are joined from stored documents). The Structs here describe those bytes exactly, field for
-field, so ``/schema/openapi.json`` names a schema for every 2xx response; they are never used
-to encode an answer. :class:`Encoded` is how a handler says which of them its bytes are.
+are joined from stored documents). Journals, records and matches are described by the very
+Structs that render them (``ledger.documents``: ``JournalOut``, ``JournalReadOut``,
+``RecordOut``, ``MatchOut`` and their parts), so there is one definition of each shape. The
+Structs here are the API's own answers around them (pages, bulk results, balances,
+statements, import reports, runs, the summary); they describe those bytes exactly, field for
+field, so ``/schema/openapi.json`` names a schema for every 2xx response, and they are never
+used to encode an answer. :class:`Encoded` is how a handler says which Struct its bytes are.
 
 Contract: a response of a route documented with one of these Structs decodes into it, and
 encoding the result gives back the same JSON (``tests/api/test_response_documents.py``
-checks this for journals, balances, records and the other documents). A new field in a
-rendered document is added here too, or that test fails.
+checks this for journals, balances, records and the other documents). A new field in an
+answer rendered outside ``ledger.documents`` is added here too, or that test fails.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Final, Literal, TypeVar, cast
+from typing import Final, TypeVar, cast
 from uuid import UUID
 
 import msgspec
@@ -23,16 +27,14 @@ from litestar import Response
 from litestar.openapi.datastructures import ResponseSpec
 
 from ledger.api.errors import ErrorBody
+from ledger.documents.journals import JournalOut, JournalReadOut
+from ledger.documents.records import MatchOut, RecordOut
+from ledger.domain.ledgers import Direction
+from ledger.domain.records import MatchOn
 
 JSON: Final = "application/json"
 
 Document = TypeVar("Document", bound=msgspec.Struct)
-
-Direction = Literal["debit", "credit"]
-JournalStatus = Literal["posted", "pending", "scheduled", "reversed", "voided"]
-RecordStatus = Literal["reconciled", "unreconciled"]
-MatchStatus = Literal["active", "unmatched", "proposed"]
-MatchOn = Literal["external_id", "amount", "date", "description"]
 
 
 class Encoded(Response[Document]):
@@ -75,79 +77,7 @@ class _Out(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     says ``additionalProperties: false`` and the tests notice a field missing here)."""
 
 
-# --- journals (ledger.documents.journals) ---------------------------------------------------
-
-
-class JournalTotalsOut(_Out, frozen=True, kw_only=True):
-    """A journal's sums in one currency, in that currency and in the base currency."""
-
-    currency: str
-    debits: int
-    credits: int
-    debits_base: int
-    credits_base: int
-
-
-class EntryOut(_Out, frozen=True, kw_only=True):
-    id: UUID
-    ledger_id: UUID
-    ledger_code: str
-    direction: Direction
-    amount: int
-    currency: str
-    amount_base: int
-    description: str | None
-    metadata: dict[str, Any]
-
-
-class ReconciledEntryOut(EntryOut, frozen=True, kw_only=True):
-    """An entry as read: whether it is in an active match, and since when."""
-
-    reconciled: bool
-    reconciled_at: dt.datetime | None
-
-
-class JournalWarningOut(_Out, frozen=True, kw_only=True):
-    code: str
-    message: str
-    journal_id: UUID | None
-
-
-class _JournalFields(_Out, frozen=True, kw_only=True):
-    id: UUID
-    number: str
-    status: JournalStatus
-    date: dt.date
-    accrual_date: dt.date | None
-    effective_date: dt.date
-    description: str | None
-    reference: str | None
-    external_id: str | None
-    currency: str
-    base_currency: str
-    totals: list[JournalTotalsOut]
-    exchange_rates: dict[str, str]
-    reversal_of: UUID | None
-    reversed_by: UUID | None
-    warnings: list[JournalWarningOut]
-    metadata: dict[str, Any]
-    created_at: dt.datetime
-    position: int
-
-
-class JournalOut(_JournalFields, frozen=True, kw_only=True):
-    """A journal as posted: the 201 answer (and its idempotent replays, byte for byte)."""
-
-    entries: list[EntryOut]
-
-
-class JournalReadOut(_JournalFields, frozen=True, kw_only=True):
-    """A journal as it is now (GET, lists, commit, void): status and ``reversed_by`` current,
-    and the reconciliation of its entries."""
-
-    entries: list[ReconciledEntryOut]
-    reconciled: bool
-    reconciled_at: dt.datetime | None
+# --- journals (the documents: ledger.documents.journals) ------------------------------------
 
 
 class JournalPageOut(_Out, frozen=True, kw_only=True):
@@ -216,32 +146,7 @@ class StatementPageOut(_Out, frozen=True, kw_only=True):
     prev_cursor: str | None
 
 
-# --- records (ledger.projections.records) ---------------------------------------------------
-
-
-class MatchedRecordOut(_Out, frozen=True, kw_only=True):
-    """An item matched with the record: a record (integer id) or a ledger entry (uuid)."""
-
-    id: int | UUID
-    amount: int
-    decimal_places: int
-    direction: Direction
-    data_stream_key: str
-
-
-class RecordOut(_Out, frozen=True, kw_only=True):
-    amount: int
-    direction: Direction
-    date: dt.date
-    data_stream_key: str
-    id: int
-    decimal_places: int
-    description: str | None
-    metadata: dict[str, Any]
-    status: RecordStatus
-    external_id: str | None
-    matched_records: list[MatchedRecordOut]
-    position: int
+# --- records (the documents: ledger.documents.records) --------------------------------------
 
 
 class RecordPageOut(_Out, frozen=True, kw_only=True):
@@ -295,47 +200,7 @@ class ImportReportOut(_Out, frozen=True, kw_only=True):
     data: list[ImportLineOut]
 
 
-# --- matches, runs, summary (ledger.projections.records, ledger.queries.records) ----------
-
-
-class MatchItemOut(_Out, frozen=True, kw_only=True, omit_defaults=True):
-    """A matched item: a record (``record_id``) or a ledger entry (``entry_id``)."""
-
-    record_id: int | None = None
-    entry_id: UUID | None = None
-    data_stream_key: str
-    amount: int
-    direction: Direction
-    decimal_places: int
-
-
-class MatchRuleOut(_Out, frozen=True, kw_only=True):
-    """Why a reconciliation run made a match: its rules and the deltas it accepted."""
-
-    run_id: UUID
-    kind: Literal["one_to_one", "one_to_many"]
-    match_on: list[MatchOn]
-    date_window_days: int
-    amount_tolerance: int
-    amount_difference: int
-    days_apart: int
-
-
-class MatchOut(_Out, frozen=True, kw_only=True):
-    """A match; a dry run's proposals have no ``id`` or ``position`` (status ``proposed``)."""
-
-    id: UUID | None
-    items: list[MatchItemOut]
-    difference: int
-    tolerance: int
-    decimal_places: int
-    rule: MatchRuleOut | None
-    note: str | None
-    run_id: UUID | None
-    status: MatchStatus
-    created_at: dt.datetime
-    unmatched_at: dt.datetime | None
-    position: int | None
+# --- matches (ledger.documents.records), runs, summary (ledger.queries.records) -------------
 
 
 class MatchPageOut(_Out, frozen=True, kw_only=True):

@@ -57,6 +57,7 @@ from ledger.bench.service import run_cli_measured
 from ledger.bootstrap import all_projections, async_projections, open_services
 from ledger.config import load_settings
 from ledger.domain.journals import EntryLine, Journal
+from ledger.domain.ledgers import Direction
 from ledger.projections.rebuild import rebuild
 from ledger.queries.ledgers import LedgerRef
 from ledger.store.event_store import RecordedEvent
@@ -152,6 +153,10 @@ class _Log:
         day = _START + dt.timedelta(days=self.journals * DAYS // self.total)
         amount = rng.randrange(1, 1_000_000)
         (debit, debit_code), (credit, credit_code) = rng.sample(tenant.leaves, 2)
+        sides: tuple[tuple[UUID, str, Direction], ...] = (
+            (debit, debit_code, "debit"),
+            (credit, credit_code, "credit"),
+        )
         lines = tuple(
             EntryLine(
                 entry_id=uuid.uuid4(),
@@ -164,10 +169,7 @@ class _Log:
                 description=None,
                 metadata={},
             )
-            for ledger, code, direction in (
-                (debit, debit_code, "debit"),
-                (credit, credit_code, "credit"),
-            )
+            for ledger, code, direction in sides
         )
         event = Journal.JournalPosted(
             originator_id=journal_id,

@@ -59,6 +59,7 @@ from ledger.domain.currencies import ISO_PRECISION
 from ledger.domain.ledgers import (
     LEDGER_TYPES,
     NUM_ID_COUNTER,
+    Direction,
     Ledger,
     LedgerType,
     ancestors_under,
@@ -338,8 +339,10 @@ class OpenLedgerHandler(CommandHandler[OpenLedger, LedgerView]):
         check_ledger_currency(currency, custom_known=(tenant_id, currency) in custom)
         assert tenant_id in state.counters, "load() locks the tenant's counter row first"
         num_id = state.counters[tenant_id] + 1
-        normal_balance = command.normal_balance or default_normal_balance(
-            cast(LedgerType, command.type)  # one of LEDGER_TYPES: checked by _validate_open
+        # One of LEDGER_TYPES and of NORMAL_BALANCES (or None): checked by _validate_open.
+        ledger_type = cast(LedgerType, command.type)
+        normal_balance = cast(Direction | None, command.normal_balance) or default_normal_balance(
+            ledger_type
         )
         events = Ledger.open(
             ledger_id=command.ledger_id,
@@ -347,7 +350,7 @@ class OpenLedgerHandler(CommandHandler[OpenLedger, LedgerView]):
             num_id=num_id,
             code=command.code,
             name=command.name,
-            type=command.type,
+            type=ledger_type,
             normal_balance=normal_balance,
             parent_id=ancestor_ids[-1] if ancestor_ids else None,
             currency=currency,

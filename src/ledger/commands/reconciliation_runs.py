@@ -39,7 +39,7 @@ from ledger.commands.reconciliation import (
     RunSummary,
 )
 from ledger.commands.records import check_stream_key, refresh_statistics
-from ledger.documents.records import MatchDocument, MatchItemDocument, render_matched
+from ledger.documents.records import MatchItemOut, MatchOut, render_matched
 from ledger.domain.reconciliation import (
     DATE_WINDOW_DAYS_MAX,
     MATCH_ON_FIELDS,
@@ -99,7 +99,7 @@ class RunRequest:
 class RunOutcome:
     run_id: UUID
     request: RunRequest
-    matches: list[MatchDocument]
+    matches: list[MatchOut]
     matched: int
     unmatched_left: int
     unmatched_right: int
@@ -157,8 +157,8 @@ def _ref(item: StreamItem) -> ItemRef:
     return ItemRef(record_id=item.record_id, entry_id=item.entry_id)
 
 
-def _item_document(item: StreamItem, stream: str) -> MatchItemDocument:
-    return MatchItemDocument(
+def _item_document(item: StreamItem, stream: str) -> MatchItemOut:
+    return MatchItemOut(
         record_id=item.record_id,
         entry_id=item.entry_id,
         data_stream_key=stream,
@@ -306,10 +306,10 @@ async def _commit_matches(
     run_handler: CommitRunHandler,
     run: _Run,
     proposals: Sequence[Proposal],
-) -> tuple[list[MatchDocument], int, int, int]:
+) -> tuple[list[MatchOut], int, int, int]:
     """Step 4: write the proposals in slices; returns the matches written, how many left
     and right items they hold, and how many proposals were skipped."""
-    documents: list[MatchDocument] = []
+    documents: list[MatchOut] = []
     matched_left = matched_right = skipped = 0
     for start in range(0, len(proposals), RUN_SLICE_MATCHES):
         chunk = proposals[start : start + RUN_SLICE_MATCHES]
@@ -332,7 +332,7 @@ async def _commit_matches(
     return documents, matched_left, matched_right, skipped
 
 
-def _proposed(run: _Run, proposal: Proposal, now: dt.datetime) -> MatchDocument:
+def _proposed(run: _Run, proposal: Proposal, now: dt.datetime) -> MatchOut:
     request = run.request
     items = [_item_document(run.left[i], request.left) for i in proposal.left] + [
         _item_document(run.right[i], request.right) for i in proposal.right
@@ -340,7 +340,7 @@ def _proposed(run: _Run, proposal: Proposal, now: dt.datetime) -> MatchDocument:
     own = max(i.decimal_places for i in items)
     credits = sum(scale(i.amount, i.decimal_places, own) for i in items if i.direction == "credit")
     debits = sum(scale(i.amount, i.decimal_places, own) for i in items if i.direction == "debit")
-    return MatchDocument(
+    return MatchOut(
         id=None,
         items=items,
         difference=credits - debits,

@@ -19,7 +19,7 @@ from ledger.commands.reconciliation import (
     UnmatchHandler,
 )
 from ledger.commands.reconciliation_runs import RunOutcome, RunRequest, run_reconciliation
-from ledger.documents.records import MatchDocument, render_matched
+from ledger.documents.records import MatchOut, render_matched
 from ledger.errors import AlreadyMatched
 from ledger.queries.records import match_document
 from ledger.store.database import DbPool
@@ -36,7 +36,7 @@ class ReconciliationCommands:
         self.unmatch_handler = UnmatchHandler()
         self.run_handler = CommitRunHandler(self.create_match_handler)
 
-    async def create_match(self, command: CreateMatch) -> MatchDocument:
+    async def create_match(self, command: CreateMatch) -> MatchOut:
         """Match items; the new match's document (with its position).
 
         Raises the errors of :class:`~ledger.commands.reconciliation.CreateMatchHandler`.

@@ -31,8 +31,9 @@ from uuid import UUID
 import msgspec
 
 from ledger import limits
-from ledger.documents.records import RecordDocument, encode, render_imported, render_record
+from ledger.documents.records import RecordOut, encode, render_imported, render_record
 from ledger.domain.idempotency import replay_or_conflict, request_fingerprint
+from ledger.domain.ledgers import Direction
 from ledger.domain.records import LEDGER_STREAM_PREFIX, RECORD_ID_COUNTER, RECORD_TOPIC, Record
 from ledger.errors import IdempotencyConflict, LedgerError, ValidationError
 from ledger.store.database import DbPool
@@ -100,7 +101,7 @@ class RecordInput:
 
     data_stream_key: str
     amount: int
-    direction: str  # "credit" | "debit"
+    direction: Direction
     date: dt.date
     decimal_places: int = 2
     description: str | None = None
@@ -410,7 +411,7 @@ class RecordCommands:
             raise outcome
         return outcome
 
-    async def _originals(self, tenant_id: UUID, ids: list[int]) -> dict[int, RecordDocument]:
+    async def _originals(self, tenant_id: UUID, ids: list[int]) -> dict[int, RecordOut]:
         """Each record's first answer: as created (unreconciled), at its own position."""
         rows = await self._pool.fetch(_SELECT_RECORDS, tenant_id, ids)
         return {

@@ -8,6 +8,10 @@ reconciliation of its entries (:func:`current_document`).
 
 A change to this rendering changes what retries of old journals answer: only ever add fields
 (clients ignore unknown fields), never change the value of an existing one.
+
+These Structs are also the API's schemas of those answers (``ledger.api.schemas``): the
+OpenAPI document names a component after each class, so the class names are the published
+component names (``JournalOut``, ``JournalReadOut`` ...). Field order is the encoded order.
 """
 
 from __future__ import annotations
@@ -20,11 +24,19 @@ from uuid import UUID
 import msgspec
 from eventsourcing.persistence import StoredEvent
 
-from ledger.domain.journals import Journal, journal_number_text
+from ledger.domain.journals import (
+    Journal,
+    JournalStatus,
+    StoredJournalStatus,
+    journal_number_text,
+)
+from ledger.domain.ledgers import Direction
 from ledger.store.mapper import MsgspecMapper
 
 
-class Totals(msgspec.Struct, frozen=True, kw_only=True):
+class JournalTotalsOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A journal's sums in one currency, in that currency and in the base currency."""
+
     currency: str
     debits: int
     credits: int
@@ -32,11 +44,11 @@ class Totals(msgspec.Struct, frozen=True, kw_only=True):
     credits_base: int
 
 
-class EntryDocument(msgspec.Struct, frozen=True, kw_only=True):
+class EntryOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     id: UUID
     ledger_id: UUID
     ledger_code: str
-    direction: str
+    direction: Direction
     amount: int
     currency: str
     amount_base: int
@@ -44,16 +56,18 @@ class EntryDocument(msgspec.Struct, frozen=True, kw_only=True):
     metadata: dict[str, Any]
 
 
-class WarningDocument(msgspec.Struct, frozen=True, kw_only=True):
+class JournalWarningOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     code: str
     message: str
     journal_id: UUID | None
 
 
-class JournalDocument(msgspec.Struct, frozen=True, kw_only=True):
+class JournalOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A journal as posted: the 201 answer (and its idempotent replays, byte for byte)."""
+
     id: UUID
     number: str
-    status: str
+    status: JournalStatus
     date: dt.date
     accrual_date: dt.date | None
     effective_date: dt.date
@@ -62,12 +76,12 @@ class JournalDocument(msgspec.Struct, frozen=True, kw_only=True):
     external_id: str | None
     currency: str
     base_currency: str
-    totals: list[Totals]
+    totals: list[JournalTotalsOut]
     exchange_rates: dict[str, str]
-    entries: list[EntryDocument]
+    entries: list[EntryOut]
     reversal_of: UUID | None
     reversed_by: UUID | None
-    warnings: list[WarningDocument]
+    warnings: list[JournalWarningOut]
     metadata: dict[str, Any]
     created_at: dt.datetime
     position: int
@@ -77,12 +91,14 @@ _encoder = msgspec.json.Encoder()
 _mapper = MsgspecMapper()
 
 
-def status_as_of(status: str, effective_date: dt.date, today: dt.date) -> str:
+def status_as_of(
+    status: StoredJournalStatus, effective_date: dt.date, today: dt.date
+) -> JournalStatus:
     """A posted journal whose effective date is still ahead reads ``scheduled``."""
     return "scheduled" if status == "posted" and effective_date > today else status
 
 
-def render_posted(event: Journal.JournalPosted, position: int) -> JournalDocument:
+def render_posted(event: Journal.JournalPosted, position: int) -> JournalOut:
     totals: dict[str, list[int]] = {}
     for entry in event.entries:
         row = totals.setdefault(entry.currency, [0, 0, 0, 0])
@@ -92,7 +108,7 @@ def render_posted(event: Journal.JournalPosted, position: int) -> JournalDocumen
         else:
             row[1] += entry.amount
             row[3] += entry.amount_base
-    return JournalDocument(
+    return JournalOut(
         id=event.originator_id,
         number=journal_number_text(event.number),
         status=status_as_of(event.status, event.effective_date, event.timestamp.date()),
@@ -105,12 +121,14 @@ def render_posted(event: Journal.JournalPosted, position: int) -> JournalDocumen
         currency=event.currency,
         base_currency=event.base_currency,
         totals=[
-            Totals(currency=c, debits=t[0], credits=t[1], debits_base=t[2], credits_base=t[3])
+            JournalTotalsOut(
+                currency=c, debits=t[0], credits=t[1], debits_base=t[2], credits_base=t[3]
+            )
             for c, t in sorted(totals.items())
         ],
         exchange_rates={code: str(rate) for code, rate in sorted(event.exchange_rates.items())},
         entries=[
-            EntryDocument(
+            EntryOut(
                 id=e.entry_id,
                 ledger_id=e.ledger_id,
                 ledger_code=e.ledger_code,
@@ -126,7 +144,7 @@ def render_posted(event: Journal.JournalPosted, position: int) -> JournalDocumen
         reversal_of=event.reversal_of,
         reversed_by=None,
         warnings=[
-            WarningDocument(code=w.code, message=w.message, journal_id=w.journal_id)
+            JournalWarningOut(code=w.code, message=w.message, journal_id=w.journal_id)
             for w in event.warnings
         ],
         metadata=event.metadata,
@@ -135,27 +153,28 @@ def render_posted(event: Journal.JournalPosted, position: int) -> JournalDocumen
     )
 
 
-def encode_document(document: JournalDocument) -> bytes:
+def encode_document(document: JournalOut) -> bytes:
     return _encoder.encode(document)
 
 
-class ReconciledEntryDocument(EntryDocument, frozen=True, kw_only=True):
-    """An entry as read (GET), with whether it is in an active match and since when."""
+class ReconciledEntryOut(EntryOut, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An entry as read: whether it is in an active match, and since when."""
 
     reconciled: bool
     reconciled_at: dt.datetime | None
 
 
-class ReconciledJournalDocument(JournalDocument, frozen=True, kw_only=True):
-    """A journal as read (GET): ``reconciled`` when any of its entries is in an active match,
-    ``reconciled_at`` the latest of its entries' match times."""
+class JournalReadOut(JournalOut, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A journal as it is now (GET, lists, commit, void): status and ``reversed_by`` current,
+    and the reconciliation of its entries: ``reconciled`` when any of its entries is in an
+    active match, ``reconciled_at`` the latest of its entries' match times."""
 
-    entries: list[ReconciledEntryDocument]  # type: ignore[assignment]
+    entries: list[ReconciledEntryOut]  # type: ignore[assignment]
     reconciled: bool
     reconciled_at: dt.datetime | None
 
 
-def posted_document(journal_id: UUID, topic: str, state: bytes, position: int) -> JournalDocument:
+def posted_document(journal_id: UUID, topic: str, state: bytes, position: int) -> JournalOut:
     """The 201 document of the journal whose ``JournalPosted`` is stored as ``topic``/``state``
     (version 1 of aggregate ``journal_id``) at ``position``."""
     event = _mapper.to_domain_event(StoredEvent(journal_id, 1, topic, state))
@@ -164,8 +183,8 @@ def posted_document(journal_id: UUID, topic: str, state: bytes, position: int) -
 
 
 def current_document(
-    document: JournalDocument,
-    status: str,
+    document: JournalOut,
+    status: StoredJournalStatus,
     reversed_by: UUID | None,
     today: dt.date,
     *,
@@ -176,7 +195,7 @@ def current_document(
     was made; reads only: the 201 bytes never carry it)."""
     marks = reconciled or {}
     entries = [
-        ReconciledEntryDocument(
+        ReconciledEntryOut(
             **msgspec.structs.asdict(entry),
             reconciled=entry.id in marks,
             reconciled_at=marks.get(entry.id),
@@ -192,4 +211,4 @@ def current_document(
         reconciled=bool(times),
         reconciled_at=max(times) if times else None,
     )
-    return _encoder.encode(ReconciledJournalDocument(**fields))
+    return _encoder.encode(JournalReadOut(**fields))

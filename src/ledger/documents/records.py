@@ -5,69 +5,81 @@
 (:func:`render_imported`), so an idempotent retry re-renders it byte for byte. Pure code:
 commands answer with these documents, queries render stored rows into them, the projection
 writes the rows.
+
+These Structs are also the API's schemas of those answers (``ledger.api.schemas``): the
+OpenAPI document names a component after each class, so the class names are the published
+component names (``RecordOut``, ``MatchOut`` ...). Field order is the encoded order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
 
-from ledger.domain.records import Match, MatchItem, MatchRule, Record
+from ledger.domain.ledgers import Direction
+from ledger.domain.records import Match, MatchItem, MatchRule, Record, RecordStatus
 
 _json = msgspec.json.Encoder()
+# A match's status as answered: as stored (``MatchStatus``), or ``proposed`` (a dry run's,
+# never stored).
+MatchOutStatus = Literal["active", "unmatched", "proposed"]
 
 
-class MatchedRecord(msgspec.Struct, frozen=True, kw_only=True):
+class MatchedRecordOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """An item matched with a record: a record (integer id) or a ledger entry (uuid)."""
 
     id: int | UUID
     amount: int
     decimal_places: int
-    direction: str
+    direction: Direction
     data_stream_key: str
 
 
-class RecordDocument(msgspec.Struct, frozen=True, kw_only=True):
+class RecordOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The record as the API shows it (docs/api.md §6), fields in that order."""
 
     amount: int
-    direction: str
+    direction: Direction
     date: dt.date
     data_stream_key: str
     id: int
     decimal_places: int
     description: str | None
     metadata: dict[str, Any]
-    status: str  # "reconciled" | "unreconciled", derived from matches
+    status: RecordStatus  # derived from matches
     external_id: str | None
-    matched_records: list[MatchedRecord]
+    matched_records: list[MatchedRecordOut]
     position: int
 
 
-class MatchItemDocument(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class MatchItemOut(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """A matched item: a record (``record_id``) or a ledger entry (``entry_id``)."""
+
     record_id: int | None = None
     entry_id: UUID | None = None
     data_stream_key: str
     amount: int
-    direction: str
+    direction: Direction
     decimal_places: int
 
 
-class MatchDocument(msgspec.Struct, frozen=True, kw_only=True):
+class MatchOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A match; a dry run's proposals have no ``id`` or ``position`` (status ``proposed``)."""
 
     id: UUID | None
-    items: list[MatchItemDocument]
+    items: list[MatchItemOut]
     difference: int
     tolerance: int
     decimal_places: int
     rule: MatchRule | None
     note: str | None
     run_id: UUID | None
-    status: str  # "active" | "unmatched" | "proposed"
+    status: MatchOutStatus
     created_at: dt.datetime
     unmatched_at: dt.datetime | None
     position: int | None
@@ -88,17 +100,17 @@ def render_record(
     record_id: int,
     data_stream_key: str,
     amount: int,
-    direction: str,
+    direction: Direction,
     date: dt.date,
     decimal_places: int,
     description: str | None,
     metadata: dict[str, Any],
     external_id: str | None,
     position: int,
-    matched_records: list[MatchedRecord] | None = None,
+    matched_records: list[MatchedRecordOut] | None = None,
     reconciled: bool = False,
-) -> RecordDocument:
-    return RecordDocument(
+) -> RecordOut:
+    return RecordOut(
         amount=amount,
         direction=direction,
         date=date,
@@ -114,7 +126,7 @@ def render_record(
     )
 
 
-def render_imported(event: Record.RecordImported, position: int) -> RecordDocument:
+def render_imported(event: Record.RecordImported, position: int) -> RecordOut:
     """The first answer for a record: unreconciled (nothing can match it before it exists)."""
     return render_record(
         record_id=event.record_id,
@@ -130,8 +142,8 @@ def render_imported(event: Record.RecordImported, position: int) -> RecordDocume
     )
 
 
-def item_document(item: MatchItem) -> MatchItemDocument:
-    return MatchItemDocument(
+def item_document(item: MatchItem) -> MatchItemOut:
+    return MatchItemOut(
         record_id=item.record_id,
         entry_id=item.entry_id,
         data_stream_key=item.data_stream_key,
@@ -141,8 +153,8 @@ def item_document(item: MatchItem) -> MatchItemDocument:
     )
 
 
-def render_matched(event: Match.RecordMatched, position: int) -> MatchDocument:
-    return MatchDocument(
+def render_matched(event: Match.RecordMatched, position: int) -> MatchOut:
+    return MatchOut(
         id=event.originator_id,
         items=[item_document(item) for item in event.items],
         difference=event.difference,

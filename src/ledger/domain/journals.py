@@ -19,10 +19,15 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import Aggregate
 
+from ledger.domain.ledgers import Direction
+
 # How a journal is posted: in the books, or holding funds until committed or voided.
 PostingStatus = Literal["posted", "pending"]
 # A journal's status as stored in the ``journals`` table.
 StoredJournalStatus = Literal["posted", "pending", "voided", "reversed"]
+# A journal's status as a client reads it: as stored, or ``scheduled`` while a posted
+# journal's effective date is still ahead (``ledger.documents.journals.status_as_of``).
+JournalStatus = Literal["posted", "pending", "scheduled", "reversed", "voided"]
 # What can be done to a pending journal, once: commit (post) or void (release) it.
 PendingAction = Literal["commit", "void"]
 
@@ -33,7 +38,7 @@ class EntryLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     entry_id: UUID
     ledger_id: UUID
     ledger_code: str
-    direction: str
+    direction: Direction
     amount: int
     currency: str
     amount_base: int
@@ -54,7 +59,7 @@ class Journal(Aggregate):
     class JournalPosted(Aggregate.Created):
         tenant_id: UUID
         number: int
-        status: str  # "posted" or "pending"
+        status: PostingStatus
         date: dt.date
         accrual_date: dt.date | None
         effective_date: dt.date

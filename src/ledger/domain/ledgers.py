@@ -18,6 +18,8 @@ from ledger.domain.currencies import ISO_PRECISION
 
 LedgerType = Literal["asset", "liability", "equity", "income", "expense"]
 Direction = Literal["debit", "credit"]
+# Open until closed (``LedgerClosed``); a closed ledger takes no new entries.
+LedgerStatus = Literal["open", "closed"]
 LEDGER_TYPES: tuple[LedgerType, ...] = ("asset", "liability", "equity", "income", "expense")
 # The per-tenant counter (``tenant_counters.counter``) that hands out ledgers' ``num_id``
 # (1, 2, 3 …): the command locks it, the projection writes its new value.
@@ -36,8 +38,8 @@ class Ledger(Aggregate):
         num_id: int
         code: str
         name: str
-        type: str
-        normal_balance: str
+        type: LedgerType
+        normal_balance: Direction
         parent_id: UUID | None
         currency: str | None
         min_balance: int | None
@@ -74,8 +76,8 @@ class Ledger(Aggregate):
         num_id: int,
         code: str,
         name: str,
-        type: str,  # the contract's field name (shadows the builtin on purpose)
-        normal_balance: str,
+        type: LedgerType,  # the contract's field name (shadows the builtin on purpose)
+        normal_balance: Direction,
         parent_id: UUID | None,
         currency: str | None,
         min_balance: int | None,
@@ -91,7 +93,7 @@ class Ledger(Aggregate):
         self.currency = currency
         self.min_balance = min_balance
         self.metadata = metadata
-        self.status = "open"
+        self.status: LedgerStatus = "open"
 
     @classmethod
     def open(
@@ -102,8 +104,8 @@ class Ledger(Aggregate):
         num_id: int,
         code: str,
         name: str,
-        type: str,  # the contract's field name (shadows the builtin on purpose)
-        normal_balance: str,
+        type: LedgerType,  # the contract's field name (shadows the builtin on purpose)
+        normal_balance: Direction,
         parent_id: UUID | None,
         currency: str | None,
         min_balance: int | None,

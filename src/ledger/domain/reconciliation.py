@@ -49,6 +49,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from ledger import limits
+from ledger.domain.ledgers import Direction
+from ledger.domain.records import MatchKind
 
 MATCH_ON_FIELDS: Final = ("external_id", "amount", "date", "description")
 DATE_WINDOW_DAYS_MAX: Final = limits.DATE_WINDOW_DAYS_MAX
@@ -71,7 +73,7 @@ def normalize_description(text: str | None) -> str | None:
 class Item:
     seq: int
     amount: int
-    direction: str  # "credit" | "debit"
+    direction: Direction
     day: int
     external_id: str | None = None
     description: str | None = None  # normalized
@@ -94,7 +96,7 @@ class Rules:
 class Proposal:
     """A match the run proposes: positions of its items in the left and right inputs."""
 
-    kind: str  # "one_to_one" | "one_to_many"
+    kind: MatchKind
     left: tuple[int, ...]
     right: tuple[int, ...]
     amount_difference: int  # sum(left amounts) - sum(right amounts)

@@ -31,6 +31,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from ledger.domain.ledgers import Direction
 from ledger.errors import InvalidState, MatchUnbalanced, ValidationError
 
 LEDGER_STREAM_PREFIX: Final = "ledger:"
@@ -40,6 +41,11 @@ RECORD_ID_COUNTER: Final = "record_id"
 DIRECTIONS: Final = ("credit", "debit")
 # A match is active from its creation until it is unmatched (``matches.status``).
 MatchStatus = Literal["active", "unmatched"]
+# A record is reconciled while it is an item of an active match (derived, never stored).
+RecordStatus = Literal["reconciled", "unreconciled"]
+# What a reconciliation run compares, and the shapes of the matches it makes.
+MatchOn = Literal["external_id", "amount", "date", "description"]
+MatchKind = Literal["one_to_one", "one_to_many"]
 
 
 def ledger_stream(ledger_code: str) -> str:
@@ -54,7 +60,7 @@ class MatchItem(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     entry_id: UUID | None = None
     data_stream_key: str
     amount: int
-    direction: str
+    direction: Direction
     decimal_places: int
 
 
@@ -62,8 +68,8 @@ class MatchRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """Why a reconciliation run made a match: its rules and the deltas it accepted."""
 
     run_id: UUID
-    kind: str  # "one_to_one" | "one_to_many"
-    match_on: tuple[str, ...]
+    kind: MatchKind
+    match_on: tuple[MatchOn, ...]
     date_window_days: int
     amount_tolerance: int
     amount_difference: int  # sum of the left items minus sum of the right items
@@ -71,7 +77,7 @@ class MatchRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 
 class RunRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    match_on: tuple[str, ...]
+    match_on: tuple[MatchOn, ...]
     date_window_days: int
     amount_tolerance: int
     allow_one_to_many: bool
@@ -85,7 +91,7 @@ class Record(Aggregate):
         data_stream_key: str
         external_id: str | None
         amount: int
-        direction: str
+        direction: Direction
         date: dt.date
         decimal_places: int
         description: str | None

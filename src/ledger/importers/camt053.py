@@ -38,6 +38,7 @@ from typing import Any, Final
 
 from lxml import etree
 
+from ledger.domain.ledgers import Direction
 from ledger.importers.common import (
     ParsedStatement,
     SkippedLine,
@@ -55,7 +56,7 @@ _MESSAGES: Final = {
     "BkToCstmrAcctRpt": ("camt.052", "Rpt", "report"),
     "BkToCstmrDbtCdtNtfctn": ("camt.054", "Ntfctn", "notification"),
 }
-_DIRECTIONS: Final = {"CRDT": "credit", "DBIT": "debit"}
+_DIRECTIONS: Final[dict[str, Direction]] = {"CRDT": "credit", "DBIT": "debit"}
 _NOT_BOOKED: Final = {
     "PDNG": "pending",
     "INFO": "for information only",
@@ -172,11 +173,11 @@ def _show(minor: int, places: int) -> str:
     return f"{Decimal(minor).scaleb(-places):.{places}f}"
 
 
-def _opposite(direction: str) -> str:
+def _opposite(direction: Direction) -> Direction:
     return "debit" if direction == "credit" else "credit"
 
 
-def _signed(amount: int, direction: str) -> int:
+def _signed(amount: int, direction: Direction) -> int:
     return amount if direction == "credit" else -amount
 
 
@@ -228,7 +229,7 @@ class _Entry:
     element: Any
     where: str
     amount: int  # minor units, >= 0
-    direction: str
+    direction: Direction
     currency: str | None
     places: int
     date: dt.date
@@ -594,7 +595,7 @@ def _booked_entry(
 
 def _entry_amount(
     statement: _Statement, element: Any, where: str, decimal_places: int, warnings: list[str]
-) -> tuple[int, str, str | None, int]:
+) -> tuple[int, Direction, str | None, int]:
     """``(amount in minor units, direction, currency, places)`` of the booked entry; a
     negative amount is booked the other way, with a warning.
 
@@ -657,7 +658,9 @@ def _value_date(element: Any) -> dt.date | None:
 # ---------------------------------------------------------------- batch entries
 
 
-def _split(entry: _Entry, parts: list[Any], warnings: list[str]) -> list[tuple[int, str]] | None:
+def _split(
+    entry: _Entry, parts: list[Any], warnings: list[str]
+) -> list[tuple[int, Direction]] | None:
     """Each part's ``(amount, direction)`` in the entry's currency (a part without its own
     CdtDbtInd goes the entry's way), or None, with a warning, when a part has no amount in
     that currency.
@@ -665,7 +668,7 @@ def _split(entry: _Entry, parts: list[Any], warnings: list[str]) -> list[tuple[i
     Raises:
         StatementError: a part's amount cannot be read.
     """
-    split: list[tuple[int, str]] = []
+    split: list[tuple[int, Direction]] = []
     for number, part in enumerate(parts, start=1):
         text = _amount_in(part, entry.currency)
         if text is None:
@@ -700,7 +703,7 @@ def _add_batch(
     statement: _Statement,
     entry: _Entry,
     parts: list[Any],
-    split: list[tuple[int, str]],
+    split: list[tuple[int, Direction]],
     skipped: list[SkippedLine],
 ) -> None:
     """Adds one line per part of a batch entry to ``statement.lines`` (a part of 0 to
@@ -760,7 +763,7 @@ def _line(
     parts: list[Any],
     *,
     amount: int,
-    direction: str,
+    direction: Direction,
     reference: str | None,
     where: str,
 ) -> StatementLine:

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from ledger import limits
 from ledger.domain.currencies import ISO_PRECISION
+from ledger.domain.ledgers import Direction
 from ledger.errors import DomainRuleViolated, ValidationError
 
 STATEMENT_LINES_MAX: Final = 100_000
@@ -72,7 +73,7 @@ class StatementLine:
     """One booked transaction of a statement, as the bank booked it."""
 
     amount: int  # > 0, minor units of ``currency`` (``decimal_places`` decimals)
-    direction: str  # "credit" (money in to the account holder) | "debit"
+    direction: Direction  # credit: money in to the account holder
     date: dt.date  # the booking date (MT940: the :61: value date, always present)
     decimal_places: int
     account: str | None = None  # this line's own account (IBAN, account number)

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ledger.domain.ledgers import Direction
 from ledger.importers.common import (
     ParsedStatement,
     SkippedLine,
@@ -202,7 +203,7 @@ def _read_row(layout: _Layout, row: list[str], location: str, decimal_places: in
         amount, negative = _amount(layout, _cell(row, layout.debit), places)[0], True
     else:
         raise StatementError("the row has no amount")
-    direction = "debit" if negative else "credit"
+    direction: Direction = "debit" if negative else "credit"
     word = _cell(row, layout.direction).casefold()
     if word in _CREDIT:
         direction = "credit"

@@ -40,6 +40,7 @@ import mt940
 from mt940 import processors as mt940_processors
 from mt940 import tags as mt940_tags
 
+from ledger.domain.ledgers import Direction
 from ledger.importers.common import (
     ParsedStatement,
     SkippedLine,
@@ -71,7 +72,7 @@ OPENING_TAGS: Final = ("60F", "60M", "60")
 CLOSING_TAGS: Final = ("62F", "62M", "62")
 FIELD_LENGTH_MAX: Final = 20_000  # characters of one :61: field
 FIELD_LINES_MAX: Final = 300  # lines kept of one field (an :86: of many lines)
-MARKS: Final = {
+MARKS: Final[dict[str, tuple[Direction, dict[str, bool]]]] = {
     "C": ("credit", {}),
     "D": ("debit", {}),
     "RC": ("debit", {"reversal": True}),
@@ -436,7 +437,7 @@ class _Tally:
     debits: list[Decimal] = field(default_factory=list)
     layouts: dict[str, int] = field(default_factory=dict)  # lines read with another layout
 
-    def add(self, direction: str, value: Decimal, layout: str) -> None:
+    def add(self, direction: Direction, value: Decimal, layout: str) -> None:
         self.total += value if direction == "credit" else -value
         (self.credits if direction == "credit" else self.debits).append(value)
         if layout != "standard":

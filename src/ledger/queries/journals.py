@@ -17,6 +17,7 @@ from ledger.documents.journals import (
     encode_document,
     posted_document,
 )
+from ledger.domain.journals import JournalStatus
 from ledger.queries.filters import SqlFilter
 from ledger.queries.pagination import decode_cursor, encode_cursor
 from ledger.queries.records import entry_reconciliations
@@ -66,7 +67,7 @@ class JournalFilter:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     ledger_id: UUID | None = None
-    status: str | None = None
+    status: JournalStatus | None = None
 
 
 def _add_filters(query: SqlFilter, where: JournalFilter, today: dt.date) -> None:

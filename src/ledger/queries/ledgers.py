@@ -26,7 +26,7 @@ import asyncpg
 import msgspec
 
 from ledger import limits
-from ledger.domain.ledgers import LEDGER_TYPES
+from ledger.domain.ledgers import LEDGER_TYPES, Direction, LedgerStatus, LedgerType
 from ledger.errors import ValidationError
 from ledger.queries.filters import SqlFilter
 from ledger.queries.pagination import decode_cursor, encode_cursor, page_limit
@@ -136,11 +136,11 @@ class LedgerRow:
     ledger_id: UUID
     code: str
     num_id: int
-    status: str  # "open" | "closed"
+    status: LedgerStatus
     currency: str | None
     min_balance: int | None
-    normal_balance: str  # "debit" | "credit"
-    type: str
+    normal_balance: Direction
+    type: LedgerType
     parent_id: UUID | None
     ancestor_ids: tuple[UUID, ...]
 
@@ -170,12 +170,12 @@ class LedgerView:
     num_id: int
     code: str
     name: str
-    type: str
-    normal_balance: str
+    type: LedgerType
+    normal_balance: Direction
     parent_id: UUID | None
     currency: str | None
     min_balance: int | None
-    status: str
+    status: LedgerStatus
     metadata: dict[str, Any]
     created_at: dt.datetime
     updated_at: dt.datetime

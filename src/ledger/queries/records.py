@@ -20,14 +20,21 @@ import msgspec
 
 from ledger import limits
 from ledger.documents.records import (
-    MatchDocument,
-    MatchedRecord,
-    MatchItemDocument,
-    RecordDocument,
+    MatchedRecordOut,
+    MatchItemOut,
+    MatchOut,
+    RecordOut,
     encode,
     render_record,
 )
-from ledger.domain.records import LEDGER_STREAM_PREFIX, MatchRule, RunRules
+from ledger.domain.ledgers import Direction
+from ledger.domain.records import (
+    LEDGER_STREAM_PREFIX,
+    MatchRule,
+    MatchStatus,
+    RecordStatus,
+    RunRules,
+)
 from ledger.queries.currencies import fetch_precisions
 from ledger.queries.filters import SqlFilter
 from ledger.queries.pagination import decode_cursor, encode_cursor
@@ -50,7 +57,7 @@ def _known(known_at: int | None) -> int:
 
 async def _matched_records(
     source: DbSource, rows: Sequence[Any], k: int
-) -> dict[int, tuple[UUID, list[MatchedRecord]]]:
+) -> dict[int, tuple[UUID, list[MatchedRecordOut]]]:
     """For each record row that is in a match at K: (match id, the match's other items)."""
     active = [r for r in rows if r["match_id"] is not None]
     if not active:
@@ -65,10 +72,10 @@ async def _matched_records(
     by_match: dict[UUID, list[Any]] = {}
     for item in items:
         by_match.setdefault(item["match_id"], []).append(item)
-    out: dict[int, tuple[UUID, list[MatchedRecord]]] = {}
+    out: dict[int, tuple[UUID, list[MatchedRecordOut]]] = {}
     for row in active:
         others = [
-            MatchedRecord(
+            MatchedRecordOut(
                 id=i["record_id"] if i["record_id"] is not None else i["entry_id"],
                 amount=i["amount"],
                 decimal_places=i["decimal_places"],
@@ -83,8 +90,8 @@ async def _matched_records(
 
 
 def _documents(
-    rows: Sequence[Any], matched: dict[int, tuple[UUID, list[MatchedRecord]]]
-) -> list[RecordDocument]:
+    rows: Sequence[Any], matched: dict[int, tuple[UUID, list[MatchedRecordOut]]]
+) -> list[RecordOut]:
     documents = []
     for r in rows:
         hit = matched.get(r["record_id"])
@@ -136,7 +143,7 @@ async def record_document(
 @dataclass(frozen=True, kw_only=True)
 class RecordFilter:
     data_stream_key: str | None = None
-    status: str | None = None  # "reconciled" | "unreconciled"
+    status: RecordStatus | None = None
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     external_id: str | None = None
@@ -179,7 +186,7 @@ _MATCH_COLUMNS: Final = (
 )
 
 
-async def _match_documents(source: DbSource, rows: Sequence[Any]) -> list[MatchDocument]:
+async def _match_documents(source: DbSource, rows: Sequence[Any]) -> list[MatchOut]:
     if not rows:
         return []
     items = await source.fetch(
@@ -189,10 +196,10 @@ async def _match_documents(source: DbSource, rows: Sequence[Any]) -> list[MatchD
         " ORDER BY i.match_id, i.item_index",
         [r["match_id"] for r in rows],
     )
-    by_match: dict[UUID, list[MatchItemDocument]] = {}
+    by_match: dict[UUID, list[MatchItemOut]] = {}
     for i in items:
         by_match.setdefault(i["match_id"], []).append(
-            MatchItemDocument(
+            MatchItemOut(
                 record_id=i["record_id"],
                 entry_id=i["entry_id"],
                 data_stream_key=i["data_stream_key"],
@@ -202,7 +209,7 @@ async def _match_documents(source: DbSource, rows: Sequence[Any]) -> list[MatchD
             )
         )
     return [
-        MatchDocument(
+        MatchOut(
             id=r["match_id"],
             items=by_match.get(r["match_id"], []),
             difference=r["difference"],
@@ -232,7 +239,7 @@ async def match_document(source: DbSource, tenant_id: UUID, match_id: UUID) -> b
 
 @dataclass(frozen=True, kw_only=True)
 class MatchFilter:
-    status: str | None = None
+    status: MatchStatus | None = None
     run_id: UUID | None = None
     record_id: int | None = None
     entry_id: UUID | None = None
@@ -327,7 +334,7 @@ class StreamItem:
     entry_id: UUID | None
     seq: int
     amount: int
-    direction: str
+    direction: Direction  # from a CHECK-constrained column
     date: dt.date
     decimal_places: int
     external_id: str | None

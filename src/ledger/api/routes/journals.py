@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -27,9 +27,7 @@ from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.api.schemas import (
     BulkJournalsOut,
     Encoded,
-    JournalOut,
     JournalPageOut,
-    JournalReadOut,
     replay_response,
 )
 from ledger.bootstrap import Services
@@ -40,15 +38,15 @@ from ledger.commands.journals import (
     PostJournal,
     ReverseJournal,
 )
+from ledger.documents.journals import JournalOut, JournalReadOut
 from ledger.domain.idempotency import request_fingerprint
-from ledger.domain.journals import PendingAction
+from ledger.domain.journals import JournalStatus, PendingAction, PostingStatus
+from ledger.domain.ledgers import Direction
 from ledger.errors import LedgerError, ValidationError
 from ledger.queries.journals import JournalFilter, journal_document, list_journals
 from ledger.queries.ledgers import LedgerRef
 from ledger.queries.pagination import page_limit
 from ledger.queries.tenants import TenantView
-
-JournalStatus = Literal["posted", "pending", "scheduled", "reversed", "voided"]
 
 Amount = Annotated[int, msgspec.Meta(gt=0, le=limits.AMOUNT_MINOR_MAX)]
 Text = Annotated[str, msgspec.Meta(max_length=limits.JOURNAL_TEXT_LENGTH_MAX)]
@@ -62,7 +60,7 @@ class EntryBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
         Annotated[str, msgspec.Meta(min_length=1, max_length=limits.JOURNAL_KEY_LENGTH_MAX)] | None
     ) = None
     ledger_num_id: Annotated[int, msgspec.Meta(ge=1, le=limits.LEDGER_NUM_ID_MAX)] | None = None
-    direction: Literal["debit", "credit"]
+    direction: Direction
     amount: Amount
     currency: Currency | None = None
     description: Text | None = None
@@ -76,7 +74,7 @@ class JournalBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     reference: Key | None = None
     external_id: Key | None = None
     currency: Currency | None = None
-    status: Literal["posted", "pending"] = "posted"
+    status: PostingStatus = "posted"
     metadata: dict[str, Any] = {}
     entries: Annotated[
         list[EntryBody],
@@ -277,9 +275,7 @@ class JournalsController(Controller):
         date_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
         date_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
         ledger_id: FromQuery[UUID | None] = None,
-        status: FromQuery[
-            Literal["posted", "pending", "scheduled", "reversed", "voided"] | None
-        ] = None,
+        status: FromQuery[JournalStatus | None] = None,
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> Encoded[JournalPageOut]:

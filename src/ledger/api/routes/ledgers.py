@@ -22,7 +22,7 @@ rules and their error codes are those of ``ledger.commands.ledgers``; the comman
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Final, Literal, cast
+from typing import Annotated, Any, Final
 from uuid import UUID
 
 import msgspec
@@ -40,12 +40,10 @@ from ledger.api.paths import not_found, uuid_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.api.schemas import Encoded
 from ledger.bootstrap import Services
+from ledger.domain.ledgers import Direction, LedgerStatus, LedgerType
 from ledger.queries import ledgers as ledger_queries
 from ledger.queries.ledgers import NUM_ID_MAX, LedgerRef, LedgerView
 from ledger.queries.tenants import TenantView
-
-LedgerTypeText = Literal["asset", "liability", "equity", "income", "expense"]
-DirectionText = Literal["debit", "credit"]
 
 Code = Annotated[
     str,
@@ -112,7 +110,7 @@ class OpenLedgerBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
     code: Code
     name: Name
-    type: LedgerTypeText
+    type: LedgerType
     parent: LedgerRefBody | None = None
     currency: (
         Annotated[
@@ -126,7 +124,7 @@ class OpenLedgerBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     ) = None
     normal_balance: (
         Annotated[
-            DirectionText,
+            Direction,
             msgspec.Meta(description="Default: debit for asset and expense, else credit."),
         ]
         | None
@@ -150,12 +148,12 @@ class LedgerOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     num_id: Annotated[int, msgspec.Meta(description="1, 2, 3 … per tenant, in opening order.")]
     code: str
     name: str
-    type: LedgerTypeText
-    normal_balance: DirectionText
+    type: LedgerType
+    normal_balance: Direction
     parent_id: UUID | None
     currency: str | None
     min_balance: int | None
-    status: Literal["open", "closed"]
+    status: LedgerStatus
     metadata: dict[str, Any]
     created_at: Annotated[dt.datetime, msgspec.Meta(description="RFC 3339, UTC.")]
     position: Annotated[
@@ -180,12 +178,12 @@ def ledger_out(view: LedgerView) -> LedgerOut:
         num_id=view.num_id,
         code=view.code,
         name=view.name,
-        type=cast(LedgerTypeText, view.type),
-        normal_balance=cast(DirectionText, view.normal_balance),
+        type=view.type,
+        normal_balance=view.normal_balance,
         parent_id=view.parent_id,
         currency=view.currency,
         min_balance=view.min_balance,
-        status=cast(Literal["open", "closed"], view.status),
+        status=view.status,
         metadata=view.metadata,
         created_at=view.created_at,
         position=view.position,
@@ -292,7 +290,7 @@ class LedgersController(Controller):
         code: FromQuery[str | None] = None,
         num_id: Annotated[int | None, QueryParameter(ge=1, le=NUM_ID_MAX)] = None,
         parent_id: FromQuery[UUID | None] = None,
-        type: FromQuery[LedgerTypeText | None] = None,
+        type: FromQuery[LedgerType | None] = None,
         limit: Annotated[
             int | None, QueryParameter(description="Page size, 1..500 (default 50).")
         ] = None,

@@ -7,7 +7,7 @@ in the precedence order documented there); runs are ``ledger.commands.reconcilia
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -24,7 +24,6 @@ from ledger.api.paths import not_found, uuid_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.api.schemas import (
     Encoded,
-    MatchOut,
     MatchPageOut,
     ReconciliationSummaryOut,
     RunOut,
@@ -32,8 +31,9 @@ from ledger.api.schemas import (
 )
 from ledger.commands.reconciliation import CreateMatch, ItemRef
 from ledger.commands.reconciliation_runs import RunRequest
-from ledger.documents.records import MatchDocument, encode
+from ledger.documents.records import MatchOut, encode
 from ledger.domain.reconciliation import DATE_WINDOW_DAYS_MAX
+from ledger.domain.records import MatchOn, MatchStatus
 from ledger.errors import ValidationError
 from ledger.queries.pagination import page_limit
 from ledger.queries.records import (
@@ -45,7 +45,6 @@ from ledger.queries.records import (
 )
 
 Tolerance = Annotated[int, msgspec.Meta(ge=0, le=limits.AMOUNT_MINOR_MAX)]
-MatchOn = Literal["external_id", "amount", "date", "description"]
 
 
 class MatchItemBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -103,7 +102,7 @@ class RunResponse(msgspec.Struct, frozen=True, kw_only=True):
     unmatched_left: int
     unmatched_right: int
     skipped: int
-    matches: list[MatchDocument]
+    matches: list[MatchOut]
     created_at: dt.datetime
     position: int | None
 
@@ -179,7 +178,7 @@ class ReconciliationController(Controller):
         self,
         services: ServicesDep,
         tenant: TenantDep,
-        status: FromQuery[Literal["active", "unmatched"] | None] = None,
+        status: FromQuery[MatchStatus | None] = None,
         run_id: FromQuery[UUID | None] = None,
         record_id: FromQuery[int | None] = None,
         entry_id: FromQuery[UUID | None] = None,

@@ -37,7 +37,6 @@ from ledger.api.schemas import (
     BulkRecordsOut,
     Encoded,
     ImportReportOut,
-    RecordOut,
     RecordPageOut,
     replay_response,
 )
@@ -53,6 +52,8 @@ from ledger.commands.records import (
     check_stream_key,
 )
 from ledger.commands.statement_import import StatementImportRequest, import_statement
+from ledger.documents.records import RecordOut
+from ledger.domain.records import RecordStatus
 from ledger.errors import LedgerError, ValidationError
 from ledger.importers import FORMAT_ALIASES, FORMAT_NAMES, FORMATS
 from ledger.queries.pagination import page_limit
@@ -79,7 +80,7 @@ class RecordBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     decimal_places: DecimalPlaces = 2
     description: Description | None = None
     metadata: dict[str, Any] = {}
-    status: Literal["reconciled", "unreconciled"] | None = None
+    status: RecordStatus | None = None
     external_id: ExternalId | None = None
     matched_records: list[dict[str, Any]] | None = None
 
@@ -339,7 +340,7 @@ class RecordsController(Controller):
         services: ServicesDep,
         tenant: TenantDep,
         data_stream_key: FromQuery[str | None] = None,
-        status: FromQuery[Literal["reconciled", "unreconciled"] | None] = None,
+        status: FromQuery[RecordStatus | None] = None,
         date_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
         date_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
         external_id: FromQuery[str | None] = None,
