@@ -2,7 +2,8 @@
 
 Each response is looked up in the OpenAPI document by route and status; the Struct the schema
 names (one of ``ledger.api.schemas`` or a document Struct of ``ledger.documents``, which are
-the schemas of the journals, records and matches they render) must decode it with unknown
+the schemas of the journals, records and matches they render, or the reconciliation
+summary's Structs in ``ledger.queries.records``) must decode it with unknown
 fields refused, and encoding the decoded value must give back the same JSON (so no field is
 missing from the Struct, none is only filled by a default, none changes type). A document
 Struct encodes the answer itself, so its re-encoding is the answer byte for byte.
@@ -22,10 +23,12 @@ from ledger.api import schemas
 from ledger.commands.tenants import NewKey
 from ledger.documents import journals as journal_documents
 from ledger.documents import records as record_documents
+from ledger.queries import records as record_queries
 
 STATEMENTS = Path(__file__).parent.parent / "fixtures" / "statements"
 COMPONENT_PREFIX = "#/components/schemas/"
-DOCUMENT_MODULES = (journal_documents, record_documents)
+# The reconciliation summary's Structs are the query's own answer.
+DOCUMENT_MODULES = (journal_documents, record_documents, record_queries)
 # OpenAPI components are named after their Structs' classes.
 STRUCTS: dict[str, type[msgspec.Struct]] = {
     name: value

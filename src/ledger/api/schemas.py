@@ -4,9 +4,10 @@ Most handlers answer bytes rendered elsewhere (the journal and record documents 
 functions of their events, so an idempotent replay is the 201's answer byte for byte; pages
 are joined from stored documents). Journals, records and matches are described by the very
 Structs that render them (``ledger.documents``: ``JournalOut``, ``JournalReadOut``,
-``RecordOut``, ``MatchOut`` and their parts), so there is one definition of each shape. The
-Structs here are the API's own answers around them (pages, bulk results, balances,
-statements, import reports, runs, the summary); they describe those bytes exactly, field for
+``RecordOut``, ``MatchOut`` and their parts), and so are a run's rules (``RunRules`` of
+``ledger.domain.records``) and the reconciliation summary (``ledger.queries.records``): one definition of
+each shape. The Structs here are the API's own answers around them (pages, bulk results,
+balances, statements, import reports, runs); they describe those bytes exactly, field for
 field, so ``/schema/openapi.json`` names a schema for every 2xx response, and they are never
 used to encode an answer. :class:`Encoded` is how a handler says which Struct its bytes are.
 
@@ -30,7 +31,7 @@ from ledger.api.errors import ErrorBody
 from ledger.documents.journals import JournalOut, JournalReadOut
 from ledger.documents.records import MatchOut, RecordOut
 from ledger.domain.ledgers import Direction
-from ledger.domain.records import MatchOn
+from ledger.domain.records import RunRules
 
 JSON: Final = "application/json"
 
@@ -200,19 +201,12 @@ class ImportReportOut(_Out, frozen=True, kw_only=True):
     data: list[ImportLineOut]
 
 
-# --- matches (ledger.documents.records), runs, summary (ledger.queries.records) -------------
+# --- runs (the matches: ledger.documents.records; the summary: ledger.queries.records) ---
 
 
 class MatchPageOut(_Out, frozen=True, kw_only=True):
     data: list[MatchOut]
     next_cursor: str | None
-
-
-class RunRulesOut(_Out, frozen=True, kw_only=True):
-    match_on: list[MatchOn]
-    date_window_days: int
-    amount_tolerance: int
-    allow_one_to_many: bool
 
 
 class RunOut(_Out, frozen=True, kw_only=True):
@@ -221,7 +215,7 @@ class RunOut(_Out, frozen=True, kw_only=True):
     id: UUID
     left: str
     right: str
-    rules: RunRulesOut
+    rules: RunRules
     dry_run: bool
     matched: int
     unmatched_left: int
@@ -235,25 +229,3 @@ class RunResultOut(RunOut, frozen=True, kw_only=True):
     """A run's answer: the run and the matches it made (or, dry, proposes)."""
 
     matches: list[MatchOut]
-
-
-class ReconciliationTotalsOut(_Out, frozen=True, kw_only=True):
-    count: int
-    amount: int
-    debits: int
-    credits: int
-
-
-class StreamSummaryOut(_Out, frozen=True, kw_only=True):
-    data_stream_key: str
-    reconciled: ReconciliationTotalsOut
-    unreconciled: ReconciliationTotalsOut
-
-
-class ReconciliationSummaryOut(_Out, frozen=True, kw_only=True):
-    data_stream_key: str | None
-    as_of: dt.date | None
-    known_at: int | None
-    reconciled: ReconciliationTotalsOut
-    unreconciled: ReconciliationTotalsOut
-    streams: list[StreamSummaryOut]

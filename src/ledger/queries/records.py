@@ -416,26 +416,38 @@ async def unreconciled_items(source: DbSource, tenant_id: UUID, stream: str) -> 
 # --- reports --------------------------------------------------------------------------------
 
 
-class Totals(msgspec.Struct, frozen=True, kw_only=True):
-    count: int = 0
-    amount: int = 0
-    debits: int = 0
-    credits: int = 0
+class ReconciliationTotalsOut(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
+):
+    """How many items, and how much (net amount, debits, credits), in one state."""
+
+    count: int
+    amount: int
+    debits: int
+    credits: int
 
 
-class StreamSummary(msgspec.Struct, frozen=True, kw_only=True):
+_NO_ITEMS: Final = ReconciliationTotalsOut(count=0, amount=0, debits=0, credits=0)
+
+
+class StreamSummaryOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     data_stream_key: str
-    reconciled: Totals
-    unreconciled: Totals
+    reconciled: ReconciliationTotalsOut
+    unreconciled: ReconciliationTotalsOut
 
 
-class Summary(msgspec.Struct, frozen=True, kw_only=True):
+class ReconciliationSummaryOut(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
+):
+    """The summary's answer (``GET /v1/reconciliation/summary``); the class names are the
+    OpenAPI component names."""
+
     data_stream_key: str | None
     as_of: dt.date | None
     known_at: int | None
-    reconciled: Totals
-    unreconciled: Totals
-    streams: list[StreamSummary]
+    reconciled: ReconciliationTotalsOut
+    unreconciled: ReconciliationTotalsOut
+    streams: list[StreamSummaryOut]
 
 
 def _ledger_summary_query(
@@ -480,11 +492,11 @@ def _records_summary_query(
     return sql, query.params
 
 
-def _stream_summaries(rows: Sequence[Any], data_stream_key: str | None) -> list[StreamSummary]:
+def _stream_summaries(rows: Sequence[Any], data_stream_key: str | None) -> list[StreamSummaryOut]:
     """One summary per stream in ``rows`` (and the asked one, even without items), by key."""
-    per_stream: dict[str, dict[bool, Totals]] = {}
+    per_stream: dict[str, dict[bool, ReconciliationTotalsOut]] = {}
     for r in rows:
-        per_stream.setdefault(r["stream"], {})[r["reconciled"]] = Totals(
+        per_stream.setdefault(r["stream"], {})[r["reconciled"]] = ReconciliationTotalsOut(
             count=r["n"],
             amount=int(r["amount"]),
             debits=int(r["debits"]),
@@ -493,17 +505,17 @@ def _stream_summaries(rows: Sequence[Any], data_stream_key: str | None) -> list[
     if data_stream_key is not None:
         per_stream.setdefault(data_stream_key, {})
     return [
-        StreamSummary(
+        StreamSummaryOut(
             data_stream_key=key,
-            reconciled=totals.get(True, Totals()),
-            unreconciled=totals.get(False, Totals()),
+            reconciled=totals.get(True, _NO_ITEMS),
+            unreconciled=totals.get(False, _NO_ITEMS),
         )
         for key, totals in sorted(per_stream.items())
     ]
 
 
-def _sum_totals(parts: Sequence[Totals]) -> Totals:
-    return Totals(
+def _sum_totals(parts: Sequence[ReconciliationTotalsOut]) -> ReconciliationTotalsOut:
+    return ReconciliationTotalsOut(
         count=sum(p.count for p in parts),
         amount=sum(p.amount for p in parts),
         debits=sum(p.debits for p in parts),
@@ -532,7 +544,7 @@ async def reconciliation_summary(
         sql, args = _records_summary_query(tenant_id, k, data_stream_key, as_of)
     streams = _stream_summaries(await source.fetch(sql, *args), data_stream_key)
     return encode(
-        Summary(
+        ReconciliationSummaryOut(
             data_stream_key=data_stream_key,
             as_of=as_of,
             known_at=known_at,

@@ -25,7 +25,6 @@ from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.api.schemas import (
     Encoded,
     MatchPageOut,
-    ReconciliationSummaryOut,
     RunOut,
     RunResultOut,
 )
@@ -38,6 +37,7 @@ from ledger.errors import ValidationError
 from ledger.queries.pagination import page_limit
 from ledger.queries.records import (
     MatchFilter,
+    ReconciliationSummaryOut,
     list_matches,
     match_document,
     reconciliation_summary,
