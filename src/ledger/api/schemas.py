@@ -1,15 +1,16 @@
 """The JSON documents the API answers, as msgspec Structs for the OpenAPI document.
 
 Most handlers answer bytes rendered elsewhere (the journal and record documents are pure
-functions of their events, so an idempotent replay is the 201's answer byte for byte; pages
-are joined from stored documents). Journals, records and matches are described by the very
-Structs that render them (``ledger.documents``: ``JournalOut``, ``JournalReadOut``,
-``RecordOut``, ``MatchOut`` and their parts), and so are a run's rules (``RunRules`` of
-``ledger.domain.records``) and the reconciliation summary (``ledger.queries.records``): one definition of
-each shape. The Structs here are the API's own answers around them (pages, bulk results,
-balances, statements, import reports, runs); they describe those bytes exactly, field for
-field, so ``/schema/openapi.json`` names a schema for every 2xx response, and they are never
-used to encode an answer. :class:`Encoded` is how a handler says which Struct its bytes are.
+functions of their events, so an idempotent replay is the 201's answer byte for byte; pages are
+joined from stored documents). Journals, records and matches are described by the very Structs
+that render them (``ledger.documents``: ``JournalOut``, ``JournalReadOut``, ``RecordOut``,
+``MatchOut`` and their parts), and so are a run's rules (``RunRules`` of
+``ledger.domain.records``) and the reconciliation summary (``ledger.queries.records``): one
+definition of each shape. The Structs here are the API's own answers around them (pages, bulk
+results, balances, statements, import reports, runs); they describe those bytes exactly, field
+for field, so ``/schema/openapi.json`` names a schema for every 2xx response, and they are
+never used to encode an answer. :class:`Encoded` is how a handler says which Struct its bytes
+are.
 
 Contract: a response of a route documented with one of these Structs decodes into it, and
 encoding the result gives back the same JSON (``tests/api/test_response_documents.py``
