@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -332,6 +333,17 @@ async def test_a_retry_replays_the_answer_and_another_body_conflicts(
     assert await journal_count(services) == 1
 
 
+async def test_concurrent_retries_post_one_journal(
+    client: httpx.AsyncClient, auth: dict[str, str], services: Services
+) -> None:
+    answers = await asyncio.gather(
+        *(client.post(PATH, json=seed_body(id_client="k-3"), headers=auth) for _ in range(8))
+    )
+    assert sorted(a.status_code for a in answers) == [200] * 7 + [201]
+    assert len({a.content for a in answers}) == 1
+    assert await journal_count(services) == 1
+
+
 async def test_a_future_value_date_is_scheduled_and_not_completed(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
@@ -437,8 +449,10 @@ async def test_the_static_path_leaves_the_ledger_routes_as_they_were(
     }
 
 
-def _entry(amount: int, kind: str, currency: str | None) -> LedgersJournalEntry:
-    return LedgersJournalEntry(amount=amount, type=kind, ledger_code="x", currency=currency)  # type: ignore[arg-type]
+def _entry(
+    amount: int, kind: Literal["debit", "credit"], currency: str | None
+) -> LedgersJournalEntry:
+    return LedgersJournalEntry(amount=amount, type=kind, ledger_code="x", currency=currency)
 
 
 _entries = st.lists(
