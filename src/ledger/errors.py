@@ -81,6 +81,12 @@ class JournalUnbalanced(DomainRuleViolated):
     code = "JOURNAL_UNBALANCED"
 
 
+class TotalMismatch(DomainRuleViolated):
+    """A stated total disagrees with the entries it totals (seed-compatible journals)."""
+
+    code = "TOTAL_MISMATCH"
+
+
 class InsufficientFunds(DomainRuleViolated):
     code = "INSUFFICIENT_FUNDS"
 

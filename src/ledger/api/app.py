@@ -25,7 +25,12 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from ledger import limits
-from ledger.api.auth import AuthenticationMiddleware, provide_services, provide_tenant
+from ledger.api.auth import (
+    AuthenticationMiddleware,
+    provide_api_key_id,
+    provide_services,
+    provide_tenant,
+)
 from ledger.api.body import BodySizeLimitMiddleware
 from ledger.api.errors import exception_handlers
 from ledger.api.openapi import V1_SECURITY, StrictStructSchemaPlugin, openapi_config
@@ -71,7 +76,10 @@ def create_app(
     v1 = Router(
         API_PREFIX,
         route_handlers=list(V1_ROUTES),
-        dependencies={"tenant": Provide(provide_tenant, sync_to_thread=False)},
+        dependencies={
+            "tenant": Provide(provide_tenant, sync_to_thread=False),
+            "api_key_id": Provide(provide_api_key_id, sync_to_thread=False),
+        },
         # Authentication first: nothing else runs for a request without a valid key.
         middleware=[AuthenticationMiddleware(), LedgerPositionMiddleware()],
         security=V1_SECURITY,

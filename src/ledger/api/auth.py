@@ -13,8 +13,10 @@ Contract (docs/api.md §1):
 - The middleware sets ``ACTING_KEY`` (``ledger.store.group_commit``) for the request, so
   every command the request submits is refused inside its batch if the key was revoked in
   the meantime: writes never depend on the cache's time to live.
-- On success the middleware stores the ``TenantView`` in the request's state; a handler
-  receives it by declaring ``tenant: TenantDep`` (:func:`provide_tenant`).
+- On success the middleware stores the ``TenantView`` and the key's id in the request's
+  state; a handler receives them by declaring ``tenant: TenantDep`` (:func:`provide_tenant`)
+  and ``api_key_id: ApiKeyIdDep`` (:func:`provide_api_key_id`: who acts, e.g. a journal's
+  ``created_by`` on the seed-compatible endpoint).
 - ``services: ServicesDep`` (:func:`provide_services`) is the process-wide ``Services`` on
   ``app.state.services``. Declare it with ``ServicesDep``, not ``NamedDependency[Services]``:
   Litestar validates dependency values with msgspec, which cannot introspect ``Services``
@@ -24,6 +26,7 @@ Contract (docs/api.md §1):
 from __future__ import annotations
 
 from typing import Any, Final, TypeAlias
+from uuid import UUID
 
 from litestar import Litestar, Request
 from litestar.connection import ASGIConnection
@@ -43,8 +46,10 @@ from ledger.store.group_commit import ACTING_KEY
 # built by us, not parsed from the request, so there is nothing to validate.
 ServicesDep: TypeAlias = NamedDependency[SkipValidation[Services]]
 TenantDep: TypeAlias = NamedDependency[SkipValidation[TenantView]]
+ApiKeyIdDep: TypeAlias = NamedDependency[SkipValidation[UUID]]
 
 TENANT_STATE_KEY: Final = "ledger_tenant"
+API_KEY_ID_STATE_KEY: Final = "ledger_api_key_id"
 # Longer than any key we issue; refusing early keeps a hostile header from being hashed.
 API_KEY_LENGTH_MAX: Final = limits.API_KEY_LENGTH_MAX
 
@@ -79,8 +84,10 @@ def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return header_key or bearer_key
 
 
-async def authenticate_request(connection: ASGIConnection[Any, Any, Any, Any]) -> TenantView:
-    """The tenant of the request's API key; also sets ``ACTING_KEY`` for the current task.
+async def authenticate_request(
+    connection: ASGIConnection[Any, Any, Any, Any],
+) -> tuple[UUID, TenantView]:
+    """The request's API key id and its tenant; also sets ``ACTING_KEY`` for the current task.
 
     Raises:
         Unauthenticated: no key, or a malformed, unknown or revoked one (401).
@@ -100,7 +107,7 @@ async def authenticate_request(connection: ASGIConnection[Any, Any, Any, Any]) -
         raise Unauthenticated("the API key is not valid")
     key_id, tenant = found
     ACTING_KEY.set(key_id)
-    return tenant
+    return key_id, tenant
 
 
 class AuthenticationMiddleware(ASGIMiddleware):
@@ -116,8 +123,10 @@ class AuthenticationMiddleware(ASGIMiddleware):
         connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
         token = ACTING_KEY.set(None)
         try:
-            tenant = await authenticate_request(connection)
-            scope.setdefault("state", {})[TENANT_STATE_KEY] = tenant
+            key_id, tenant = await authenticate_request(connection)
+            state = scope.setdefault("state", {})
+            state[TENANT_STATE_KEY] = tenant
+            state[API_KEY_ID_STATE_KEY] = key_id
             await next_app(scope, receive, send)
         finally:
             ACTING_KEY.reset(token)
@@ -127,3 +136,10 @@ def provide_tenant(request: Request[Any, Any, Any]) -> TenantView:
     tenant = request.state.get(TENANT_STATE_KEY)
     assert isinstance(tenant, TenantView), "the /v1 middleware authenticates before any handler"
     return tenant
+
+
+def provide_api_key_id(request: Request[Any, Any, Any]) -> UUID:
+    """The id of the API key that authenticated the request (the key's public part)."""
+    key_id = request.state.get(API_KEY_ID_STATE_KEY)
+    assert isinstance(key_id, UUID), "the /v1 middleware authenticates before any handler"
+    return key_id

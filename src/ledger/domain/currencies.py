@@ -8,6 +8,7 @@ as XAU or XDR) are not money this service books and are left out.
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Final
 
 from iso4217 import Currency
@@ -43,3 +44,17 @@ def is_valid_custom_code(code: str) -> bool:
 def is_valid_precision(precision: int) -> bool:
     """Whether ``precision`` is an allowed minor-unit exponent (0 .. ``PRECISION_MAX``)."""
     return not isinstance(precision, bool) and 0 <= precision <= PRECISION_MAX
+
+
+# The namespace of currency ids: uuid5(NAMESPACE_URL, "urn:ledger:currency"). Fixed forever:
+# clients may store the ids it derives.
+CURRENCY_ID_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ledger:currency")
+
+
+def currency_id(code: str) -> uuid.UUID:
+    """A stable UUID naming the currency ``code``: ``uuid5(CURRENCY_ID_NAMESPACE, code)``.
+
+    The same code always gives the same id, in every tenant and process (the seed-compatible
+    journal answer's ``currency_id``); no table stores it.
+    """
+    return uuid.uuid5(CURRENCY_ID_NAMESPACE, code)

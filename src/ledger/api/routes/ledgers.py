@@ -199,6 +199,23 @@ async def _existing(services: Services, tenant: TenantView, ledger_id: str) -> L
     return view
 
 
+async def _update(
+    services: Services, tenant: TenantView, ledger_id: str, request: Request[Any, Any, Any]
+) -> LedgerOut:
+    parsed = uuid_in_path(ledger_id, "ledger")
+    body = await decode_body(request, UpdateLedgerBody)
+    view = await services.ledgers.update_ledger(
+        tenant.tenant_id,
+        parsed,
+        name=body.name,
+        metadata=body.metadata,
+        min_balance=body.min_balance,
+    )
+    return ledger_out(view)
+
+
+JOURNALS_SEGMENT: Final = "journals"
+
 _OPEN_DESCRIPTION: Final = """\
 Opens a ledger. `num_id` counts 1, 2, 3 … per tenant. Errors, in the order they are checked:
 
@@ -331,16 +348,20 @@ class LedgersController(Controller):
         services: ServicesDep,
         tenant: TenantDep,
     ) -> LedgerOut:
-        parsed = uuid_in_path(ledger_id, "ledger")
-        body = await decode_body(request, UpdateLedgerBody)
-        view = await services.ledgers.update_ledger(
-            tenant.tenant_id,
-            parsed,
-            name=body.name,
-            metadata=body.metadata,
-            min_balance=body.min_balance,
-        )
-        return ledger_out(view)
+        return await _update(services, tenant, ledger_id, request)
+
+    # ``POST /v1/ledgers/journals`` (ledger.api.compat.ledgers_journals) is a static path,
+    # which the router matches before ``/{ledger_id}`` whatever the method: these two keep
+    # GET and PATCH of the id ``journals`` answering as for any other (a 404: not a UUID).
+    @get(f"/{JOURNALS_SEGMENT}", include_in_schema=False)
+    async def get_ledger_journals(self, services: ServicesDep, tenant: TenantDep) -> LedgerOut:
+        return ledger_out(await _existing(services, tenant, JOURNALS_SEGMENT))
+
+    @patch(f"/{JOURNALS_SEGMENT}", include_in_schema=False)
+    async def update_ledger_journals(
+        self, request: Request[Any, Any, Any], services: ServicesDep, tenant: TenantDep
+    ) -> LedgerOut:
+        return await _update(services, tenant, JOURNALS_SEGMENT, request)
 
     @post(
         "/{ledger_id:str}/close",
