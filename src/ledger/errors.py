@@ -113,6 +113,24 @@ class MatchUnbalanced(DomainRuleViolated):
     code = "MATCH_UNBALANCED"
 
 
+class LedgerAmbiguous(DomainRuleViolated):
+    """A ledger named by its name (not unique) where several ledgers have that name."""
+
+    code = "LEDGER_AMBIGUOUS"
+
+
+class LedgerTypeMismatch(DomainRuleViolated):
+    """A ledger whose type is not the one the request states or needs."""
+
+    code = "LEDGER_TYPE_MISMATCH"
+
+
+class TotalAmountMismatch(DomainRuleViolated):
+    """A request's stated total differs from the total of its entries."""
+
+    code = "TOTAL_AMOUNT_MISMATCH"
+
+
 class PayloadTooLarge(LedgerError):
     status_code = 413
     code = "PAYLOAD_TOO_LARGE"

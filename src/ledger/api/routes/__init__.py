@@ -11,6 +11,7 @@ from typing import Final
 
 from litestar.types import ControllerRouterHandler
 
+from ledger.api.compat.transactions import TRANSACTION_ROUTES
 from ledger.api.currencies import CURRENCY_ROUTES
 from ledger.api.ledgers import LedgersController
 from ledger.api.routes.balances import BALANCE_ROUTES
@@ -31,4 +32,5 @@ V1_ROUTES: Final[list[ControllerRouterHandler]] = [
     *REPORT_ROUTES,
     *RECORD_ROUTES,
     *RECONCILIATION_ROUTES,
+    *TRANSACTION_ROUTES,
 ]
