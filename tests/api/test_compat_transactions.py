@@ -474,3 +474,36 @@ def test_any_amount_text_round_trips_exactly(minor: int, precision: int, zeros: 
     plain = format(rendered, "f")
     padded = plain + ("." if "." not in plain and zeros else "") + "0" * zeros
     assert amount_of(Decimal(padded), precision, "$.amount") == minor
+
+
+async def test_a_native_journal_can_be_the_existing_transaction(
+    client: httpx.AsyncClient, books: Books
+) -> None:
+    native = await client.post(
+        "/v1/journals",
+        json={
+            "date": "2026-06-04",
+            "reference": "R-9",
+            "entries": [
+                {"ledger_code": "6000", "direction": "debit", "amount": 1250},
+                {"ledger_code": "1000", "direction": "credit", "amount": 1250},
+            ],
+        },
+        headers=books.headers,
+    )
+    assert native.status_code == 201, native.text
+    response = await post(client, books, two_sided(books, refNo="R-9"))
+    assert response.status_code == 200, response.text
+    answer = exact(response)["data"]
+    assert answer["action"] == "ALREADY_EXISTS"
+    transaction = answer["transaction"]
+    assert transaction["_id"] == native.json()["id"]
+    assert transaction["transactionDate"] == "2026-06-04T00:00:00Z"
+    assert transaction["totalAmount"] == Decimal("12.5")
+    assert (transaction["paymentMethod"], transaction["counterParty"]) == (None, None)
+    assert transaction["account"] is None
+    assert [(e["isMain"], e["note"]) for e in transaction["entries"]] == [
+        (False, None),
+        (False, None),
+    ]
+    assert await journal_count(client, books) == 1
