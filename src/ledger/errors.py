@@ -82,7 +82,8 @@ class JournalUnbalanced(DomainRuleViolated):
 
 
 class TotalMismatch(DomainRuleViolated):
-    """A stated total disagrees with the entries it totals (seed-compatible journals)."""
+    """A request's stated total differs from the total of its entries (seed-compatible
+    endpoints: ``total_amount``, ``totalAmount``)."""
 
     code = "TOTAL_MISMATCH"
 
@@ -117,6 +118,18 @@ class InvalidState(DomainRuleViolated):
 
 class MatchUnbalanced(DomainRuleViolated):
     code = "MATCH_UNBALANCED"
+
+
+class LedgerAmbiguous(DomainRuleViolated):
+    """A ledger named by its name (not unique) where several ledgers have that name."""
+
+    code = "LEDGER_AMBIGUOUS"
+
+
+class LedgerTypeMismatch(DomainRuleViolated):
+    """A ledger whose type is not the one the request states or needs."""
+
+    code = "LEDGER_TYPE_MISMATCH"
 
 
 class PayloadTooLarge(LedgerError):

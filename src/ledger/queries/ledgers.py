@@ -12,6 +12,8 @@ not exist.
   ``FOR SHARE`` row locks, so a concurrent close in another process cannot slip between the
   read and the commit).
 - :func:`get_ledger` / :func:`list_ledgers` serve the HTTP reads as :class:`LedgerView`\\ s.
+- :func:`ledgers_by_ids` and :func:`ledgers_by_code_or_name` read several ledgers at once
+  (the seed-compatible endpoints name ledgers by code or name and render their names).
 """
 
 from __future__ import annotations
@@ -225,6 +227,13 @@ _RESOLVE: Final = (
 # Locks in ledger_id order, like every other multi-row lock on ``ledgers``: no deadlocks.
 _RESOLVE_LOCKED: Final = _RESOLVE + " ORDER BY ledger_id FOR SHARE"
 _GET: Final = f"SELECT {VIEW_COLUMNS} FROM ledgers WHERE tenant_id = $1 AND ledger_id = $2"
+_BY_IDS: Final = (
+    f"SELECT {VIEW_COLUMNS} FROM ledgers WHERE tenant_id = $1 AND ledger_id = ANY($2::uuid[])"
+)
+_BY_CODE_OR_NAME: Final = (
+    f"SELECT {VIEW_COLUMNS} FROM ledgers WHERE tenant_id = $1"
+    " AND (code = ANY($2::text[]) OR name = ANY($2::text[])) ORDER BY num_id"
+)
 
 _metadata_decoder = msgspec.json.Decoder(dict[str, Any])
 
@@ -307,6 +316,27 @@ async def get_ledger(conn: Executor, tenant_id: UUID, ledger_id: UUID) -> Ledger
     """The tenant's ledger ``ledger_id``, or None (unknown, or another tenant's)."""
     record = await conn.fetchrow(_GET, tenant_id, ledger_id)
     return view_of(record) if record is not None else None
+
+
+async def ledgers_by_ids(
+    conn: Executor, tenant_id: UUID, ledger_ids: Collection[UUID]
+) -> dict[UUID, LedgerView]:
+    """The tenant's ledgers among ``ledger_ids``, by id (unknown ids are absent)."""
+    if not ledger_ids:
+        return {}
+    records = await conn.fetch(_BY_IDS, tenant_id, sorted(set(ledger_ids), key=str))
+    return {view.ledger_id: view for view in map(view_of, records)}
+
+
+async def ledgers_by_code_or_name(
+    conn: Executor, tenant_id: UUID, names: Collection[str]
+) -> list[LedgerView]:
+    """The tenant's ledgers whose code or name (exactly, case included) is one of ``names``,
+    in ``num_id`` order. Names are not unique: a name may match several ledgers."""
+    if not names:
+        return []
+    records = await conn.fetch(_BY_CODE_OR_NAME, tenant_id, sorted(set(names)))
+    return [view_of(r) for r in records]
 
 
 async def list_ledgers(
