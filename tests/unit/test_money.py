@@ -12,6 +12,8 @@ from ledger.domain.money import (
     convert_exact,
     convert_minor,
     inverse_rate,
+    major_units,
+    minor_units,
     round_minor,
 )
 
@@ -74,3 +76,30 @@ def test_base_debits_equal_base_credits_for_any_rate(
         moved = [a - b for a, b in zip(fixed, rounded, strict=True) if a != b]
         assert len(moved) <= 1
         assert all(abs(m) <= len(rounded) for m in moved)
+
+
+def test_minor_units_reads_the_digits_exactly() -> None:
+    assert minor_units(Decimal("12.34"), 2) == 1234
+    assert minor_units(Decimal("12.340000"), 2) == 1234  # trailing zeros are no decimals
+    assert minor_units(Decimal("1E+2"), 2) == 10000
+    assert minor_units(Decimal("-0.5"), 1) == -5
+    assert minor_units(Decimal("0"), 2) == 0
+    assert minor_units(Decimal("12.345"), 2) is None
+    assert minor_units(Decimal("0.5"), 0) is None
+    # 31 significant digits: a 28-digit context would round this to 0.1 and accept it.
+    assert minor_units(Decimal("0.1000000000000000000000000000001"), 2) is None
+
+
+def test_major_units_has_no_trailing_zeros() -> None:
+    assert str(major_units(1230, 2)) == "12.3"
+    assert str(major_units(1200, 2)) == "12"
+    assert str(major_units(5, 3)) == "0.005"
+    assert str(major_units(9223372036854775807, 2)) == "92233720368547758.07"
+
+
+@given(
+    minor=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    precision=st.integers(min_value=0, max_value=18),
+)
+def test_major_and_minor_units_round_trip(minor: int, precision: int) -> None:
+    assert minor_units(major_units(minor, precision), precision) == minor

@@ -65,3 +65,33 @@ def assign_residue(
         side[index] += total - sum(side)
     assert sum(debits) == sum(credits) == total
     return debits, credits
+
+
+def minor_units(major: Decimal, precision: int) -> int | None:
+    """``major`` (an amount in major units, e.g. ``12.34``) as a whole number of minor units
+    of a currency with ``precision`` decimals (``1234``), or None when it has more decimal
+    places than that (trailing zeros do not count: ``12.340`` is 1234 at precision 2).
+
+    Exact for any input: it reads the decimal digits and never rounds in a context.
+    ``major`` must be finite and at most :data:`limits.AMOUNT_MINOR_MAX` minor units in
+    magnitude (checked by the caller with a comparison first, so no huge power is built).
+    """
+    sign, digits, exponent = major.as_tuple()
+    assert isinstance(exponent, int), "finite"
+    shift = exponent + precision
+    if shift < 0:
+        kept, dropped = digits[: max(len(digits) + shift, 0)], digits[len(digits) + shift :]
+        if any(dropped):
+            return None
+        digits, shift = kept, 0
+    magnitude: int = int("".join(map(str, digits)) or "0") * 10**shift
+    return -magnitude if sign else magnitude
+
+
+def major_units(minor: int, precision: int) -> Decimal:
+    """``minor`` minor units in major units, exactly, without trailing zeros or an exponent
+    (``1230`` at precision 2 is ``12.3``; ``1200`` is ``12``): how a number is written back."""
+    major = Decimal(minor).scaleb(-precision, _EXACT)
+    if major == major.to_integral_value():
+        return Decimal(int(major))
+    return major.normalize(_EXACT)

@@ -14,6 +14,7 @@ from typing import Final
 
 from litestar.types import ControllerRouterHandler
 
+from ledger.api.compat.manual_journals import ManualJournalsController
 from ledger.api.routes.balances import BalancesController
 from ledger.api.routes.currencies import CurrenciesController
 from ledger.api.routes.journals import JournalsController
@@ -34,4 +35,5 @@ V1_ROUTES: Final[list[ControllerRouterHandler]] = [
     ReportsController,
     RecordsController,
     ReconciliationController,
+    ManualJournalsController,
 ]
