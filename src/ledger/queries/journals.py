@@ -68,6 +68,10 @@ class JournalFilter:
     date_to: dt.date | None = None
     ledger_id: UUID | None = None
     status: JournalStatus | None = None
+    # Only journals that stand as posted: stored status ``posted`` (``scheduled`` included)
+    # and not the mirror of another (``reversal_of`` unset). Reversed, voided and pending
+    # journals and reversals are left out (the manual-journal view, api.compat).
+    standing_only: bool = False
 
 
 def _add_filters(query: SqlFilter, where: JournalFilter, today: dt.date) -> None:
@@ -88,6 +92,8 @@ def _add_filters(query: SqlFilter, where: JournalFilter, today: dt.date) -> None
         query.where("j.status = 'posted' AND j.effective_date <= {}", today)
     else:
         query.equals("j.status", where.status)
+    if where.standing_only:
+        query.where("j.status = 'posted' AND j.reversal_of IS NULL")
 
 
 async def list_journals(

@@ -15,6 +15,7 @@ from typing import Final
 from litestar.types import ControllerRouterHandler
 
 from ledger.api.compat.ledgers_journals import post_ledgers_journal
+from ledger.api.compat.manual_journals import ManualJournalsController
 from ledger.api.compat.transactions import TRANSACTION_ROUTES
 from ledger.api.routes.balances import BalancesController
 from ledger.api.routes.currencies import CurrenciesController
@@ -39,4 +40,5 @@ V1_ROUTES: Final[list[ControllerRouterHandler]] = [
     # Seed-compatible endpoints: translations onto the native commands (ledger.api.compat).
     post_ledgers_journal,
     *TRANSACTION_ROUTES,
+    ManualJournalsController,
 ]
