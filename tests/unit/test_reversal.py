@@ -57,6 +57,9 @@ def posted_journal(tenant_id: uuid.UUID) -> Journal.JournalPosted:
         metadata={},
         request_sha256="00" * 32,
         duplicate_sha256="00" * 32,
+        amends=None,
+        reporting_currency=None,
+        reporting_rates={},
     )
     event = journal.collect_events()[0]
     assert isinstance(event, Journal.JournalPosted)

@@ -499,6 +499,9 @@ def _posted_events(
         metadata=command.metadata,
         request_sha256=command.request_sha256.hex(),
         duplicate_sha256=duplicate_sha256,
+        amends=None,
+        reporting_currency=None,
+        reporting_rates={},
     )
     events: list[Any] = list(journal.collect_events())
     if command.reversal_of is not None and original is not None:
