@@ -37,12 +37,12 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from ledger.bootstrap import Services, all_projections
-from ledger.commands.journals import reverse_journal
+from ledger.commands.journals import AmendJournal, reverse_journal
 from ledger.projections.replay import table_rows
 from ledger.projections.runner import StoredRowProjection
 from ledger.store.group_commit import InlineProjection, PositionedEvent
 from ledger.store.mapper import MsgspecMapper
-from tests.projections.helpers import BASE_DATE, Books, open_books, post
+from tests.projections.helpers import BASE_DATE, Books, open_books, post, posting
 
 GOLDEN = Path(__file__).resolve().parents[2] / "projections" / "golden"
 UPDATE = os.environ.get("LEDGER_GOLDEN_UPDATE") == "1"
@@ -51,8 +51,8 @@ CASES: dict[str, tuple[str, ...]] = {
     "tenants": ("journals", "keys"),
     "currencies": ("fx",),
     "ledgers": ("journals",),
-    "books": ("journals", "fx"),
-    "trial_balance": ("journals", "fx"),
+    "books": ("journals", "fx", "amend"),
+    "trial_balance": ("journals", "fx", "amend"),
 }
 _mapper = MsgspecMapper()
 
@@ -125,7 +125,42 @@ async def _fx(services: Services) -> None:
         )
 
 
-SCENARIOS = {"journals": _journals, "keys": _keys, "fx": _fx}
+async def _amend(services: Services) -> None:
+    """``JournalPosted`` at ``class_version`` 2: a journal amended twice (lineage both ways,
+    the amended versions reversed), one amended in the future, one left alone."""
+    books = await open_books(services, ledgers=3)
+    first, _ = await post(services, books, 0, 1, 1_000)
+    second = await services.journals.amend(
+        AmendJournal(
+            tenant_id=books.tenant_id,
+            journal_id=first,
+            replacement=posting(books, 0, 2, 1_200, amends=first),
+        )
+    )
+    second_id = UUID(msgspec.json.decode(second.document)["id"])
+    await services.journals.amend(
+        AmendJournal(
+            tenant_id=books.tenant_id,
+            journal_id=second_id,
+            replacement=posting(
+                books, 0, 2, 900, day=BASE_DATE + dt.timedelta(days=2), amends=second_id
+            ),
+        )
+    )
+    later, _ = await post(services, books, 1, 2, 40, day=BASE_DATE + dt.timedelta(days=40))
+    await services.journals.amend(
+        AmendJournal(
+            tenant_id=books.tenant_id,
+            journal_id=later,
+            replacement=posting(
+                books, 1, 2, 45, day=BASE_DATE + dt.timedelta(days=41), amends=later
+            ),
+        )
+    )
+    await post(services, books, 2, 0, 7)
+
+
+SCENARIOS = {"journals": _journals, "keys": _keys, "fx": _fx, "amend": _amend}
 
 
 # --- reading, normalising, comparing -------------------------------------------------------

@@ -21,6 +21,7 @@ from ledger import limits
 from ledger.domain.posting import (
     Original,
     Pricing,
+    check_amendable,
     check_entry_ledger,
     check_min_balance,
     check_reversible,
@@ -255,6 +256,26 @@ def test_only_a_posted_journal_of_the_tenant_can_be_reversed() -> None:
         with pytest.raises(error) as caught:
             check_reversible(journal_id, original, tenant)
         assert caught.value.details == {"journal_id": str(journal_id)}
+
+
+def test_only_a_posted_journal_of_the_tenant_can_be_amended() -> None:
+    tenant, other, journal_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    posted = Original("posted", 1, tenant)
+    assert check_amendable(journal_id, posted, tenant) is posted
+    for missing in (None, Original("posted", 1, other)):
+        with pytest.raises(NotFound) as not_found:
+            check_amendable(journal_id, missing, tenant)
+        assert not_found.value.details == {"journal_id": str(journal_id)}
+    cases: list[tuple[Original, type[LedgerError]]] = [
+        # Amended before: amending reverses, so an amended journal reads reversed.
+        (Original("reversed", 2, tenant), AlreadyReversed),
+        (Original("voided", 2, tenant), AlreadyReversed),
+        (Original("pending", 1, tenant), InvalidState),
+    ]
+    for original, error in cases:
+        with pytest.raises(error) as caught:
+            check_amendable(journal_id, original, tenant)
+        assert caught.value.details == {"journal_id": str(journal_id), "status": original.status}
 
 
 def test_only_a_pending_journal_of_the_tenant_can_be_committed_or_voided() -> None:

@@ -55,6 +55,7 @@ from ledger.domain.ledgers import Direction
 from ledger.domain.posting import (
     Original,
     Pricing,
+    check_amendable,
     check_entry_ledger,
     check_min_balance,
     check_reversible,
@@ -130,6 +131,7 @@ class PostJournal:
     journal_id: UUID = field(default_factory=uuid.uuid4)
     reversal_of: UUID | None = None
     exchange_rates: dict[str, Decimal] | None = None  # fixed rates (reversals)
+    amends: UUID | None = None  # the journal this one amends (AmendJournal)
 
     @property
     def effective_date(self) -> dt.date:
@@ -499,7 +501,7 @@ def _posted_events(
         metadata=command.metadata,
         request_sha256=command.request_sha256.hex(),
         duplicate_sha256=duplicate_sha256,
-        amends=None,
+        amends=command.amends,
         reporting_currency=None,
         reporting_rates={},
     )
@@ -627,6 +629,26 @@ def mirror_of(command: ReverseJournal, posted: Journal.JournalPosted) -> PostJou
 _mapper = MsgspecMapper()
 
 
+async def _load_posted(
+    conn: DbConnection, journal_ids: set[UUID]
+) -> dict[UUID, Journal.JournalPosted]:
+    """The ``JournalPosted`` events (version 1 of each aggregate) of ``journal_ids`` that
+    are journals; immutable, so read without a lock."""
+    rows = await conn.fetch(
+        "SELECT originator_id, topic, state FROM ledger_events"
+        " WHERE originator_id = ANY($1::uuid[]) AND originator_version = 1",
+        list(journal_ids),
+    )
+    posted: dict[UUID, Journal.JournalPosted] = {}
+    for r in rows:
+        event = _mapper.to_domain_event(
+            StoredEvent(r["originator_id"], 1, r["topic"], bytes(r["state"]))
+        )
+        if isinstance(event, Journal.JournalPosted):
+            posted[r["originator_id"]] = event
+    return posted
+
+
 class ReverseJournalHandler(CommandHandler[ReverseJournal, PostResult]):
     """Reverses posted journals inside the batch, ordered with every posting of it.
 
@@ -648,18 +670,7 @@ class ReverseJournalHandler(CommandHandler[ReverseJournal, PostResult]):
         self._post = post
 
     async def load(self, batch: Batch, commands: Sequence[ReverseJournal]) -> None:
-        rows = await batch.conn.fetch(
-            "SELECT originator_id, topic, state FROM ledger_events"
-            " WHERE originator_id = ANY($1::uuid[]) AND originator_version = 1",
-            list({c.journal_id for c in commands}),
-        )
-        posted: dict[UUID, Journal.JournalPosted] = {}
-        for r in rows:
-            event = _mapper.to_domain_event(
-                StoredEvent(r["originator_id"], 1, r["topic"], bytes(r["state"]))
-            )
-            if isinstance(event, Journal.JournalPosted):
-                posted[r["originator_id"]] = event
+        posted = await _load_posted(batch.conn, {c.journal_id for c in commands})
         mirrors = batch.state(_MIRRORS)
         for c in commands:
             original = posted.get(c.journal_id)
@@ -676,6 +687,104 @@ class ReverseJournalHandler(CommandHandler[ReverseJournal, PostResult]):
         if mirror is None:
             raise NotFound("no such journal", {"journal_id": str(command.journal_id)})
         return self._post.decide(batch, mirror)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AmendJournal:
+    """Amend a posted journal: reverse its current version and post ``replacement`` (whose
+    ``amends`` names it), in one decision.
+
+    ``replacement`` is the new journal as ``POST /v1/journals`` would post it; its
+    ``request_sha256`` covers the amended journal's id too, so its key replays only the
+    same amendment of the same journal.
+    """
+
+    tenant_id: UUID
+    journal_id: UUID
+    replacement: PostJournal
+    reversal_id: UUID = field(default_factory=uuid.uuid4)
+
+    def __post_init__(self) -> None:
+        assert self.replacement.amends == self.journal_id, "the replacement names the journal"
+        assert self.replacement.tenant_id == self.tenant_id
+
+
+_AMENDS: Final[BatchKey[dict[UUID, PostJournal]]] = BatchKey(
+    "ledger.commands.journals.amend-mirrors", dict
+)
+
+
+class AmendJournalHandler(CommandHandler[AmendJournal, PostResult]):
+    """Amends journals inside the batch, ordered with every posting of it.
+
+    ``load`` builds each amended journal's reversal from its ``JournalPosted`` (as
+    :class:`ReverseJournalHandler` does) and loads it and the replacement through the
+    posting handler, which locks the amended journal (FOR UPDATE). ``decide``, in order:
+
+    1. idempotency of the replacement's key: a retry of the same amendment is a replay
+       (200, nothing appended), another request with the key 409 ``IDEMPOTENCY_CONFLICT``;
+    2. :func:`ledger.domain.posting.check_amendable`: 404, 409 ``ALREADY_REVERSED``
+       (reversed, voided or amended before), 422 ``INVALID_STATE`` (pending);
+    3. the reversal, then the replacement, each decided as a posting (module docstring
+       order). If either fails, the batch state is restored and nothing is appended.
+
+    Accepted, the decision's events are the reversal's ``JournalPosted``, the amended
+    journal's ``JournalReversed`` and the replacement's ``JournalPosted``: one append. Of N
+    amendments of one journal, one is accepted and the others are ``ALREADY_REVERSED``.
+    """
+
+    def __init__(self, post: PostJournalHandler) -> None:
+        self._post = post
+
+    async def load(self, batch: Batch, commands: Sequence[AmendJournal]) -> None:
+        posted = await _load_posted(batch.conn, {c.journal_id for c in commands})
+        mirrors = batch.state(_AMENDS)
+        for c in commands:
+            original = posted.get(c.journal_id)
+            if original is not None and original.tenant_id == c.tenant_id:
+                reverse = ReverseJournal(
+                    tenant_id=c.tenant_id, journal_id=c.journal_id, reversal_id=c.reversal_id
+                )
+                mirrors[c.reversal_id] = mirror_of(reverse, original)
+        await self._post.load(
+            batch,
+            [
+                posting
+                for c in commands
+                for posting in (mirrors.get(c.reversal_id), c.replacement)
+                if posting is not None
+            ],
+        )
+
+    def decide(self, batch: Batch, command: AmendJournal) -> Decision[PostResult]:
+        known = batch.state(_KNOWN)
+        replacement = command.replacement
+        if replacement.external_id is not None:
+            replayed = replay_of(
+                known.keys.get((command.tenant_id, replacement.external_id)),
+                replacement.request_sha256,
+                replacement.external_id,
+            )
+            if replayed is not None:
+                return Decision(
+                    events=[], result=JournalReplay(replayed), tenant_id=command.tenant_id
+                )
+        check_amendable(
+            command.journal_id, known.originals.get(command.journal_id), command.tenant_id
+        )
+        mirror = batch.state(_AMENDS)[command.reversal_id]
+        snapshot = batch.snapshot(_KNOWN)
+        try:
+            reversal = self._post.decide(batch, mirror)
+            amended = self._post.decide(batch, replacement)
+        except LedgerError:
+            batch.restore(snapshot)
+            raise
+        return Decision(
+            events=[*reversal.events, *amended.events],
+            result=amended.result,
+            tenant_id=command.tenant_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -698,23 +807,34 @@ class JournalCommands:
         self._atomic = PostJournalsAtomicHandler(self._post)
         self._status = ChangeJournalStatusHandler()
         self._reverse = ReverseJournalHandler(self._post)
+        self._amend = AmendJournalHandler(self._post)
 
     async def post(self, command: PostJournal) -> PostedJournal:
         """Post one journal. Raises the errors of :class:`PostJournalHandler`."""
         committed = await self._committer.submit(self._post, command)
-        result = committed.result
+        return await self._answer(command.tenant_id, committed.result, committed.position)
+
+    async def _answer(
+        self, tenant_id: UUID, result: PostResult, position: int | None
+    ) -> PostedJournal:
+        """The answer to a posting: its 201 document at ``position`` (its last event's), or
+        for a replay the original's 201 bytes."""
         if isinstance(result, JournalReplay):
-            document, position = await journal_answer(
-                self._pool, command.tenant_id, result.journal_id
-            )
-            return PostedJournal(document=document, position=position, replayed=True)
-        assert committed.position is not None
-        position = committed.position
+            document, replayed_at = await journal_answer(self._pool, tenant_id, result.journal_id)
+            return PostedJournal(document=document, position=replayed_at, replayed=True)
+        assert position is not None
         return PostedJournal(
             document=encode_document(render_posted(result.event, position)),
             position=position,
             replayed=False,
         )
+
+    async def amend(self, command: AmendJournal) -> PostedJournal:
+        """Amend a posted journal (reverse it, post the replacement, atomically); an
+        idempotent retry answers the replacement's 201 bytes. Raises the errors of
+        :class:`AmendJournalHandler`."""
+        committed = await self._committer.submit(self._amend, command)
+        return await self._answer(command.tenant_id, committed.result, committed.position)
 
     async def post_atomic(
         self, commands: Sequence[PostJournal]

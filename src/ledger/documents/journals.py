@@ -3,8 +3,8 @@
 ``render_posted`` is a pure function of ``JournalPosted`` and its position, so it is not
 stored: the 201 answer, an idempotent retry's answer (byte for byte the 201: same event, same
 position, same function) and a GET all render it from the event in the log
-(:func:`posted_document`). A GET adds the journal's current status, ``reversed_by`` and the
-reconciliation of its entries (:func:`current_document`).
+(:func:`posted_document`). A GET adds the journal's current status, ``reversed_by``,
+``amended_by`` and the reconciliation of its entries (:func:`current_document`).
 
 A change to this rendering changes what retries of old journals answer: only ever add fields
 (clients ignore unknown fields), never change the value of an existing one.
@@ -81,6 +81,10 @@ class JournalOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     entries: list[EntryOut]
     reversal_of: UUID | None
     reversed_by: UUID | None
+    # Amendment lineage (POST /v1/journals/{id}/amend): the journal this one amends, and
+    # the journal that amended this one (then this one reads ``reversed``).
+    amends: UUID | None
+    amended_by: UUID | None
     warnings: list[JournalWarningOut]
     metadata: dict[str, Any]
     created_at: dt.datetime
@@ -143,6 +147,8 @@ def render_posted(event: Journal.JournalPosted, position: int) -> JournalOut:
         ],
         reversal_of=event.reversal_of,
         reversed_by=None,
+        amends=event.amends,
+        amended_by=None,
         warnings=[
             JournalWarningOut(code=w.code, message=w.message, journal_id=w.journal_id)
             for w in event.warnings
@@ -165,7 +171,8 @@ class ReconciledEntryOut(EntryOut, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class JournalReadOut(JournalOut, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A journal as it is now (GET, lists, commit, void): status and ``reversed_by`` current,
+    """A journal as it is now (GET, lists, commit, void): status, ``reversed_by`` and
+    ``amended_by`` current,
     and the reconciliation of its entries: ``reconciled`` when any of its entries is in an
     active match, ``reconciled_at`` the latest of its entries' match times."""
 
@@ -188,11 +195,12 @@ def current_document(
     reversed_by: UUID | None,
     today: dt.date,
     *,
+    amended_by: UUID | None,
     reconciled: Mapping[UUID, dt.datetime] | None = None,
 ) -> bytes:
-    """``document`` (the 201 answer) with the journal's status and reversal as they are now,
-    and the reconciliation of its entries (``reconciled``: entry id -> when its active match
-    was made; reads only: the 201 bytes never carry it)."""
+    """``document`` (the 201 answer) with the journal's status, reversal and amendment as
+    they are now, and the reconciliation of its entries (``reconciled``: entry id -> when
+    its active match was made; reads only: the 201 bytes never carry it)."""
     marks = reconciled or {}
     entries = [
         ReconciledEntryOut(
@@ -207,6 +215,7 @@ def current_document(
     fields.update(
         status=status_as_of(status, document.effective_date, today),
         reversed_by=reversed_by,
+        amended_by=amended_by,
         entries=entries,
         reconciled=bool(times),
         reconciled_at=max(times) if times else None,

@@ -338,6 +338,37 @@ def check_reversible(journal_id: UUID, original: Original | None, tenant_id: UUI
     return original
 
 
+def check_amendable(journal_id: UUID, original: Original | None, tenant_id: UUID) -> Original:
+    """An amendment's first state rule: the journal it names exists in the tenant and is
+    posted (``scheduled`` reads are posted journals). Its current version is then reversed
+    (:func:`check_reversible` passes for it) and the new version posted, in one decision.
+
+    Only a posted journal has a current version in the books to replace: a reversed,
+    voided or already amended one (amending reverses it) has none, and a pending one is
+    settled by commit or void, not amended.
+
+    Returns the original.
+
+    Raises:
+        NotFound: no such journal in the tenant.
+        AlreadyReversed: it is reversed (so also when amended before) or voided (409).
+        InvalidState: it is pending (422).
+    """
+    if original is None or original.tenant_id != tenant_id:
+        raise NotFound("no such journal", {"journal_id": str(journal_id)})
+    if original.status in ("reversed", "voided"):
+        raise AlreadyReversed(
+            f"the journal is {original.status}: it has no current version to amend",
+            {"journal_id": str(journal_id), "status": original.status},
+        )
+    if original.status != "posted":
+        raise InvalidState(
+            "a pending journal cannot be amended: commit or void it",
+            {"journal_id": str(journal_id), "status": original.status},
+        )
+    return original
+
+
 def check_settleable(
     journal_id: UUID, original: Original | None, tenant_id: UUID, action: PendingAction
 ) -> StoredJournalStatus:
