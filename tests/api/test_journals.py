@@ -61,6 +61,8 @@ async def test_post_answers_201_with_the_journal(
         "base_currency",
         "totals",
         "exchange_rates",
+        "reporting_currency",
+        "reporting_rates",
         "entries",
         "reversal_of",
         "reversed_by",
@@ -83,6 +85,7 @@ async def test_post_answers_201_with_the_journal(
         "amount",
         "currency",
         "amount_base",
+        "amount_reporting",
         "description",
         "metadata",
     }
@@ -289,6 +292,78 @@ async def test_two_amendments_of_one_journal_at_once_one_wins(
     winner = next(a for a in answers if a.status_code == 201).json()
     original = (await client.get(f"/v1/journals/{posted['id']}", headers=auth)).json()
     assert original["amended_by"] == winner["id"]
+
+
+async def test_a_reporting_currency_is_converted_stored_and_mirrored(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    plain = (await client.post("/v1/journals", json=body(), headers=auth)).json()
+    assert (plain["reporting_currency"], plain["reporting_rates"]) == (None, {})
+    assert [e["amount_reporting"] for e in plain["entries"]] == [None, None]
+    assert (plain["totals"][0]["debits_reporting"], plain["totals"][0]["credits_reporting"]) == (
+        None,
+        None,
+    )
+    rate = {"base": "USD", "quote": "EUR", "rate": "0.9215", "date": "2026-06-01"}
+    assert (await client.post("/v1/fx-rates", json=rate, headers=auth)).status_code == 201
+    posted = await client.post(
+        "/v1/journals", json=body(1001, reporting_currency="EUR"), headers=auth
+    )
+    assert posted.status_code == 201, posted.text
+    journal = posted.json()
+    assert (journal["reporting_currency"], journal["reporting_rates"]) == ("EUR", {"USD": "0.9215"})
+    # 1001 x 0.9215 = 922.4215 -> 922 on both sides.
+    assert [e["amount_reporting"] for e in journal["entries"]] == [922, 922]
+    assert journal["totals"] == [
+        {
+            "currency": "USD",
+            "debits": 1001,
+            "credits": 1001,
+            "debits_base": 1001,
+            "credits_base": 1001,
+            "debits_reporting": 922,
+            "credits_reporting": 922,
+        }
+    ]
+    got = (await client.get(f"/v1/journals/{journal['id']}", headers=auth)).json()
+    assert got["reporting_rates"] == {"USD": "0.9215"}
+    # A later rate changes nothing already posted: the reversal mirrors the stored amounts.
+    later = {**rate, "rate": "2", "date": "2026-06-02"}
+    assert (await client.post("/v1/fx-rates", json=later, headers=auth)).status_code == 201
+    reversal = await client.post(f"/v1/journals/{journal['id']}/reverse", json={}, headers=auth)
+    assert reversal.status_code == 201, reversal.text
+    mirrored = reversal.json()
+    assert (mirrored["reporting_currency"], mirrored["reporting_rates"]) == (
+        "EUR",
+        {"USD": "0.9215"},
+    )
+    assert [(e["direction"], e["amount_reporting"]) for e in mirrored["entries"]] == [
+        ("credit", 922),
+        ("debit", 922),
+    ]
+    amended = await client.post(
+        f"/v1/journals/{plain['id']}/amend", json=body(10, reporting_currency="EUR"), headers=auth
+    )
+    assert amended.status_code == 201, amended.text
+    assert [e["amount_reporting"] for e in amended.json()["entries"]] == [20, 20]  # at 2
+    bulk = await client.post(
+        "/v1/journals/bulk",
+        json={"journals": [body(3, reporting_currency="EUR")], "atomic": True},
+        headers=auth,
+    )
+    assert bulk.json()["data"][0]["journal"]["entries"][0]["amount_reporting"] == 6
+
+
+@pytest.mark.parametrize(
+    ("reporting", "code"), [("ABC", "CURRENCY_UNKNOWN"), ("GBP", "FX_RATE_NOT_FOUND")]
+)
+async def test_a_reporting_currency_needs_a_currency_and_a_rate(
+    client: httpx.AsyncClient, auth: dict[str, str], reporting: str, code: str
+) -> None:
+    response = await client.post(
+        "/v1/journals", json=body(reporting_currency=reporting), headers=auth
+    )
+    assert (response.status_code, response.json()["code"]) == (422, code), response.text
 
 
 async def test_commit_and_void_only_pending(

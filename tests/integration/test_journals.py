@@ -127,6 +127,8 @@ async def test_a_posted_journal_moves_balances_and_rolls_up(
             "credits": 10_000,
             "debits_base": 10_000,
             "credits_base": 10_000,
+            "debits_reporting": None,
+            "credits_reporting": None,
         }
     ]
     await services.journals.post(transfer(books, "bank", "revenue", 500))

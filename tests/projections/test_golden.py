@@ -22,6 +22,7 @@ gains a column); regenerate other cases with ``-k``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -127,7 +128,8 @@ async def _fx(services: Services) -> None:
 
 async def _amend(services: Services) -> None:
     """``JournalPosted`` at ``class_version`` 2: a journal amended twice (lineage both ways,
-    the amended versions reversed), one amended in the future, one left alone."""
+    the amended versions reversed), one amended in the future, one left alone, one with a
+    reporting currency, reversed."""
     books = await open_books(services, ledgers=3)
     first, _ = await post(services, books, 0, 1, 1_000)
     second = await services.journals.amend(
@@ -158,6 +160,20 @@ async def _amend(services: Services) -> None:
         )
     )
     await post(services, books, 2, 0, 7)
+    # A reporting currency: amounts and rates in the event, nothing more in the books.
+    await services.currencies.set_fx_rate(
+        books.tenant_id, "USD", "EUR", Decimal("0.9215"), BASE_DATE
+    )
+    reporting = dataclasses.replace(posting(books, 1, 0, 1_001), reporting_currency="EUR")
+    reported = await services.journals.post(reporting)
+    await reverse_journal(
+        services.journals,
+        services.pool,
+        books.tenant_id,
+        UUID(msgspec.json.decode(reported.document)["id"]),
+        None,
+        None,
+    )
 
 
 SCENARIOS = {"journals": _journals, "keys": _keys, "fx": _fx, "amend": _amend}

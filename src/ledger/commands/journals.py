@@ -1,4 +1,4 @@
-"""Posting, committing, voiding and reversing journals (docs/api.md §5).
+"""Posting, committing, voiding, reversing and amending journals (docs/api.md §5).
 
 Every rule that depends on state is decided inside the group-commit batch, in arrival order,
 against rows loaded (and, for limited ledgers, locked) once per batch, so N concurrent
@@ -9,9 +9,11 @@ pure function of :mod:`ledger.domain.posting`, which the handler calls in this o
 
 1. idempotency: a known key with the same request → replay (200); another request → 409
    ``IDEMPOTENCY_CONFLICT``;
-2. 422 ``CURRENCY_UNKNOWN`` (journal currency, then entries in order);
+2. 422 ``CURRENCY_UNKNOWN`` (journal currency, then entries in order, then the reporting
+   currency);
 3. 422 ``JOURNAL_UNBALANCED`` (per currency, currencies in code order);
-4. 422 ``FX_RATE_NOT_FOUND`` (entries in order);
+4. 422 ``FX_RATE_NOT_FOUND`` (entries in order; then, with a reporting currency, its rates,
+   entries in order);
 5. 422 ``LEDGER_NOT_FOUND``, ``LEDGER_CLOSED``, ``CURRENCY_MISMATCH`` (entries in order,
    each entry checked for all three before the next);
 6. reversal state: 409 ``ALREADY_REVERSED``, 422 ``INVALID_STATE``;
@@ -23,8 +25,10 @@ before a command exists.
 
 ``ReverseJournal`` is decided as the ``PostJournal`` of its mirror (built from the original's
 ``JournalPosted`` event, inside the batch), so it answers in the same order; step 6 is
-where a reversal of a reversed, pending or voided journal stops. ``ChangeJournalStatus``
-(commit, void) locks the journal and checks it is pending.
+where a reversal of a reversed, pending or voided journal stops. ``AmendJournal`` checks
+the replacement's key, then the amended journal's state, then decides the reversal and the
+replacement as postings (:class:`AmendJournalHandler`). ``ChangeJournalStatus`` (commit,
+void) locks the journal and checks it is pending.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from ledger.domain.ledgers import Direction
 from ledger.domain.posting import (
     Original,
     Pricing,
+    Reporting,
     check_amendable,
     check_entry_ledger,
     check_min_balance,
@@ -107,8 +112,10 @@ class EntryInput:
     currency: str | None = None
     description: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    # Reversals mirror the original's base amounts exactly instead of converting again.
+    # Reversals mirror the original's base (and reporting) amounts exactly instead of
+    # converting again.
     amount_base: int | None = None
+    amount_reporting: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,6 +139,9 @@ class PostJournal:
     reversal_of: UUID | None = None
     exchange_rates: dict[str, Decimal] | None = None  # fixed rates (reversals)
     amends: UUID | None = None  # the journal this one amends (AmendJournal)
+    # Converted like the base currency (docs/api.md §5, "Reporting currency").
+    reporting_currency: str | None = None
+    reporting_rates: dict[str, Decimal] | None = None  # fixed rates (reversals)
 
     @property
     def effective_date(self) -> dt.date:
@@ -237,6 +247,7 @@ class PostJournalHandler(CommandHandler[PostJournal, PostResult]):
             fixed_rates=command.exchange_rates,
             loaded_rates=known.rates.get(tenant, {}),
             effective_date=command.effective_date,
+            reporting=_reporting(command),
         )
         rows = _entry_ledgers(batch, known, command, pricing.currencies)
         original = None
@@ -316,6 +327,7 @@ async def _load_tenant_facts(
     (ledger, currency) keys of the named ledgers that have a minimum balance."""
     codes = {c.base_currency for c in group}
     codes |= {c.currency for c in group if c.currency}
+    codes |= {c.reporting_currency for c in group if c.reporting_currency}
     codes |= {e.currency for c in group for e in c.entries if e.currency}
     # Merged, not replaced: the handlers that share this state (single posts, atomic bulks,
     # reversals) each load their own commands, so one batch may load a tenant more than once.
@@ -329,7 +341,9 @@ async def _load_tenant_facts(
         key
         for c in group
         if c.exchange_rates is None  # a reversal's rates are fixed
-        for key in rates_wanted(c.entries, c.currency, c.base_currency, c.effective_date)
+        for key in rates_wanted(
+            c.entries, c.currency, c.base_currency, c.effective_date, c.reporting_currency
+        )
     }
     known.rates.setdefault(tenant_id, {}).update(
         await fetch_rates(conn, tenant_id, wanted) if wanted else {}
@@ -448,8 +462,9 @@ def _limit_changes(
 def _entry_lines(
     command: PostJournal, rows: Sequence[LedgerRow], pricing: Pricing
 ) -> tuple[EntryLine, ...]:
-    """The entries as ``JournalPosted`` stores them: with their ledger, currency and base
-    amount."""
+    """The entries as ``JournalPosted`` stores them: with their ledger, currency, base
+    amount and reporting amount (None without a reporting currency)."""
+    reportings: list[int | None] = list(pricing.reportings) or [None] * len(pricing.bases)
     return tuple(
         EntryLine(
             entry_id=uuid.uuid4(),
@@ -461,10 +476,22 @@ def _entry_lines(
             amount_base=amount_base,
             description=e.description,
             metadata=e.metadata,
+            amount_reporting=amount_reporting,
         )
-        for row, e, code, amount_base in zip(
-            rows, command.entries, pricing.currencies, pricing.bases, strict=True
+        for row, e, code, amount_base, amount_reporting in zip(
+            rows, command.entries, pricing.currencies, pricing.bases, reportings, strict=True
         )
+    )
+
+
+def _reporting(command: PostJournal) -> Reporting | None:
+    """What pricing needs for the command's reporting currency (None: it has none)."""
+    if command.reporting_currency is None:
+        return None
+    return Reporting(
+        currency=command.reporting_currency,
+        fixed_rates=command.reporting_rates,
+        given=[e.amount_reporting for e in command.entries],
     )
 
 
@@ -502,8 +529,8 @@ def _posted_events(
         request_sha256=command.request_sha256.hex(),
         duplicate_sha256=duplicate_sha256,
         amends=command.amends,
-        reporting_currency=None,
-        reporting_rates={},
+        reporting_currency=command.reporting_currency,
+        reporting_rates=pricing.reporting_rates_used(),
     )
     events: list[Any] = list(journal.collect_events())
     if command.reversal_of is not None and original is not None:
@@ -597,7 +624,8 @@ class ReverseJournal:
 
 def mirror_of(command: ReverseJournal, posted: Journal.JournalPosted) -> PostJournal:
     """The posting that reverses ``posted``: every entry in the other direction, with the
-    original's rates and base amounts, so in the base currency it nets to exactly zero."""
+    original's rates and base amounts, so in the base currency it nets to exactly zero (and
+    the same for its reporting currency, when it has one)."""
     return PostJournal(
         tenant_id=command.tenant_id,
         base_currency=posted.base_currency,
@@ -616,6 +644,7 @@ def mirror_of(command: ReverseJournal, posted: Journal.JournalPosted) -> PostJou
                 description=line.description,
                 metadata=line.metadata,
                 amount_base=line.amount_base,
+                amount_reporting=line.amount_reporting,
             )
             for line in posted.entries
         ),
@@ -623,6 +652,8 @@ def mirror_of(command: ReverseJournal, posted: Journal.JournalPosted) -> PostJou
         journal_id=command.reversal_id,
         reversal_of=command.journal_id,
         exchange_rates=dict(posted.exchange_rates),
+        reporting_currency=posted.reporting_currency,
+        reporting_rates=dict(posted.reporting_rates) if posted.reporting_currency else None,
     )
 
 

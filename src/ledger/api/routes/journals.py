@@ -77,6 +77,8 @@ class JournalBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     currency: Currency | None = None
     status: PostingStatus = "posted"
     metadata: dict[str, Any] = {}
+    # Converted like the base currency: each entry's amount_reporting and the rates used.
+    reporting_currency: Currency | None = None
     entries: Annotated[
         list[EntryBody],
         msgspec.Meta(min_length=limits.JOURNAL_ENTRIES_MIN, max_length=limits.JOURNAL_ENTRIES_MAX),
@@ -153,10 +155,24 @@ def to_command(
         ),
         check_duplicates=check_duplicates,
         force=force,
-        request_sha256=request_fingerprint(
-            body if amends is None else {"amends": amends, "journal": body}
-        ),
+        request_sha256=journal_fingerprint(body, amends),
         amends=amends,
+        reporting_currency=body.reporting_currency,
+    )
+
+
+def journal_fingerprint(body: JournalBody, amends: UUID | None = None) -> bytes:
+    """The request fingerprint of a journal body (of an amendment of ``amends``).
+
+    A body without ``reporting_currency`` hashes exactly as it did before the field
+    existed: fingerprints stored with journals must keep matching their retries
+    (``ledger.domain.idempotency``).
+    """
+    canonical = msgspec.to_builtins(body)
+    if body.reporting_currency is None:
+        del canonical["reporting_currency"]
+    return request_fingerprint(
+        canonical if amends is None else {"amends": str(amends), "journal": canonical}
     )
 
 
