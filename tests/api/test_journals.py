@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -60,9 +61,13 @@ async def test_post_answers_201_with_the_journal(
         "base_currency",
         "totals",
         "exchange_rates",
+        "reporting_currency",
+        "reporting_rates",
         "entries",
         "reversal_of",
         "reversed_by",
+        "amends",
+        "amended_by",
         "warnings",
         "metadata",
         "created_at",
@@ -80,6 +85,7 @@ async def test_post_answers_201_with_the_journal(
         "amount",
         "currency",
         "amount_base",
+        "amount_reporting",
         "description",
         "metadata",
     }
@@ -197,6 +203,167 @@ async def test_reverse_once(client: httpx.AsyncClient, auth: dict[str, str]) -> 
     again = await client.post(f"/v1/journals/{posted['id']}/reverse", json={}, headers=auth)
     assert again.status_code == 409
     assert again.json()["code"] == "ALREADY_REVERSED"
+
+
+async def test_amend_reverses_and_reposts_with_lineage(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    posted = (await client.post("/v1/journals", json=body(), headers=auth)).json()
+    assert (posted["amends"], posted["amended_by"]) == (None, None)
+    amended = await client.post(
+        f"/v1/journals/{posted['id']}/amend", json=body(1500, description="fixed"), headers=auth
+    )
+    assert amended.status_code == 201, amended.text
+    new = amended.json()
+    assert (new["amends"], new["amended_by"], new["status"]) == (posted["id"], None, "posted")
+    assert [e["amount"] for e in new["entries"]] == [1500, 1500]
+    assert new["number"] == "JE-000003"  # the reversal is JE-000002
+    original = (await client.get(f"/v1/journals/{posted['id']}", headers=auth)).json()
+    assert original["status"] == "reversed"
+    assert original["amended_by"] == new["id"]
+    reversal = (await client.get(f"/v1/journals/{original['reversed_by']}", headers=auth)).json()
+    assert reversal["reversal_of"] == posted["id"]
+    assert [e["direction"] for e in reversal["entries"]] == ["credit", "debit"]
+    got = (await client.get(f"/v1/journals/{new['id']}", headers=auth)).json()
+    assert (got["amends"], got["amended_by"]) == (posted["id"], None)
+    cash = new["entries"][0]["ledger_id"]
+    balance = await client.get(
+        f"/v1/ledgers/{cash}/balances", params={"as_of": "2026-06-30"}, headers=auth
+    )
+    assert balance.json()["balances"][0]["posted"] == 1500  # 1000 - 1000 + 1500
+
+
+async def test_amend_refuses_what_has_no_current_version(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    posted = (await client.post("/v1/journals", json=body(), headers=auth)).json()
+    first = await client.post(f"/v1/journals/{posted['id']}/amend", json=body(2), headers=auth)
+    assert first.status_code == 201, first.text
+    again = await client.post(f"/v1/journals/{posted['id']}/amend", json=body(3), headers=auth)
+    assert (again.status_code, again.json()["code"]) == (409, "ALREADY_REVERSED")
+    voided = (await client.post("/v1/journals", json=body(status="pending"), headers=auth)).json()
+    await client.post(f"/v1/journals/{voided['id']}/void", headers=auth)
+    response = await client.post(f"/v1/journals/{voided['id']}/amend", json=body(), headers=auth)
+    assert (response.status_code, response.json()["code"]) == (409, "ALREADY_REVERSED")
+    pending = (await client.post("/v1/journals", json=body(status="pending"), headers=auth)).json()
+    response = await client.post(f"/v1/journals/{pending['id']}/amend", json=body(), headers=auth)
+    assert (response.status_code, response.json()["code"]) == (422, "INVALID_STATE")
+    unknown = "00000000-0000-0000-0000-000000000000"
+    response = await client.post(f"/v1/journals/{unknown}/amend", json=body(), headers=auth)
+    assert (response.status_code, response.json()["code"]) == (404, "NOT_FOUND")
+    # A new version that is not a valid journal leaves the original as it was.
+    live = (await client.post("/v1/journals", json=body(), headers=auth)).json()
+    bad = body(entries=[{**body()["entries"][0], "ledger_code": "nope"}, body()["entries"][1]])
+    response = await client.post(f"/v1/journals/{live['id']}/amend", json=bad, headers=auth)
+    assert (response.status_code, response.json()["code"]) == (422, "LEDGER_NOT_FOUND")
+    after = (await client.get(f"/v1/journals/{live['id']}", headers=auth)).json()
+    assert (after["status"], after["reversed_by"], after["amended_by"]) == ("posted", None, None)
+
+
+async def test_amend_replays_the_same_amendment_byte_for_byte(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    posted = (await client.post("/v1/journals", json=body(), headers=auth)).json()
+    path = f"/v1/journals/{posted['id']}/amend"
+    keyed = {**auth, "Idempotency-Key": "fix-1"}
+    first = await client.post(path, json=body(1200), headers=keyed)
+    again = await client.post(path, json=body(1200), headers=keyed)
+    assert (first.status_code, again.status_code) == (201, 200), again.text
+    assert again.content == first.content
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = await client.post(path, json=body(1300), headers=keyed)
+    assert (other.status_code, other.json()["code"]) == (409, "IDEMPOTENCY_CONFLICT")
+    # The same key and body posted (not as an amendment) is another request.
+    plain = await client.post("/v1/journals", json=body(1200), headers=keyed)
+    assert (plain.status_code, plain.json()["code"]) == (409, "IDEMPOTENCY_CONFLICT")
+
+
+async def test_two_amendments_of_one_journal_at_once_one_wins(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    posted = (await client.post("/v1/journals", json=body(), headers=auth)).json()
+    path = f"/v1/journals/{posted['id']}/amend"
+    answers = await asyncio.gather(
+        *(client.post(path, json=body(amount), headers=auth) for amount in (10, 20))
+    )
+    assert sorted(a.status_code for a in answers) == [201, 409]
+    loser = next(a for a in answers if a.status_code == 409)
+    assert loser.json()["code"] == "ALREADY_REVERSED"
+    winner = next(a for a in answers if a.status_code == 201).json()
+    original = (await client.get(f"/v1/journals/{posted['id']}", headers=auth)).json()
+    assert original["amended_by"] == winner["id"]
+
+
+async def test_a_reporting_currency_is_converted_stored_and_mirrored(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    plain = (await client.post("/v1/journals", json=body(), headers=auth)).json()
+    assert (plain["reporting_currency"], plain["reporting_rates"]) == (None, {})
+    assert [e["amount_reporting"] for e in plain["entries"]] == [None, None]
+    assert (plain["totals"][0]["debits_reporting"], plain["totals"][0]["credits_reporting"]) == (
+        None,
+        None,
+    )
+    rate = {"base": "USD", "quote": "EUR", "rate": "0.9215", "date": "2026-06-01"}
+    assert (await client.post("/v1/fx-rates", json=rate, headers=auth)).status_code == 201
+    posted = await client.post(
+        "/v1/journals", json=body(1001, reporting_currency="EUR"), headers=auth
+    )
+    assert posted.status_code == 201, posted.text
+    journal = posted.json()
+    assert (journal["reporting_currency"], journal["reporting_rates"]) == ("EUR", {"USD": "0.9215"})
+    # 1001 x 0.9215 = 922.4215 -> 922 on both sides.
+    assert [e["amount_reporting"] for e in journal["entries"]] == [922, 922]
+    assert journal["totals"] == [
+        {
+            "currency": "USD",
+            "debits": 1001,
+            "credits": 1001,
+            "debits_base": 1001,
+            "credits_base": 1001,
+            "debits_reporting": 922,
+            "credits_reporting": 922,
+        }
+    ]
+    got = (await client.get(f"/v1/journals/{journal['id']}", headers=auth)).json()
+    assert got["reporting_rates"] == {"USD": "0.9215"}
+    # A later rate changes nothing already posted: the reversal mirrors the stored amounts.
+    later = {**rate, "rate": "2", "date": "2026-06-02"}
+    assert (await client.post("/v1/fx-rates", json=later, headers=auth)).status_code == 201
+    reversal = await client.post(f"/v1/journals/{journal['id']}/reverse", json={}, headers=auth)
+    assert reversal.status_code == 201, reversal.text
+    mirrored = reversal.json()
+    assert (mirrored["reporting_currency"], mirrored["reporting_rates"]) == (
+        "EUR",
+        {"USD": "0.9215"},
+    )
+    assert [(e["direction"], e["amount_reporting"]) for e in mirrored["entries"]] == [
+        ("credit", 922),
+        ("debit", 922),
+    ]
+    amended = await client.post(
+        f"/v1/journals/{plain['id']}/amend", json=body(10, reporting_currency="EUR"), headers=auth
+    )
+    assert amended.status_code == 201, amended.text
+    assert [e["amount_reporting"] for e in amended.json()["entries"]] == [20, 20]  # at 2
+    bulk = await client.post(
+        "/v1/journals/bulk",
+        json={"journals": [body(3, reporting_currency="EUR")], "atomic": True},
+        headers=auth,
+    )
+    assert bulk.json()["data"][0]["journal"]["entries"][0]["amount_reporting"] == 6
+
+
+@pytest.mark.parametrize(
+    ("reporting", "code"), [("ABC", "CURRENCY_UNKNOWN"), ("GBP", "FX_RATE_NOT_FOUND")]
+)
+async def test_a_reporting_currency_needs_a_currency_and_a_rate(
+    client: httpx.AsyncClient, auth: dict[str, str], reporting: str, code: str
+) -> None:
+    response = await client.post(
+        "/v1/journals", json=body(reporting_currency=reporting), headers=auth
+    )
+    assert (response.status_code, response.json()["code"]) == (422, code), response.text
 
 
 async def test_commit_and_void_only_pending(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -14,6 +15,7 @@ import pytest
 
 from ledger.bootstrap import Services, inline_projections
 from ledger.commands.journals import (
+    AmendJournal,
     EntryInput,
     JournalAccepted,
     JournalCommands,
@@ -125,6 +127,8 @@ async def test_a_posted_journal_moves_balances_and_rolls_up(
             "credits": 10_000,
             "debits_base": 10_000,
             "credits_base": 10_000,
+            "debits_reporting": None,
+            "credits_reporting": None,
         }
     ]
     await services.journals.post(transfer(books, "bank", "revenue", 500))
@@ -490,6 +494,100 @@ async def test_two_processes_reversing_one_journal_reverse_it_once(
         await committer.stop()
     assert sum(not isinstance(r, BaseException) for r in results) == 1
     assert sum(isinstance(r, AlreadyReversed) for r in results) == 1
+
+
+def amendment(tenant_id: UUID, journal_id: UUID, replacement: PostJournal) -> AmendJournal:
+    return AmendJournal(
+        tenant_id=tenant_id,
+        journal_id=journal_id,
+        replacement=dataclasses.replace(replacement, amends=journal_id),
+    )
+
+
+async def test_concurrent_amendments_of_one_journal_amend_it_once(
+    services: Services, books: UUID
+) -> None:
+    posted = await services.journals.post(transfer(books, "bank", "revenue", 70))
+    journal_id = UUID(msgspec.json.decode(posted.document)["id"])
+    results = await asyncio.gather(
+        *(
+            services.journals.amend(
+                amendment(books, journal_id, transfer(books, "bank", "revenue", 71 + n))
+            )
+            for n in range(20)
+        ),
+        return_exceptions=True,
+    )
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, AlreadyReversed)]
+    assert (len(accepted), len(refused)) == (1, 19)
+    new = msgspec.json.decode(accepted[0].document)
+    assert new["amends"] == str(journal_id)
+    assert (await balances(services, books, "bank"))["USD"]["posted"] == new["entries"][0]["amount"]
+    row = await services.pool.fetchrow(
+        "SELECT status, amended_by, reversed_by FROM journals WHERE journal_id = $1", journal_id
+    )
+    assert row is not None
+    assert (row["status"], str(row["amended_by"])) == ("reversed", new["id"])
+    reversal = await services.pool.fetchrow(
+        "SELECT reversal_of, amends FROM journals WHERE journal_id = $1", row["reversed_by"]
+    )
+    assert reversal is not None
+    assert (reversal["reversal_of"], reversal["amends"]) == (journal_id, None)
+    # The three events (reversal, original reversed, new journal) were one append.
+    positions = await services.pool.fetch(
+        "SELECT notification_id FROM ledger_events WHERE originator_id = ANY($1::uuid[])"
+        " AND notification_id > $2 ORDER BY notification_id",
+        [journal_id, row["reversed_by"], UUID(new["id"])],
+        posted.position,
+    )
+    numbers = [r["notification_id"] for r in positions]
+    assert numbers == list(range(numbers[0], numbers[0] + 3))
+
+
+async def test_two_processes_amending_one_journal_amend_it_once(
+    services: Services, books: UUID
+) -> None:
+    posted = await services.journals.post(transfer(books, "bank", "revenue", 70))
+    journal_id = UUID(msgspec.json.decode(posted.document)["id"])
+    committer, other = await _second_process(services)
+    try:
+        results = await asyncio.gather(
+            *(
+                commands.amend(
+                    amendment(books, journal_id, transfer(books, "bank", "revenue", amount))
+                )
+                for commands, amount in ((services.journals, 80), (other, 90))
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await committer.stop()
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert sum(isinstance(r, AlreadyReversed) for r in results) == 1
+
+
+async def test_a_refused_new_version_appends_nothing(services: Services, books: UUID) -> None:
+    posted = await services.journals.post(transfer(books, "cash", "revenue", 100))
+    journal_id = UUID(msgspec.json.decode(posted.document)["id"])
+    before = await services.pool.fetchval("SELECT max(notification_id) FROM ledger_events")
+    # Cash may not go below 0: its reversal alone would be fine, the new version is not.
+    with pytest.raises(InsufficientFunds):
+        await services.journals.amend(
+            amendment(books, journal_id, transfer(books, "revenue", "cash", 1))
+        )
+    after = await services.pool.fetchval("SELECT max(notification_id) FROM ledger_events")
+    assert after == before
+    status = await services.pool.fetchval(
+        "SELECT status FROM journals WHERE journal_id = $1", journal_id
+    )
+    assert status == "posted"
+    # The batch state was restored: the journal can still be amended.
+    amended = await services.journals.amend(
+        amendment(books, journal_id, transfer(books, "cash", "revenue", 40))
+    )
+    assert msgspec.json.decode(amended.document)["amends"] == str(journal_id)
+    assert (await balances(services, books, "cash"))["USD"]["posted"] == 40
 
 
 async def test_a_reversal_mirrors_the_original_rates_and_base_amounts(

@@ -17,7 +17,7 @@ import asyncpg
 import msgspec
 
 from ledger.bootstrap import Services, all_projections
-from ledger.commands.journals import EntryInput, PostJournal, reverse_journal
+from ledger.commands.journals import AmendJournal, EntryInput, PostJournal, reverse_journal
 from ledger.domain.journals import PendingAction, PostingStatus
 from ledger.projections.replay import differing_tables, projected_tables, replay_log
 from ledger.queries.ledgers import LedgerRef
@@ -63,28 +63,41 @@ async def post(
 ) -> tuple[UUID, int]:
     """Post a two-entry journal; return its id and position."""
     posted = await services.journals.post(
-        PostJournal(
-            tenant_id=books.tenant_id,
-            base_currency="USD",
-            date=day,
-            status=status,
-            entries=(
-                EntryInput(
-                    ref=LedgerRef.by_id(books.ledgers[debit]), direction="debit", amount=amount
-                ),
-                EntryInput(
-                    ref=LedgerRef.by_id(books.ledgers[credit]), direction="credit", amount=amount
-                ),
-            ),
-            request_sha256=uuid.uuid4().bytes * 2,
-        )
+        posting(books, debit, credit, amount, status=status, day=day)
     )
     return UUID(msgspec.json.decode(posted.document)["id"]), posted.position
 
 
+def posting(
+    books: Books,
+    debit: int,
+    credit: int,
+    amount: int,
+    *,
+    status: PostingStatus = "posted",
+    day: dt.date = BASE_DATE,
+    amends: UUID | None = None,
+) -> PostJournal:
+    return PostJournal(
+        tenant_id=books.tenant_id,
+        base_currency="USD",
+        date=day,
+        status=status,
+        entries=(
+            EntryInput(ref=LedgerRef.by_id(books.ledgers[debit]), direction="debit", amount=amount),
+            EntryInput(
+                ref=LedgerRef.by_id(books.ledgers[credit]), direction="credit", amount=amount
+            ),
+        ),
+        request_sha256=uuid.uuid4().bytes * 2,
+        amends=amends,
+    )
+
+
 async def random_activity(services: Services, books: Books, rng: random.Random) -> int:
-    """One random journal, possibly pending then committed or voided, or reversed; returns
-    the last position written."""
+    """One random journal, possibly pending then committed or voided, or reversed, or
+    amended (reversed and posted again with other amounts); returns the last position
+    written."""
     n = len(books.ledgers)
     debit, credit = rng.sample(range(n), 2)
     status: PostingStatus = rng.choice(["posted", "posted", "pending"])
@@ -101,6 +114,17 @@ async def random_activity(services: Services, books: Books, rng: random.Random) 
             services.journals, services.pool, books.tenant_id, journal_id, None, None
         )
         position = reversed_.position
+    elif status == "posted" and then < 0.3:
+        amended = await services.journals.amend(
+            AmendJournal(
+                tenant_id=books.tenant_id,
+                journal_id=journal_id,
+                replacement=posting(
+                    books, debit, credit, rng.randrange(1, 10_000), day=day, amends=journal_id
+                ),
+            )
+        )
+        position = amended.position
     return position
 
 

@@ -13,11 +13,16 @@ To (re)generate after an intended change of a fold or of the scenarios below::
 
     LEDGER_GOLDEN_UPDATE=1 .venv/bin/pytest tests/projections/test_golden.py
 
-then read the diff of ``projections/golden/`` before committing it.
+then read the diff of ``projections/golden/`` before committing it. The ``journals`` and
+``fx`` streams hold ``JournalPosted`` events stored at ``class_version`` 1 (docs/books.md,
+"``JournalPosted`` versions"): they prove old logs still fold to the same rows, so their
+``.events.jsonl`` files are never regenerated (only their ``.expected.json`` when a table
+gains a column); regenerate other cases with ``-k``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -33,12 +38,12 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from ledger.bootstrap import Services, all_projections
-from ledger.commands.journals import reverse_journal
+from ledger.commands.journals import AmendJournal, reverse_journal
 from ledger.projections.replay import table_rows
 from ledger.projections.runner import StoredRowProjection
 from ledger.store.group_commit import InlineProjection, PositionedEvent
 from ledger.store.mapper import MsgspecMapper
-from tests.projections.helpers import BASE_DATE, Books, open_books, post
+from tests.projections.helpers import BASE_DATE, Books, open_books, post, posting
 
 GOLDEN = Path(__file__).resolve().parents[2] / "projections" / "golden"
 UPDATE = os.environ.get("LEDGER_GOLDEN_UPDATE") == "1"
@@ -47,8 +52,8 @@ CASES: dict[str, tuple[str, ...]] = {
     "tenants": ("journals", "keys"),
     "currencies": ("fx",),
     "ledgers": ("journals",),
-    "books": ("journals", "fx"),
-    "trial_balance": ("journals", "fx"),
+    "books": ("journals", "fx", "amend"),
+    "trial_balance": ("journals", "fx", "amend"),
 }
 _mapper = MsgspecMapper()
 
@@ -121,7 +126,57 @@ async def _fx(services: Services) -> None:
         )
 
 
-SCENARIOS = {"journals": _journals, "keys": _keys, "fx": _fx}
+async def _amend(services: Services) -> None:
+    """``JournalPosted`` at ``class_version`` 2: a journal amended twice (lineage both ways,
+    the amended versions reversed), one amended in the future, one left alone, one with a
+    reporting currency, reversed."""
+    books = await open_books(services, ledgers=3)
+    first, _ = await post(services, books, 0, 1, 1_000)
+    second = await services.journals.amend(
+        AmendJournal(
+            tenant_id=books.tenant_id,
+            journal_id=first,
+            replacement=posting(books, 0, 2, 1_200, amends=first),
+        )
+    )
+    second_id = UUID(msgspec.json.decode(second.document)["id"])
+    await services.journals.amend(
+        AmendJournal(
+            tenant_id=books.tenant_id,
+            journal_id=second_id,
+            replacement=posting(
+                books, 0, 2, 900, day=BASE_DATE + dt.timedelta(days=2), amends=second_id
+            ),
+        )
+    )
+    later, _ = await post(services, books, 1, 2, 40, day=BASE_DATE + dt.timedelta(days=40))
+    await services.journals.amend(
+        AmendJournal(
+            tenant_id=books.tenant_id,
+            journal_id=later,
+            replacement=posting(
+                books, 1, 2, 45, day=BASE_DATE + dt.timedelta(days=41), amends=later
+            ),
+        )
+    )
+    await post(services, books, 2, 0, 7)
+    # A reporting currency: amounts and rates in the event, nothing more in the books.
+    await services.currencies.set_fx_rate(
+        books.tenant_id, "USD", "EUR", Decimal("0.9215"), BASE_DATE
+    )
+    reporting = dataclasses.replace(posting(books, 1, 0, 1_001), reporting_currency="EUR")
+    reported = await services.journals.post(reporting)
+    await reverse_journal(
+        services.journals,
+        services.pool,
+        books.tenant_id,
+        UUID(msgspec.json.decode(reported.document)["id"]),
+        None,
+        None,
+    )
+
+
+SCENARIOS = {"journals": _journals, "keys": _keys, "fx": _fx, "amend": _amend}
 
 
 # --- reading, normalising, comparing -------------------------------------------------------

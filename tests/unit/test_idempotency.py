@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import uuid
 
 import msgspec
 import pytest
 
+from ledger.api.routes.journals import JournalBody, journal_fingerprint
 from ledger.domain.idempotency import replay_or_conflict, request_fingerprint
 from ledger.errors import IdempotencyConflict
 
@@ -41,3 +43,22 @@ def test_the_fingerprint_of_stored_forms_is_unchanged() -> None:
     # as its compact JSON, exactly as the records' identity fingerprint always did.
     identity = ("bank", 500, "credit", dt.date(2026, 3, 1).isoformat(), 2, "line-1")
     assert request_fingerprint(identity) == hashlib.sha256(msgspec.json.encode(identity)).digest()
+
+
+def test_a_journal_body_without_a_reporting_currency_hashes_as_before_it_existed() -> None:
+    # The fingerprint this body had when JournalBody had no reporting_currency: journals
+    # stored then must still replay their retries.
+    raw = (
+        b'{"date":"2026-06-03","description":"sale","metadata":{"b":1,"a":[1,{"z":2,"y":null}]},'
+        b'"entries":[{"ledger_code":"cash","direction":"debit","amount":1000,"metadata":{"k":"v"}},'
+        b'{"ledger_id":"9b2f2c1e-0d1c-4e55-a0a3-8e5f7d0c1a11","direction":"credit","amount":1000,'
+        b'"currency":"USD"}]}'
+    )
+    body = msgspec.json.decode(raw, type=JournalBody)
+    assert journal_fingerprint(body).hex() == (
+        "dec6effbcc70213c9f34281a36e6e7c41e06911423084eff8d99d77fb772f20d"
+    )
+    reporting = msgspec.json.decode(raw[:-1] + b',"reporting_currency":"EUR"}', type=JournalBody)
+    assert journal_fingerprint(reporting) != journal_fingerprint(body)
+    amendment = journal_fingerprint(body, uuid.UUID(int=1))
+    assert amendment not in (journal_fingerprint(body), journal_fingerprint(body, uuid.UUID(int=2)))

@@ -21,6 +21,8 @@ from ledger import limits
 from ledger.domain.posting import (
     Original,
     Pricing,
+    Reporting,
+    check_amendable,
     check_entry_ledger,
     check_min_balance,
     check_reversible,
@@ -188,6 +190,77 @@ def test_a_given_base_amount_is_taken_as_it_is() -> None:
     assert pricing.bases == [13, 13]
 
 
+def test_the_reporting_rates_are_wanted_beside_the_base_ones() -> None:
+    entries = [Entry("debit", 1, "EUR"), Entry("credit", 1), Entry("debit", 1, "USD")]
+    assert rates_wanted(entries, "JPY", "USD", DAY, "EUR") == {
+        ("EUR", "USD", DAY),
+        ("JPY", "USD", DAY),
+        ("JPY", "EUR", DAY),
+        ("USD", "EUR", DAY),
+    }
+
+
+def test_reporting_amounts_are_converted_like_base_amounts() -> None:
+    # Base USD, reporting EUR: the same rule (rate of the effective date, half to even,
+    # residue to each side's largest amount), to another currency.
+    entries = [Entry("debit", 1, "JPY")] * 3 + [Entry("credit", 3, "JPY")]
+    loaded = {("JPY", "USD", DAY): Decimal("0.0068"), ("JPY", "EUR", DAY): Decimal("0.005")}
+    pricing = price(entries, loaded_rates=loaded, reporting=Reporting(currency="EUR"))
+    # Base: 0.68 cents each round to 1; the debits' exact total 2.04 rounds to 2.
+    assert pricing.bases == [0, 1, 1, 2]
+    # Reporting: 0.5 cents each round (half to even) to 0; the exact total 1.5 rounds to 2.
+    assert pricing.reportings == [2, 0, 0, 2]
+    assert pricing.reporting_rates_used() == {"JPY": Decimal("0.005")}
+
+
+def test_entries_in_the_reporting_currency_take_their_amount() -> None:
+    entries = [Entry("debit", 250, "EUR"), Entry("credit", 250, "EUR")]
+    entries += [Entry("debit", 100), Entry("credit", 100)]
+    loaded = {("EUR", "USD", DAY): Decimal("1.1"), ("USD", "EUR", DAY): Decimal("0.9")}
+    pricing = price(entries, loaded_rates=loaded, reporting=Reporting(currency="EUR"))
+    assert pricing.reportings == [250, 250, 90, 90]
+    assert pricing.reporting_rates_used() == {"USD": Decimal("0.9")}
+
+
+def test_the_reporting_currency_is_checked_after_the_entries() -> None:
+    entries = [Entry("debit", 1, "XXY"), Entry("credit", 1)]
+    with pytest.raises(CurrencyUnknown) as caught:
+        price(entries, reporting=Reporting(currency="ABC"))
+    assert caught.value.details == {"currency": "XXY", "entry_index": 0}
+    with pytest.raises(CurrencyUnknown) as caught:
+        price(entries[1:] * 2, reporting=Reporting(currency="ABC"))
+    assert caught.value.details == {"currency": "ABC", "field": "reporting_currency"}
+
+
+def test_a_missing_reporting_rate_comes_after_the_base_rates() -> None:
+    entries = [Entry("debit", 5), Entry("credit", 5), Entry("debit", 7, "EUR")]
+    entries.append(Entry("credit", 7, "EUR"))
+    with pytest.raises(FxRateNotFound) as caught:
+        price(entries, reporting=Reporting(currency="JPY"))
+    assert caught.value.details["quote"] == "USD"
+    loaded = {("EUR", "USD", DAY): Decimal(1), ("EUR", "JPY", DAY): Decimal(160)}
+    with pytest.raises(FxRateNotFound) as caught:
+        price(entries, loaded_rates=loaded, reporting=Reporting(currency="JPY"))
+    assert caught.value.details == {
+        "base": "USD",
+        "quote": "JPY",
+        "date": "2026-03-01",
+        "entry_index": 0,
+    }
+
+
+def test_a_reversal_takes_the_given_reporting_amounts_and_rates() -> None:
+    entries = [Entry("debit", 10, "EUR", amount_base=13), Entry("credit", 10, "EUR", 13)]
+    pricing = price(
+        entries,
+        fixed_rates={"EUR": Decimal("1.25")},
+        reporting=Reporting(currency="JPY", fixed_rates={"EUR": Decimal(150)}, given=[1499, 1499]),
+    )
+    assert pricing.reportings == [1499, 1499]
+    assert pricing.reporting_rates_used() == {"EUR": Decimal(150)}
+    assert price(entries, fixed_rates={"EUR": Decimal("1.25")}).reportings == []
+
+
 def test_a_base_amount_over_the_largest_amount_is_refused() -> None:
     big = limits.AMOUNT_MINOR_MAX
     entries = [Entry("debit", big, "EUR"), Entry("credit", big, "EUR")]
@@ -255,6 +328,26 @@ def test_only_a_posted_journal_of_the_tenant_can_be_reversed() -> None:
         with pytest.raises(error) as caught:
             check_reversible(journal_id, original, tenant)
         assert caught.value.details == {"journal_id": str(journal_id)}
+
+
+def test_only_a_posted_journal_of_the_tenant_can_be_amended() -> None:
+    tenant, other, journal_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    posted = Original("posted", 1, tenant)
+    assert check_amendable(journal_id, posted, tenant) is posted
+    for missing in (None, Original("posted", 1, other)):
+        with pytest.raises(NotFound) as not_found:
+            check_amendable(journal_id, missing, tenant)
+        assert not_found.value.details == {"journal_id": str(journal_id)}
+    cases: list[tuple[Original, type[LedgerError]]] = [
+        # Amended before: amending reverses, so an amended journal reads reversed.
+        (Original("reversed", 2, tenant), AlreadyReversed),
+        (Original("voided", 2, tenant), AlreadyReversed),
+        (Original("pending", 1, tenant), InvalidState),
+    ]
+    for original, error in cases:
+        with pytest.raises(error) as caught:
+            check_amendable(journal_id, original, tenant)
+        assert caught.value.details == {"journal_id": str(journal_id), "status": original.status}
 
 
 def test_only_a_pending_journal_of_the_tenant_can_be_committed_or_voided() -> None:

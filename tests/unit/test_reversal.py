@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from decimal import Decimal
+
+import msgspec
 
 from ledger.commands.journals import ReverseJournal, mirror_of
 from ledger.domain.journals import EntryLine, Journal
@@ -57,6 +60,9 @@ def posted_journal(tenant_id: uuid.UUID) -> Journal.JournalPosted:
         metadata={},
         request_sha256="00" * 32,
         duplicate_sha256="00" * 32,
+        amends=None,
+        reporting_currency=None,
+        reporting_rates={},
     )
     event = journal.collect_events()[0]
     assert isinstance(event, Journal.JournalPosted)
@@ -79,6 +85,24 @@ def test_the_mirror_reuses_the_originals_rates_and_base_amounts() -> None:
         for line, other in zip(original.entries, ("credit", "debit"), strict=True)
     ]
     assert (mirror.entries[0].description, mirror.entries[0].metadata) == ("in", {"k": 1})
+    assert (mirror.reporting_currency, mirror.reporting_rates) == (None, None)
+    assert [e.amount_reporting for e in mirror.entries] == [None, None]
+
+
+def test_the_mirror_reuses_the_originals_reporting_rates_and_amounts() -> None:
+    tenant = uuid.uuid4()
+    plain = posted_journal(tenant)
+    original = dataclasses.replace(
+        plain,
+        reporting_currency="JPY",
+        reporting_rates={"EUR": Decimal("161.5")},
+        entries=tuple(
+            msgspec.structs.replace(line, amount_reporting=53780) for line in plain.entries
+        ),
+    )
+    mirror = mirror_of(ReverseJournal(tenant_id=tenant, journal_id=plain.originator_id), original)
+    assert (mirror.reporting_currency, mirror.reporting_rates) == ("JPY", {"EUR": Decimal("161.5")})
+    assert [e.amount_reporting for e in mirror.entries] == [53780, 53780]
 
 
 def test_the_date_and_description_given_win() -> None:

@@ -194,6 +194,9 @@ class _Log:
             metadata={},
             request_sha256=f"{rng.getrandbits(256):064x}",
             duplicate_sha256=f"{rng.getrandbits(256):064x}",
+            amends=None,
+            reporting_currency=None,
+            reporting_rates={},
         )
         stored = self.mapper.to_stored_event(event)
         return stored.topic, stored.state

@@ -155,6 +155,9 @@ def _journal_posted(
         metadata={},
         request_sha256="00" * 32,
         duplicate_sha256="11" * 32,
+        amends=None,
+        reporting_currency=None,
+        reporting_rates={},
     )
 
 

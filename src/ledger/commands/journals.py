@@ -1,4 +1,4 @@
-"""Posting, committing, voiding and reversing journals (docs/api.md §5).
+"""Posting, committing, voiding, reversing and amending journals (docs/api.md §5).
 
 Every rule that depends on state is decided inside the group-commit batch, in arrival order,
 against rows loaded (and, for limited ledgers, locked) once per batch, so N concurrent
@@ -9,9 +9,11 @@ pure function of :mod:`ledger.domain.posting`, which the handler calls in this o
 
 1. idempotency: a known key with the same request → replay (200); another request → 409
    ``IDEMPOTENCY_CONFLICT``;
-2. 422 ``CURRENCY_UNKNOWN`` (journal currency, then entries in order);
+2. 422 ``CURRENCY_UNKNOWN`` (journal currency, then entries in order, then the reporting
+   currency);
 3. 422 ``JOURNAL_UNBALANCED`` (per currency, currencies in code order);
-4. 422 ``FX_RATE_NOT_FOUND`` (entries in order);
+4. 422 ``FX_RATE_NOT_FOUND`` (entries in order; then, with a reporting currency, its rates,
+   entries in order);
 5. 422 ``LEDGER_NOT_FOUND``, ``LEDGER_CLOSED``, ``CURRENCY_MISMATCH`` (entries in order,
    each entry checked for all three before the next);
 6. reversal state: 409 ``ALREADY_REVERSED``, 422 ``INVALID_STATE``;
@@ -23,8 +25,10 @@ before a command exists.
 
 ``ReverseJournal`` is decided as the ``PostJournal`` of its mirror (built from the original's
 ``JournalPosted`` event, inside the batch), so it answers in the same order; step 6 is
-where a reversal of a reversed, pending or voided journal stops. ``ChangeJournalStatus``
-(commit, void) locks the journal and checks it is pending.
+where a reversal of a reversed, pending or voided journal stops. ``AmendJournal`` checks
+the replacement's key, then the amended journal's state, then decides the reversal and the
+replacement as postings (:class:`AmendJournalHandler`). ``ChangeJournalStatus`` (commit,
+void) locks the journal and checks it is pending.
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ from ledger.domain.ledgers import Direction
 from ledger.domain.posting import (
     Original,
     Pricing,
+    Reporting,
+    check_amendable,
     check_entry_ledger,
     check_min_balance,
     check_reversible,
@@ -106,8 +112,10 @@ class EntryInput:
     currency: str | None = None
     description: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    # Reversals mirror the original's base amounts exactly instead of converting again.
+    # Reversals mirror the original's base (and reporting) amounts exactly instead of
+    # converting again.
     amount_base: int | None = None
+    amount_reporting: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,6 +138,10 @@ class PostJournal:
     journal_id: UUID = field(default_factory=uuid.uuid4)
     reversal_of: UUID | None = None
     exchange_rates: dict[str, Decimal] | None = None  # fixed rates (reversals)
+    amends: UUID | None = None  # the journal this one amends (AmendJournal)
+    # Converted like the base currency (docs/api.md §5, "Reporting currency").
+    reporting_currency: str | None = None
+    reporting_rates: dict[str, Decimal] | None = None  # fixed rates (reversals)
 
     @property
     def effective_date(self) -> dt.date:
@@ -235,6 +247,7 @@ class PostJournalHandler(CommandHandler[PostJournal, PostResult]):
             fixed_rates=command.exchange_rates,
             loaded_rates=known.rates.get(tenant, {}),
             effective_date=command.effective_date,
+            reporting=_reporting(command),
         )
         rows = _entry_ledgers(batch, known, command, pricing.currencies)
         original = None
@@ -314,6 +327,7 @@ async def _load_tenant_facts(
     (ledger, currency) keys of the named ledgers that have a minimum balance."""
     codes = {c.base_currency for c in group}
     codes |= {c.currency for c in group if c.currency}
+    codes |= {c.reporting_currency for c in group if c.reporting_currency}
     codes |= {e.currency for c in group for e in c.entries if e.currency}
     # Merged, not replaced: the handlers that share this state (single posts, atomic bulks,
     # reversals) each load their own commands, so one batch may load a tenant more than once.
@@ -327,7 +341,9 @@ async def _load_tenant_facts(
         key
         for c in group
         if c.exchange_rates is None  # a reversal's rates are fixed
-        for key in rates_wanted(c.entries, c.currency, c.base_currency, c.effective_date)
+        for key in rates_wanted(
+            c.entries, c.currency, c.base_currency, c.effective_date, c.reporting_currency
+        )
     }
     known.rates.setdefault(tenant_id, {}).update(
         await fetch_rates(conn, tenant_id, wanted) if wanted else {}
@@ -446,8 +462,9 @@ def _limit_changes(
 def _entry_lines(
     command: PostJournal, rows: Sequence[LedgerRow], pricing: Pricing
 ) -> tuple[EntryLine, ...]:
-    """The entries as ``JournalPosted`` stores them: with their ledger, currency and base
-    amount."""
+    """The entries as ``JournalPosted`` stores them: with their ledger, currency, base
+    amount and reporting amount (None without a reporting currency)."""
+    reportings: list[int | None] = list(pricing.reportings) or [None] * len(pricing.bases)
     return tuple(
         EntryLine(
             entry_id=uuid.uuid4(),
@@ -459,10 +476,22 @@ def _entry_lines(
             amount_base=amount_base,
             description=e.description,
             metadata=e.metadata,
+            amount_reporting=amount_reporting,
         )
-        for row, e, code, amount_base in zip(
-            rows, command.entries, pricing.currencies, pricing.bases, strict=True
+        for row, e, code, amount_base, amount_reporting in zip(
+            rows, command.entries, pricing.currencies, pricing.bases, reportings, strict=True
         )
+    )
+
+
+def _reporting(command: PostJournal) -> Reporting | None:
+    """What pricing needs for the command's reporting currency (None: it has none)."""
+    if command.reporting_currency is None:
+        return None
+    return Reporting(
+        currency=command.reporting_currency,
+        fixed_rates=command.reporting_rates,
+        given=[e.amount_reporting for e in command.entries],
     )
 
 
@@ -499,6 +528,9 @@ def _posted_events(
         metadata=command.metadata,
         request_sha256=command.request_sha256.hex(),
         duplicate_sha256=duplicate_sha256,
+        amends=command.amends,
+        reporting_currency=command.reporting_currency,
+        reporting_rates=pricing.reporting_rates_used(),
     )
     events: list[Any] = list(journal.collect_events())
     if command.reversal_of is not None and original is not None:
@@ -592,7 +624,8 @@ class ReverseJournal:
 
 def mirror_of(command: ReverseJournal, posted: Journal.JournalPosted) -> PostJournal:
     """The posting that reverses ``posted``: every entry in the other direction, with the
-    original's rates and base amounts, so in the base currency it nets to exactly zero."""
+    original's rates and base amounts, so in the base currency it nets to exactly zero (and
+    the same for its reporting currency, when it has one)."""
     return PostJournal(
         tenant_id=command.tenant_id,
         base_currency=posted.base_currency,
@@ -611,6 +644,7 @@ def mirror_of(command: ReverseJournal, posted: Journal.JournalPosted) -> PostJou
                 description=line.description,
                 metadata=line.metadata,
                 amount_base=line.amount_base,
+                amount_reporting=line.amount_reporting,
             )
             for line in posted.entries
         ),
@@ -618,10 +652,32 @@ def mirror_of(command: ReverseJournal, posted: Journal.JournalPosted) -> PostJou
         journal_id=command.reversal_id,
         reversal_of=command.journal_id,
         exchange_rates=dict(posted.exchange_rates),
+        reporting_currency=posted.reporting_currency,
+        reporting_rates=dict(posted.reporting_rates) if posted.reporting_currency else None,
     )
 
 
 _mapper = MsgspecMapper()
+
+
+async def _load_posted(
+    conn: DbConnection, journal_ids: set[UUID]
+) -> dict[UUID, Journal.JournalPosted]:
+    """The ``JournalPosted`` events (version 1 of each aggregate) of ``journal_ids`` that
+    are journals; immutable, so read without a lock."""
+    rows = await conn.fetch(
+        "SELECT originator_id, topic, state FROM ledger_events"
+        " WHERE originator_id = ANY($1::uuid[]) AND originator_version = 1",
+        list(journal_ids),
+    )
+    posted: dict[UUID, Journal.JournalPosted] = {}
+    for r in rows:
+        event = _mapper.to_domain_event(
+            StoredEvent(r["originator_id"], 1, r["topic"], bytes(r["state"]))
+        )
+        if isinstance(event, Journal.JournalPosted):
+            posted[r["originator_id"]] = event
+    return posted
 
 
 class ReverseJournalHandler(CommandHandler[ReverseJournal, PostResult]):
@@ -645,18 +701,7 @@ class ReverseJournalHandler(CommandHandler[ReverseJournal, PostResult]):
         self._post = post
 
     async def load(self, batch: Batch, commands: Sequence[ReverseJournal]) -> None:
-        rows = await batch.conn.fetch(
-            "SELECT originator_id, topic, state FROM ledger_events"
-            " WHERE originator_id = ANY($1::uuid[]) AND originator_version = 1",
-            list({c.journal_id for c in commands}),
-        )
-        posted: dict[UUID, Journal.JournalPosted] = {}
-        for r in rows:
-            event = _mapper.to_domain_event(
-                StoredEvent(r["originator_id"], 1, r["topic"], bytes(r["state"]))
-            )
-            if isinstance(event, Journal.JournalPosted):
-                posted[r["originator_id"]] = event
+        posted = await _load_posted(batch.conn, {c.journal_id for c in commands})
         mirrors = batch.state(_MIRRORS)
         for c in commands:
             original = posted.get(c.journal_id)
@@ -673,6 +718,104 @@ class ReverseJournalHandler(CommandHandler[ReverseJournal, PostResult]):
         if mirror is None:
             raise NotFound("no such journal", {"journal_id": str(command.journal_id)})
         return self._post.decide(batch, mirror)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AmendJournal:
+    """Amend a posted journal: reverse its current version and post ``replacement`` (whose
+    ``amends`` names it), in one decision.
+
+    ``replacement`` is the new journal as ``POST /v1/journals`` would post it; its
+    ``request_sha256`` covers the amended journal's id too, so its key replays only the
+    same amendment of the same journal.
+    """
+
+    tenant_id: UUID
+    journal_id: UUID
+    replacement: PostJournal
+    reversal_id: UUID = field(default_factory=uuid.uuid4)
+
+    def __post_init__(self) -> None:
+        assert self.replacement.amends == self.journal_id, "the replacement names the journal"
+        assert self.replacement.tenant_id == self.tenant_id
+
+
+_AMENDS: Final[BatchKey[dict[UUID, PostJournal]]] = BatchKey(
+    "ledger.commands.journals.amend-mirrors", dict
+)
+
+
+class AmendJournalHandler(CommandHandler[AmendJournal, PostResult]):
+    """Amends journals inside the batch, ordered with every posting of it.
+
+    ``load`` builds each amended journal's reversal from its ``JournalPosted`` (as
+    :class:`ReverseJournalHandler` does) and loads it and the replacement through the
+    posting handler, which locks the amended journal (FOR UPDATE). ``decide``, in order:
+
+    1. idempotency of the replacement's key: a retry of the same amendment is a replay
+       (200, nothing appended), another request with the key 409 ``IDEMPOTENCY_CONFLICT``;
+    2. :func:`ledger.domain.posting.check_amendable`: 404, 409 ``ALREADY_REVERSED``
+       (reversed, voided or amended before), 422 ``INVALID_STATE`` (pending);
+    3. the reversal, then the replacement, each decided as a posting (module docstring
+       order). If either fails, the batch state is restored and nothing is appended.
+
+    Accepted, the decision's events are the reversal's ``JournalPosted``, the amended
+    journal's ``JournalReversed`` and the replacement's ``JournalPosted``: one append. Of N
+    amendments of one journal, one is accepted and the others are ``ALREADY_REVERSED``.
+    """
+
+    def __init__(self, post: PostJournalHandler) -> None:
+        self._post = post
+
+    async def load(self, batch: Batch, commands: Sequence[AmendJournal]) -> None:
+        posted = await _load_posted(batch.conn, {c.journal_id for c in commands})
+        mirrors = batch.state(_AMENDS)
+        for c in commands:
+            original = posted.get(c.journal_id)
+            if original is not None and original.tenant_id == c.tenant_id:
+                reverse = ReverseJournal(
+                    tenant_id=c.tenant_id, journal_id=c.journal_id, reversal_id=c.reversal_id
+                )
+                mirrors[c.reversal_id] = mirror_of(reverse, original)
+        await self._post.load(
+            batch,
+            [
+                posting
+                for c in commands
+                for posting in (mirrors.get(c.reversal_id), c.replacement)
+                if posting is not None
+            ],
+        )
+
+    def decide(self, batch: Batch, command: AmendJournal) -> Decision[PostResult]:
+        known = batch.state(_KNOWN)
+        replacement = command.replacement
+        if replacement.external_id is not None:
+            replayed = replay_of(
+                known.keys.get((command.tenant_id, replacement.external_id)),
+                replacement.request_sha256,
+                replacement.external_id,
+            )
+            if replayed is not None:
+                return Decision(
+                    events=[], result=JournalReplay(replayed), tenant_id=command.tenant_id
+                )
+        check_amendable(
+            command.journal_id, known.originals.get(command.journal_id), command.tenant_id
+        )
+        mirror = batch.state(_AMENDS)[command.reversal_id]
+        snapshot = batch.snapshot(_KNOWN)
+        try:
+            reversal = self._post.decide(batch, mirror)
+            amended = self._post.decide(batch, replacement)
+        except LedgerError:
+            batch.restore(snapshot)
+            raise
+        return Decision(
+            events=[*reversal.events, *amended.events],
+            result=amended.result,
+            tenant_id=command.tenant_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -695,23 +838,34 @@ class JournalCommands:
         self._atomic = PostJournalsAtomicHandler(self._post)
         self._status = ChangeJournalStatusHandler()
         self._reverse = ReverseJournalHandler(self._post)
+        self._amend = AmendJournalHandler(self._post)
 
     async def post(self, command: PostJournal) -> PostedJournal:
         """Post one journal. Raises the errors of :class:`PostJournalHandler`."""
         committed = await self._committer.submit(self._post, command)
-        result = committed.result
+        return await self._answer(command.tenant_id, committed.result, committed.position)
+
+    async def _answer(
+        self, tenant_id: UUID, result: PostResult, position: int | None
+    ) -> PostedJournal:
+        """The answer to a posting: its 201 document at ``position`` (its last event's), or
+        for a replay the original's 201 bytes."""
         if isinstance(result, JournalReplay):
-            document, position = await journal_answer(
-                self._pool, command.tenant_id, result.journal_id
-            )
-            return PostedJournal(document=document, position=position, replayed=True)
-        assert committed.position is not None
-        position = committed.position
+            document, replayed_at = await journal_answer(self._pool, tenant_id, result.journal_id)
+            return PostedJournal(document=document, position=replayed_at, replayed=True)
+        assert position is not None
         return PostedJournal(
             document=encode_document(render_posted(result.event, position)),
             position=position,
             replayed=False,
         )
+
+    async def amend(self, command: AmendJournal) -> PostedJournal:
+        """Amend a posted journal (reverse it, post the replacement, atomically); an
+        idempotent retry answers the replacement's 201 bytes. Raises the errors of
+        :class:`AmendJournalHandler`."""
+        committed = await self._committer.submit(self._amend, command)
+        return await self._answer(command.tenant_id, committed.result, committed.position)
 
     async def post_atomic(
         self, commands: Sequence[PostJournal]

@@ -3,8 +3,8 @@
 ``render_posted`` is a pure function of ``JournalPosted`` and its position, so it is not
 stored: the 201 answer, an idempotent retry's answer (byte for byte the 201: same event, same
 position, same function) and a GET all render it from the event in the log
-(:func:`posted_document`). A GET adds the journal's current status, ``reversed_by`` and the
-reconciliation of its entries (:func:`current_document`).
+(:func:`posted_document`). A GET adds the journal's current status, ``reversed_by``,
+``amended_by`` and the reconciliation of its entries (:func:`current_document`).
 
 A change to this rendering changes what retries of old journals answer: only ever add fields
 (clients ignore unknown fields), never change the value of an existing one.
@@ -35,13 +35,16 @@ from ledger.store.mapper import MsgspecMapper
 
 
 class JournalTotalsOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A journal's sums in one currency, in that currency and in the base currency."""
+    """A journal's sums in one currency, in that currency, in the base currency and in the
+    journal's reporting currency (null without one)."""
 
     currency: str
     debits: int
     credits: int
     debits_base: int
     credits_base: int
+    debits_reporting: int | None
+    credits_reporting: int | None
 
 
 class EntryOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -52,6 +55,7 @@ class EntryOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     amount: int
     currency: str
     amount_base: int
+    amount_reporting: int | None  # in the journal's reporting currency (null without one)
     description: str | None
     metadata: dict[str, Any]
 
@@ -78,9 +82,17 @@ class JournalOut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     base_currency: str
     totals: list[JournalTotalsOut]
     exchange_rates: dict[str, str]
+    # The reporting currency (null without one) and the rates to it used, by entry currency
+    # (decimal strings, like exchange_rates; {} without one).
+    reporting_currency: str | None
+    reporting_rates: dict[str, str]
     entries: list[EntryOut]
     reversal_of: UUID | None
     reversed_by: UUID | None
+    # Amendment lineage (POST /v1/journals/{id}/amend): the journal this one amends, and
+    # the journal that amended this one (then this one reads ``reversed``).
+    amends: UUID | None
+    amended_by: UUID | None
     warnings: list[JournalWarningOut]
     metadata: dict[str, Any]
     created_at: dt.datetime
@@ -98,16 +110,31 @@ def status_as_of(
     return "scheduled" if status == "posted" and effective_date > today else status
 
 
-def render_posted(event: Journal.JournalPosted, position: int) -> JournalOut:
+def _totals(event: Journal.JournalPosted) -> list[JournalTotalsOut]:
+    """The journal's sums per entry currency (in code order)."""
     totals: dict[str, list[int]] = {}
     for entry in event.entries:
-        row = totals.setdefault(entry.currency, [0, 0, 0, 0])
-        if entry.direction == "debit":
-            row[0] += entry.amount
-            row[2] += entry.amount_base
-        else:
-            row[1] += entry.amount
-            row[3] += entry.amount_base
+        row = totals.setdefault(entry.currency, [0, 0, 0, 0, 0, 0])
+        side = 0 if entry.direction == "debit" else 1
+        row[side] += entry.amount
+        row[2 + side] += entry.amount_base
+        row[4 + side] += entry.amount_reporting or 0
+    reporting = event.reporting_currency is not None
+    return [
+        JournalTotalsOut(
+            currency=c,
+            debits=t[0],
+            credits=t[1],
+            debits_base=t[2],
+            credits_base=t[3],
+            debits_reporting=t[4] if reporting else None,
+            credits_reporting=t[5] if reporting else None,
+        )
+        for c, t in sorted(totals.items())
+    ]
+
+
+def render_posted(event: Journal.JournalPosted, position: int) -> JournalOut:
     return JournalOut(
         id=event.originator_id,
         number=journal_number_text(event.number),
@@ -120,13 +147,10 @@ def render_posted(event: Journal.JournalPosted, position: int) -> JournalOut:
         external_id=event.external_id,
         currency=event.currency,
         base_currency=event.base_currency,
-        totals=[
-            JournalTotalsOut(
-                currency=c, debits=t[0], credits=t[1], debits_base=t[2], credits_base=t[3]
-            )
-            for c, t in sorted(totals.items())
-        ],
+        totals=_totals(event),
         exchange_rates={code: str(rate) for code, rate in sorted(event.exchange_rates.items())},
+        reporting_currency=event.reporting_currency,
+        reporting_rates={code: str(rate) for code, rate in sorted(event.reporting_rates.items())},
         entries=[
             EntryOut(
                 id=e.entry_id,
@@ -136,6 +160,7 @@ def render_posted(event: Journal.JournalPosted, position: int) -> JournalOut:
                 amount=e.amount,
                 currency=e.currency,
                 amount_base=e.amount_base,
+                amount_reporting=e.amount_reporting,
                 description=e.description,
                 metadata=e.metadata,
             )
@@ -143,6 +168,8 @@ def render_posted(event: Journal.JournalPosted, position: int) -> JournalOut:
         ],
         reversal_of=event.reversal_of,
         reversed_by=None,
+        amends=event.amends,
+        amended_by=None,
         warnings=[
             JournalWarningOut(code=w.code, message=w.message, journal_id=w.journal_id)
             for w in event.warnings
@@ -165,7 +192,8 @@ class ReconciledEntryOut(EntryOut, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class JournalReadOut(JournalOut, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A journal as it is now (GET, lists, commit, void): status and ``reversed_by`` current,
+    """A journal as it is now (GET, lists, commit, void): status, ``reversed_by`` and
+    ``amended_by`` current,
     and the reconciliation of its entries: ``reconciled`` when any of its entries is in an
     active match, ``reconciled_at`` the latest of its entries' match times."""
 
@@ -188,11 +216,12 @@ def current_document(
     reversed_by: UUID | None,
     today: dt.date,
     *,
+    amended_by: UUID | None,
     reconciled: Mapping[UUID, dt.datetime] | None = None,
 ) -> bytes:
-    """``document`` (the 201 answer) with the journal's status and reversal as they are now,
-    and the reconciliation of its entries (``reconciled``: entry id -> when its active match
-    was made; reads only: the 201 bytes never carry it)."""
+    """``document`` (the 201 answer) with the journal's status, reversal and amendment as
+    they are now, and the reconciliation of its entries (``reconciled``: entry id -> when
+    its active match was made; reads only: the 201 bytes never carry it)."""
     marks = reconciled or {}
     entries = [
         ReconciledEntryOut(
@@ -207,6 +236,7 @@ def current_document(
     fields.update(
         status=status_as_of(status, document.effective_date, today),
         reversed_by=reversed_by,
+        amended_by=amended_by,
         entries=entries,
         reconciled=bool(times),
         reconciled_at=max(times) if times else None,

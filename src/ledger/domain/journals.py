@@ -44,6 +44,8 @@ class EntryLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     amount_base: int
     description: str | None = None
     metadata: dict[str, Any] = {}
+    # The amount in the journal's reporting currency (class_version 2; None without one).
+    amount_reporting: int | None = None
 
 
 class JournalWarning(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -57,6 +59,17 @@ class JournalWarning(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 class Journal(Aggregate):
     @dataclass(frozen=True)
     class JournalPosted(Aggregate.Created):
+        """A journal as posted, with every number decided (module docstring).
+
+        Stored format history (``ledger.store.mapper``): ``class_version`` 2 added
+        ``amends`` (the journal this one amends: it reverses that journal's current version
+        and posts this one in the same decision), ``reporting_currency``,
+        ``reporting_rates`` (entry currency -> reporting currency rate used) and the entries'
+        ``amount_reporting``; :meth:`upcast_v1_v2` gives version-1 events their defaults.
+        """
+
+        class_version = 2
+
         tenant_id: UUID
         number: int
         status: PostingStatus
@@ -75,6 +88,17 @@ class Journal(Aggregate):
         metadata: dict[str, Any]
         request_sha256: str
         duplicate_sha256: str
+        amends: UUID | None
+        reporting_currency: str | None
+        reporting_rates: dict[str, Decimal]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A version-1 event amends nothing and has no reporting currency (its
+            entries' ``amount_reporting`` is ``EntryLine``'s default, None)."""
+            state["amends"] = None
+            state["reporting_currency"] = None
+            state["reporting_rates"] = {}
 
         def apply(self, aggregate: Any) -> None:
             for name, value in vars(self).items():

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -89,11 +89,19 @@ def rates_wanted(
     journal_currency: str | None,
     base_currency: str,
     effective_date: dt.date,
+    reporting_currency: str | None = None,
 ) -> set[RateKey]:
     """The rates pricing a journal's entries needs (:func:`resolve_rates`): one for each
-    entry currency other than the base, on the effective date."""
+    entry currency other than the base, on the effective date, and, with a reporting
+    currency, one for each entry currency other than it."""
     currencies = {entry_currency(e, journal_currency, base_currency) for e in entries}
-    return {(code, base_currency, effective_date) for code in currencies if code != base_currency}
+    targets = [base_currency] if reporting_currency is None else [base_currency, reporting_currency]
+    return {
+        (code, target, effective_date)
+        for target in targets
+        for code in currencies
+        if code != target
+    }
 
 
 def replay_of(
@@ -118,9 +126,13 @@ def replay_of(
 
 
 def check_currencies_known(
-    journal_currency: str, currencies: Sequence[str], precisions: Mapping[str, int]
+    journal_currency: str,
+    currencies: Sequence[str],
+    precisions: Mapping[str, int],
+    reporting_currency: str | None = None,
 ) -> None:
-    """Step 2: the journal's currency, then each entry's (in order), is a known currency.
+    """Step 2: the journal's currency, then each entry's (in order), then the reporting
+    currency, is a known currency.
 
     Raises:
         CurrencyUnknown: the first code without a precision.
@@ -134,6 +146,11 @@ def check_currencies_known(
             raise CurrencyUnknown(
                 f"unknown currency {code!r}", {"currency": code, "entry_index": index}
             )
+    if reporting_currency is not None and reporting_currency not in precisions:
+        raise CurrencyUnknown(
+            f"unknown currency {reporting_currency!r}",
+            {"currency": reporting_currency, "field": "reporting_currency"},
+        )
 
 
 def check_balanced(entries: Sequence[PostingEntry], currencies: Sequence[str]) -> None:
@@ -206,47 +223,103 @@ def base_amounts(
     Raises:
         ValidationError: a converted amount exceeds ``limits.AMOUNT_MINOR_MAX``.
     """
-    bases: list[int] = []
+    return converted_amounts(
+        entries,
+        currencies,
+        [e.amount_base for e in entries],
+        Target(base, rates, "base"),
+        precisions,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A currency a journal's entries are converted to: the base, or the reporting one."""
+
+    currency: str
+    rates: Mapping[str, Decimal]  # entry currency -> rate to ``currency`` (all but it)
+    name: Literal["base", "reporting"]
+
+
+def converted_amounts(
+    entries: Sequence[PostingEntry],
+    currencies: Sequence[str],
+    given: Sequence[int | None],
+    target: Target,
+    precisions: Mapping[str, int],
+) -> list[int]:
+    """Each entry's amount in ``target``'s currency, the sides adding up to the same total
+    (:func:`base_amounts` states the rule; ``given[i]``, a reversal's, is taken as it is).
+
+    Raises:
+        ValidationError: a converted amount exceeds ``limits.AMOUNT_MINOR_MAX``.
+    """
+    amounts: list[int] = []
     exact_debits = Decimal(0)
-    for entry, code in zip(entries, currencies, strict=True):
-        if entry.amount_base is not None:
-            exact = Decimal(entry.amount_base)
-        elif code == base:
+    for entry, code, fixed in zip(entries, currencies, given, strict=True):
+        if fixed is not None:
+            exact = Decimal(fixed)
+        elif code == target.currency:
             exact = Decimal(entry.amount)
         else:
-            exact = convert_exact(entry.amount, rates[code], precisions[code], precisions[base])
-        amount_base = round_minor(exact)
-        if amount_base > limits.AMOUNT_MINOR_MAX:
-            raise ValidationError(
-                "the amount converted to the base currency exceeds the largest amount",
-                {"field": f"$.entries[{len(bases)}].amount", "amount_base": str(amount_base)},
+            exact = convert_exact(
+                entry.amount, target.rates[code], precisions[code], precisions[target.currency]
             )
-        bases.append(amount_base)
+        amount = round_minor(exact)
+        if amount > limits.AMOUNT_MINOR_MAX:
+            raise ValidationError(
+                f"the amount converted to the {target.name} currency exceeds the largest amount",
+                {
+                    "field": f"$.entries[{len(amounts)}].amount",
+                    f"amount_{target.name}": str(amount),
+                },
+            )
+        amounts.append(amount)
         if entry.direction == "debit":
             exact_debits += exact
     debit_idx = [i for i, e in enumerate(entries) if e.direction == "debit"]
     credit_idx = [i for i, e in enumerate(entries) if e.direction == "credit"]
-    debit_base, credit_base = assign_residue(
-        [bases[i] for i in debit_idx], [bases[i] for i in credit_idx], round_minor(exact_debits)
+    debits, credits = assign_residue(
+        [amounts[i] for i in debit_idx], [amounts[i] for i in credit_idx], round_minor(exact_debits)
     )
-    for i, value in zip(debit_idx, debit_base, strict=True):
-        bases[i] = value
-    for i, value in zip(credit_idx, credit_base, strict=True):
-        bases[i] = value
-    return bases
+    for i, value in zip(debit_idx, debits, strict=True):
+        amounts[i] = value
+    for i, value in zip(credit_idx, credits, strict=True):
+        amounts[i] = value
+    return amounts
+
+
+@dataclass(frozen=True, slots=True)
+class Reporting:
+    """What a journal with a reporting currency asks of pricing."""
+
+    currency: str
+    fixed_rates: Mapping[str, Decimal] | None = None  # a reversal's: the original's rates
+    given: Sequence[int | None] | None = None  # a reversal's: the original's amounts
 
 
 @dataclass(frozen=True, slots=True)
 class Pricing:
-    """Steps 2 to 4 passed: what the journal's entries are worth in the base currency."""
+    """Steps 2 to 4 passed: what the journal's entries are worth in the base currency (and
+    in its reporting currency, when it has one)."""
 
     currencies: list[str]  # each entry's currency, in entry order
     rates: dict[str, Decimal]  # the rates used (fixed ones included), by currency
     bases: list[int]  # each entry's base amount, in entry order
+    # The reporting currency's rates (like ``rates``) and each entry's amount in it; empty
+    # without a reporting currency.
+    reporting_rates: dict[str, Decimal] = field(default_factory=dict)
+    reportings: list[int] = field(default_factory=list)
 
     def rates_used(self) -> dict[str, Decimal]:
         """The rates of the currencies the entries are in (what the journal records)."""
         return {code: rate for code, rate in self.rates.items() if code in self.currencies}
+
+    def reporting_rates_used(self) -> dict[str, Decimal]:
+        """Like :meth:`rates_used`, to the reporting currency."""
+        return {
+            code: rate for code, rate in self.reporting_rates.items() if code in self.currencies
+        }
 
 
 def price_entries(
@@ -258,20 +331,40 @@ def price_entries(
     fixed_rates: Mapping[str, Decimal] | None,
     loaded_rates: Mapping[RateKey, Decimal],
     effective_date: dt.date,
+    reporting: Reporting | None = None,
 ) -> Pricing:
     """Steps 2 (currencies), 3 (balanced) and 4 (rates, base amounts), in that order.
 
     ``journal_currency`` is the journal's own currency, or the base currency when it has
-    none; an entry without a currency is in the journal's currency.
+    none; an entry without a currency is in the journal's currency. With ``reporting``,
+    each entry is converted to the reporting currency by the same rule as to the base
+    (rates of the effective date, round half to even, residue per side), after the base:
+    its currency is checked last in step 2, its rates after the base rates in step 4.
     """
     currencies = [entry_currency(e, journal_currency, base) for e in entries]
-    check_currencies_known(journal_currency, currencies, precisions)
+    reporting_currency = reporting.currency if reporting is not None else None
+    check_currencies_known(journal_currency, currencies, precisions, reporting_currency)
     check_balanced(entries, currencies)
     rates = resolve_rates(currencies, base, fixed_rates, loaded_rates, effective_date)
+    bases = base_amounts(entries, currencies, rates, precisions, base)
+    if reporting is None:
+        return Pricing(currencies=currencies, rates=rates, bases=bases)
+    reporting_rates = resolve_rates(
+        currencies, reporting.currency, reporting.fixed_rates, loaded_rates, effective_date
+    )
+    reportings = converted_amounts(
+        entries,
+        currencies,
+        reporting.given or [None] * len(entries),
+        Target(reporting.currency, reporting_rates, "reporting"),
+        precisions,
+    )
     return Pricing(
         currencies=currencies,
         rates=rates,
-        bases=base_amounts(entries, currencies, rates, precisions, base),
+        bases=bases,
+        reporting_rates=reporting_rates,
+        reportings=reportings,
     )
 
 
@@ -334,6 +427,37 @@ def check_reversible(journal_id: UUID, original: Original | None, tenant_id: UUI
     if original.status != "posted":
         raise InvalidState(
             f"a {original.status} journal cannot be reversed", {"journal_id": str(journal_id)}
+        )
+    return original
+
+
+def check_amendable(journal_id: UUID, original: Original | None, tenant_id: UUID) -> Original:
+    """An amendment's first state rule: the journal it names exists in the tenant and is
+    posted (``scheduled`` reads are posted journals). Its current version is then reversed
+    (:func:`check_reversible` passes for it) and the new version posted, in one decision.
+
+    Only a posted journal has a current version in the books to replace: a reversed,
+    voided or already amended one (amending reverses it) has none, and a pending one is
+    settled by commit or void, not amended.
+
+    Returns the original.
+
+    Raises:
+        NotFound: no such journal in the tenant.
+        AlreadyReversed: it is reversed (so also when amended before) or voided (409).
+        InvalidState: it is pending (422).
+    """
+    if original is None or original.tenant_id != tenant_id:
+        raise NotFound("no such journal", {"journal_id": str(journal_id)})
+    if original.status in ("reversed", "voided"):
+        raise AlreadyReversed(
+            f"the journal is {original.status}: it has no current version to amend",
+            {"journal_id": str(journal_id), "status": original.status},
+        )
+    if original.status != "posted":
+        raise InvalidState(
+            "a pending journal cannot be amended: commit or void it",
+            {"journal_id": str(journal_id), "status": original.status},
         )
     return original
 

@@ -70,6 +70,8 @@ _APPLY_SQL: Final = (
     " $35::uuid[], $36::int8[], $37::bool[],"
     " $38::uuid[], $39::int8[], $40::bool)"
 )
+# Amendment lineage (migration 0009): after the journals of the batch are written.
+_LINEAGE_SQL: Final = "SELECT ledger_books_lineage($1::uuid[], $2::uuid[])"
 # Bulk loads COPY these columns, in this order (BooksBatch.write_bulk).
 _JOURNAL_COPY_COLUMNS: Final = (
     "journal_id",
@@ -161,6 +163,8 @@ class BooksBatch:
         self.changes: dict[UUID, list[Any]] = {}  # journal id -> [status, version, reversed_by]
         self.settlements: list[tuple[UUID, int, bool]] = []
         self.counters: dict[UUID, int] = {}
+        # (journal, the journal it amends) of the batch's amendments, in position order.
+        self.lineage: list[tuple[Any, Any]] = []
 
     def __bool__(self) -> bool:
         return bool(self.journals or self.changes or self.settlements)
@@ -197,6 +201,8 @@ class BooksBatch:
             self._posted_entries(journal_id, posted)
         if posted.number > self.counters.get(posted.tenant_id, 0):
             self.counters[posted.tenant_id] = posted.number
+        if posted.amends is not None:
+            self.lineage.append((journal_id, posted.amends))
 
     def _posted_bulk(self, journal_id: Any, position: int, posted: Any) -> None:
         """A posted journal's entries and movements as COPY records (as ledger_books_apply's
@@ -291,6 +297,15 @@ class BooksBatch:
         if not self:
             return
         await self._call(conn, self.journals.values(), self.entries, maintain=maintain)
+        await self._write_lineage(conn)
+
+    async def _write_lineage(self, conn: DbConnection) -> None:
+        """``amends`` and ``amended_by`` of the batch's amendments (migration 0009): one more
+        statement, only in a batch that has one."""
+        if self.lineage:
+            await conn.execute(
+                _LINEAGE_SQL, [j for j, _ in self.lineage], [a for _, a in self.lineage]
+            )
 
     async def _call(
         self,
@@ -353,6 +368,7 @@ class BooksBatch:
             )
         if self.changes or self.settlements or self.counters:
             await self._call(conn, (), (), maintain=False)
+        await self._write_lineage(conn)
 
 
 def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -401,6 +417,7 @@ class _PostedState(msgspec.Struct, gc=False):
     request_sha256: str
     duplicate_sha256: str
     timestamp: dt.datetime
+    amends: str | None = None
     class_version: int = 1
 
 

@@ -30,11 +30,13 @@ from typing import Any, Final
 from uuid import UUID
 
 import msgspec
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from ledger.domain.journals import Journal
 from ledger.store.database import DbConnection
 from ledger.store.group_commit import InlineProjection, PositionedEvent
+from ledger.store.mapper import MsgspecMapper
 
 POSTED_TOPIC: Final = get_topic(Journal.JournalPosted)
 COMMITTED_TOPIC: Final = get_topic(Journal.JournalCommitted)
@@ -179,22 +181,22 @@ class _PostedState(msgspec.Struct, gc=False):
 
 
 _posted_decoder = msgspec.json.Decoder(_PostedState)
-# The stored format this minimal decoder understands (see ledger.store.mapper).
+# The stored format this minimal decoder understands (see ledger.store.mapper); an event
+# stored at another class_version goes through the mapper and its upcasters instead.
 _POSTED_CLASS_VERSION: Final = getattr(Journal.JournalPosted, "class_version", 1)
 
 
-def fold_stored_events(fold: TrialBalanceFold, rows: Iterable[Any]) -> None:
-    """Feed stored rows ``(position, originator_id, topic, state, ...)`` to ``fold``.
+def fold_stored_events(fold: TrialBalanceFold, rows: Iterable[Any], mapper: MsgspecMapper) -> None:
+    """Feed stored rows ``(position, originator_id, topic, state, originator_version, ...)``
+    to ``fold``.
 
     Decodes only what the fold needs (``JournalPosted``'s tenant, status, effective date and
     each entry's ledger, direction and base amount); other topics are ignored. A posted
     journal's lines are added to ``fold.totals`` right here: the same arithmetic as
     :meth:`TrialBalanceFold.add`, inlined because this loop runs once per event of a
-    rebuild (the golden streams check that both paths give the same rows).
-
-    Raises:
-        msgspec.ValidationError: a ``JournalPosted`` stored at another ``class_version``
-            (the fast path would need its upcasters: use the domain-event path).
+    rebuild (the golden streams check that both paths give the same rows). A
+    ``JournalPosted`` stored at an older ``class_version`` is decoded by ``mapper`` (its
+    upcasters) and folded as a domain event.
     """
     totals = fold.totals
     decode = _posted_decoder.decode
@@ -203,7 +205,9 @@ def fold_stored_events(fold: TrialBalanceFold, rows: Iterable[Any]) -> None:
         if topic == POSTED_TOPIC:
             s = decode(row[3])
             if s.class_version != _POSTED_CLASS_VERSION:
-                raise msgspec.ValidationError("JournalPosted stored at another class_version")
+                event = mapper.to_domain_event(StoredEvent(row[1], row[4], topic, row[3]))
+                fold_domain_events(fold, [PositionedEvent(row[0], None, event)])
+                continue
             if s.status == "pending":
                 fold.posted(
                     str(row[1]),
@@ -245,6 +249,9 @@ class TrialBalanceProjection(InlineProjection):
     # The runner reads only these topics (its batches still advance over the others).
     topics: frozenset[str] = frozenset({POSTED_TOPIC, COMMITTED_TOPIC, VOIDED_TOPIC})
 
+    def __init__(self, mapper: MsgspecMapper | None = None) -> None:
+        self._mapper = mapper or MsgspecMapper()
+
     async def apply(self, conn: DbConnection, events: Sequence[PositionedEvent]) -> None:
         fold = TrialBalanceFold()
         fold_domain_events(fold, events)
@@ -253,7 +260,7 @@ class TrialBalanceProjection(InlineProjection):
     async def apply_recorded(self, conn: DbConnection, rows: Sequence[Any]) -> None:
         """Like :meth:`apply`, from stored rows (``runner.ROW_COLUMNS``)."""
         fold = TrialBalanceFold()
-        fold_stored_events(fold, rows)
+        fold_stored_events(fold, rows, self._mapper)
         await self.write(conn, fold)
 
     @staticmethod

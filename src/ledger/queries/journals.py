@@ -25,7 +25,8 @@ from ledger.store.database import DbSource
 
 # A journal row with its JournalPosted (always version 1 of the journal's aggregate).
 _WITH_EVENT: Final = (
-    "SELECT j.journal_id, j.position, j.status, j.reversed_by, j.effective_date, j.currency,"
+    "SELECT j.journal_id, j.position, j.status, j.reversed_by, j.amended_by, j.effective_date,"
+    " j.currency,"
     " e.topic, e.state FROM journals j"
     " JOIN ledger_events e ON e.originator_id = j.journal_id AND e.originator_version = 1"
 )
@@ -45,6 +46,7 @@ async def journal_document(
         row["status"],
         row["reversed_by"],
         today,
+        amended_by=row["amended_by"],
         reconciled=await entry_reconciliations(source, [journal_id]),
     )
 
@@ -123,6 +125,7 @@ async def list_journals(
             r["status"],
             r["reversed_by"],
             today,
+            amended_by=r["amended_by"],
             reconciled=reconciled,
         )
         for r in page

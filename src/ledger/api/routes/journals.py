@@ -1,4 +1,4 @@
-"""Journals over HTTP (docs/api.md §5): post, read, list, reverse, commit, void, bulk.
+"""Journals over HTTP (docs/api.md §5): post, read, list, reverse, amend, commit, void, bulk.
 
 Bodies are decoded strictly from the raw bytes (``ledger.api.body``); shape errors are 400s
 raised here, every rule that needs state is decided in group commit
@@ -33,6 +33,7 @@ from ledger.api.schemas import (
 from ledger.bootstrap import Services
 from ledger.clock import utc_today
 from ledger.commands.journals import (
+    AmendJournal,
     EntryInput,
     PostedJournal,
     PostJournal,
@@ -76,6 +77,8 @@ class JournalBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     currency: Currency | None = None
     status: PostingStatus = "posted"
     metadata: dict[str, Any] = {}
+    # Converted like the base currency: each entry's amount_reporting and the rates used.
+    reporting_currency: Currency | None = None
     entries: Annotated[
         list[EntryBody],
         msgspec.Meta(min_length=limits.JOURNAL_ENTRIES_MIN, max_length=limits.JOURNAL_ENTRIES_MAX),
@@ -112,8 +115,13 @@ def to_command(
     check_duplicates: bool,
     force: bool,
     path: str = "$",
+    amends: UUID | None = None,
 ) -> PostJournal:
-    """Turn a decoded body into a command (400 for shape errors the schema cannot express)."""
+    """Turn a decoded body into a command (400 for shape errors the schema cannot express).
+
+    ``amends``: the journal the body amends (``POST /v1/journals/{id}/amend``); the request
+    fingerprint then covers it too, so a key replays only the same amendment.
+    """
     if (
         idempotency_key is not None
         and body.external_id is not None
@@ -147,7 +155,24 @@ def to_command(
         ),
         check_duplicates=check_duplicates,
         force=force,
-        request_sha256=request_fingerprint(body),
+        request_sha256=journal_fingerprint(body, amends),
+        amends=amends,
+        reporting_currency=body.reporting_currency,
+    )
+
+
+def journal_fingerprint(body: JournalBody, amends: UUID | None = None) -> bytes:
+    """The request fingerprint of a journal body (of an amendment of ``amends``).
+
+    A body without ``reporting_currency`` hashes exactly as it did before the field
+    existed: fingerprints stored with journals must keep matching their retries
+    (``ledger.domain.idempotency``).
+    """
+    canonical = msgspec.to_builtins(body)
+    if body.reporting_currency is None:
+        del canonical["reporting_currency"]
+    return request_fingerprint(
+        canonical if amends is None else {"amends": str(amends), "journal": canonical}
     )
 
 
@@ -201,7 +226,8 @@ class BulkError(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class JournalsController(Controller):
-    """``/v1/journals``: post (one or in bulk), read, list, reverse, commit and void journals."""
+    """``/v1/journals``: post (one or in bulk), read, list, reverse, amend, commit and void
+    journals."""
 
     path = "/journals"
     tags = ["journals"]
@@ -329,6 +355,65 @@ class JournalsController(Controller):
                 date=body.date,
                 description=body.description,
             )
+        )
+        return journal_response(posted)
+
+    @post(
+        "/{journal_id:str}/amend",
+        summary="Amend a posted journal",
+        description=(
+            "Reverses the journal's current version and posts the body (a full journal, as "
+            "for `POST /v1/journals`) as the new one, in one step: 201 the new journal, "
+            '`"amends": <journal_id>`; the original then reads `reversed`, with `reversed_by` '
+            "(the reversal) and `amended_by` (the new journal). Only a posted (or scheduled) "
+            "journal can be amended: reversed, voided or already amended → 409 "
+            "`ALREADY_REVERSED`, pending → 422 `INVALID_STATE`. `Idempotency-Key` / "
+            "`external_id` as for `POST /v1/journals`: the same amendment again answers the "
+            "201 bytes (200, `Idempotent-Replayed: true`)."
+        ),
+        responses={
+            **error_responses(
+                *BODY_ERROR_STATUSES,
+                *V1_ERROR_STATUSES,
+                404,
+                409,
+                422,
+                codes={
+                    409: ["IDEMPOTENCY_CONFLICT", "ALREADY_REVERSED"],
+                    422: [
+                        "INVALID_STATE",
+                        "JOURNAL_UNBALANCED",
+                        "INSUFFICIENT_FUNDS",
+                        "LEDGER_NOT_FOUND",
+                        "LEDGER_CLOSED",
+                        "CURRENCY_UNKNOWN",
+                        "CURRENCY_MISMATCH",
+                        "FX_RATE_NOT_FOUND",
+                    ],
+                },
+            ),
+            **replay_response(JournalOut),
+        },
+        operation_class=json_body_operation(JournalBody),
+    )
+    async def amend_journal(
+        self,
+        journal_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        tenant: TenantDep,
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(name="Idempotency-Key", max_length=limits.JOURNAL_KEY_LENGTH_MAX),
+        ] = None,
+    ) -> Encoded[JournalOut]:
+        amended = uuid_in_path(journal_id, "journal")
+        body = await decode_body(request, JournalBody)
+        command = to_command(
+            body, tenant, idempotency_key, check_duplicates=False, force=False, amends=amended
+        )
+        posted = await services.journals.amend(
+            AmendJournal(tenant_id=tenant.tenant_id, journal_id=amended, replacement=command)
         )
         return journal_response(posted)
 
