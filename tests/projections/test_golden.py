@@ -33,7 +33,8 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from ledger.bootstrap import Services, all_projections
-from ledger.commands.journals import reverse_journal
+from ledger.commands.journals import AnnotateJournal, reverse_journal
+from ledger.domain.annotations import NotesPatch
 from ledger.projections.replay import table_rows
 from ledger.projections.runner import StoredRowProjection
 from ledger.store.group_commit import InlineProjection, PositionedEvent
@@ -47,8 +48,8 @@ CASES: dict[str, tuple[str, ...]] = {
     "tenants": ("journals", "keys"),
     "currencies": ("fx",),
     "ledgers": ("journals",),
-    "books": ("journals", "fx"),
-    "trial_balance": ("journals", "fx"),
+    "books": ("annotations", "journals", "fx"),
+    "trial_balance": ("annotations", "journals", "fx"),
 }
 _mapper = MsgspecMapper()
 
@@ -121,7 +122,29 @@ async def _fx(services: Services) -> None:
         )
 
 
-SCENARIOS = {"journals": _journals, "keys": _keys, "fx": _fx}
+async def _annotations(services: Services) -> None:
+    books = await open_books(services, ledgers=2)
+
+    async def annotate(journal_id: UUID, patch: NotesPatch) -> None:
+        await services.journals.annotate(
+            AnnotateJournal(tenant_id=books.tenant_id, journal_id=journal_id, patch=patch)
+        )
+
+    first, _ = await post(services, books, 0, 1, 1_000)
+    await annotate(first, NotesPatch(description="first", metadata={"a": 1, "b": [2]}))
+    await annotate(first, NotesPatch(reference="ref-1", metadata={"b": "", "c": {"d": 3}}))
+    await annotate(first, NotesPatch(description=None))
+    pending, _ = await post(services, books, 1, 0, 20, status="pending")
+    await annotate(pending, NotesPatch(reference="held"))
+    await services.journals.change_status(books.tenant_id, pending, "commit")
+    await annotate(pending, NotesPatch(metadata={"after": "commit"}))
+    undone, _ = await post(services, books, 0, 1, 7)
+    await reverse_journal(services.journals, services.pool, books.tenant_id, undone, None, None)
+    await annotate(undone, NotesPatch(description="reversed, then noted"))
+    await annotate(undone, NotesPatch(description="reversed, then noted"))  # no event
+
+
+SCENARIOS = {"annotations": _annotations, "journals": _journals, "keys": _keys, "fx": _fx}
 
 
 # --- reading, normalising, comparing -------------------------------------------------------

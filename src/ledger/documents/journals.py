@@ -3,7 +3,8 @@
 ``render_posted`` is a pure function of ``JournalPosted`` and its position, so it is not
 stored: the 201 answer, an idempotent retry's answer (byte for byte the 201: same event, same
 position, same function) and a GET all render it from the event in the log
-(:func:`posted_document`). A GET adds the journal's current status, ``reversed_by`` and the
+(:func:`posted_document`). A GET adds the journal's current status, ``reversed_by``, its notes
+as annotated since (``description``, ``reference``, ``metadata``: ``JournalAnnotated``) and the
 reconciliation of its entries (:func:`current_document`).
 
 A change to this rendering changes what retries of old journals answer: only ever add fields
@@ -24,6 +25,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.persistence import StoredEvent
 
+from ledger.domain.annotations import JournalNotes
 from ledger.domain.journals import (
     Journal,
     JournalStatus,
@@ -165,9 +167,10 @@ class ReconciledEntryOut(EntryOut, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class JournalReadOut(JournalOut, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A journal as it is now (GET, lists, commit, void): status and ``reversed_by`` current,
-    and the reconciliation of its entries: ``reconciled`` when any of its entries is in an
-    active match, ``reconciled_at`` the latest of its entries' match times."""
+    """A journal as it is now (GET, lists, commit, void, annotate): status, ``reversed_by``,
+    ``description``, ``reference`` and ``metadata`` current, and the reconciliation of its
+    entries: ``reconciled`` when any of its entries is in an active match, ``reconciled_at``
+    the latest of its entries' match times."""
 
     entries: list[ReconciledEntryOut]  # type: ignore[assignment]
     reconciled: bool
@@ -189,10 +192,12 @@ def current_document(
     today: dt.date,
     *,
     reconciled: Mapping[UUID, dt.datetime] | None = None,
+    notes: JournalNotes | None = None,
 ) -> bytes:
     """``document`` (the 201 answer) with the journal's status and reversal as they are now,
-    and the reconciliation of its entries (``reconciled``: entry id -> when its active match
-    was made; reads only: the 201 bytes never carry it)."""
+    its notes as annotated (``notes``; None: as posted) and the reconciliation of its entries
+    (``reconciled``: entry id -> when its active match was made; reads only: the 201 bytes
+    never carry it)."""
     marks = reconciled or {}
     entries = [
         ReconciledEntryOut(
@@ -211,4 +216,8 @@ def current_document(
         reconciled=bool(times),
         reconciled_at=max(times) if times else None,
     )
+    if notes is not None:
+        fields.update(
+            description=notes.description, reference=notes.reference, metadata=notes.metadata
+        )
     return _encoder.encode(JournalReadOut(**fields))
