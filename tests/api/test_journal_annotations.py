@@ -119,7 +119,12 @@ async def test_a_patch_that_changes_nothing_writes_nothing(
 ) -> None:
     journal = await _post(client, auth, description="sale", metadata={"a": 1})
     before = await _events(services)
-    for payload in ({"description": "sale"}, {"metadata": {}}, {"metadata": {"a": 1, "x": ""}}):
+    payloads: list[dict[str, Any]] = [
+        {"description": "sale"},
+        {"metadata": {}},
+        {"metadata": {"a": 1, "x": ""}},
+    ]
+    for payload in payloads:
         response = await _patch(client, auth, journal["id"], payload)
         assert response.status_code == 200, response.text
         assert response.content == (await _get(client, auth, journal["id"])).content

@@ -33,7 +33,11 @@ rows.
 
 Journal documents (the 201 answer) are not stored: they are a pure function of the
 ``JournalPosted`` event and its position (``ledger.documents.journals.render_posted``),
-rendered when read.
+rendered when read. What a read overlays on them is in the journal row: status,
+``reversed_by``, and the notes annotations change (``JournalAnnotated``: ``description``,
+``reference``, and ``metadata``, NULL until an annotation changes it; migration 0009). An
+annotation moves no money: it is written by one ``UPDATE`` of the rows after the batch's
+``ledger_books_apply`` call (:meth:`BooksBatch.annotated`).
 """
 
 from __future__ import annotations
