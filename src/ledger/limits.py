@@ -128,6 +128,9 @@ JOURNAL_ENTRIES_MAX: Final = 500
 BULK_JOURNALS_MAX: Final = 1000  # journals per ``POST /v1/journals/bulk``
 JOURNAL_TEXT_LENGTH_MAX: Final = 1000  # descriptions
 JOURNAL_KEY_LENGTH_MAX: Final = 255  # references, external ids, idempotency keys, ledger codes
+# A journal's metadata after an annotation merged keys into it (``PATCH /v1/journals/{id}``),
+# JSON-encoded: no more than one POST body could have carried, however many PATCHes it took.
+JOURNAL_METADATA_BYTES_MAX: Final = REQUEST_BODY_BYTES_MAX
 
 # Records (``POST /v1/records``, statement imports).
 RECORDS_PER_COMMAND_MAX: Final = 10_000
@@ -175,6 +178,8 @@ assert (
 # body, far smaller. So a client never reaches STATE_BYTES_MAX; the mapper still refuses it.
 assert 4 * REQUEST_BODY_BYTES_MAX <= STATE_BYTES_MAX, "one body's event stays under the bound"
 assert LEDGER_METADATA_BYTES_MAX < REQUEST_BODY_BYTES_MAX, "a ledger's metadata fits a body"
+# A JournalAnnotated carries the whole metadata plus a description and a reference.
+assert 2 * JOURNAL_METADATA_BYTES_MAX <= STATE_BYTES_MAX, "an annotation's event fits the store"
 assert 0 < GROUP_COMMIT_COMMANDS_MAX <= GROUP_COMMIT_EVENTS_MAX, "a command has >= 1 event"
 assert API_KEY_CACHE_SIZE_MAX > 0, "the API key cache holds something"
 assert AUDIT_AGGREGATE_CACHE_MAX > 0, "the audit's aggregate cache holds something"

@@ -17,7 +17,14 @@ import asyncpg
 import msgspec
 
 from ledger.bootstrap import Services, all_projections
-from ledger.commands.journals import AmendJournal, EntryInput, PostJournal, reverse_journal
+from ledger.commands.journals import (
+    AmendJournal,
+    AnnotateJournal,
+    EntryInput,
+    PostJournal,
+    reverse_journal,
+)
+from ledger.domain.annotations import NotesPatch
 from ledger.domain.journals import PendingAction, PostingStatus
 from ledger.projections.replay import differing_tables, projected_tables, replay_log
 from ledger.queries.ledgers import LedgerRef
@@ -96,8 +103,8 @@ def posting(
 
 async def random_activity(services: Services, books: Books, rng: random.Random) -> int:
     """One random journal, possibly pending then committed or voided, or reversed, or
-    amended (reversed and posted again with other amounts); returns the last position
-    written."""
+    amended (reversed and posted again with other amounts), some annotated; returns the last
+    position written."""
     n = len(books.ledgers)
     debit, credit = rng.sample(range(n), 2)
     status: PostingStatus = rng.choice(["posted", "posted", "pending"])
@@ -125,6 +132,17 @@ async def random_activity(services: Services, books: Books, rng: random.Random) 
             )
         )
         position = amended.position
+    # Annotated (notes only), without drawing from ``rng``: the activity stays as it was.
+    if then >= 0.9 or (status == "posted" and 0.15 <= then < 0.3):
+        annotated = await services.journals.annotate(
+            AnnotateJournal(
+                tenant_id=books.tenant_id,
+                journal_id=journal_id,
+                patch=NotesPatch(reference=f"note-{position}", metadata={"after": position}),
+            )
+        )
+        assert annotated is not None
+        position = annotated
     return position
 
 

@@ -40,6 +40,10 @@ async def test_verify_passes_on_clean_books(
     services: Services, database_url: str, tmp_path: Path
 ) -> None:
     position = await _books_with_history(services)
+    annotated = await services.pool.fetchval(
+        "SELECT count(*) FROM ledger_events WHERE topic LIKE '%JournalAnnotated'"
+    )
+    assert annotated > 0  # annotations are folded, replayed and compared too
     done = run_cli(database_url, tmp_path, "audit", "verify")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"audit verify: OK at position {position}" in done.stdout

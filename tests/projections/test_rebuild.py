@@ -60,7 +60,11 @@ async def test_rebuilt_tables_equal_a_fresh_replay_and_keep_their_schema(
     rng = random.Random(9)
     for _ in range(30):
         await random_activity(services, books, rng)
+    # Annotated journals among them: the rebuilt rows carry their notes.
+    assert await services.pool.fetchval("SELECT count(*) FROM journals WHERE metadata IS NOT NULL")
     tables = projected_tables(all_projections())
+    journals_sql = "SELECT * FROM journals ORDER BY journal_id"
+    journals_before = await services.pool.fetch(journals_sql)
     before = await _catalog(services.pool, tables)
     movements_before = await services.pool.fetchval(
         "SELECT max(movement_id) FROM balance_movements"
@@ -76,6 +80,7 @@ async def test_rebuilt_tables_equal_a_fresh_replay_and_keep_their_schema(
         swap_lag_events=10,
     )
     assert report.position == await services.store.max_position()
+    assert await services.pool.fetch(journals_sql) == journals_before
 
     after = await _catalog(services.pool, tables)
     assert after["indexes"] == before["indexes"]

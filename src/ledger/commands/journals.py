@@ -29,6 +29,8 @@ where a reversal of a reversed, pending or voided journal stops. ``AmendJournal`
 the replacement's key, then the amended journal's state, then decides the reversal and the
 replacement as postings (:class:`AmendJournalHandler`). ``ChangeJournalStatus`` (commit,
 void) locks the journal and checks it is pending.
+``AnnotateJournal`` locks the journal and changes its notes only (any status;
+``ledger.domain.annotations``).
 """
 
 from __future__ import annotations
@@ -36,16 +38,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Final
 from uuid import UUID
 
+import msgspec
 from eventsourcing.persistence import StoredEvent
 
 from ledger.commands.balances import Available, BalanceState, available_after, load_limited_balances
 from ledger.commands.ledgers import ledger_in_batch
 from ledger.documents.journals import encode_document, render_posted
+from ledger.domain.annotations import JournalNotes, NotesPatch, annotated, annotation_of
 from ledger.domain.idempotency import request_fingerprint
 from ledger.domain.journals import (
     EntryLine,
@@ -597,6 +601,120 @@ class ChangeJournalStatusHandler(CommandHandler[ChangeJournalStatus, UUID]):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AnnotateJournal:
+    """Change a journal's notes: description, reference, metadata
+    (:mod:`ledger.domain.annotations`)."""
+
+    tenant_id: UUID
+    journal_id: UUID
+    patch: NotesPatch
+
+
+@dataclass(frozen=True, slots=True)
+class _Annotatable:
+    """A journal as an annotation finds it (locked inside the batch)."""
+
+    tenant_id: UUID
+    version: int
+    notes: JournalNotes
+
+
+# The journals the batch's annotations read, by id, as the batch's decisions left them.
+_ANNOTATABLE: Final[BatchKey[dict[UUID, _Annotatable]]] = BatchKey(
+    "ledger.commands.journals.annotatable", dict
+)
+# ``metadata`` is NULL until a journal's first annotation: then it is in its JournalPosted.
+_LOCK_ANNOTATABLE: Final = (
+    "SELECT j.journal_id, j.tenant_id, j.version, j.description, j.reference, j.metadata,"
+    " e.topic, e.state FROM journals j"
+    " JOIN ledger_events e ON e.originator_id = j.journal_id AND e.originator_version = 1"
+    " WHERE j.journal_id = ANY($1::uuid[]) FOR UPDATE OF j"
+)
+_json_object = msgspec.json.Decoder(dict[str, Any])
+
+
+def _version_in_batch(batch: Batch, journal_id: UUID, loaded: int) -> int:
+    """The journal's version as the batch's decisions so far left it: the loaded one, or a
+    later one if a commit, void or reversal of it was decided earlier in the batch."""
+    versions = [loaded]
+    changed = batch.state(_STATUS_ROWS).get(journal_id)
+    if changed is not None:
+        versions.append(changed.version)
+    original = batch.state(_KNOWN).originals.get(journal_id)
+    if original is not None:
+        versions.append(original.version)
+    return max(versions)
+
+
+def _record_version(batch: Batch, journal_id: UUID, version: int) -> None:
+    """Tell the batch's later commits, voids and reversals of the journal its new version."""
+    statuses = batch.state(_STATUS_ROWS)
+    if journal_id in statuses:
+        statuses[journal_id] = replace(statuses[journal_id], version=version)
+    originals = batch.state(_KNOWN).originals
+    if journal_id in originals:
+        originals[journal_id] = replace(originals[journal_id], version=version)
+
+
+class AnnotateJournalHandler(CommandHandler[AnnotateJournal, bool]):
+    """Annotates journals of any status; the result says whether anything changed (else no
+    event is written).
+
+    ``load`` locks the journals (FOR UPDATE) and reads their notes; ``decide`` applies
+    :func:`ledger.domain.annotations.annotation_of` to them as the batch left them, so
+    concurrent annotations of one journal all succeed, in arrival order (the later wins a
+    field both change), and are ordered with its commit, void or reversal.
+
+    Raises:
+        NotFound: no such journal in the tenant.
+        ValidationError: the merged metadata is too large (400).
+    """
+
+    async def load(self, batch: Batch, commands: Sequence[AnnotateJournal]) -> None:
+        rows = await batch.conn.fetch(_LOCK_ANNOTATABLE, list({c.journal_id for c in commands}))
+        journals = batch.state(_ANNOTATABLE)
+        for r in rows:
+            if r["metadata"] is not None:
+                metadata = _json_object.decode(r["metadata"])
+            else:
+                posted = _mapper.to_domain_event(
+                    StoredEvent(r["journal_id"], 1, r["topic"], bytes(r["state"]))
+                )
+                assert isinstance(posted, Journal.JournalPosted), r["topic"]
+                metadata = posted.metadata
+            notes = JournalNotes(
+                description=r["description"], reference=r["reference"], metadata=metadata
+            )
+            journals.setdefault(r["journal_id"], _Annotatable(r["tenant_id"], r["version"], notes))
+
+    def decide(self, batch: Batch, command: AnnotateJournal) -> Decision[bool]:
+        journals = batch.state(_ANNOTATABLE)
+        found = journals.get(command.journal_id)
+        if found is None or found.tenant_id != command.tenant_id:
+            raise NotFound("no such journal", {"journal_id": str(command.journal_id)})
+        annotation = annotation_of(found.notes, command.patch)
+        if annotation is None:
+            return Decision(events=[], result=False, tenant_id=command.tenant_id)
+        version = _version_in_batch(batch, command.journal_id, found.version) + 1
+        event = Journal.JournalAnnotated(
+            originator_id=command.journal_id,
+            originator_version=version,
+            timestamp=Journal.JournalAnnotated.create_timestamp(),
+            tenant_id=command.tenant_id,
+            description_set=annotation.description_set,
+            description=annotation.description,
+            reference_set=annotation.reference_set,
+            reference=annotation.reference,
+            metadata=annotation.metadata,
+        )
+        journals[command.journal_id] = _Annotatable(
+            found.tenant_id, version, annotated(found.notes, annotation)
+        )
+        _record_version(batch, command.journal_id, version)
+        return Decision(events=[event], result=True, tenant_id=command.tenant_id)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReverseJournal:
     """Reverse a posted journal: post its mirror image and mark it reversed, atomically.
 
@@ -839,6 +957,7 @@ class JournalCommands:
         self._status = ChangeJournalStatusHandler()
         self._reverse = ReverseJournalHandler(self._post)
         self._amend = AmendJournalHandler(self._post)
+        self._annotate = AnnotateJournalHandler()
 
     async def post(self, command: PostJournal) -> PostedJournal:
         """Post one journal. Raises the errors of :class:`PostJournalHandler`."""
@@ -930,6 +1049,12 @@ class JournalCommands:
         )
         assert committed.position is not None
         return int(committed.position)
+
+    async def annotate(self, command: AnnotateJournal) -> int | None:
+        """Annotate a journal; returns the annotation's position, or None when the request
+        changed nothing (no event). Raises the errors of :class:`AnnotateJournalHandler`."""
+        committed = await self._committer.submit(self._annotate, command)
+        return committed.position
 
 
 async def reverse_journal(

@@ -4,7 +4,8 @@
 stored: the 201 answer, an idempotent retry's answer (byte for byte the 201: same event, same
 position, same function) and a GET all render it from the event in the log
 (:func:`posted_document`). A GET adds the journal's current status, ``reversed_by``,
-``amended_by`` and the reconciliation of its entries (:func:`current_document`).
+``amended_by``, its notes as annotated since (``description``, ``reference``, ``metadata``:
+``JournalAnnotated``) and the reconciliation of its entries (:func:`current_document`).
 
 A change to this rendering changes what retries of old journals answer: only ever add fields
 (clients ignore unknown fields), never change the value of an existing one.
@@ -24,6 +25,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.persistence import StoredEvent
 
+from ledger.domain.annotations import JournalNotes
 from ledger.domain.journals import (
     Journal,
     JournalStatus,
@@ -192,10 +194,10 @@ class ReconciledEntryOut(EntryOut, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class JournalReadOut(JournalOut, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A journal as it is now (GET, lists, commit, void): status, ``reversed_by`` and
-    ``amended_by`` current,
-    and the reconciliation of its entries: ``reconciled`` when any of its entries is in an
-    active match, ``reconciled_at`` the latest of its entries' match times."""
+    """A journal as it is now (GET, lists, commit, void, annotate): status, ``reversed_by``,
+    ``amended_by``, ``description``, ``reference`` and ``metadata`` current, and the
+    reconciliation of its entries: ``reconciled`` when any of its entries is in an active
+    match, ``reconciled_at`` the latest of its entries' match times."""
 
     entries: list[ReconciledEntryOut]  # type: ignore[assignment]
     reconciled: bool
@@ -218,10 +220,12 @@ def current_document(
     *,
     amended_by: UUID | None,
     reconciled: Mapping[UUID, dt.datetime] | None = None,
+    notes: JournalNotes | None = None,
 ) -> bytes:
     """``document`` (the 201 answer) with the journal's status, reversal and amendment as
-    they are now, and the reconciliation of its entries (``reconciled``: entry id -> when
-    its active match was made; reads only: the 201 bytes never carry it)."""
+    they are now, its notes as annotated (``notes``; None: as posted) and the reconciliation
+    of its entries (``reconciled``: entry id -> when its active match was made; reads only:
+    the 201 bytes never carry it)."""
     marks = reconciled or {}
     entries = [
         ReconciledEntryOut(
@@ -241,4 +245,8 @@ def current_document(
         reconciled=bool(times),
         reconciled_at=max(times) if times else None,
     )
+    if notes is not None:
+        fields.update(
+            description=notes.description, reference=notes.reference, metadata=notes.metadata
+        )
     return _encoder.encode(JournalReadOut(**fields))

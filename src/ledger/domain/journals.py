@@ -3,9 +3,11 @@
 A journal is posted (in the books from its effective date on) or pending (holding funds:
 counted in ``pending`` and against ``available``, not in ``posted``). A pending journal is
 committed or voided once; a posted journal is reversed at most once, by a new journal whose
-entries mirror it. Every number a reader needs (base amounts, the rates used, the journal
-number) is decided before ``JournalPosted`` exists and is stored in it, so replaying history
-after a rate or rule changes gives the same books.
+entries mirror it. Its description, reference and metadata may be annotated at any time
+(``JournalAnnotated``: notes only, no money moves; ``ledger.domain.annotations``). Every
+number a reader needs (base amounts, the rates used, the journal number) is decided before
+``JournalPosted`` exists and is stored in it, so replaying history after a rate or rule
+changes gives the same books.
 """
 
 from __future__ import annotations
@@ -127,6 +129,28 @@ class Journal(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.status = "reversed"
             aggregate.reversed_by = self.reversed_by
+
+    @dataclass(frozen=True)
+    class JournalAnnotated(Aggregate.Event):
+        """The journal's notes changed; only the fields that changed are recorded
+        (``*_set`` says whether a nullable text was changed, ``None`` clearing it).
+        ``metadata`` is the journal's whole metadata after the change (None: unchanged),
+        so no reader needs the merge rule (``ledger.domain.annotations``)."""
+
+        tenant_id: UUID
+        description_set: bool
+        description: str | None
+        reference_set: bool
+        reference: str | None
+        metadata: dict[str, Any] | None
+
+        def apply(self, aggregate: Any) -> None:
+            if self.description_set:
+                aggregate.description = self.description
+            if self.reference_set:
+                aggregate.reference = self.reference
+            if self.metadata is not None:
+                aggregate.metadata = self.metadata
 
     def __init__(self) -> None:
         # JournalPosted.apply sets the posted fields; these change later.

@@ -33,7 +33,11 @@ rows.
 
 Journal documents (the 201 answer) are not stored: they are a pure function of the
 ``JournalPosted`` event and its position (``ledger.documents.journals.render_posted``),
-rendered when read.
+rendered when read. What a read overlays on them is in the journal row: status,
+``reversed_by``, and the notes annotations change (``JournalAnnotated``: ``description``,
+``reference``, and ``metadata``, NULL until an annotation changes it; migration 0010). An
+annotation moves no money: it is written by one ``UPDATE`` of the rows after the batch's
+``ledger_books_apply`` call (:meth:`BooksBatch.annotated`).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ POSTED_TOPIC: Final = get_topic(Journal.JournalPosted)
 COMMITTED_TOPIC: Final = get_topic(Journal.JournalCommitted)
 VOIDED_TOPIC: Final = get_topic(Journal.JournalVoided)
 REVERSED_TOPIC: Final = get_topic(Journal.JournalReversed)
+ANNOTATED_TOPIC: Final = get_topic(Journal.JournalAnnotated)
 
 _APPLY_SQL: Final = (
     "SELECT ledger_books_apply("
@@ -72,6 +77,20 @@ _APPLY_SQL: Final = (
 )
 # Amendment lineage (migration 0009): after the journals of the batch are written.
 _LINEAGE_SQL: Final = "SELECT ledger_books_lineage($1::uuid[], $2::uuid[])"
+# Annotations (JournalAnnotated) after the batch's other writes: a journal's notes, and its
+# version when the annotation is its latest event (a commit, void or reversal of the same
+# batch may come after it).
+_ANNOTATE_SQL: Final = (
+    "UPDATE journals j SET"
+    " description = CASE WHEN a.description_set THEN a.description ELSE j.description END,"
+    " reference = CASE WHEN a.reference_set THEN a.reference ELSE j.reference END,"
+    " metadata = coalesce(a.metadata, j.metadata),"
+    " version = greatest(j.version, a.version)"
+    " FROM unnest($1::uuid[], $2::int8[], $3::bool[], $4::text[], $5::bool[], $6::text[],"
+    " $7::jsonb[]) AS a(id, version, description_set, description, reference_set, reference,"
+    " metadata)"
+    " WHERE j.journal_id = a.id"
+)
 # Bulk loads COPY these columns, in this order (BooksBatch.write_bulk).
 _JOURNAL_COPY_COLUMNS: Final = (
     "journal_id",
@@ -151,6 +170,8 @@ class BooksBatch:
     A journal posted in this batch is inserted with its status after the whole batch; a
     journal posted before it gets one status change (its last); settlements carry their own
     positions (the movements they make are dated by the journal's effective date).
+    Annotations change notes only (no movement): their net per journal is written after the
+    rest, by one more statement (only in a batch that has one).
     """
 
     def __init__(self, *, bulk: bool = False) -> None:
@@ -165,8 +186,15 @@ class BooksBatch:
         self.counters: dict[UUID, int] = {}
         # (journal, the journal it amends) of the batch's amendments, in position order.
         self.lineage: list[tuple[Any, Any]] = []
+        # journal id -> [version, description_set, description, reference_set, reference,
+        # metadata as JSON text or None]: the batch's annotations of it, merged in order.
+        self.annotations: dict[Any, list[Any]] = {}
 
     def __bool__(self) -> bool:
+        return bool(self.journals or self.changes or self.settlements or self.annotations)
+
+    def _books(self) -> bool:
+        """Whether the batch has more than annotations (``ledger_books_apply`` has work)."""
         return bool(self.journals or self.changes or self.settlements)
 
     def posted(self, journal_id: Any, position: int, version: int, posted: Any) -> None:
@@ -289,15 +317,33 @@ class BooksBatch:
         """A ``JournalReversed``."""
         self._status(journal_id, "reversed", version, reversed_by)
 
+    def annotated(self, journal_id: Any, version: int, event: Journal.JournalAnnotated) -> None:
+        """A ``JournalAnnotated``: its changed fields win over the batch's earlier ones."""
+        metadata = None if event.metadata is None else _json.encode(event.metadata).decode()
+        net = self.annotations.setdefault(journal_id, [version, False, None, False, None, None])
+        net[0] = version
+        if event.description_set:
+            net[1], net[2] = True, event.description
+        if event.reference_set:
+            net[3], net[4] = True, event.reference
+        if metadata is not None:
+            net[5] = metadata
+
+    async def _write_annotations(self, conn: DbConnection) -> None:
+        if self.annotations:
+            await conn.execute(
+                _ANNOTATE_SQL, list(self.annotations), *_columns(self.annotations.values(), 6)
+            )
+
     async def write(self, conn: DbConnection, *, maintain: bool = True) -> None:
         """Write every row of the batch with one call of ``ledger_books_apply``
         (``maintain=False``: journals, entries and movements only, see
         :meth:`BooksProjection.apply_bulk`)."""
         assert not self.bulk, "a BooksBatch(bulk=True) is written by write_bulk"
-        if not self:
-            return
-        await self._call(conn, self.journals.values(), self.entries, maintain=maintain)
+        if self._books():
+            await self._call(conn, self.journals.values(), self.entries, maintain=maintain)
         await self._write_lineage(conn)
+        await self._write_annotations(conn)
 
     async def _write_lineage(self, conn: DbConnection) -> None:
         """``amends`` and ``amended_by`` of the batch's amendments (migration 0009): one more
@@ -349,8 +395,6 @@ class BooksBatch:
         (its journal rows lose the column the table does not have).
         """
         assert self.bulk, "write_bulk needs a BooksBatch(bulk=True)"
-        if not self:
-            return
         if self.journals:
             journals = list(self.journals.values())
             for row in journals:
@@ -369,6 +413,7 @@ class BooksBatch:
         if self.changes or self.settlements or self.counters:
             await self._call(conn, (), (), maintain=False)
         await self._write_lineage(conn)
+        await self._write_annotations(conn)
 
 
 def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -395,6 +440,8 @@ def fold_domain_events(batch: BooksBatch, events: Iterable[PositionedEvent]) -> 
             )
         elif isinstance(event, Journal.JournalReversed):
             batch.reversed(event.originator_id, event.originator_version, event.reversed_by)
+        elif isinstance(event, Journal.JournalAnnotated):
+            batch.annotated(event.originator_id, event.originator_version, event)
 
 
 # --- the fast path: the fields the books need, straight from the stored JSON ----------------
@@ -436,7 +483,8 @@ _REVERSED_CLASS_VERSION: Final = getattr(Journal.JournalReversed, "class_version
 
 def fold_stored_events(batch: BooksBatch, rows: Iterable[Any], mapper: MsgspecMapper) -> None:
     """Feed stored rows ``(position, originator_id, topic, state, originator_version, ...)``
-    (``runner.ROW_COLUMNS``) to ``batch``; rows of other topics are ignored."""
+    (``runner.ROW_COLUMNS``) to ``batch``; rows of other topics are ignored. Annotations are
+    rare: they are decoded by the mapper, with no fast path of their own."""
     for row in rows:
         topic = row[2]
         if topic == POSTED_TOPIC:
@@ -455,6 +503,9 @@ def fold_stored_events(batch: BooksBatch, rows: Iterable[Any], mapper: MsgspecMa
                 fold_domain_events(batch, [PositionedEvent(row[0], None, event)])
                 continue
             batch.reversed(row[1], row[4], r.reversed_by)
+        elif topic == ANNOTATED_TOPIC:
+            event = mapper.to_domain_event(StoredEvent(row[1], row[4], topic, row[3]))
+            fold_domain_events(batch, [PositionedEvent(row[0], None, event)])
 
 
 class BooksProjection(InlineProjection):
@@ -471,7 +522,7 @@ class BooksProjection(InlineProjection):
         "tenant_counters",
     )
     topics: frozenset[str] = frozenset(
-        {POSTED_TOPIC, COMMITTED_TOPIC, VOIDED_TOPIC, REVERSED_TOPIC}
+        {POSTED_TOPIC, COMMITTED_TOPIC, VOIDED_TOPIC, REVERSED_TOPIC, ANNOTATED_TOPIC}
     )
 
     def __init__(self, mapper: MsgspecMapper | None = None) -> None:

@@ -1,22 +1,26 @@
 """Journal reads: one journal's current document, its 201 answer, and filtered lists.
 
 Documents are rendered from each journal's ``JournalPosted`` event (joined from the log by
-its primary key) and the journal row's current status: see
-``ledger.documents.journals``.
+its primary key) and the journal row's current status and notes (annotations: the row's
+``metadata`` is NULL until one changes it): see ``ledger.documents.journals``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from uuid import UUID
 
+import msgspec
+
 from ledger.documents.journals import (
+    JournalOut,
     current_document,
     encode_document,
     posted_document,
 )
+from ledger.domain.annotations import JournalNotes
 from ledger.domain.journals import JournalStatus
 from ledger.queries.filters import SqlFilter
 from ledger.queries.pagination import decode_cursor, encode_cursor
@@ -26,11 +30,21 @@ from ledger.store.database import DbSource
 # A journal row with its JournalPosted (always version 1 of the journal's aggregate).
 _WITH_EVENT: Final = (
     "SELECT j.journal_id, j.position, j.status, j.reversed_by, j.amended_by, j.effective_date,"
-    " j.currency,"
-    " e.topic, e.state FROM journals j"
+    " j.currency, j.description, j.reference, j.metadata, e.topic, e.state FROM journals j"
     " JOIN ledger_events e ON e.originator_id = j.journal_id AND e.originator_version = 1"
 )
 _ONE_SQL: Final = _WITH_EVENT + " WHERE j.tenant_id = $1 AND j.journal_id = $2"
+_json_object = msgspec.json.Decoder(dict[str, Any])
+
+
+def _notes(row: Any, posted: JournalOut) -> JournalNotes:
+    """The journal's notes now: the row's (its metadata, once annotated) over the posted."""
+    metadata = row["metadata"]
+    return JournalNotes(
+        description=row["description"],
+        reference=row["reference"],
+        metadata=posted.metadata if metadata is None else _json_object.decode(metadata),
+    )
 
 
 async def journal_document(
@@ -41,13 +55,15 @@ async def journal_document(
     row = await source.fetchrow(_ONE_SQL, tenant_id, journal_id)
     if row is None:
         return None
+    posted = posted_document(journal_id, row["topic"], row["state"], row["position"])
     return current_document(
-        posted_document(journal_id, row["topic"], row["state"], row["position"]),
+        posted,
         row["status"],
         row["reversed_by"],
         today,
         amended_by=row["amended_by"],
         reconciled=await entry_reconciliations(source, [journal_id]),
+        notes=_notes(row, posted),
     )
 
 
@@ -119,16 +135,19 @@ async def list_journals(
     rows = await source.fetch(sql, *query.params)
     page = rows[:limit]
     reconciled = await entry_reconciliations(source, [r["journal_id"] for r in page])
-    documents = [
-        current_document(
-            posted_document(r["journal_id"], r["topic"], r["state"], r["position"]),
-            r["status"],
-            r["reversed_by"],
-            today,
-            amended_by=r["amended_by"],
-            reconciled=reconciled,
+    documents = []
+    for r in page:
+        posted = posted_document(r["journal_id"], r["topic"], r["state"], r["position"])
+        documents.append(
+            current_document(
+                posted,
+                r["status"],
+                r["reversed_by"],
+                today,
+                amended_by=r["amended_by"],
+                reconciled=reconciled,
+                notes=_notes(r, posted),
+            )
         )
-        for r in page
-    ]
     next_cursor = encode_cursor([page[-1]["position"]]) if len(rows) > limit else None
     return documents, next_cursor

@@ -1,4 +1,5 @@
-"""Journals over HTTP (docs/api.md §5): post, read, list, reverse, amend, commit, void, bulk.
+"""Journals over HTTP (docs/api.md §5): post, read, list, annotate, reverse, amend, commit,
+void, bulk.
 
 Bodies are decoded strictly from the raw bytes (``ledger.api.body``); shape errors are 400s
 raised here, every rule that needs state is decided in group commit
@@ -13,8 +14,9 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
+from msgspec import UNSET, UnsetType
 
 from ledger import limits
 from ledger.api.auth import ServicesDep, TenantDep, provide_services, provide_tenant
@@ -34,12 +36,14 @@ from ledger.bootstrap import Services
 from ledger.clock import utc_today
 from ledger.commands.journals import (
     AmendJournal,
+    AnnotateJournal,
     EntryInput,
     PostedJournal,
     PostJournal,
     ReverseJournal,
 )
 from ledger.documents.journals import JournalOut, JournalReadOut
+from ledger.domain.annotations import NotesPatch
 from ledger.domain.idempotency import request_fingerprint
 from ledger.domain.journals import JournalStatus, PendingAction, PostingStatus
 from ledger.domain.ledgers import Direction
@@ -88,6 +92,26 @@ class JournalBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 class ReverseBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     date: dt.date | None = None
     description: Text | None = None
+
+
+class AnnotateBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The notes to change, at least one (absent: unchanged; `null` clears `description` or
+    `reference`; `metadata` is merged into the journal's: a key given `""` is deleted)."""
+
+    description: Text | UnsetType | None = UNSET
+    reference: Key | UnsetType | None = UNSET
+    metadata: dict[str, Any] | UnsetType = UNSET
+
+    def patch(self) -> NotesPatch:
+        """The request as the domain's patch (400 when it names no field)."""
+        patch = NotesPatch(
+            description=self.description, reference=self.reference, metadata=self.metadata
+        )
+        if patch.is_empty():
+            raise ValidationError(
+                "name at least one of description, reference, metadata", {"field": "$"}
+            )
+        return patch
 
 
 class BulkBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -203,17 +227,26 @@ _POST_ERRORS = error_responses(
 )
 
 
+async def _current(
+    services: Services, tenant: TenantView, journal_id: UUID, position: int | None
+) -> Encoded[JournalReadOut]:
+    """The journal as a GET reads it, with ``position`` (when given) as its ``position``."""
+    document = await journal_document(services.pool, tenant.tenant_id, journal_id, utc_today())
+    assert document is not None
+    if position is None:
+        return Encoded(document, status_code=200)
+    # The answer's position is the write's, so min_position=position sees it.
+    answer = msgspec.json.decode(document, type=dict[str, Any])
+    answer["position"] = position
+    return Encoded(msgspec.json.encode(answer), status_code=200)
+
+
 async def _settle(
     services: Services, tenant: TenantView, journal_id: str, action: PendingAction
 ) -> Encoded[JournalReadOut]:
     parsed = uuid_in_path(journal_id, "journal")
     position = await services.journals.change_status(tenant.tenant_id, parsed, action)
-    document = await journal_document(services.pool, tenant.tenant_id, parsed, utc_today())
-    assert document is not None
-    # The answer's position is the commit's or void's, so min_position=position sees it.
-    answer = msgspec.json.decode(document, type=dict[str, Any])
-    answer["position"] = position
-    return Encoded(msgspec.json.encode(answer), status_code=200)
+    return await _current(services, tenant, parsed, position)
 
 
 _SETTLE_ERRORS = error_responses(400, 404, 422, *V1_ERROR_STATUSES, codes={422: ["INVALID_STATE"]})
@@ -226,8 +259,8 @@ class BulkError(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class JournalsController(Controller):
-    """``/v1/journals``: post (one or in bulk), read, list, reverse, amend, commit and void
-    journals."""
+    """``/v1/journals``: post (one or in bulk), read, list, annotate, reverse, amend, commit
+    and void journals."""
 
     path = "/journals"
     tags = ["journals"]
@@ -322,6 +355,34 @@ class JournalsController(Controller):
             utc_today(),
         )
         return page_answer(JournalPageOut, documents, next_cursor)
+
+    @patch(
+        "/{journal_id:str}",
+        summary="Annotate a journal",
+        description=(
+            "Changes the journal's `description`, `reference` and/or `metadata` (at least one;"
+            ' `null` clears a text; `metadata` is merged: a key given `""` is deleted) with'
+            " one `JournalAnnotated` event: nothing is reposted, no money moves. Any status may"
+            " be annotated. Answers the journal as a GET reads it, with the annotation's"
+            " `position`; a request that changes nothing writes nothing and answers the"
+            " journal as it is. The 201 answer and its idempotent replays keep their bytes."
+        ),
+        operation_class=json_body_operation(AnnotateBody),
+        responses=error_responses(*BODY_ERROR_STATUSES, 404, *V1_ERROR_STATUSES),
+    )
+    async def annotate_journal(
+        self,
+        journal_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        tenant: TenantDep,
+    ) -> Encoded[JournalReadOut]:
+        parsed = uuid_in_path(journal_id, "journal")
+        body = await decode_body(request, AnnotateBody)
+        position = await services.journals.annotate(
+            AnnotateJournal(tenant_id=tenant.tenant_id, journal_id=parsed, patch=body.patch())
+        )
+        return await _current(services, tenant, parsed, position)
 
     @post(
         "/{journal_id:str}/reverse",
