@@ -9,6 +9,7 @@ this test covers what ruff cannot: length, and the reason written next to the co
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -117,3 +118,23 @@ def test_imports_inside_functions_are_for_optional_dependencies_only() -> None:
                 elif isinstance(node, ast.Import):
                     found.update((module, alias.name) for alias in node.names)
     assert found - LOCAL_IMPORTS_ALLOWED == set()
+
+
+# What only the store, the projections and the read queries may do with the database.
+_DATABASE_WORK = re.compile(
+    r"\.(execute|executemany|fetch|fetchrow|fetchval|copy_\w+)\("
+    r"|\bSELECT\b|\bINSERT\b|\bUPDATE\b|\bDELETE FROM\b"
+)
+
+
+def test_seed_compatible_endpoints_only_translate() -> None:
+    """The compatibility layer (``ledger.api.compat``) calls the native commands and reads
+    through ``ledger.queries``; it runs no SQL of its own (import-linter keeps it away from the
+    store, the projections and the database drivers)."""
+    offenders = {
+        f"{path.name}:{number}": line.strip()
+        for path in sorted((PACKAGE_ROOT / "api" / "compat").glob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if _DATABASE_WORK.search(line)
+    }
+    assert offenders == {}
