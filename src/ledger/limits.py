@@ -128,6 +128,9 @@ JOURNAL_ENTRIES_MAX: Final = 500
 BULK_JOURNALS_MAX: Final = 1000  # journals per ``POST /v1/journals/bulk``
 JOURNAL_TEXT_LENGTH_MAX: Final = 1000  # descriptions
 JOURNAL_KEY_LENGTH_MAX: Final = 255  # references, external ids, idempotency keys, ledger codes
+# Amendments a read follows from a journal to its current version (``amended_by`` hops, one
+# query each; ``/v1/manual-journals/{id}``): an id further back than this is not followed.
+AMENDMENT_CHAIN_MAX: Final = 100
 # A journal's metadata after an annotation merged keys into it (``PATCH /v1/journals/{id}``),
 # JSON-encoded: no more than one POST body could have carried, however many PATCHes it took.
 JOURNAL_METADATA_BYTES_MAX: Final = REQUEST_BODY_BYTES_MAX

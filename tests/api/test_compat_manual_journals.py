@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -366,6 +367,9 @@ async def test_unknown_ids_are_404(
             "message": "no such journal",
             "details": {"journal_id": journal_id},
         }
+    response = await client.patch(f"{URL}{journal_id}/", json={"notes": "n"}, headers=books.headers)
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "NOT_FOUND"
 
 
 async def test_another_tenants_journal_is_404(
@@ -375,6 +379,10 @@ async def test_another_tenants_journal_is_404(
     for method in ("GET", "DELETE"):
         response = await client.request(method, f"{URL}{created['id']}/", headers=other.headers)
         assert response.status_code == 404, method
+    response = await client.patch(
+        f"{URL}{created['id']}/", json={"notes": "n"}, headers=other.headers
+    )
+    assert response.status_code == 404
     assert (await client.get(URL, headers=other.headers)).json()["data"] == []
     # Nor can a line name another tenant's account.
     refused = await client.post(URL, json=seed_body(account(books, "sales")), headers=other.headers)
@@ -383,9 +391,174 @@ async def test_another_tenants_journal_is_404(
     assert (await client.get(f"{URL}{created['id']}/", headers=books.headers)).status_code == 200
 
 
-async def test_patch_is_not_served_yet(client: httpx.AsyncClient, books: Books) -> None:
+async def native(client: httpx.AsyncClient, books: Books, journal_id: str) -> dict[str, Any]:
+    response = await client.get(f"/v1/journals/{native_id(journal_id)}", headers=books.headers)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def test_patch_of_reference_or_notes_annotates(
+    client: httpx.AsyncClient, books: Books
+) -> None:
     created = (await client.post(URL, json=seed_body(), headers=books.headers)).json()
+    journal_id = created["id"]
     response = await client.patch(
-        f"{URL}{created['id']}/", json={"notes": "n"}, headers=books.headers
+        f"{URL}{journal_id}/",
+        json={"notes": "new notes", "reference": "R-2"},
+        headers=books.headers,
     )
-    assert response.status_code == 405
+    assert response.status_code == 200, response.text
+    assert response.json() == {**created, "notes": "new notes", "reference": "R-2"}
+    cleared = await client.patch(f"{URL}{journal_id}", json={"notes": None}, headers=books.headers)
+    assert cleared.status_code == 200, cleared.text
+    assert (cleared.json()["id"], cleared.json()["notes"]) == (journal_id, None)
+    journal = await native(client, books, journal_id)
+    assert (journal["status"], journal["description"], journal["reference"]) == (
+        "posted",
+        None,
+        "R-2",
+    )
+    assert journal["amended_by"] is None
+    assert await journal_count(client, books) == 1
+    assert await posted(client, books, "cash") == 10000
+
+
+async def test_patch_that_changes_nothing_answers_the_journal(
+    client: httpx.AsyncClient, books: Books
+) -> None:
+    created = await client.post(URL, json=seed_body(), headers=books.headers)
+    journal_id = created.json()["id"]
+    # Lines compare with accounts as their acc_ ids; a missing currency is the journal's.
+    same = seed_body(account(books, "sales"), account(books, "cash"))
+    del same["line_items"][0]["currency"]
+    for body in ({}, same, {"notes": created.json()["notes"], "date": "2021-04-15"}):
+        response = await client.patch(f"{URL}{journal_id}/", json=body, headers=books.headers)
+        assert response.status_code == 200, response.text
+        assert response.content == created.content
+    assert (await native(client, books, journal_id))["description"] == created.json()["notes"]
+    assert await journal_count(client, books) == 1
+
+
+def _lines(amount: float, debit: str = "cash") -> list[dict[str, Any]]:
+    return [_line(amount, debit, contact=CONTACT), _line(-amount, "sales")]
+
+
+async def test_patch_of_lines_or_date_amends(client: httpx.AsyncClient, books: Books) -> None:
+    created = (await client.post(URL, json=seed_body(), headers=books.headers)).json()
+    first = created["id"]
+    response = await client.patch(
+        f"{URL}{first}/", json={"line_items": _lines(250.5)}, headers=books.headers
+    )
+    assert response.status_code == 200, response.text
+    second = response.json()
+    assert second["id"] != first
+    assert (second["date"], second["notes"], second["reference"]) == (
+        created["date"],
+        created["notes"],
+        created["reference"],
+    )
+    assert [(line["account"], line["amount"]) for line in second["line_items"]] == [
+        (account(books, "cash"), 250.5),
+        (account(books, "sales"), -250.5),
+    ]
+    old, new = await native(client, books, first), await native(client, books, second["id"])
+    assert (old["status"], old["amended_by"]) == ("reversed", str(native_id(second["id"])))
+    assert (new["status"], new["amends"]) == ("posted", str(native_id(first)))
+    assert await posted(client, books, "cash") == 25050
+    assert await posted(client, books, "sales") == 25050  # income: credit-normal
+    # The old id names the current version, for GET, PATCH and the list alike.
+    current = await client.get(f"{URL}{first}/", headers=books.headers)
+    assert current.content == response.content
+    redated = await client.patch(
+        f"{URL}{first}", json={"date": "2021-05-01"}, headers=books.headers
+    )
+    assert redated.status_code == 200, redated.text
+    third = redated.json()
+    assert third["id"] not in (first, second["id"])
+    assert third["date"] == "2021-05-01"
+    assert third["line_items"][0]["amount"] == 250.5
+    assert (await native(client, books, third["id"]))["amends"] == str(native_id(second["id"]))
+    for journal_id in (first, second["id"], third["id"]):
+        answer = await client.get(f"{URL}{journal_id}/", headers=books.headers)
+        assert answer.content == redated.content
+    assert [j["id"] for j in (await client.get(URL, headers=books.headers)).json()["data"]] == [
+        third["id"]
+    ]
+    assert await journal_count(client, books) == 5  # 3 versions, 2 reversals
+    # DELETE by the first id reverses the current version; then every id is 404.
+    deleted = await client.delete(f"{URL}{first}/", headers=books.headers)
+    assert deleted.status_code == 204, deleted.text
+    assert (await native(client, books, third["id"]))["status"] == "reversed"
+    assert await posted(client, books, "cash") == 0
+    for journal_id in (first, third["id"]):
+        gone = await client.patch(f"{URL}{journal_id}/", json={"notes": "n"}, headers=books.headers)
+        assert gone.status_code == 404, gone.text
+        assert gone.json()["code"] == "NOT_FOUND"
+        assert (await client.get(f"{URL}{journal_id}/", headers=books.headers)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"date": None}, 400, "VALIDATION_ERROR"),
+        ({"date": "15/04/2021"}, 400, "VALIDATION_ERROR"),
+        ({"memo": "x"}, 400, "VALIDATION_ERROR"),
+        ({"currency": "sar"}, 400, "VALIDATION_ERROR"),
+        ({"line_items": [_line(1)]}, 400, "VALIDATION_ERROR"),
+        ({"line_items": [_line(1.001), _line(-1.001, "sales")]}, 400, "VALIDATION_ERROR"),
+        ({"line_items": [_line("1"), _line(-1, "sales")]}, 400, "VALIDATION_ERROR"),
+        ({"line_items": [_line(1), _line(-2, "sales")]}, 422, "JOURNAL_UNBALANCED"),
+        ({"line_items": [_line(1), _line(-1, "nope")]}, 422, "LEDGER_NOT_FOUND"),
+        ({"currency": "XXX"}, 422, "CURRENCY_UNKNOWN"),
+    ],
+)
+async def test_bad_patch_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, books: Books, body: dict[str, Any], status: int, code: str
+) -> None:
+    created = await client.post(URL, json=seed_body(), headers=books.headers)
+    journal_id = created.json()["id"]
+    response = await client.patch(f"{URL}{journal_id}/", json=body, headers=books.headers)
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+    assert (await client.get(f"{URL}{journal_id}/", headers=books.headers)).content == (
+        created.content
+    )
+    assert (await native(client, books, journal_id))["status"] == "posted"
+    assert await journal_count(client, books) == 1
+    assert await posted(client, books, "cash") == 10000
+
+
+async def test_concurrent_amendments_one_wins(client: httpx.AsyncClient, books: Books) -> None:
+    created = (await client.post(URL, json=seed_body(), headers=books.headers)).json()
+    responses = await asyncio.gather(
+        *(
+            client.patch(
+                f"{URL}{created['id']}/", json={"line_items": _lines(amount)}, headers=books.headers
+            )
+            for amount in (1, 2)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [200, 409], [r.text for r in responses]
+    (winner,) = (r.json() for r in responses if r.status_code == 200)
+    (loser,) = (r.json() for r in responses if r.status_code == 409)
+    assert loser["code"] == "ALREADY_REVERSED"
+    assert await journal_count(client, books) == 3  # the original, its reversal, the winner
+    amount = winner["line_items"][0]["amount"]
+    assert await posted(client, books, "cash") == amount * 100
+    current = await client.get(f"{URL}{created['id']}/", headers=books.headers)
+    assert current.json() == winner
+
+
+async def test_concurrent_annotations_all_apply(client: httpx.AsyncClient, books: Books) -> None:
+    created = (await client.post(URL, json=seed_body(), headers=books.headers)).json()
+    responses = await asyncio.gather(
+        *(
+            client.patch(f"{URL}{created['id']}/", json=body, headers=books.headers)
+            for body in ({"notes": "a"}, {"reference": "b"})
+        )
+    )
+    assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+    current = (await client.get(f"{URL}{created['id']}/", headers=books.headers)).json()
+    assert (current["id"], current["notes"], current["reference"]) == (created["id"], "a", "b")
+    assert await journal_count(client, books) == 1

@@ -20,11 +20,19 @@ events.
   ``currency`` → ``currency`` (default: the journal's); ``contact`` → the entry's
   ``metadata["contact"]`` (:data:`CONTACT_KEY`). The native handler decides the rest in
   its order (``CURRENCY_UNKNOWN``, ``JOURNAL_UNBALANCED``, ``LEDGER_NOT_FOUND`` ...).
+- An id names its journal's **current version**: reads follow ``amended_by`` from it (at
+  most ``limits.AMENDMENT_CHAIN_MAX`` hops, through ``ledger.queries``), so GET, PATCH and
+  DELETE by an amended journal's id act on the journal that replaced it, whose own id the
+  answer carries. The object stays the seed's; the lineage is the native journal's
+  (``amends``/``amended_by`` on ``GET /v1/journals/{id}``).
 - Delete: the native reversal (``ReverseJournal``, dated the journal's effective date) →
   204; a journal reversed before → 409 ``ALREADY_REVERSED``.
-- PATCH (:func:`decide_patch`, not served yet): only ``reference``/``notes`` changed → an
-  annotation; ``date``, ``currency`` or ``line_items`` changed → an amendment (a full new
-  journal, reverse + repost with lineage).
+- PATCH (:func:`decide_patch`): nothing changed → 200 the journal, nothing recorded; only
+  ``reference``/``notes`` changed → the native annotation (``AnnotateJournal``), 200 the
+  same journal; ``date``, ``currency`` or ``line_items`` changed → the native amendment
+  (``AmendJournal``: the current version reversed and the whole new journal posted with
+  ``amends``, atomically), 200 the new journal (a new ``jou_`` id). A PATCH that read a
+  version another amendment replaced meanwhile → 409 ``ALREADY_REVERSED``.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from typing import Annotated, Any, Final
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.openapi.spec import OpenAPIType
 from litestar.params import FromPath, FromQuery
 from msgspec import UNSET, UnsetType
@@ -53,8 +61,15 @@ from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.api.schemas import Encoded
 from ledger.bootstrap import Services
 from ledger.clock import utc_today
-from ledger.commands.journals import EntryInput, PostJournal, ReverseJournal
+from ledger.commands.journals import (
+    AmendJournal,
+    AnnotateJournal,
+    EntryInput,
+    PostJournal,
+    ReverseJournal,
+)
 from ledger.documents.journals import JournalOut, JournalReadOut
+from ledger.domain.annotations import NotesPatch
 from ledger.domain.idempotency import request_fingerprint
 from ledger.domain.money import major_units, minor_units
 from ledger.domain.posting import check_currencies_known
@@ -214,9 +229,13 @@ def line_currencies(body: ManualJournalBody, base_currency: str) -> tuple[str, l
 
 
 def to_command(
-    body: ManualJournalBody, tenant: TenantView, precisions: dict[str, int]
+    body: ManualJournalBody,
+    tenant: TenantView,
+    precisions: dict[str, int],
+    amends: UUID | None = None,
 ) -> PostJournal:
-    """The native posting of ``body``; ``precisions`` holds the currencies the tenant knows.
+    """The native posting of ``body``; ``precisions`` holds the currencies the tenant knows;
+    ``amends``: the journal ``body`` replaces (an amendment; the fingerprint covers it).
 
     Raises:
         CurrencyUnknown: the journal's or a line's currency is unknown (422, native order).
@@ -247,7 +266,10 @@ def to_command(
         reference=body.reference,
         currency=body.currency,
         entries=tuple(entries),
-        request_sha256=request_fingerprint(body),
+        request_sha256=request_fingerprint(
+            body if amends is None else {"amends": str(amends), "journal": body}
+        ),
+        amends=amends,
     )
 
 
@@ -395,20 +417,72 @@ async def _answer(
     return [_encoder.encode(render(document, precisions)) for document in listed]
 
 
-async def _standing_journal(services: Services, tenant: TenantView, text: str) -> JournalReadOut:
-    """The manual journal ``text`` (a ``jou_`` id) names.
+async def _current_version(
+    services: Services, tenant: TenantView, text: str
+) -> JournalReadOut | None:
+    """The current version of the journal ``text`` (a ``jou_`` id) names: it, or the journal
+    its amendments lead to (``amended_by``, at most ``limits.AMENDMENT_CHAIN_MAX`` hops).
 
-    Raises:
-        NotFound: not a ``jou_`` id, no such journal in the tenant, or not a manual journal.
+    None: not a ``jou_`` id, no such journal in the tenant, or a chain longer than that.
     """
     journal_id = decode_id(JOURNAL_PREFIX, text)
-    if journal_id is not None:
+    for _ in range(limits.AMENDMENT_CHAIN_MAX + 1):
+        if journal_id is None:
+            return None
         found = await journal_document(services.pool, tenant.tenant_id, journal_id, utc_today())
-        if found is not None:
-            document = msgspec.json.decode(found, type=JournalReadOut)
-            if is_manual_journal(document):
-                return document
-    raise not_found(text, "journal")
+        if found is None:
+            return None
+        document = msgspec.json.decode(found, type=JournalReadOut)
+        if document.amended_by is None:
+            return document
+        journal_id = document.amended_by
+    return None
+
+
+async def _standing_journal(services: Services, tenant: TenantView, text: str) -> JournalReadOut:
+    """The manual journal ``text`` (a ``jou_`` id) names, at its current version.
+
+    Raises:
+        NotFound: not a ``jou_`` id, no such journal in the tenant, or its current version
+            is not a manual journal (deleted, a reversal ...).
+    """
+    document = await _current_version(services, tenant, text)
+    if document is None or not is_manual_journal(document):
+        raise not_found(text, "journal")
+    return document
+
+
+async def _patched(
+    services: Services,
+    tenant: TenantView,
+    current: JournalReadOut,
+    body: ManualJournalPatch,
+) -> JournalOut:
+    """The journal after the native command :func:`decide_patch` names for ``body`` ran on
+    ``current``, the journal as the request found it.
+
+    An annotation names only the fields ``body`` names, so concurrent annotations of one
+    journal all apply, in arrival order (the later wins a field both change).
+    """
+    precisions = await _precisions(services, tenant, {e.currency for e in current.entries})
+    decision = decide_patch(render(current, precisions), body)
+    if isinstance(decision, Unchanged):
+        return current
+    if isinstance(decision, Annotation):
+        notes = NotesPatch(description=body.notes, reference=body.reference)
+        await services.journals.annotate(
+            AnnotateJournal(tenant_id=tenant.tenant_id, journal_id=current.id, patch=notes)
+        )
+        found = await journal_document(services.pool, tenant.tenant_id, current.id, utc_today())
+        assert found is not None, "an annotated journal is there"
+        return msgspec.json.decode(found, type=JournalReadOut)
+    currency, currencies = line_currencies(decision.body, tenant.base_currency)
+    precisions = await _precisions(services, tenant, {currency, *currencies})
+    replacement = to_command(decision.body, tenant, precisions, amends=current.id)
+    posted = await services.journals.amend(
+        AmendJournal(tenant_id=tenant.tenant_id, journal_id=current.id, replacement=replacement)
+    )
+    return msgspec.json.decode(posted.document, type=JournalOut)
 
 
 _ONE_ERRORS = error_responses(400, 404, *V1_ERROR_STATUSES)
@@ -500,6 +574,54 @@ class ManualJournalsController(Controller):
         document = msgspec.json.decode(posted.document, type=JournalOut)
         return Encoded(_encoder.encode(render(document, precisions)), status_code=201)
 
+    @patch(
+        "/{journal_id:str}/",
+        summary="Update a manual journal",
+        description=(
+            "Every field optional (`date`, `currency`, `reference`, `notes`, `line_items` as "
+            "for create; `line_items` replaces every line). Only `reference`/`notes` changed: "
+            "the native annotation, 200 the same journal. `date`, `currency` or lines changed: "
+            "the native amendment (the current version reversed, the new one posted with "
+            "`amends`, atomically), 200 the NEW journal with its new id. Nothing changed: 200 "
+            "the journal. A journal amended or deleted meanwhile → 409 `ALREADY_REVERSED`."
+        ),
+        responses=error_responses(
+            *BODY_ERROR_STATUSES,
+            *V1_ERROR_STATUSES,
+            404,
+            409,
+            422,
+            codes={
+                409: ["ALREADY_REVERSED"],
+                422: [
+                    "INVALID_STATE",
+                    "JOURNAL_UNBALANCED",
+                    "INSUFFICIENT_FUNDS",
+                    "LEDGER_NOT_FOUND",
+                    "LEDGER_CLOSED",
+                    "CURRENCY_UNKNOWN",
+                    "CURRENCY_MISMATCH",
+                    "FX_RATE_NOT_FOUND",
+                ],
+            },
+        ),
+        operation_class=json_body_operation(ManualJournalPatch),
+        status_code=200,
+    )
+    async def update_manual_journal(
+        self,
+        journal_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        tenant: TenantDep,
+    ) -> Encoded[ManualJournalOut]:
+        current = await _standing_journal(services, tenant, journal_id)
+        body = await decode_body(request, ManualJournalPatch)
+        (answer,) = await _answer(
+            services, tenant, [await _patched(services, tenant, current, body)]
+        )
+        return Encoded(answer)
+
     @delete(
         "/{journal_id:str}/",
         summary="Delete (reverse) a manual journal",
@@ -523,13 +645,10 @@ class ManualJournalsController(Controller):
     async def delete_manual_journal(
         self, journal_id: FromPath[str], services: ServicesDep, tenant: TenantDep
     ) -> None:
-        parsed = decode_id(JOURNAL_PREFIX, journal_id)
-        if parsed is None:
-            raise not_found(journal_id, "journal")
-        found = await journal_document(services.pool, tenant.tenant_id, parsed, utc_today())
+        current = await _current_version(services, tenant, journal_id)
         # A reversal is no manual journal; a reversed one is left to the native command (409).
-        if found is None or msgspec.json.decode(found, type=JournalReadOut).reversal_of:
+        if current is None or current.reversal_of is not None:
             raise not_found(journal_id, "journal")
         await services.journals.reverse(
-            ReverseJournal(tenant_id=tenant.tenant_id, journal_id=parsed)
+            ReverseJournal(tenant_id=tenant.tenant_id, journal_id=current.id)
         )
