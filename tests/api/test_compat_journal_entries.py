@@ -8,7 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from ledger import limits
+from ledger.api.compat.journal_entries import amount_of, amount_text
 from ledger.bootstrap import Services
 
 PATH = "/external/v1/journal_entries/create/"
@@ -240,3 +244,40 @@ async def test_accrual_date_schedules(client: httpx.AsyncClient, auth: dict[str,
     journal_id = response.json()["data"]["journal_entry_id"]
     native = (await client.get(f"/v1/journals/{journal_id}", headers=auth)).json()
     assert (native["status"], native["accrual_date"]) == ("scheduled", "2099-01-01")
+
+
+async def test_bank_reconciliation_id_is_the_active_match(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    created = (await client.post(PATH, json=seed_body(), headers=auth)).json()["data"]
+    native = (await client.get(f"/v1/journals/{created['journal_entry_id']}", headers=auth)).json()
+    record = await client.post(
+        "/v1/records",
+        json={
+            "amount": 100000,
+            "direction": "credit",
+            "date": "2026-06-03",
+            "data_stream_key": "bank",
+        },
+        headers=auth,
+    )
+    assert record.status_code == 201, record.text
+    matched = await client.post(
+        "/v1/matches",
+        json={
+            "items": [{"record_id": record.json()["id"]}, {"entry_id": native["entries"][0]["id"]}]
+        },
+        headers=auth,
+    )
+    assert matched.status_code == 201, matched.text
+    again = (await client.post(PATH, json=seed_body(), headers=auth)).json()["data"]
+    assert again["bank_reconciliation_id"] == matched.json()["id"]
+
+
+@given(
+    minor=st.integers(min_value=0, max_value=limits.AMOUNT_MINOR_MAX),
+    precision=st.integers(min_value=0, max_value=limits.CURRENCY_PRECISION_MAX),
+)
+def test_any_amount_text_round_trips_exactly(minor: int, precision: int) -> None:
+    # What the answer writes reads back as the same amount.
+    assert amount_of(amount_text(minor, precision), precision, "$.entries[0].debit") == minor

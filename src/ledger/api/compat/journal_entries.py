@@ -279,9 +279,19 @@ def to_command(
 # --- journal → answer ----------------------------------------------------------------------
 
 
-def _text(amount: int | None, precision: int) -> str | None:
+def amount_text(amount: int, precision: int) -> str:
     """Minor units as a decimal string with exactly ``precision`` decimals."""
-    return None if amount is None else f"{Decimal(amount).scaleb(-precision):.{precision}f}"
+    return f"{Decimal(amount).scaleb(-precision):.{precision}f}"
+
+
+def _sides(amount: int | None, debit: bool, precision: int) -> tuple[str | None, str | None]:
+    """``(debit, credit)`` texts of an entry's amount (both null without an amount)."""
+    if amount is None:
+        return None, None
+    zero = amount_text(0, precision)
+    return (
+        (amount_text(amount, precision), zero) if debit else (zero, amount_text(amount, precision))
+    )
 
 
 def _rate_text(rate: str | None) -> str | None:
@@ -304,25 +314,20 @@ def render(
     totals = [t for t in journal.totals if t.currency == currency]
     lines = []
     for entry in journal.entries:
-        debit = entry.direction == "debit"
+        debit, credit = _sides(entry.amount, entry.direction == "debit", precision)
+        debit_reporting, credit_reporting = _sides(
+            entry.amount_reporting, entry.direction == "debit", reporting_precision
+        )
+        assert debit is not None, "an entry always has an amount"
+        assert credit is not None, "an entry always has an amount"
         lines.append(
             JournalEntryLineOut(
                 account=entry.ledger_code,
                 account_name=names[entry.ledger_id],
-                debit=_text(entry.amount if debit else 0, precision) or "",
-                credit=_text(0 if debit else entry.amount, precision) or "",
-                debit_reporting=_text(
-                    (entry.amount_reporting if debit else 0)
-                    if entry.amount_reporting is not None
-                    else None,
-                    reporting_precision,
-                ),
-                credit_reporting=_text(
-                    (0 if debit else entry.amount_reporting)
-                    if entry.amount_reporting is not None
-                    else None,
-                    reporting_precision,
-                ),
+                debit=debit,
+                credit=credit,
+                debit_reporting=debit_reporting,
+                credit_reporting=credit_reporting,
                 description=entry.description,
             )
         )
@@ -333,12 +338,11 @@ def render(
         memo=journal.description,
         entry_type=ENTRY_TYPE,
         transaction_currency=currency,
-        transaction_amount=_text(sum(t.debits for t in totals), precision) or "",
+        transaction_amount=amount_text(sum(t.debits for t in totals), precision),
         reporting_currency=reporting,
-        reporting_amount=_text(
-            sum(t.debits_reporting or 0 for t in totals) if reporting else None,
-            reporting_precision,
-        ),
+        reporting_amount=None
+        if reporting is None
+        else amount_text(sum(t.debits_reporting or 0 for t in totals), reporting_precision),
         # No rate is stored from a currency to itself: it is 1.
         exchange_rate=_rate_text(
             "1" if reporting == currency else journal.reporting_rates.get(currency)
