@@ -5,7 +5,8 @@ Contract of :func:`create_app`:
 - ``services=None`` (production): a lifespan opens ``open_services(settings)`` on start-up,
   stores it on ``app.state.services`` and closes it on shutdown.
   ``services`` given (tests, embedding): used as-is, never closed by the app.
-- ``GET /health``, ``GET /ready`` at the root; everything else under ``/v1``, where a middleware
+- ``GET /health``, ``GET /ready`` at the root; everything else under ``/v1`` (and seed 002 under
+  ``/external/v1``, errors in its shape), where a middleware
   authenticates every request (``ledger.api.auth``) and GET responses carry
   ``Ledger-Position`` (``ledger.api.positions``).
 - Every error is the envelope of ``ledger.api.errors``, including 404/405 for unknown routes.
@@ -23,6 +24,7 @@ from typing import IO, Final
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
 
 from ledger import limits
 from ledger.api.auth import (
@@ -32,14 +34,17 @@ from ledger.api.auth import (
     provide_tenant,
 )
 from ledger.api.body import BodySizeLimitMiddleware
+from ledger.api.compat.journal_entries import SEED_EXCEPTION_HANDLERS
 from ledger.api.errors import exception_handlers
 from ledger.api.openapi import V1_SECURITY, StrictStructSchemaPlugin, openapi_config
 from ledger.api.positions import LedgerPositionMiddleware
-from ledger.api.routes import SYSTEM_ROUTES, V1_ROUTES
+from ledger.api.routes import EXTERNAL_V1_ROUTES, SYSTEM_ROUTES, V1_ROUTES
 from ledger.bootstrap import Services, open_services
 from ledger.config import Settings, load_settings
 
 API_PREFIX = "/v1"
+# Seed 002's path: authenticated like /v1, its errors in the seed's shape.
+EXTERNAL_PREFIX = "/external/v1"
 
 
 def _services_lifespan(
@@ -61,6 +66,26 @@ def _services_lifespan(
     return lifespan
 
 
+def _authenticated_router(
+    path: str,
+    routes: list[ControllerRouterHandler],
+    exception_handlers: ExceptionHandlersMap | None = None,
+) -> Router:
+    """A router whose every request is authenticated (``ledger.api.auth``)."""
+    return Router(
+        path,
+        route_handlers=list(routes),
+        dependencies={
+            "tenant": Provide(provide_tenant, sync_to_thread=False),
+            "api_key_id": Provide(provide_api_key_id, sync_to_thread=False),
+        },
+        # Authentication first: nothing else runs for a request without a valid key.
+        middleware=[AuthenticationMiddleware(), LedgerPositionMiddleware()],
+        security=V1_SECURITY,
+        exception_handlers=exception_handlers,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -73,19 +98,12 @@ def create_app(
     ``apply_migrations`` and ``run_projections`` are passed to ``open_services`` when the
     app opens its own services (``services=None``).
     """
-    v1 = Router(
-        API_PREFIX,
-        route_handlers=list(V1_ROUTES),
-        dependencies={
-            "tenant": Provide(provide_tenant, sync_to_thread=False),
-            "api_key_id": Provide(provide_api_key_id, sync_to_thread=False),
-        },
-        # Authentication first: nothing else runs for a request without a valid key.
-        middleware=[AuthenticationMiddleware(), LedgerPositionMiddleware()],
-        security=V1_SECURITY,
+    v1 = _authenticated_router(API_PREFIX, V1_ROUTES)
+    external = _authenticated_router(
+        EXTERNAL_PREFIX, EXTERNAL_V1_ROUTES, exception_handlers=SEED_EXCEPTION_HANDLERS
     )
     return Litestar(
-        route_handlers=[*SYSTEM_ROUTES, v1],
+        route_handlers=[*SYSTEM_ROUTES, v1, external],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         exception_handlers=exception_handlers(),
         middleware=[BodySizeLimitMiddleware()],

@@ -574,3 +574,15 @@ async def entry_reconciliations(
         list(journal_ids),
     )
     return {r["entry_id"]: r["created_at"] for r in rows}
+
+
+async def journal_match_id(source: DbSource, journal_id: UUID) -> UUID | None:
+    """The id of the earliest active match one of ``journal_id``'s entries is in, if any."""
+    value = await source.fetchval(
+        "SELECT i.match_id FROM journal_entries e JOIN match_items i ON i.entry_id = e.entry_id"
+        " JOIN matches m ON m.match_id = i.match_id"
+        " WHERE e.journal_id = $1 AND i.unmatched_position IS NULL"
+        " ORDER BY m.created_at, i.match_id LIMIT 1",
+        journal_id,
+    )
+    return value if isinstance(value, UUID) else None

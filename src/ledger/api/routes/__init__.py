@@ -14,6 +14,7 @@ from typing import Final
 
 from litestar.types import ControllerRouterHandler
 
+from ledger.api.compat.journal_entries import EXTERNAL_ROUTES as SEED_002_ROUTES
 from ledger.api.compat.ledgers_journals import post_ledgers_journal
 from ledger.api.compat.manual_journals import ManualJournalsController
 from ledger.api.compat.transactions import TRANSACTION_ROUTES
@@ -42,3 +43,5 @@ V1_ROUTES: Final[list[ControllerRouterHandler]] = [
     *TRANSACTION_ROUTES,
     ManualJournalsController,
 ]
+# Authenticated like /v1, mounted at /external/v1 (seed 002's path) by create_app.
+EXTERNAL_V1_ROUTES: Final[list[ControllerRouterHandler]] = [*SEED_002_ROUTES]
