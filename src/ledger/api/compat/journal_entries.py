@@ -54,6 +54,7 @@ from ledger.api.errors import (
     error_responses,
     exception_handlers,
 )
+from ledger.api.fields import Currency, Key, Text
 from ledger.api.openapi import json_body_operation
 from ledger.api.schemas import Encoded
 from ledger.clock import utc_today
@@ -75,9 +76,6 @@ ENTRY_TYPE: Final = "Manual Journal"
 RATE_DECIMALS: Final = 11
 _AMOUNT_TEXT: Final = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
-Text = Annotated[str, msgspec.Meta(max_length=limits.JOURNAL_TEXT_LENGTH_MAX)]
-Key = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.JOURNAL_KEY_LENGTH_MAX)]
-Currency = Annotated[str, msgspec.Meta(pattern=limits.CURRENCY_CODE_PATTERN)]
 AmountText = Annotated[
     str,
     msgspec.Meta(

@@ -46,6 +46,7 @@ from ledger import limits
 from ledger.api.auth import ApiKeyIdDep, ServicesDep, TenantDep
 from ledger.api.body import decode_body
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
+from ledger.api.fields import Currency, Key, Text
 from ledger.api.openapi import json_body_operation
 from ledger.api.schemas import Encoded, replay_response
 from ledger.clock import utc_today
@@ -70,9 +71,6 @@ _COMPLETED: Final = frozenset({"posted", "reversed"})
 _INACTIVE: Final = frozenset({"reversed", "voided"})
 _PROBLEMS_IN_MESSAGE: Final = 5
 
-Key = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.JOURNAL_KEY_LENGTH_MAX)]
-Text = Annotated[str, msgspec.Meta(max_length=limits.JOURNAL_TEXT_LENGTH_MAX)]
-Currency = Annotated[str, msgspec.Meta(pattern=limits.CURRENCY_CODE_PATTERN)]
 # Entry amounts are checked (> 0) after decoding, with the entries' ledgers, so that one 400
 # names every problem of the entries at once.
 EntryAmount = Annotated[

@@ -54,6 +54,7 @@ from ledger import limits
 from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.body import decode_body
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
+from ledger.api.fields import Currency, Key, Text
 from ledger.api.openapi import json_body_operation
 from ledger.api.pages import page_answer
 from ledger.api.paths import not_found
@@ -90,9 +91,6 @@ CONTACT_KEY: Final = "contact"
 # Native statuses of a journal that stands as posted (a manual journal).
 _STANDING: Final = frozenset({"posted", "scheduled"})
 
-Text = Annotated[str, msgspec.Meta(max_length=limits.JOURNAL_TEXT_LENGTH_MAX)]
-Key = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.JOURNAL_KEY_LENGTH_MAX)]
-Currency = Annotated[str, msgspec.Meta(pattern=limits.CURRENCY_CODE_PATTERN)]
 
 # The raw JSON text of the amount, read exactly (a float would round it).
 SignedAmount = Annotated[

@@ -60,6 +60,7 @@ from ledger import limits
 from ledger.api.auth import provide_services, provide_tenant
 from ledger.api.body import decode_body
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
+from ledger.api.fields import Currency, Key, Text
 from ledger.api.openapi import json_body_operation
 from ledger.api.schemas import Encoded
 from ledger.bootstrap import Services
@@ -95,9 +96,6 @@ ParentCategory = Literal["INCOME", "EXPENSE", "ASSET", "LIABILITY", "EQUITY"]
 Side = Literal["DEBIT", "CREDIT"]
 Action = Literal["CREATED", "ALREADY_EXISTS"]
 
-Text = Annotated[str, msgspec.Meta(max_length=limits.JOURNAL_TEXT_LENGTH_MAX)]
-Key = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.JOURNAL_KEY_LENGTH_MAX)]
-Currency = Annotated[str, msgspec.Meta(pattern=limits.CURRENCY_CODE_PATTERN)]
 
 # The raw JSON text of the number, so it is read exactly (a float would round it).
 MajorAmount = Annotated[

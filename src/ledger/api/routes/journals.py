@@ -22,6 +22,7 @@ from ledger import limits
 from ledger.api.auth import ServicesDep, TenantDep, provide_services, provide_tenant
 from ledger.api.body import decode_body, decode_json
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
+from ledger.api.fields import Currency, Key, Text
 from ledger.api.openapi import json_body_operation
 from ledger.api.pages import page_answer
 from ledger.api.paths import not_found, uuid_in_path
@@ -54,9 +55,6 @@ from ledger.queries.pagination import page_limit
 from ledger.queries.tenants import TenantView
 
 Amount = Annotated[int, msgspec.Meta(gt=0, le=limits.AMOUNT_MINOR_MAX)]
-Text = Annotated[str, msgspec.Meta(max_length=limits.JOURNAL_TEXT_LENGTH_MAX)]
-Currency = Annotated[str, msgspec.Meta(pattern=limits.CURRENCY_CODE_PATTERN)]
-Key = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.JOURNAL_KEY_LENGTH_MAX)]
 
 
 class EntryBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
