@@ -20,7 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger import limits
-from ledger.api.compat.transactions import TransactionAnswerOut, amount_of
+from ledger.api.compat.amounts import minor_units_of
+from ledger.api.compat.transactions import TransactionAnswerOut
 from ledger.bootstrap import Services
 from ledger.commands.tenants import NewKey
 from ledger.domain.money import major_units
@@ -470,10 +471,10 @@ def test_any_amount_text_round_trips_exactly(minor: int, precision: int, zeros: 
     # amounts below a millionth) reads back as the same amount, as does its plain notation
     # with any number of trailing zeros.
     rendered = major_units(minor, precision)
-    assert amount_of(Decimal(str(rendered)), precision, "$.amount") == minor
+    assert minor_units_of(Decimal(str(rendered)), precision, "$.amount") == minor
     plain = format(rendered, "f")
     padded = plain + ("." if "." not in plain and zeros else "") + "0" * zeros
-    assert amount_of(Decimal(padded), precision, "$.amount") == minor
+    assert minor_units_of(Decimal(padded), precision, "$.amount") == minor
 
 
 async def test_a_native_journal_can_be_the_existing_transaction(

@@ -47,6 +47,7 @@ from litestar.types import ExceptionHandler, ExceptionHandlersMap
 from ledger import limits
 from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.body import decode_body
+from ledger.api.compat.amounts import minor_units_of
 from ledger.api.errors import (
     BODY_ERROR_STATUSES,
     V1_ERROR_STATUSES,
@@ -61,7 +62,6 @@ from ledger.clock import utc_today
 from ledger.commands.journals import EntryInput, PostJournal
 from ledger.documents.journals import JournalReadOut
 from ledger.domain.idempotency import request_fingerprint
-from ledger.domain.money import major_units, minor_units
 from ledger.domain.posting import check_currencies_known
 from ledger.errors import NotFound, ValidationError
 from ledger.queries.currencies import fetch_precisions
@@ -220,16 +220,7 @@ def amount_of(text: str | None, precision: int, field: str) -> int:
         value = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
         raise ValidationError(f"{field} is not a decimal", {"field": field}) from None
-    largest = major_units(limits.AMOUNT_MINOR_MAX, precision)
-    if value > largest:
-        raise ValidationError(f"{field} is beyond the largest amount ({largest})", {"field": field})
-    minor = minor_units(value, precision)
-    if minor is None:
-        raise ValidationError(
-            f"{field} has more than {precision} decimal places",
-            {"field": field, "decimal_places": precision},
-        )
-    return minor
+    return minor_units_of(value, precision, field)
 
 
 def to_entry(entry: JournalEntryLineBody, index: int, precision: int) -> EntryInput:

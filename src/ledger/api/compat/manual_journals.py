@@ -53,6 +53,7 @@ from msgspec import UNSET, UnsetType
 from ledger import limits
 from ledger.api.auth import ServicesDep, TenantDep
 from ledger.api.body import decode_body
+from ledger.api.compat.amounts import minor_units_of
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
 from ledger.api.fields import Currency, Key, Text
 from ledger.api.openapi import json_body_operation
@@ -72,7 +73,6 @@ from ledger.commands.journals import (
 from ledger.documents.journals import JournalOut, JournalReadOut
 from ledger.domain.annotations import NotesPatch
 from ledger.domain.idempotency import request_fingerprint
-from ledger.domain.money import major_units, minor_units
 from ledger.domain.posting import check_currencies_known
 from ledger.domain.public_ids import decode_id, encode_id
 from ledger.errors import ValidationError
@@ -191,24 +191,6 @@ def signed_number(raw: msgspec.Raw, field: str) -> Decimal:
     return Decimal(value)
 
 
-def signed_minor(value: Decimal, precision: int, field: str) -> int:
-    """``value`` (major units, signed) in minor units of a currency with ``precision``.
-
-    Raises:
-        ValidationError: more decimals than ``precision``, or beyond the largest amount.
-    """
-    largest = major_units(limits.AMOUNT_MINOR_MAX, precision)
-    if abs(value) > largest:
-        raise ValidationError(f"{field} is beyond the largest amount ({largest})", {"field": field})
-    minor = minor_units(value, precision)
-    if minor is None:
-        raise ValidationError(
-            f"{field} has more than {precision} decimal places",
-            {"field": field, "decimal_places": precision},
-        )
-    return minor
-
-
 def account_ref(text: str) -> LedgerRef:
     """The ledger ``account`` names: a UUID (any form ``UUID()`` reads), else an ``acc_`` id,
     else a ledger code."""
@@ -245,7 +227,7 @@ def to_command(
     entries = []
     for index, (line, code) in enumerate(zip(body.line_items, currencies, strict=True)):
         field = f"$.line_items[{index}].amount"
-        minor = signed_minor(signed_number(line.amount, field), precisions[code], field)
+        minor = minor_units_of(signed_number(line.amount, field), precisions[code], field)
         entries.append(
             EntryInput(
                 ref=account_ref(line.account),

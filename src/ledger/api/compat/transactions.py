@@ -5,7 +5,7 @@ A transaction is one native journal (docs/api.md, "Seed-compatible endpoints", s
 - ``transactionDate`` (RFC 3339 with an offset) → the journal's ``date``: its UTC date. The
   instant itself is kept in the journal's metadata and answered back.
 - Amounts are JSON numbers in major units, read exactly from the request text (never through
-  a float; see :func:`amount_of`), with at most the currency's decimal places.
+  a float; see ``ledger.api.compat.amounts``), with at most the currency's decimal places.
 - ``currency`` → the journal's currency (default: the tenant's base currency).
 - Each entry → one native entry: ``DEBIT``/``CREDIT`` → the direction, ``note`` → its
   ``description``. ``category`` names a ledger by code, else by name (:func:`pick_category`);
@@ -59,6 +59,7 @@ from litestar.params import QueryParameter
 from ledger import limits
 from ledger.api.auth import provide_services, provide_tenant
 from ledger.api.body import decode_body
+from ledger.api.compat.amounts import minor_units_of
 from ledger.api.errors import BODY_ERROR_STATUSES, V1_ERROR_STATUSES, error_responses
 from ledger.api.fields import Currency, Key, Text
 from ledger.api.openapi import json_body_operation
@@ -69,7 +70,7 @@ from ledger.commands.journals import EntryInput, PostJournal
 from ledger.documents.journals import JournalReadOut, ReconciledEntryOut
 from ledger.domain.idempotency import request_fingerprint
 from ledger.domain.ledgers import Direction
-from ledger.domain.money import major_units, minor_units
+from ledger.domain.money import major_units
 from ledger.errors import (
     CurrencyUnknown,
     LedgerAmbiguous,
@@ -286,26 +287,6 @@ def number_of(raw: msgspec.Raw, field: str) -> Decimal:
     return value
 
 
-def amount_of(value: Decimal, precision: int, field: str) -> int:
-    """``value`` (major units) in minor units of a currency with ``precision`` decimals.
-
-    Raises:
-        ValidationError: more decimals than ``precision``, or above the largest amount (400).
-    """
-    largest = major_units(limits.AMOUNT_MINOR_MAX, precision)
-    if value > largest:
-        raise ValidationError(
-            f"{field} is larger than the largest amount ({largest})", {"field": field}
-        )
-    minor = minor_units(value, precision)
-    if minor is None:
-        raise ValidationError(
-            f"{field} has more than {precision} decimal places",
-            {"field": field, "decimal_places": precision},
-        )
-    return minor
-
-
 # --- ledgers -------------------------------------------------------------------------------
 
 
@@ -498,7 +479,8 @@ async def to_command(
     currency = body.currency or tenant.base_currency
     precision = await currency_precision(services, tenant, currency)
     total, *amounts = [
-        amount_of(number, precision, field) for number, field in zip(numbers, fields, strict=True)
+        minor_units_of(number, precision, field)
+        for number, field in zip(numbers, fields, strict=True)
     ]
     ledgers = await resolve_categories(services, tenant, body.entries)
     account = await resolve_account(services, tenant, body.account)
