@@ -5,10 +5,10 @@ Contract of :func:`create_app`:
 - ``services=None`` (production): a lifespan opens ``open_services(settings)`` on start-up,
   stores it on ``app.state.services`` and closes it on shutdown.
   ``services`` given (tests, embedding): used as-is, never closed by the app.
-- ``GET /health``, ``GET /ready`` at the root; everything else under ``/v1`` (and seed 002 under
-  ``/external/v1``, errors in its shape), where a middleware
-  authenticates every request (``ledger.api.auth``) and GET responses carry
-  ``Ledger-Position`` (``ledger.api.positions``).
+- ``GET /health``, ``GET /ready`` at the root; everything else under ``/v1`` (and seed 002
+  under ``/external/v1``, errors in its shape), where a middleware authenticates every
+  request (``ledger.api.auth``) and GET responses carry ``Ledger-Position``
+  (``ledger.api.positions``).
 - Every error is the envelope of ``ledger.api.errors``, including 404/405 for unknown routes.
 - Request bodies are limited to ``limits.REQUEST_BODY_BYTES_MAX`` (413 beyond).
 - OpenAPI 3.1 at ``/schema/openapi.json`` (``ledger.api.openapi``).
