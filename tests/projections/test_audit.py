@@ -191,3 +191,36 @@ def test_progress_bar_reports_events_per_second() -> None:
     assert "10,000/10,000 events" in text
     assert "events/s" in text
     assert text.endswith("audit verify: comparing 19 tables ...\n")
+
+
+async def test_verify_fails_when_the_newest_events_were_removed(
+    services: Services, database_url: str, tmp_path: Path
+) -> None:
+    """Every remaining link of a log cut short is intact: only the chain head (written by
+    each append) shows the end is missing."""
+    position = await _books_with_history(services)
+    await services.pool.execute(
+        "DELETE FROM ledger_events WHERE notification_id > $1", position - 2
+    )
+    done = run_cli(database_url, tmp_path, "audit", "verify")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAILED" in done.stdout
+    assert (
+        f"the log ends at position {position - 2} but its chain head records position"
+        f" {position}: the newest 2 event(s) were removed"
+    ) in done.stdout
+
+
+async def test_verify_fails_when_the_end_of_the_log_was_replaced(
+    services: Services, database_url: str, tmp_path: Path
+) -> None:
+    """A last row rewritten with a hash recomputed to match its own changes keeps every
+    link intact; the chain head still holds the hash the append wrote."""
+    await _books_with_history(services)
+    forged = bytes(range(32))
+    await services.pool.execute("UPDATE ledger_chain_head SET chain_hash = $1", forged)
+    done = run_cli(database_url, tmp_path, "audit", "verify")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"is not the chain head's ({forged.hex()}): the end of the log was replaced" in (
+        done.stdout
+    )

@@ -7,6 +7,8 @@ read in the same snapshot):
 1. **Hash chain.** Every row of ``ledger_events`` up to P, page by page, against the
    Python recomputation (:mod:`ledger.audit.chain`): the first row whose stored hash is not
    the hash of the previous stored hash and its own columns is the row that was changed.
+   The last row and its hash must be the chain head's (``ledger_chain_head``, written by
+   every append in its transaction), so removing the newest events is found too.
 2. **Stock replay.** The stock ``eventsourcing`` library (its PostgreSQL recorder and
    ``Application``, configured like any reader of the ``Ledger`` application with
    ``MAPPER_TOPIC=ledger.store.mapper:MsgspecMapper``) reads every notification up to P,
@@ -635,8 +637,9 @@ def _start_stock_worker(database_url: str) -> ProcessPoolExecutor:
 
 async def _fold_pages(
     report: AuditReport, pages: _Pages, side: _ScratchSide, progress: Progress | None
-) -> None:
-    """Check every page's chain and stock answers, and fold it into the scratch tables."""
+) -> bytes:
+    """Check every page's chain and stock answers, and fold it into the scratch tables;
+    the last row's stored chain hash (``GENESIS_HASH`` for an empty log)."""
     mapper = MsgspecMapper()
     prev = GENESIS_HASH
     while (page := await pages.next()) is not None:
@@ -653,6 +656,43 @@ async def _fold_pages(
             await apply_rows(side.work, [projection], rows, mapper, bulk=True)
         if progress is not None:
             progress.update(upto, report.position)
+    return prev
+
+
+def _check_chain_head(report: AuditReport, last_hash: bytes, head: asyncpg.Record) -> None:
+    """The log must end where ``ledger_chain_head`` (written by every append, in the same
+    transaction) says it does, with the same hash: rows removed from the end of the log, or
+    an end rewritten with a chain of its own, leave every remaining link intact and are
+    found only here."""
+    position, chain_hash = head["position"], bytes(head["chain_hash"])
+    if position > report.position:
+        report.add(
+            Finding(
+                "chain",
+                f"the log ends at position {report.position} but its chain head records"
+                f" position {position}: the newest {position - report.position} event(s)"
+                " were removed",
+                position=report.position + 1,
+            )
+        )
+    elif position < report.position:
+        report.add(
+            Finding(
+                "chain",
+                f"the log goes on to position {report.position} past its chain head"
+                f" (position {position}): rows were added outside the append",
+                position=position + 1,
+            )
+        )
+    elif chain_hash != last_hash:
+        report.add(
+            Finding(
+                "chain",
+                f"the last row's chain hash ({last_hash.hex()}) is not the chain head's"
+                f" ({chain_hash.hex()}): the end of the log was replaced",
+                position=position,
+            )
+        )
 
 
 async def _finish_bulk_fold(
@@ -726,6 +766,8 @@ async def verify(
         scratch_started = True
         await _import_snapshot(work, snapshot_id)
         head = await log_position(snap)
+        chain_head = await snap.fetchrow("SELECT position, chain_hash FROM ledger_chain_head")
+        assert chain_head is not None, "migration 0001 inserts the chain head's one row"
         report = AuditReport(position=head)
         limits = await _fold_limits(snap, head, inline, asynchronous)
         side, deferred = await _open_scratch_side(work, [*inline, *asynchronous], limits)
@@ -733,7 +775,8 @@ async def verify(
         stock = _start_stock_worker(database_url)
         pages = _Pages(snap, stock, head, page_events)
         pages.start()
-        await _fold_pages(report, pages, side, progress)
+        last_hash = await _fold_pages(report, pages, side, progress)
+        _check_chain_head(report, last_hash, chain_head)
         report.aggregates, report.stock_peak_rss_mb = await asyncio.wrap_future(
             stock.submit(_stock_finish)
         )
