@@ -121,6 +121,22 @@ async def test_key_header_and_external_id_must_agree(
     assert response.json()["code"] == "VALIDATION_ERROR"
 
 
+async def test_an_empty_idempotency_key_is_refused_not_used(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    """An empty ``Idempotency-Key`` is a client bug, not the key "": a 400 naming the header,
+    and nothing posted (a second such request is refused the same way, never a 409)."""
+    before = (await client.get("/v1/journals", headers=auth)).json()["data"]
+    for _ in range(2):
+        response = await client.post(
+            "/v1/journals", json=body(), headers={**auth, "Idempotency-Key": ""}
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "VALIDATION_ERROR"
+        assert "Idempotency-Key" in response.text
+    assert (await client.get("/v1/journals", headers=auth)).json()["data"] == before
+
+
 @pytest.mark.parametrize("amount", [10.5, "1000", 1e3, 0, -5, 2**63])
 async def test_amounts_must_be_positive_integers(
     client: httpx.AsyncClient, auth: dict[str, str], amount: Any

@@ -121,6 +121,16 @@ async def test_bad_records_are_400(
     assert response.json()["details"]["field"] == field
 
 
+async def test_an_empty_idempotency_key_is_a_400(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    response = await client.post("/v1/records", json=rec(), headers={**auth, "Idempotency-Key": ""})
+    assert response.status_code == 400, response.text
+    assert response.json()["details"]["field"] == "Idempotency-Key"
+    listed = await client.get("/v1/records", headers=auth)
+    assert listed.json()["data"] == []
+
+
 async def test_unknown_and_foreign_records_are_404(
     client: httpx.AsyncClient, auth: dict[str, str], services: Services
 ) -> None:

@@ -167,7 +167,7 @@ def _validation_details(exc: HTTPException) -> dict[str, Any]:
     """``{"field", "source", "reason"}`` of the first invalid parameter (all in ``errors``).
 
     Body fields are JSON paths (``$.amount``) as from ``ledger.api.body.decode_json``; other
-    parameters are named as sent (``limit``).
+    parameters are named as sent (``limit``, ``Idempotency-Key``).
     """
     extra = exc.extra
     detail = str(exc.detail)
@@ -187,6 +187,10 @@ def _validation_details(exc: HTTPException) -> dict[str, Any]:
     if not errors:
         return {}
     for error in errors:
+        if error.get("source") == "header":
+            # Litestar names a header by its handler argument (``idempotency_key``); clients
+            # sent ``Idempotency-Key``.
+            error["key"] = "-".join(w.capitalize() for w in str(error.get("key", "")).split("_"))
         if error.get("source") == "body":
             # Litestar names body fields relative to the handler's ``data`` argument.
             key = str(error.get("key", "data"))

@@ -430,7 +430,9 @@ async def post_ledgers_journal(
     api_key_id: ApiKeyIdDep,
     idempotency_key: Annotated[
         str | None,
-        HeaderParameter(name="Idempotency-Key", max_length=limits.JOURNAL_KEY_LENGTH_MAX),
+        HeaderParameter(
+            name="Idempotency-Key", min_length=1, max_length=limits.JOURNAL_KEY_LENGTH_MAX
+        ),
     ] = None,
 ) -> Encoded[LedgersJournalOut]:
     body = await decode_body(request, LedgersJournalBody)

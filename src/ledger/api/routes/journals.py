@@ -281,7 +281,9 @@ class JournalsController(Controller):
         force: FromQuery[bool] = False,
         idempotency_key: Annotated[
             str | None,
-            HeaderParameter(name="Idempotency-Key", max_length=limits.JOURNAL_KEY_LENGTH_MAX),
+            HeaderParameter(
+                name="Idempotency-Key", min_length=1, max_length=limits.JOURNAL_KEY_LENGTH_MAX
+            ),
         ] = None,
     ) -> Encoded[JournalOut]:
         # The hot path: services and tenant are read directly rather than declared as
@@ -463,7 +465,9 @@ class JournalsController(Controller):
         tenant: TenantDep,
         idempotency_key: Annotated[
             str | None,
-            HeaderParameter(name="Idempotency-Key", max_length=limits.JOURNAL_KEY_LENGTH_MAX),
+            HeaderParameter(
+                name="Idempotency-Key", min_length=1, max_length=limits.JOURNAL_KEY_LENGTH_MAX
+            ),
         ] = None,
     ) -> Encoded[JournalOut]:
         amended = uuid_in_path(journal_id, "journal")

@@ -226,7 +226,10 @@ class RecordsController(Controller):
         services: ServicesDep,
         tenant: TenantDep,
         idempotency_key: Annotated[
-            str | None, HeaderParameter(name="Idempotency-Key", max_length=EXTERNAL_ID_LENGTH_MAX)
+            str | None,
+            HeaderParameter(
+                name="Idempotency-Key", min_length=1, max_length=EXTERNAL_ID_LENGTH_MAX
+            ),
         ] = None,
     ) -> Encoded[RecordOut]:
         body = await decode_body(request, RecordBody)
