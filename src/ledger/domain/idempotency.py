@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import msgspec
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, ValidationError
 
 T = TypeVar("T")
 
@@ -41,3 +41,18 @@ def replay_or_conflict(
     if first != fingerprint:
         raise conflict(created)
     return created
+
+
+def client_key(header: str | None, body_key: str | None, name: str, field: str) -> str | None:
+    """The request's one client key: ``body_key`` (the body's field ``name``, at JSON path
+    ``field``) or the ``Idempotency-Key`` header; both may be sent only with the same value.
+
+    Raises:
+        ValidationError: both are sent and differ (400 naming ``field``).
+    """
+    if header is not None and body_key is not None and header != body_key:
+        raise ValidationError(
+            f"Idempotency-Key and {name} differ; send one, or the same value in both",
+            {"field": field},
+        )
+    return body_key if body_key is not None else header

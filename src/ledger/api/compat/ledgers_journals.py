@@ -53,7 +53,7 @@ from ledger.clock import utc_today
 from ledger.commands.journals import EntryInput, PostJournal
 from ledger.documents.journals import JournalReadOut
 from ledger.domain.currencies import currency_id
-from ledger.domain.idempotency import request_fingerprint
+from ledger.domain.idempotency import client_key, request_fingerprint
 from ledger.domain.journals import JournalStatus
 from ledger.errors import TotalMismatch, ValidationError
 from ledger.queries.currencies import fetch_precisions
@@ -285,21 +285,6 @@ def check_total(body: LedgersJournalBody, currency: str) -> None:
         )
 
 
-def client_key(header: str | None, body: LedgersJournalBody) -> str | None:
-    """The idempotency key: ``id_client`` or the ``Idempotency-Key`` header.
-
-    Raises:
-        ValidationError: both are sent and differ.
-    """
-    field = body.transaction.id_client
-    if header is not None and field is not None and header != field:
-        raise ValidationError(
-            "Idempotency-Key and transaction.id_client differ; send one, or the same value in both",
-            {"field": "$.transaction.id_client"},
-        )
-    return field if field is not None else header
-
-
 def to_command(
     body: LedgersJournalBody,
     tenant: TenantView,
@@ -317,7 +302,12 @@ def to_command(
             f"transaction.metadata.{COMPAT_METADATA_KEY} is reserved: use another key",
             {"field": f"$.transaction.metadata.{COMPAT_METADATA_KEY}"},
         )
-    key = client_key(idempotency_key, body)
+    key = client_key(
+        idempotency_key,
+        body.transaction.id_client,
+        "transaction.id_client",
+        "$.transaction.id_client",
+    )
     currency = transaction_currency(body.entries, tenant.base_currency)
     check_total(body, currency)
     stored = {"type": transaction.type, "created_by": str(api_key_id)}

@@ -45,7 +45,7 @@ from ledger.commands.journals import (
 )
 from ledger.documents.journals import JournalOut, JournalReadOut
 from ledger.domain.annotations import NotesPatch
-from ledger.domain.idempotency import request_fingerprint
+from ledger.domain.idempotency import client_key, request_fingerprint
 from ledger.domain.journals import JournalStatus, PendingAction, PostingStatus
 from ledger.domain.ledgers import Direction
 from ledger.errors import LedgerError, ValidationError
@@ -144,15 +144,9 @@ def to_command(
     ``amends``: the journal the body amends (``POST /v1/journals/{id}/amend``); the request
     fingerprint then covers it too, so a key replays only the same amendment.
     """
-    if (
-        idempotency_key is not None
-        and body.external_id is not None
-        and idempotency_key != body.external_id
-    ):
-        raise ValidationError(
-            "Idempotency-Key and external_id differ; send one, or the same value in both",
-            {"field": f"{path}.external_id"},
-        )
+    external_id = client_key(
+        idempotency_key, body.external_id, "external_id", f"{path}.external_id"
+    )
     return PostJournal(
         tenant_id=tenant.tenant_id,
         base_currency=tenant.base_currency,
@@ -160,7 +154,7 @@ def to_command(
         accrual_date=body.accrual_date,
         description=body.description,
         reference=body.reference,
-        external_id=body.external_id or idempotency_key,
+        external_id=external_id,
         currency=body.currency,
         status=body.status,
         metadata=body.metadata,
