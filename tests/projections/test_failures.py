@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import itertools
 import json
 from collections.abc import Sequence
@@ -12,12 +13,13 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from ledger import limits
+from ledger import cli, limits
 from ledger.api import create_app
 from ledger.bootstrap import Services, open_services
 from ledger.config import Settings
 from ledger.projections.failures import (
     MESSAGE_CHARS_MAX,
+    Failing,
     FailureRecord,
     describe_error,
     read_failures,
@@ -270,3 +272,13 @@ def test_a_recorded_error_is_one_bounded_line_without_the_database_detail() -> N
     assert message.endswith("…")
     assert describe_error(PoisonError("a\x00b")) == (kind, "a?b")
     assert describe_error(RuntimeError()) == ("RuntimeError", "")
+
+
+def test_status_on_a_terminal_says_failing_with_position_error_and_attempts() -> None:
+    since = dt.datetime(2026, 12, 7, 23, 0, tzinfo=dt.UTC)
+    failing = Failing(1234, "tests.PoisonError", "cannot fold", since, 3, since)
+    assert cli._status_state(failing) == (
+        "FAILING at position 1,234: tests.PoisonError: cannot fold"
+        " (3 attempts since 2026-12-07T23:00:00+00:00)"
+    )
+    assert cli._status_state(None) == "ok"
