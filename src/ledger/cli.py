@@ -45,6 +45,7 @@ from ledger.bootstrap import (
 from ledger.cli_records import add_records_commands
 from ledger.config import ConfigError, Settings, load_settings
 from ledger.errors import LedgerError
+from ledger.projections.failures import Failing
 from ledger.projections.rebuild import BATCH_EVENTS_DEFAULT as REBUILD_BATCH
 from ledger.projections.rebuild import (
     RebuildError,
@@ -228,6 +229,17 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 # --- ledger projections status | run | rebuild ------------------------------------------
 
 
+def _status_state(failing: Failing | None) -> str:
+    """``ok``, or what a failing projection cannot apply (the terminal form of ``failing``)."""
+    if failing is None:
+        return "ok"
+    return (
+        f"FAILING at position {failing.position:,}: {failing.error_class}: "
+        f"{failing.error_message} ({failing.attempts:,} attempts since "
+        f"{failing.since.isoformat(timespec='seconds')})"
+    )
+
+
 def cmd_projections_status(settings: Settings, _args: argparse.Namespace) -> int:
     async def main() -> int:
         url = await _migrated_url(settings)
@@ -237,8 +249,11 @@ def cmd_projections_status(settings: Settings, _args: argparse.Namespace) -> int
         finally:
             await conn.close()
         if sys.stdout.isatty():
-            rows = [[s.name, s.kind, f"{s.position:,}", f"{s.lag:,}"] for s in statuses]
-            sys.stdout.write(_table(["projection", "kind", "position", "lag"], rows))
+            rows = [
+                [s.name, s.kind, f"{s.position:,}", f"{s.lag:,}", _status_state(s.failing)]
+                for s in statuses
+            ]
+            sys.stdout.write(_table(["projection", "kind", "position", "lag", "state"], rows))
         else:
             _print_json({"projections": [s.as_json() for s in statuses]})
         return 0
@@ -326,7 +341,10 @@ def add_projections_commands(sub: Any) -> None:
     projections = sub.add_parser(
         "projections", help="asynchronous projections: status, run, rebuild"
     ).add_subparsers(dest="action", required=True)
-    status = projections.add_parser("status", help="each projection's position and lag")
+    status = projections.add_parser(
+        "status",
+        help="each projection's position, lag and failure (FAILING: the event it cannot apply)",
+    )
     status.set_defaults(func=cmd_projections_status)
     run = projections.add_parser(
         "run", help="run the asynchronous projections in this process until stopped"

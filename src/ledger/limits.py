@@ -80,7 +80,14 @@ PROJECTION_BATCH_EVENTS_DEFAULT: Final = 1_000  # events applied per runner tran
 PROJECTION_BATCH_EVENTS_MAX: Final = 100_000  # the most ``--batch-events`` may ask for
 # Without a notification, the runner and the tracker look for new events this often.
 PROJECTION_POLL_SECONDS: Final = 1.0
+# After a failed event the runner waits FIRST, then twice as long after each further failure,
+# up to MAX: a transient fault is retried within a fraction of a second, a poison event about
+# every 10 s (never a busy loop), and a fixed one is folded within MAX of the fix.
+PROJECTION_RETRY_SECONDS_FIRST: Final = 0.1
 PROJECTION_RETRY_SECONDS_MAX: Final = 10.0  # the longest back-off after a failed batch
+# The error message a failing projection records (ledger_projection_failures, `projections
+# status`): an exception's first line, cut here; the traceback goes to the log only.
+PROJECTION_FAILURE_MESSAGE_CHARS_MAX: Final = 300
 TRACKING_RECONNECT_SECONDS_MAX: Final = 5.0  # the longest back-off of the LISTEN connection
 REBUILD_BATCH_EVENTS_DEFAULT: Final = 20_000  # a rebuild copies in larger batches than the runner
 # A rebuild swaps its tables in once it is fewer than this many events behind the log,
@@ -190,6 +197,7 @@ assert BODY_DECODER_CACHE_SIZE > 0, "the body decoder cache holds something"
 assert 0 < POOL_SIZE_MIN <= POOL_SIZE_MAX, "the pool's minimum is a valid size"
 assert 0 < PROJECTION_BATCH_EVENTS_DEFAULT <= PROJECTION_BATCH_EVENTS_MAX, "runner default"
 assert 0 < REBUILD_BATCH_EVENTS_DEFAULT <= PROJECTION_BATCH_EVENTS_MAX, "rebuild default"
+assert 0 < PROJECTION_RETRY_SECONDS_FIRST <= PROJECTION_RETRY_SECONDS_MAX, "runner back-off"
 assert 0 < AUDIT_PAGE_EVENTS <= READ_EVENTS_PAGE_MAX, "an audit page is one store read"
 # ``format_api_key``: "ldg_" + the key id's 32 hex digits + "_" + the URL-safe secret.
 _ISSUED_API_KEY_LENGTH: Final = len("ldg_") + 32 + 1 + math.ceil(API_KEY_SECRET_BYTES * 4 / 3)
