@@ -400,14 +400,14 @@ class GroupCommitter:
                 continue
             except _CommitInDoubt as doubt:
                 log.warning("connection lost during COMMIT of %d commands: %r", len(pending), doubt)
-                self._fail(pending, Unavailable(COMMIT_IN_DOUBT_MESSAGE))
+                self._fail_unavailable(pending, COMMIT_IN_DOUBT_MESSAGE)
                 return
             except Exception as e:
                 if not is_unavailable(e):
                     await self._rejected(pending, e, retried=retried, faults=faults)
                     return
                 if not await faults.retry(e, len(pending)):
-                    self._fail(pending, Unavailable(DATABASE_UNAVAILABLE_MESSAGE))
+                    self._fail_unavailable(pending, DATABASE_UNAVAILABLE_MESSAGE)
                     return
                 continue
             for item in pending:
@@ -469,6 +469,13 @@ class GroupCommitter:
     def _fail(items: list[_Item], error: BaseException) -> None:
         for item in items:
             item.error = error
+            GroupCommitter._finish(item)
+
+    @staticmethod
+    def _fail_unavailable(items: list[_Item], message: str) -> None:
+        # One exception per caller: each raises its own (a shared one collects tracebacks).
+        for item in items:
+            item.error = Unavailable(message)
             GroupCommitter._finish(item)
 
     async def _refuse_revoked(self, batch: Batch, items: list[_Item]) -> list[_Item]:
