@@ -153,7 +153,7 @@ async def open_services(
     """Connect, migrate (unless told not to), start the position listener, group commit and
     (with ``run_projections``) the asynchronous projection runner; close it all on exit."""
     url = database_url(settings)
-    pool = await create_pool(url)
+    pool = await create_pool(url, statement_timeout_seconds=settings.statement_timeout_seconds)
     try:
         if apply_migrations:
             await _migrate(pool)

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger import limits
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -27,6 +29,9 @@ class Settings:
     port: int
     data_dir: Path
     log_level: str
+    # The server cancels a statement after this long (``LEDGER_STATEMENT_TIMEOUT_SECONDS``);
+    # the request answers 503 ``UNAVAILABLE`` and nothing of it is written.
+    statement_timeout_seconds: float = limits.STATEMENT_TIMEOUT_SECONDS_DEFAULT
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -65,4 +70,29 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if level not in LOG_LEVELS:
         raise ConfigError(f"LEDGER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
 
-    return Settings(database_url=url, host=host, port=port, data_dir=data_dir, log_level=level)
+    return Settings(
+        database_url=url,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        log_level=level,
+        statement_timeout_seconds=_statement_timeout(env),
+    )
+
+
+def _statement_timeout(env: Mapping[str, str]) -> float:
+    name = "LEDGER_STATEMENT_TIMEOUT_SECONDS"
+    text = env.get(name, "").strip()
+    if not text:
+        return limits.STATEMENT_TIMEOUT_SECONDS_DEFAULT
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {text!r}") from None
+    # (NaN fails both comparisons; below a millisecond PostgreSQL would round to "none".)
+    if not 0.001 <= seconds <= limits.STATEMENT_TIMEOUT_SECONDS_MAX:
+        raise ConfigError(
+            f"{name} must be between 0.001 and {limits.STATEMENT_TIMEOUT_SECONDS_MAX:g}"
+            f" (the client's own bound on a statement), got {text!r}"
+        )
+    return seconds

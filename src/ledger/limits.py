@@ -58,6 +58,13 @@ API_KEY_CACHE_SIZE_MAX: Final = 10_000
 API_KEY_CACHE_SECONDS: Final = 5.0
 # Appends wait for the event table lock at most this long before failing the batch.
 APPEND_LOCK_TIMEOUT_SECONDS: Final = 5
+# A batch that loses its connection (or meets another database fault: ``is_unavailable``)
+# before its COMMIT was sent wrote nothing; it is written again on a fresh connection this
+# many more times, then its commands answer 503. Bounded: a database that is down must not
+# hold the writer (and every queued command) for long; each retry first waits
+# attempt x GROUP_COMMIT_RETRY_BACKOFF_SECONDS, time for a restarting server to come back.
+GROUP_COMMIT_RETRIES_MAX: Final = 3
+GROUP_COMMIT_RETRY_BACKOFF_SECONDS: Final = 0.05
 
 # Storage.
 # An event's encoded state (``MsgspecMapper``); a larger one is refused (413) unwritten.
@@ -72,6 +79,12 @@ POOL_SIZE_MAX: Final = 20
 CONNECT_TIMEOUT_SECONDS: Final = 10.0
 # One statement of a pooled connection; longer means something is stuck.
 COMMAND_TIMEOUT_SECONDS: Final = 60
+# The server cancels a pooled connection's statement after this long (``statement_timeout``,
+# ``LEDGER_STATEMENT_TIMEOUT_SECONDS``): the request answers 503, its transaction rolls
+# back. Below COMMAND_TIMEOUT_SECONDS, so the server's clean cancel comes before the
+# client gives up; a batch takes ~15 ms, so 30 s is only ever reached by a stuck lock.
+STATEMENT_TIMEOUT_SECONDS_DEFAULT: Final = 30.0
+STATEMENT_TIMEOUT_SECONDS_MAX: Final = float(COMMAND_TIMEOUT_SECONDS)
 # Shutdown waits this long for the pool's connections to be returned.
 POOL_CLOSE_SECONDS: Final = 10.0
 
@@ -195,6 +208,8 @@ assert API_KEY_CACHE_SIZE_MAX > 0, "the API key cache holds something"
 assert AUDIT_AGGREGATE_CACHE_MAX > 0, "the audit's aggregate cache holds something"
 assert BODY_DECODER_CACHE_SIZE > 0, "the body decoder cache holds something"
 assert 0 < POOL_SIZE_MIN <= POOL_SIZE_MAX, "the pool's minimum is a valid size"
+assert 0 < STATEMENT_TIMEOUT_SECONDS_DEFAULT <= STATEMENT_TIMEOUT_SECONDS_MAX, "timeout default"
+assert GROUP_COMMIT_RETRIES_MAX >= 0, "a batch is written at least once"
 assert 0 < PROJECTION_BATCH_EVENTS_DEFAULT <= PROJECTION_BATCH_EVENTS_MAX, "runner default"
 assert 0 < REBUILD_BATCH_EVENTS_DEFAULT <= PROJECTION_BATCH_EVENTS_MAX, "rebuild default"
 assert 0 < PROJECTION_RETRY_SECONDS_FIRST <= PROJECTION_RETRY_SECONDS_MAX, "runner back-off"

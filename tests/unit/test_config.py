@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ledger import limits
 from ledger.config import ConfigError, load_settings
 
 
@@ -38,8 +39,20 @@ def test_values_are_read() -> None:
         ("LEDGER_LOG_LEVEL", "LOUD"),
         ("LEDGER_DATABASE_URL", "mysql://x"),
         ("LEDGER_HOST", "  "),
+        ("LEDGER_STATEMENT_TIMEOUT_SECONDS", "soon"),
+        ("LEDGER_STATEMENT_TIMEOUT_SECONDS", "0"),
+        ("LEDGER_STATEMENT_TIMEOUT_SECONDS", "-1"),
+        ("LEDGER_STATEMENT_TIMEOUT_SECONDS", "nan"),
+        ("LEDGER_STATEMENT_TIMEOUT_SECONDS", "inf"),
+        ("LEDGER_STATEMENT_TIMEOUT_SECONDS", str(limits.STATEMENT_TIMEOUT_SECONDS_MAX + 1)),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load_settings({variable: value})
+
+
+def test_the_statement_timeout_is_a_setting() -> None:
+    assert load_settings({}).statement_timeout_seconds == limits.STATEMENT_TIMEOUT_SECONDS_DEFAULT
+    settings = load_settings({"LEDGER_STATEMENT_TIMEOUT_SECONDS": "2.5"})
+    assert settings.statement_timeout_seconds == 2.5
