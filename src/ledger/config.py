@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger import limits
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -27,6 +29,8 @@ class Settings:
     port: int
     data_dir: Path
     log_level: str
+    # How long start-up retries an unreachable database (LEDGER_DATABASE_CONNECT_TIMEOUT).
+    database_connect_timeout: float = limits.DATABASE_CONNECT_TIMEOUT_DEFAULT_SECONDS
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -65,4 +69,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if level not in LOG_LEVELS:
         raise ConfigError(f"LEDGER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
 
-    return Settings(database_url=url, host=host, port=port, data_dir=data_dir, log_level=level)
+    return Settings(
+        database_url=url,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        log_level=level,
+        database_connect_timeout=_connect_timeout(env),
+    )
+
+
+def _connect_timeout(env: Mapping[str, str]) -> float:
+    name = "LEDGER_DATABASE_CONNECT_TIMEOUT"
+    text = env.get(name, "").strip()
+    if not text:
+        return limits.DATABASE_CONNECT_TIMEOUT_DEFAULT_SECONDS
+    top = limits.DATABASE_CONNECT_TIMEOUT_MAX_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {text!r}") from None
+    if not 0 <= seconds <= top:  # also refuses nan and inf
+        raise ConfigError(f"{name} must be between 0 and {top:g} seconds, got {text!r}")
+    return seconds

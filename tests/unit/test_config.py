@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ledger import limits
 from ledger.config import ConfigError, load_settings
 
 
@@ -38,8 +39,20 @@ def test_values_are_read() -> None:
         ("LEDGER_LOG_LEVEL", "LOUD"),
         ("LEDGER_DATABASE_URL", "mysql://x"),
         ("LEDGER_HOST", "  "),
+        ("LEDGER_DATABASE_CONNECT_TIMEOUT", "soon"),
+        ("LEDGER_DATABASE_CONNECT_TIMEOUT", "-1"),
+        ("LEDGER_DATABASE_CONNECT_TIMEOUT", "nan"),
+        ("LEDGER_DATABASE_CONNECT_TIMEOUT", "inf"),
+        ("LEDGER_DATABASE_CONNECT_TIMEOUT", "3601"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load_settings({variable: value})
+
+
+def test_the_database_connect_timeout_is_named_and_configurable() -> None:
+    default = load_settings({}).database_connect_timeout
+    assert default == limits.DATABASE_CONNECT_TIMEOUT_DEFAULT_SECONDS
+    assert load_settings({"LEDGER_DATABASE_CONNECT_TIMEOUT": "2.5"}).database_connect_timeout == 2.5
+    assert load_settings({"LEDGER_DATABASE_CONNECT_TIMEOUT": "0"}).database_connect_timeout == 0
