@@ -119,6 +119,27 @@ def test_a_signal_stops_the_embedded_server(data_dir: Path, signum: signal.Signa
     assert "Its API key" in (data_dir / "ledger.log").read_text()
 
 
+def test_a_signal_during_start_up_stops_the_embedded_server(data_dir: Path) -> None:
+    port = _free_port()
+    process = _serve(data_dir, port)
+    try:
+        # As soon as the server exists: ledger is still starting it, migrating or starting
+        # uvicorn, wherever the signal lands.
+        for _ in range(HEALTH_ATTEMPTS):
+            assert process.poll() is None, "ledger serve exited"
+            pid = postmaster_pid(pgdata_of(data_dir))
+            if pid is not None:
+                break
+            time.sleep(HEALTH_PAUSE_SECONDS / 10)  # polling for the file, not ordering
+        else:
+            raise AssertionError("the embedded server never started")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(EXIT_SECONDS) == -signal.SIGTERM
+    finally:
+        process.kill()
+    _assert_stopped(data_dir, pid)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_with_workers_the_parent_stops_the_embedded_server(
     data_dir: Path, signum: signal.Signals
