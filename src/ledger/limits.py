@@ -77,6 +77,17 @@ POOL_SIZE_MIN: Final = 2
 POOL_SIZE_MAX: Final = 20
 # Opening a database connection (the pool's and the projections' LISTEN connection).
 CONNECT_TIMEOUT_SECONDS: Final = 10.0
+# Start-up (``serve``, ``migrate`` and every CLI command) waits this long for an unreachable
+# database before giving up with one line (LEDGER_DATABASE_CONNECT_TIMEOUT): long enough to
+# ride out a database that boots with the host or restarts, short enough that a wrong URL
+# fails while someone is still watching. The upper bound keeps a typo from meaning "forever".
+DATABASE_CONNECT_TIMEOUT_DEFAULT_SECONDS: Final = 30.0
+DATABASE_CONNECT_TIMEOUT_MAX_SECONDS: Final = 3600.0
+# Back-off between those attempts: doubling from the first pause up to the longest.
+DATABASE_CONNECT_RETRY_FIRST_SECONDS: Final = 0.5
+DATABASE_CONNECT_RETRY_MAX_SECONDS: Final = 5.0
+# The embedded PostgreSQL gets this long to stop (``pg_ctl stop -m fast``) at exit.
+EMBEDDED_STOP_SECONDS: Final = 30
 # One statement of a pooled connection; longer means something is stuck.
 COMMAND_TIMEOUT_SECONDS: Final = 60
 # The server cancels a pooled connection's statement after this long (``statement_timeout``,
