@@ -47,7 +47,7 @@ bench: install ## Run the benchmark: every figure beside its baseline or target 
 	  || echo "make bench: could not install wrk; Python clients will generate the load"; }
 	$(PY) -m ledger.bench $(BENCH_ARGS)
 
-# make chaos CHAOS_ARGS="--kills 20 --restarts 8 --burst 300" (see docs/chaos.md)
+# make chaos CHAOS_ARGS="--kills 20 --restarts 8 --process-kills 5 --burst 300" (docs/chaos.md)
 CHAOS_ARGS ?=
 
 chaos: install ## Run the fault suite on a PostgreSQL of its own (CHAOS_ARGS for bigger runs)

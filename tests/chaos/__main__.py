@@ -25,7 +25,7 @@ from tests.chaos.harness import Context, Figures, Options, Scenario
 from tests.chaos.registry import SCENARIOS
 
 # CI's sizes: the whole suite in about 3 minutes on 2 busy cores.
-DEFAULTS: Final = Options(kills=3, restarts=3, clients=4, burst=100)
+DEFAULTS: Final = Options(kills=3, process_kills=2, restarts=3, clients=4, burst=50)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +42,13 @@ def _parser() -> argparse.ArgumentParser:
         "--kills",
         type=int,
         default=DEFAULTS.kills,
-        help="kill -9 of ledger serve, and of each projection process",
+        help="kill -9 of ledger serve",
+    )
+    parser.add_argument(
+        "--process-kills",
+        type=int,
+        default=DEFAULTS.process_kills,
+        help="kill -9 of each projection process (projections run, projections rebuild)",
     )
     parser.add_argument(
         "--restarts", type=int, default=DEFAULTS.restarts, help="immediate PostgreSQL restarts"
@@ -101,7 +107,11 @@ async def _main(chosen: Sequence[Scenario], options: Options, workdir: Path) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     options = Options(
-        kills=args.kills, restarts=args.restarts, clients=args.clients, burst=args.burst
+        kills=args.kills,
+        process_kills=args.process_kills,
+        restarts=args.restarts,
+        clients=args.clients,
+        burst=args.burst,
     )
     chosen = [s for s in SCENARIOS if not args.only or s.name in args.only]
     workdir = Path(tempfile.mkdtemp(prefix="ledger-chaos-"))

@@ -52,7 +52,8 @@ SHOWN_MAX: Final = 5
 class Options:
     """Sizes of a run (``python -m tests.chaos --help``)."""
 
-    kills: int
+    kills: int  # of ledger serve
+    process_kills: int  # of each projection process
     restarts: int
     clients: int
     burst: int  # acknowledged journals between two faults

@@ -49,6 +49,8 @@ MID_WORK_SECONDS: Final = 60.0
 POLL_SECONDS: Final = 0.005
 CONVERGE_SECONDS: Final = 120.0
 STOP_SECONDS: Final = 15.0
+# Enough load for the runners to have work; more only lengthens the rebuild and the audit.
+CLIENTS_MAX: Final = 2
 # Small batches: more transactions per run, so a kill lands inside one.
 RUN_BATCH: Final = "5"
 REBUILD_BATCH: Final = "50"
@@ -97,7 +99,7 @@ async def _kill_repeatedly(
     ctx: Context, url: str, workdir: Path, app: str, args: tuple[str, ...], figures: Figures
 ) -> None:
     states: dict[str, int] = {}
-    for _ in range(ctx.options.kills):
+    for _ in range(ctx.options.process_kills):
         process = await _spawn(url, workdir, app, *args)
         state = await _kill_mid_work(url, process, app)
         states[state] = states.get(state, 0) + 1
@@ -168,7 +170,7 @@ async def run(ctx: Context, figures: Figures) -> None:
     load = Load(serve.base_url, api_key, figures, prefix="projector")
     try:
         await open_ledgers(serve.base_url, api_key)
-        async with running(load, ctx.options.clients):
+        async with running(load, min(ctx.options.clients, CLIENTS_MAX)):
             await _faults(ctx, url, workdir, load, figures)
         await _converged(url, workdir, figures)
     finally:
