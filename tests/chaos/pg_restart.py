@@ -2,7 +2,8 @@
 
 Passes when no request answers a 5xx other than 503, every 503 carries Retry-After, every
 acknowledged journal is stored exactly once, positions are gap-free up to the chain head,
-``ledger serve`` is still running afterwards and ``ledger audit verify`` passes.
+every request got an answer (no dropped connection, no timeout), ``ledger serve`` is still
+running afterwards and ``ledger audit verify`` passes.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ async def run(ctx: Context, figures: Figures) -> None:
                 # In a thread: the clients keep sending while PostgreSQL goes down and up.
                 await asyncio.to_thread(ctx.cluster.restart_immediate)
             await load.wait_for_more(ctx.options.burst)
+        if figures.connection_errors:
+            # The API process stays up: a fault behind it is answered (503), never a dropped
+            # connection or a timeout.
+            figures.fail(f"{figures.connection_errors} request(s) got no answer")
         if not serve.alive():
             figures.fail(f"ledger serve exited during the restarts:\n{serve.log_tail()}")
     finally:
