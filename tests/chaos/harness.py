@@ -81,7 +81,8 @@ class Figures:
         self.requests += 1
         self.answers[f"{status} {code}".strip()] += 1
         if status == 503:
-            if retry_after:
+            # Retry-After in seconds (RFC 9110 also allows a date; the contract says seconds).
+            if retry_after is not None and retry_after.isdigit():
                 self.unavailable_with_retry_after += 1
             else:
                 self.unavailable_without_retry_after += 1

@@ -28,13 +28,14 @@ def test_any_other_5xx_fails() -> None:
     assert figures.failures == ["5xx other than 503: {'500 INTERNAL_ERROR': 1, '502': 1}"]
 
 
-def test_a_503_without_retry_after_fails() -> None:
+def test_a_503_without_retry_after_in_seconds_fails() -> None:
     figures = Figures()
     figures.count_answer(503, "UNAVAILABLE", None)
     figures.count_answer(503, "UNAVAILABLE", "")
+    figures.count_answer(503, "UNAVAILABLE", "soon")
     check_server_errors(figures)
-    assert figures.unavailable_without_retry_after == 2
-    assert figures.failures == ["2 503(s) without Retry-After"]
+    assert figures.unavailable_without_retry_after == 3
+    assert figures.failures == ["3 503(s) without Retry-After"]
 
 
 def test_the_figures_name_every_count() -> None:
