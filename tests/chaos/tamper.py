@@ -1,20 +1,24 @@
 """Log truncation and a single-row tamper, caught by ``ledger audit verify``.
 
 On a database with a few hundred journals (posted through ``ledger serve``): verify passes
-on it; on one copy (``CREATE DATABASE … TEMPLATE``) the newest event is deleted, and verify
-must exit 1 saying the newest event(s) were removed; on two more copies one byte of one
+on it; on one copy (``CREATE DATABASE … TEMPLATE``) an API key is created and then its event
+(the newest) and its ``api_keys`` row are deleted, and verify must exit 1 saying the newest
+event(s) were removed; on two more copies one byte of one
 event's ``state`` is changed (the event still decodes; it no longer does), and verify must
 exit 1 naming that event's position.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Final
+from uuid import UUID
 
 import asyncpg
 
 from tests.chaos.harness import (
+    TENANT,
     Context,
     Figures,
     Load,
@@ -27,6 +31,7 @@ from tests.chaos.harness import (
     check_server_errors,
     create_tenant,
     open_ledgers,
+    run_ledger,
     running,
 )
 
@@ -62,14 +67,29 @@ async def _execute(url: str, sql: str) -> int:
 
 
 async def _truncated(ctx: Context, workdir: Path, figures: Figures) -> None:
+    """Issue 12's reproduction: ``ledger key create``, then delete its event (the newest) and
+    the ``api_keys`` row it produced, so every projection still matches the log; only the
+    chain head tells."""
     url = await ctx.new_database("tamper_truncated", template=SOURCE)
-    last = await _execute(
-        url,
-        "DELETE FROM ledger_events WHERE notification_id ="
-        " (SELECT max(notification_id) FROM ledger_events) RETURNING notification_id",
-    )
+    code, out, err = await run_ledger(url, workdir, "key", "create", TENANT)
+    if code != 0:
+        figures.fail(f"ledger key create failed ({code}): {err}")
+        return
+    key_id = json.loads(out)["key_id"]
+    conn = await asyncpg.connect(url)
+    try:
+        last = await conn.fetchval(
+            "DELETE FROM ledger_events WHERE notification_id ="
+            " (SELECT max(notification_id) FROM ledger_events) RETURNING notification_id"
+        )
+        await conn.execute("DELETE FROM api_keys WHERE key_id = $1", UUID(key_id))
+    finally:
+        await conn.close()
     code, report = await audit_verify(url, workdir)
-    figures.notes.append(f"newest event ({last}) deleted: exit {code}: {_finding(report)}")
+    figures.notes.append(
+        f"newest event ({last}, a key) and its api_keys row deleted: exit {code}:"
+        f" {_finding(report)}"
+    )
     expected = f"the log ends at position {last - 1} but its chain head records position {last}"
     if code != 1 or expected not in report or "removed" not in report:
         figures.fail(f"truncation not reported (exit {code}, wanted '{expected}'):\n{report}")
