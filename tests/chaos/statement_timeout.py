@@ -1,9 +1,13 @@
 """A statement timeout on the append: ``ledger serve`` with a short ``statement_timeout``
 while another connection holds ``LOCK TABLE ledger_events``.
 
-The service connects as a role of the suite's own whose ``statement_timeout`` is
-:data:`TIMEOUT` in this database (``ALTER ROLE … IN DATABASE … SET``): it works with any
-driver and leaves every other connection alone. Passes when, while the lock is held, every
+The service runs with ``LEDGER_STATEMENT_TIMEOUT_SECONDS`` at :data:`TIMEOUT_SECONDS`: its
+pool sets ``statement_timeout`` on each connection it opens (``create_pool``), and a setting
+sent at connection start wins over a role's, so without it the pool's default (30 s) would
+apply and each request under the lock would wait that long. The service also connects as a
+role of the suite's own whose ``statement_timeout`` is the same in this database
+(``ALTER ROLE … IN DATABASE … SET``), so a connection of the service's outside the pool
+times out too; every other connection is left alone. Passes when, while the lock is held, every
 ``POST /v1/journals`` answers 503 with Retry-After (no other status); once the lock is
 released, nothing of those requests was written (no journal, no event, the chain head
 unmoved), each one posted again with the same ``Idempotency-Key`` is created (201, not a
@@ -13,6 +17,7 @@ replay), and the log checks and ``ledger audit verify`` pass.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Final
 
 import asyncpg
@@ -38,7 +43,8 @@ from tests.chaos.harness import (
 
 DATABASE: Final = "statement_timeout"
 ROLE: Final = "chaos_timeout"
-TIMEOUT: Final = "500ms"
+TIMEOUT_SECONDS: Final = 0.5
+TIMEOUT: Final = f"{round(TIMEOUT_SECONDS * 1000)}ms"
 # Journals posted before the lock, during it (each must be refused) and after it.
 BEFORE: Final = 5
 DURING: Final = 8
@@ -93,11 +99,17 @@ async def _under_lock(
         head = await conn.fetchval("SELECT position FROM ledger_chain_head")
         async with conn.transaction():
             await conn.execute("LOCK TABLE ledger_events")
+            started = time.monotonic()
             answers = await asyncio.gather(
                 *(_post(http, load.headers["X-API-KEY"], k, figures) for k in keys)
             )
+            # A figure, not a rule: about TIMEOUT_SECONDS shows the service's setting applied.
+            waited = time.monotonic() - started
         refused = sum(1 for a in answers if a is not None and a.status_code == 503)
-        figures.notes.append(f"under the lock: {refused} of {len(keys)} POSTs answered 503")
+        figures.notes.append(
+            f"under the lock: {refused} of {len(keys)} POSTs answered 503 (all within"
+            f" {waited:.1f} s)"
+        )
         for key, answer in zip(keys, answers, strict=True):
             if answer is None or answer.status_code != 503:
                 got = "a connection error" if answer is None else answer.status_code
@@ -121,7 +133,11 @@ async def run(ctx: Context, figures: Figures) -> None:
     workdir.mkdir()
     api_key = await create_tenant(url, workdir)
     await _create_role(url)
-    serve = Serve(with_database(url, DATABASE, user=ROLE), workdir)
+    serve = Serve(
+        with_database(url, DATABASE, user=ROLE),
+        workdir,
+        env={"LEDGER_STATEMENT_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS)},
+    )
     await serve.start()
     load = Load(serve.base_url, api_key, figures, prefix="timeout")
     try:
@@ -136,7 +152,10 @@ async def run(ctx: Context, figures: Figures) -> None:
             await _expect_created(http, load, after, figures, "after the lock")
     finally:
         await serve.stop()
-    figures.notes.append(f"statement_timeout {TIMEOUT} (role {ROLE}), LOCK TABLE ledger_events")
+    figures.notes.append(
+        f"statement_timeout {TIMEOUT} (LEDGER_STATEMENT_TIMEOUT_SECONDS={TIMEOUT_SECONDS:g},"
+        f" role {ROLE}), LOCK TABLE ledger_events"
+    )
     check_server_errors(figures)
     await check_acknowledged(url, load, figures)
     await check_log(url, figures)
