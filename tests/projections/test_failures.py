@@ -282,3 +282,54 @@ def test_status_on_a_terminal_says_failing_with_position_error_and_attempts() ->
         " (3 attempts since 2026-12-07T23:00:00+00:00)"
     )
     assert cli._status_state(None) == "ok"
+
+
+class FlakyDatabaseTrialBalance(TrialBalanceProjection):
+    """The trial balance whose first ``faults`` steps meet a lost connection."""
+
+    def __init__(self, faults: int, mapper: Any) -> None:
+        super().__init__(mapper)
+        self.faults = faults
+
+    def _fault(self) -> None:
+        if self.faults > 0:
+            self.faults -= 1
+            raise ConnectionResetError("the server closed the connection")
+
+    async def apply(self, conn: DbConnection, events: Sequence[PositionedEvent]) -> None:
+        self._fault()
+        await super().apply(conn, events)
+
+    async def apply_recorded(self, conn: DbConnection, rows: Sequence[Any]) -> None:
+        self._fault()
+        await super().apply_recorded(conn, rows)
+
+
+async def test_a_database_fault_is_backed_off_but_not_recorded_against_an_event(
+    settings: Settings,
+) -> None:
+    async with open_services(settings, run_projections=False) as services:
+        books = await open_books(services)
+        await post(services, books, 0, 1, 100)
+        _, head = await post(services, books, 2, 1, 250)
+        faults = 3
+        sleeps = ParkingSleep(park_at=faults + 1)  # never parks: only 3 waits happen
+        runner = ProjectionRunner(
+            services.pool,
+            [FlakyDatabaseTrialBalance(faults, services.store.mapper)],
+            tracker=services.tracker,
+            mapper=services.store.mapper,
+            sleep=sleeps,
+        )
+        await runner.start()
+        try:
+            reached = await services.tracker.wait_for(NAME, head, REACH_WAIT_SECONDS)
+        finally:
+            await runner.stop()
+        assert reached == head
+        # Backed off once per fault, on the same schedule as a failing event ...
+        assert sleeps.waits == list(itertools.islice(backoff_schedule(), faults))
+        # ... but the database's fault is not the event's: nothing recorded, nothing failing.
+        assert NAME not in runner.failing
+        async with services.pool.acquire() as conn:
+            assert NAME not in await read_failures(conn)

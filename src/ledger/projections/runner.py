@@ -39,7 +39,10 @@ after a back-off: :data:`RETRY_SECONDS_FIRST`, doubling, at most :data:`RETRY_SE
 (:func:`backoff_schedule`), never a busy loop. A projection bug stops that projection's
 progress, never the service; ``ledger projections status``, ``GET /ready`` and
 ``GET /metrics`` show it. The step that finally folds the event (a transient fault gone, or
-a fixed release restarted) clears the failure in its own transaction.
+a fixed release restarted) clears the failure in its own transaction. A fault of the
+database itself (``store.database.is_unavailable``: connection lost, statement timeout) is
+not the event's fault: it is logged in one line and retried after the same back-off, with
+no failure recorded against a position.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ from ledger.projections.failures import (
     record_failure,
 )
 from ledger.projections.tracking import TRACKING_CHANNEL, PositionTracker
-from ledger.store.database import DbConnection
+from ledger.store.database import DbConnection, is_unavailable
 from ledger.store.group_commit import InlineProjection, PositionedEvent
 from ledger.store.mapper import MsgspecMapper
 
@@ -368,7 +371,19 @@ class ProjectionRunner:
             try:
                 done = await self._shielded_step(projection, batch)
             except Exception as error:
-                if batch > 1:
+                if is_unavailable(error):
+                    # The database, not the event: no failure is recorded against a position
+                    # (``/ready`` and ``/metrics`` say the database is unavailable), no
+                    # one-event mode; wait and try the same step again.
+                    wait = next(waits)
+                    log.warning(
+                        "projection %s: the database is unavailable (%r); retrying in %.1f s",
+                        name,
+                        error,
+                        wait,
+                    )
+                    await self.sleep(wait)
+                elif batch > 1:
                     single_until = self.tracker.position(name) + batch
                     log.warning(
                         "projection %s: a batch failed (%r); folding one event at a time",
