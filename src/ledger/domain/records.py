@@ -67,7 +67,7 @@ class MatchItem(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 class MatchRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Why a reconciliation run made a match: its rules and the deltas it accepted."""
 
-    run_id: UUID
+    run_id: UUID | None  # None only in a dry run's proposals: that run is never stored
     kind: MatchKind
     match_on: tuple[MatchOn, ...]
     date_window_days: int

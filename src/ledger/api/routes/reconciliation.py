@@ -93,7 +93,7 @@ def _items(body: MatchBody) -> tuple[ItemRef, ...]:
 
 
 class RunResponse(msgspec.Struct, frozen=True, kw_only=True):
-    id: UUID
+    id: UUID | None  # null for a dry run: it writes nothing, so there is no run to read
     left: str
     right: str
     rules: Any
@@ -228,11 +228,17 @@ class ReconciliationController(Controller):
             "nearest amount, then the nearest date. `matched` counts matches, `unmatched_left` / "
             "`unmatched_right` the items left unmatched; each match's `rule` records the kind, "
             "the rules and its deltas (`amount_difference`, `days_apart`). `dry_run: true` "
-            "writes nothing and answers the proposals (`status: proposed`, no ids). 422 "
-            "`LEDGER_NOT_FOUND` for an unknown `ledger:<code>`."
+            "writes nothing and answers the proposals (`status: proposed`); its `id`, `position` "
+            "and each proposal's `id` and `rule.run_id` are null, since there is no run or "
+            "match to read back. Both streams must exist: 422 `LEDGER_NOT_FOUND` for a "
+            "`ledger:<code>` naming no ledger, 422 `DATA_STREAM_NOT_FOUND` for a record stream "
+            "that has no record."
         ),
         responses=error_responses(
-            *BODY_ERROR_STATUSES, *V1_ERROR_STATUSES, 422, codes={422: ["LEDGER_NOT_FOUND"]}
+            *BODY_ERROR_STATUSES,
+            *V1_ERROR_STATUSES,
+            422,
+            codes={422: ["LEDGER_NOT_FOUND", "DATA_STREAM_NOT_FOUND"]},
         ),
         operation_class=json_body_operation(RunBody),
     )
