@@ -27,6 +27,7 @@ from ledger.documents.records import (
     encode,
     render_record,
 )
+from ledger.domain.balances import check_total
 from ledger.domain.ledgers import Direction
 from ledger.domain.records import (
     LEDGER_STREAM_PREFIX,
@@ -550,6 +551,10 @@ async def reconciliation_summary(
     Without ``data_stream_key``: every record stream of the tenant. With ``ledger:<code>``:
     that ledger's entries (of journals not voided). ``as_of`` counts items dated on or before
     it; ``known_at`` counts items and matches as they stood at that position.
+
+    Raises:
+        AmountOverflow: a sum is beyond the int64 range (a stream's records are each an
+            int64, their sums need not be).
     """
     k = _known(known_at)
     if data_stream_key is not None and data_stream_key.startswith(LEDGER_STREAM_PREFIX):
@@ -558,16 +563,26 @@ async def reconciliation_summary(
     else:
         sql, args = _records_summary_query(tenant_id, k, data_stream_key, as_of)
     streams = _stream_summaries(await source.fetch(sql, *args), data_stream_key)
-    return encode(
-        ReconciliationSummaryOut(
-            data_stream_key=data_stream_key,
-            as_of=as_of,
-            known_at=known_at,
-            reconciled=_sum_totals([s.reconciled for s in streams]),
-            unreconciled=_sum_totals([s.unreconciled for s in streams]),
-            streams=streams,
-        )
+    summary = ReconciliationSummaryOut(
+        data_stream_key=data_stream_key,
+        as_of=as_of,
+        known_at=known_at,
+        reconciled=_sum_totals([s.reconciled for s in streams]),
+        unreconciled=_sum_totals([s.unreconciled for s in streams]),
+        streams=streams,
     )
+    for key, totals in [
+        (None, summary.reconciled),
+        (None, summary.unreconciled),
+        *((s.data_stream_key, t) for s in streams for t in (s.reconciled, s.unreconciled)),
+    ]:
+        for name in ("amount", "debits", "credits"):
+            check_total(
+                getattr(totals, name),
+                f"the summary's {name}",
+                {"data_stream_key": key, "field": name},
+            )
+    return encode(summary)
 
 
 # --- ledger entries as reconcilable items (journal documents) -------------------------------
