@@ -181,6 +181,9 @@ RECORD_DESCRIPTION_LENGTH_MAX: Final = 1000
 RECORD_ID_MAX: Final = BIGINT_MAX  # ``records.record_id`` is a bigint
 STREAM_KEY_LENGTH_MAX: Final = 255  # a data stream's key (``bank:…``, ``ledger:<code>``)
 STATEMENT_ACCOUNT_LENGTH_MAX: Final = 64  # the account a statement import is told to expect
+# How much of an unreadable amount a statement import's error quotes (a bank's field can be
+# long; the message names it, it does not echo it).
+STATEMENT_AMOUNT_SHOWN_LENGTH_MAX: Final = 40
 # A bulk write of this many rows or more refreshes the reconciliation tables' planner
 # statistics (``commands.records.refresh_statistics``); fewer cannot mislead the planner.
 RECONCILIATION_STATISTICS_ROWS_MIN: Final = 1_000
