@@ -158,7 +158,7 @@ async def test_a_trial_balance_beyond_the_range_is_a_422(
 async def test_the_database_refuses_what_the_decision_does_not_see(
     client: httpx.AsyncClient, auth: dict[str, str], services: Services
 ) -> None:
-    # A ledger's base totals are bounded by the database's check (migration 0011), the
+    # A ledger's base totals are bounded by the database's check (migration 0012), the
     # second line of defence: 5 * 10^16 JPY is 5 * 10^18 USD cents at 1 JPY = 1 USD, so
     # each journal and the ledger's JPY totals are in range, its USD (base) totals after two
     # such journals are not. The refusal is the same 422, and nothing is written.

@@ -9,7 +9,7 @@ to and of its ancestors (:class:`RollupState`), read once per batch without a lo
 on every ancestor would serialise all postings under one root. Batches of one process are
 decided one after the other against this state, so it is exact there; two server processes
 posting to one ledger at once may each pass it, and then the ``balances`` table's own
-``balances_sides_int64`` check (migration 0011) refuses the later commit, which answers the
+``balances_sides_int64`` check (migration 0012) refuses the later commit, which answers the
 same 422.
 """
 

@@ -6,7 +6,7 @@ before anything is written. Should a total still leave the range in SQL (two ser
 processes passing the check at once, or data older than the check), PostgreSQL refuses the
 statement, and the whole transaction with it: a ``bigint`` column or cast raises SQLSTATE
 22003 ``numeric_value_out_of_range``, and the ``numeric`` totals of ``balances`` are bounded
-by the check ``balances_sides_int64`` (migration 0011), SQLSTATE 23514. Both mean "a total
+by the check ``balances_sides_int64`` (migration 0012), SQLSTATE 23514. Both mean "a total
 would leave the signed 64-bit range", never a bug.
 """
 
@@ -18,7 +18,7 @@ import asyncpg
 
 from ledger.errors import AmountOverflow
 
-# The CHECK constraints whose violation is a total out of range (migration 0011).
+# The CHECK constraints whose violation is a total out of range (migration 0012).
 RANGE_CONSTRAINTS: Final = frozenset({"balances_sides_int64"})
 RANGE_ERRORS: Final = (asyncpg.NumericValueOutOfRangeError, asyncpg.CheckViolationError)
 
