@@ -96,6 +96,19 @@ class LedgerNotFound(DomainRuleViolated):
     code = "LEDGER_NOT_FOUND"
 
 
+class DataStreamNotFound(DomainRuleViolated):
+    """A record data stream named in a body has no record: no stream by that key exists
+    (a ``ledger:<code>`` stream naming no ledger is ``LEDGER_NOT_FOUND``)."""
+
+    code = "DATA_STREAM_NOT_FOUND"
+
+
+class AmountOverflow(DomainRuleViolated):
+    """A total or balance would leave the signed 64-bit range (``limits.TOTAL_MINOR_MAX``)."""
+
+    code = "AMOUNT_OVERFLOW"
+
+
 class LedgerClosed(DomainRuleViolated):
     code = "LEDGER_CLOSED"
 

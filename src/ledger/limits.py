@@ -135,6 +135,14 @@ SERVE_WORKERS_MAX: Final = 64
 # Money: amounts are signed 64-bit integers in minor units.
 AMOUNT_MINOR_MAX: Final = BIGINT_MAX
 BALANCE_MINOR_MIN: Final = -(2**63)  # signed fields such as ``min_balance`` are int64
+# Every total and balance the service answers or keeps (a journal's totals per currency and
+# in the base/reporting currency, a ledger's posted/pending/available balance, own and with
+# its children, a match's sums, a reconciliation summary, the trial balance) is an int64 too:
+# a client that holds amounts as int64 must be able to hold every figure it reads. A write
+# that would take one beyond is refused (422 AMOUNT_OVERFLOW) before anything is written; a
+# read that would answer one beyond (data older than the guard) answers the same 422.
+TOTAL_MINOR_MAX: Final = BIGINT_MAX
+TOTAL_MINOR_MIN: Final = -BIGINT_MAX  # a difference of two totals in [0, TOTAL_MINOR_MAX]
 # Currencies: a code is 3 to 10 capitals and digits, a letter first (ISO 4217's are 3 letters);
 # a minor unit has at most this many digits after the decimal point.
 CURRENCY_CODE_PATTERN: Final = r"^[A-Z][A-Z0-9]{2,9}$"
@@ -173,6 +181,9 @@ RECORD_DESCRIPTION_LENGTH_MAX: Final = 1000
 RECORD_ID_MAX: Final = BIGINT_MAX  # ``records.record_id`` is a bigint
 STREAM_KEY_LENGTH_MAX: Final = 255  # a data stream's key (``bank:…``, ``ledger:<code>``)
 STATEMENT_ACCOUNT_LENGTH_MAX: Final = 64  # the account a statement import is told to expect
+# How much of an unreadable amount a statement import's error quotes (a bank's field can be
+# long; the message names it, it does not echo it).
+STATEMENT_AMOUNT_SHOWN_LENGTH_MAX: Final = 40
 # A bulk write of this many rows or more refreshes the reconciliation tables' planner
 # statistics (``commands.records.refresh_statistics``); fewer cannot mislead the planner.
 RECONCILIATION_STATISTICS_ROWS_MIN: Final = 1_000
@@ -197,6 +208,8 @@ LEDGER_NUM_ID_MAX: Final = BIGINT_MAX  # ``ledgers.num_id`` is a bigint
 
 # Related bounds. Each assert names the relation it protects.
 assert BALANCE_MINOR_MIN == -AMOUNT_MINOR_MAX - 1, "amounts and balances are both int64"
+assert AMOUNT_MINOR_MAX <= TOTAL_MINOR_MAX, "a total of one amount is in range"
+assert BALANCE_MINOR_MIN <= TOTAL_MINOR_MIN, "every total is an int64"
 assert 0 < PAGE_SIZE_DEFAULT <= PAGE_SIZE_MAX, "the default page is a valid page size"
 assert PAGE_SIZE_MAX <= READ_EVENTS_PAGE_MAX, "an API page of events is one store read"
 assert REPLAY_BATCH_EVENTS <= READ_EVENTS_PAGE_MAX, "a replay batch is one store read"

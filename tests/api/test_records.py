@@ -413,7 +413,11 @@ async def test_a_run_matches_by_rules_and_explains_why(
             "VALIDATION_ERROR",
         ),
         ({"left": "bank", "right": "ledger:nope"}, 422, "LEDGER_NOT_FOUND"),
+        ({"left": "ledger:nope", "right": "bank"}, 422, "LEDGER_NOT_FOUND"),
+        ({"left": "bank", "right": "nope"}, 422, "DATA_STREAM_NOT_FOUND"),
+        ({"left": "nope", "right": "ledger:cash"}, 422, "DATA_STREAM_NOT_FOUND"),
         ({"left": "bank", "right": "psp"}, 201, None),
+        ({"left": "bank", "right": "ledger:cash"}, 201, None),
     ],
 )
 async def test_run_requests_are_checked(
@@ -423,10 +427,70 @@ async def test_run_requests_are_checked(
     status: int,
     code: str | None,
 ) -> None:
-    response = await client.post("/v1/reconciliation-runs", json=body, headers=auth)
-    assert response.status_code == status, response.text
-    if code is not None:
-        assert response.json()["code"] == code
+    # Streams that exist: "bank" and "psp" have a record, "ledger:cash" is a ledger.
+    # "nope" names neither: unknown record and ledger streams both answer 422 (dry or not),
+    # naming the stream, and write nothing.
+    await ledger_entry(client, auth)
+    await create(client, auth, stream="bank")
+    await create(client, auth, stream="psp", direction="debit")
+    before = (await client.get("/v1/events", headers=auth)).json()["data"]
+    for dry_run in (True, False):
+        response = await client.post(
+            "/v1/reconciliation-runs", json={**body, "dry_run": dry_run}, headers=auth
+        )
+        assert response.status_code == status, response.text
+        if code is None:
+            continue
+        error = response.json()
+        assert error["code"] == code
+        if status == 422:
+            assert error["details"]["data_stream_key"] in ("nope", "ledger:nope")
+            assert error["details"]["field"] in ("left", "right")
+            assert (await client.get("/v1/events", headers=auth)).json()["data"] == before
+
+
+async def test_a_dry_run_answers_no_id(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    # A dry run writes nothing, so it answers no id that would then 404: its id and
+    # position are null, and so are each proposal's id and rule.run_id.
+    await create(client, auth, stream="bank")
+    await create(client, auth, stream="psp", direction="debit")
+    run = {"left": "bank", "right": "psp", "dry_run": True}
+    dry = await client.post("/v1/reconciliation-runs", json=run, headers=auth)
+    assert dry.status_code == 201, dry.text
+    answer = dry.json()
+    assert (answer["id"], answer["position"], answer["dry_run"]) == (None, None, True)
+    (proposal,) = answer["matches"]
+    assert (proposal["id"], proposal["status"], proposal["rule"]["run_id"]) == (
+        None,
+        "proposed",
+        None,
+    )
+    real = (
+        await client.post("/v1/reconciliation-runs", json={**run, "dry_run": False}, headers=auth)
+    ).json()
+    assert real["id"] is not None
+    assert real["matches"][0]["rule"]["run_id"] == real["id"]
+    read = await client.get(f"/v1/reconciliation-runs/{real['id']}", headers=auth)
+    assert read.status_code == 200, read.text
+
+
+async def test_a_ledger_stream_summary_is_one_row_keyed_as_asked(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    await ledger_entry(client, auth)  # cash: one debit entry of 1000
+    summary = (
+        await client.get("/v1/reconciliation/summary?data_stream_key=ledger:cash", headers=auth)
+    ).json()
+    assert summary["data_stream_key"] == "ledger:cash"
+    unreconciled = {"count": 1, "amount": 1000, "debits": 1000, "credits": 0}
+    assert summary["streams"] == [
+        {
+            "data_stream_key": "ledger:cash",
+            "reconciled": {"count": 0, "amount": 0, "debits": 0, "credits": 0},
+            "unreconciled": unreconciled,
+        }
+    ]
+    assert summary["unreconciled"] == unreconciled
 
 
 async def test_a_run_against_a_ledger(client: httpx.AsyncClient, auth: dict[str, str]) -> None:

@@ -13,6 +13,8 @@ Contract: every error response, whatever raised it, has the body
 - A database fault (``ledger.store.database.is_unavailable``: the connection or server is
   lost, a statement timed out, the disk is full …) → 503 ``UNAVAILABLE`` (the client may
   retry); any other database error is a bug (500).
+- The database refusing a total beyond the int64 range → 422 ``AMOUNT_OVERFLOW``
+  (``ledger.store.overflow``).
 - Anything else → 500 ``INTERNAL_ERROR`` with a generic message. The exception and its trace
   are logged server-side and never sent: a trace can hold data of another tenant.
 
@@ -44,6 +46,7 @@ from litestar.types import ExceptionHandlersMap
 from ledger import limits
 from ledger.errors import LedgerError
 from ledger.store.database import is_unavailable
+from ledger.store.overflow import amount_overflow, is_amount_overflow
 
 log = logging.getLogger(__name__)
 
@@ -256,8 +259,11 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: Exception) -> Re
 
 
 def handle_database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
-    """503 ``UNAVAILABLE`` + ``Retry-After`` for a database fault (``is_unavailable``), else
-    the 500 of :func:`handle_unexpected`."""
+    """422 ``AMOUNT_OVERFLOW`` for a total the database refused as beyond the int64 range
+    (``ledger.store.overflow``); 503 ``UNAVAILABLE`` + ``Retry-After`` for a database fault
+    (``is_unavailable``); else the 500 of :func:`handle_unexpected`."""
+    if is_amount_overflow(exc):
+        return handle_ledger_error(request, amount_overflow(exc))
     if not is_unavailable(exc):
         return handle_unexpected(request, exc)
     log.warning("database unavailable during %s %s: %r", request.method, request.url.path, exc)

@@ -227,6 +227,8 @@ class RunOut(_Out, frozen=True, kw_only=True):
 
 
 class RunResultOut(RunOut, frozen=True, kw_only=True):
-    """A run's answer: the run and the matches it made (or, dry, proposes)."""
+    """A run's answer: the run and the matches it made (or, dry, proposes). A dry run
+    writes nothing, so its ``id`` and ``position`` are null (there is nothing to read back)."""
 
+    id: UUID | None  # type: ignore[assignment]
     matches: list[MatchOut]

@@ -3,6 +3,14 @@
 
 Only ledgers with a ``min_balance`` need their balance during a decision; their rows are
 loaded ``FOR UPDATE`` once per batch, so another process cannot change them before commit.
+
+The range guard (422 ``AMOUNT_OVERFLOW``) needs the side totals of every ledger a batch posts
+to and of its ancestors (:class:`RollupState`), read once per batch without a lock: a lock
+on every ancestor would serialise all postings under one root. Batches of one process are
+decided one after the other against this state, so it is exact there; two server processes
+posting to one ledger at once may each pass it, and then the ``balances`` table's own
+``balances_sides_int64`` check (migration 0012) refuses the later commit, which answers the
+same 422.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from ledger.domain.balances import Totals, available_of
+from ledger.domain.balances import Sides, Totals, available_of
 from ledger.domain.ledgers import Direction
 from ledger.queries.ledgers import LedgerRow
 from ledger.store.database import DbConnection
@@ -78,3 +86,38 @@ async def load_limited_balances(
             debits_pending=int(r["debits_pending"]),
             credits_pending=int(r["credits_pending"]),
         )
+
+
+@dataclass
+class RollupState:
+    """Side totals (posted plus pending, own and descendants) of the ledgers a batch posts
+    to and of their ancestors, per (ledger, currency): as loaded plus accepted changes."""
+
+    sides: dict[tuple[UUID, str], Sides] = field(default_factory=dict)
+
+    def get(self, key: tuple[UUID, str]) -> Sides:
+        return self.sides.get(key, Sides())
+
+    def apply(self, changes: dict[tuple[UUID, str], Sides]) -> None:
+        for key, change in changes.items():
+            self.sides[key] = self.get(key).plus(change)
+
+
+async def load_rollups(
+    conn: DbConnection, keys: Sequence[tuple[UUID, str]], state: RollupState
+) -> None:
+    """Load the side totals of ``keys`` not loaded yet (no lock: the module docstring)."""
+    wanted = sorted(set(keys) - state.sides.keys())
+    if not wanted:
+        return
+    rows = await conn.fetch(
+        "SELECT b.ledger_id, b.currency,"
+        " b.tree_debits_posted + b.tree_debits_pending AS debits,"
+        " b.tree_credits_posted + b.tree_credits_pending AS credits FROM balances b"
+        " JOIN unnest($1::uuid[], $2::text[]) AS k(ledger_id, currency)"
+        " USING (ledger_id, currency)",
+        [k[0] for k in wanted],
+        [k[1] for k in wanted],
+    )
+    for r in rows:
+        state.sides[(r["ledger_id"], r["currency"])] = Sides(int(r["debits"]), int(r["credits"]))

@@ -18,7 +18,12 @@ pure function of :mod:`ledger.domain.posting`, which the handler calls in this o
    each entry checked for all three before the next);
 6. reversal state: 409 ``ALREADY_REVERSED``, 422 ``INVALID_STATE``;
 7. 409 ``POSSIBLE_DUPLICATE`` (only with ``check_duplicates`` and without ``force``);
-8. 422 ``INSUFFICIENT_FUNDS`` (ledgers in entry order).
+8. 422 ``AMOUNT_OVERFLOW``: a ledger's side total (posted plus pending debits, or credits),
+   with its descendants', would leave the int64 range (entries in order, each entry's
+   ledger then its ancestors up to the root; ``ledger.domain.balances`` says why this
+   bounds every balance). A journal's own totals are checked in steps 3 and 4 (per
+   currency, then in the base and reporting currencies);
+9. 422 ``INSUFFICIENT_FUNDS`` (ledgers in entry order).
 
 Shape errors (entry count, amounts, ledger refs, dates) are 400s raised by the wire layer
 before a command exists.
@@ -40,16 +45,24 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from uuid import UUID
 
 import msgspec
 from eventsourcing.persistence import StoredEvent
 
-from ledger.commands.balances import Available, BalanceState, available_after, load_limited_balances
+from ledger.commands.balances import (
+    Available,
+    BalanceState,
+    RollupState,
+    available_after,
+    load_limited_balances,
+    load_rollups,
+)
 from ledger.commands.ledgers import ledger_in_batch
 from ledger.documents.journals import encode_document, render_posted
 from ledger.domain.annotations import JournalNotes, NotesPatch, annotated, annotation_of
+from ledger.domain.balances import Sides, check_sides
 from ledger.domain.idempotency import request_fingerprint
 from ledger.domain.journals import (
     EntryLine,
@@ -82,10 +95,20 @@ from ledger.queries.currencies import fetch_precisions, fetch_rates
 from ledger.queries.journals import journal_answer
 from ledger.queries.ledgers import LedgerRef, LedgerRow, resolve_ledger_refs
 from ledger.store.database import DbConnection, DbPool
-from ledger.store.group_commit import Batch, BatchKey, CommandHandler, Decision, GroupCommitter
+from ledger.store.group_commit import (
+    Batch,
+    BatchKey,
+    CommandHandler,
+    Committed,
+    Decision,
+    GroupCommitter,
+)
 from ledger.store.mapper import MsgspecMapper
+from ledger.store.overflow import RANGE_ERRORS, amount_overflow, is_amount_overflow
 
 JOURNAL_NUMBER_COUNTER = "journal_number"
+_C = TypeVar("_C")
+_R = TypeVar("_R")
 
 _COUNTERS = (
     "SELECT tenant_id, value FROM tenant_counters"
@@ -179,6 +202,7 @@ class _Known:
     duplicates: dict[tuple[UUID, bytes], UUID] = field(default_factory=dict)
     originals: dict[UUID, Original] = field(default_factory=dict)
     balances: BalanceState = field(default_factory=BalanceState)
+    rollups: RollupState = field(default_factory=RollupState)
 
     def accept(
         self,
@@ -187,6 +211,7 @@ class _Known:
         duplicate_print: bytes,
         changes: Sequence[Available],
         original: Original | None,
+        sides: dict[tuple[UUID, str], Sides],
     ) -> None:
         """Record an accepted journal (numbered ``number``) for the later commands of the
         batch: its number, key, fingerprint, balance changes and the original it reverses."""
@@ -199,6 +224,7 @@ class _Known:
         self.duplicates.setdefault((tenant, duplicate_print), command.journal_id)
         for change in changes:
             self.balances.apply(change)
+        self.rollups.apply(sides)
 
 
 # Batch state keys. The single and the atomic bulk posting share ``_KNOWN``, so every
@@ -229,6 +255,7 @@ class PostJournalHandler(CommandHandler[PostJournal, PostResult]):
         for tenant_id, group in by_tenant.items():
             limited.extend(await _load_tenant_facts(batch.conn, known, tenant_id, group))
         await load_limited_balances(batch.conn, limited, known.balances)
+        await load_rollups(batch.conn, _rollup_keys(known, commands), known.rollups)
         await _lock_originals(batch.conn, known, commands)
         await _load_duplicates(batch.conn, known, commands)
 
@@ -271,11 +298,12 @@ class PostJournalHandler(CommandHandler[PostJournal, PostResult]):
             known.duplicates.get((tenant, duplicate_print)) if command.check_duplicates else None,
             force=command.force,
         )
+        sides = _side_changes(known.rollups, command, rows, pricing.currencies)
         changes = _limit_changes(known.balances, command, rows, pricing.currencies)
         events = _posted_events(
             known, command, rows, pricing, warnings, duplicate_print.hex(), original
         )
-        known.accept(command, events[0].number, duplicate_print, changes, original)
+        known.accept(command, events[0].number, duplicate_print, changes, original, sides)
         return Decision(events=events, result=JournalAccepted(events[0]), tenant_id=tenant)
 
 
@@ -430,6 +458,49 @@ def _entry_ledgers(
         )
         for index, (entry, code) in enumerate(zip(command.entries, currencies, strict=True))
     ]
+
+
+def _rollup_keys(known: _Known, commands: Sequence[PostJournal]) -> list[tuple[UUID, str]]:
+    """(ledger, currency) of every loaded ledger the commands post to and its ancestors."""
+    keys: list[tuple[UUID, str]] = []
+    for c in commands:
+        ledgers = known.ledgers.get(c.tenant_id, {})
+        for entry in c.entries:
+            row = ledgers.get(entry.ref)
+            if row is not None:
+                currency = entry_currency(entry, c.currency, c.base_currency)
+                keys.extend((ancestor, currency) for ancestor in row.ancestor_ids)
+    return keys
+
+
+def _side_changes(
+    rollups: RollupState,
+    command: PostJournal,
+    rows: Sequence[LedgerRow],
+    currencies: Sequence[str],
+) -> dict[tuple[UUID, str], Sides]:
+    """Step 8: what the journal adds to the side totals of each ledger it posts to and of
+    their ancestors, per currency, each total after it checked against the int64 range
+    (entries in order, a ledger before its ancestors)."""
+    changes: dict[tuple[UUID, str], Sides] = {}
+    order: list[tuple[int, tuple[UUID, str]]] = []
+    for index, (row, entry, code) in enumerate(zip(rows, command.entries, currencies, strict=True)):
+        step = (
+            Sides(debits=entry.amount)
+            if entry.direction == "debit"
+            else Sides(credits=entry.amount)
+        )
+        for ancestor in reversed(row.ancestor_ids):
+            key = (ancestor, code)
+            if key not in changes:
+                order.append((index, key))
+            changes[key] = changes.get(key, Sides()).plus(step)
+    for index, key in order:
+        check_sides(
+            rollups.get(key).plus(changes[key]),
+            {"entry_index": index, "ledger_id": str(key[0]), "currency": key[1]},
+        )
+    return changes
 
 
 def _limit_changes(
@@ -959,9 +1030,19 @@ class JournalCommands:
         self._amend = AmendJournalHandler(self._post)
         self._annotate = AnnotateJournalHandler()
 
+    async def _submit(self, handler: CommandHandler[_C, _R], command: _C) -> Committed[_R]:
+        """``committer.submit``, a total the database refused as out of range raised as
+        the domain's 422 ``AMOUNT_OVERFLOW`` (``ledger.store.overflow``)."""
+        try:
+            return await self._committer.submit(handler, command)
+        except RANGE_ERRORS as e:
+            if not is_amount_overflow(e):
+                raise
+            raise amount_overflow(e) from e
+
     async def post(self, command: PostJournal) -> PostedJournal:
         """Post one journal. Raises the errors of :class:`PostJournalHandler`."""
-        committed = await self._committer.submit(self._post, command)
+        committed = await self._submit(self._post, command)
         return await self._answer(command.tenant_id, committed.result, committed.position)
 
     async def _answer(
@@ -983,7 +1064,7 @@ class JournalCommands:
         """Amend a posted journal (reverse it, post the replacement, atomically); an
         idempotent retry answers the replacement's 201 bytes. Raises the errors of
         :class:`AmendJournalHandler`."""
-        committed = await self._committer.submit(self._amend, command)
+        committed = await self._submit(self._amend, command)
         return await self._answer(command.tenant_id, committed.result, committed.position)
 
     async def post_atomic(
@@ -995,7 +1076,7 @@ class JournalCommands:
         """
         assert commands
         try:
-            committed = await self._committer.submit(self._atomic, tuple(commands))
+            committed = await self._submit(self._atomic, tuple(commands))
         except _AtomicFailed as failed:
             return [
                 e
@@ -1027,7 +1108,7 @@ class JournalCommands:
 
     async def reverse(self, command: ReverseJournal) -> PostedJournal:
         """Reverse a posted journal. Raises the errors of :class:`ReverseJournalHandler`."""
-        committed = await self._committer.submit(self._reverse, command)
+        committed = await self._submit(self._reverse, command)
         result = committed.result
         # A reversal has no idempotency key, so it is never a replay.
         assert isinstance(result, JournalAccepted)
@@ -1043,7 +1124,7 @@ class JournalCommands:
 
         Raises the errors of :class:`ChangeJournalStatusHandler`.
         """
-        committed = await self._committer.submit(
+        committed = await self._submit(
             self._status,
             ChangeJournalStatus(tenant_id=tenant_id, journal_id=journal_id, action=action),
         )
@@ -1053,7 +1134,7 @@ class JournalCommands:
     async def annotate(self, command: AnnotateJournal) -> int | None:
         """Annotate a journal; returns the annotation's position, or None when the request
         changed nothing (no event). Raises the errors of :class:`AnnotateJournalHandler`."""
-        committed = await self._committer.submit(self._annotate, command)
+        committed = await self._submit(self._annotate, command)
         return committed.position
 
 

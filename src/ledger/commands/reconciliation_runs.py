@@ -4,13 +4,16 @@ A run:
 
 1. checks its request (400 ``VALIDATION_ERROR``: the two streams are the same or a key is
    malformed, ``match_on`` is empty or names an unknown field twice, a bound is out of
-   range; 422 ``LEDGER_NOT_FOUND``: a ``ledger:<code>`` stream names no ledger);
+   range; 422 ``LEDGER_NOT_FOUND``: a ``ledger:<code>`` stream names no ledger; 422
+   ``DATA_STREAM_NOT_FOUND``: a record stream has no record, so no stream has that key: a
+   typo in a key is refused like a typo in a ledger code, never answered as an empty run);
 2. reads the unreconciled items of both streams (one statement each), scales amounts to the
    largest ``decimal_places`` among them, and hands them to the pure matcher
    (:func:`ledger.domain.reconciliation.reconcile`, in a worker thread so the event loop
    keeps serving); the matcher's contract makes the result deterministic;
-3. a dry run stops here: it answers the proposed matches (``status: "proposed"``, no ids)
-   and writes nothing;
+3. a dry run stops here: it answers the proposed matches (``status: "proposed"``) and
+   writes nothing, so it has no id (``run_id`` None, and None in each proposal's rule): a
+   run id is only ever answered for a run ``GET /v1/reconciliation-runs/{id}`` can read;
 4. otherwise writes the matches through group commit in slices of
    :data:`RUN_SLICE_MATCHES`, each slice one transaction, each match decided by the same
    rules as ``POST /v1/matches`` against locked state. A proposal whose item was matched
@@ -56,8 +59,13 @@ from ledger.domain.records import (
     scale,
     tolerance_at_scale,
 )
-from ledger.errors import LedgerError, LedgerNotFound, ValidationError
-from ledger.queries.records import StreamItem, ledger_exists, unreconciled_items
+from ledger.errors import DataStreamNotFound, LedgerError, LedgerNotFound, ValidationError
+from ledger.queries.records import (
+    StreamItem,
+    ledger_exists,
+    record_stream_exists,
+    unreconciled_items,
+)
 from ledger.store.database import DbPool
 from ledger.store.group_commit import GroupCommitter
 
@@ -97,7 +105,7 @@ class RunRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class RunOutcome:
-    run_id: UUID
+    run_id: UUID | None  # None for a dry run: nothing was written to read back
     request: RunRequest
     matches: list[MatchOut]
     matched: int
@@ -172,12 +180,18 @@ def _item_document(item: StreamItem, stream: str) -> MatchItemOut:
 class _Run:
     """A run under way: its request, the items it read (amounts at scale ``places``)."""
 
-    run_id: UUID
+    run_id: UUID | None  # None for a dry run (step 3)
     request: RunRequest
     left: Sequence[StreamItem]
     right: Sequence[StreamItem]
     places: int
     rules: RunRules  # the request's, computed once
+
+    @property
+    def written_id(self) -> UUID:
+        """The id of a run that writes (not a dry run)."""
+        assert self.run_id is not None, "a dry run writes nothing"
+        return self.run_id
 
     def rule(self, proposal: Proposal) -> MatchRule:
         """Why the run made the match ``proposal``: its rules and the deltas accepted."""
@@ -220,9 +234,10 @@ async def run_reconciliation(
     Raises:
         ValidationError: a malformed request (400).
         LedgerNotFound: a ``ledger:<code>`` stream names no ledger of the tenant (422).
+        DataStreamNotFound: a record stream has no record of the tenant (422).
     """
     _check(request)
-    await _check_ledgers_exist(pool, request)
+    await _check_streams_exist(pool, request)
     tenant = request.tenant_id
     left = await unreconciled_items(pool, tenant, request.left)
     right = await unreconciled_items(pool, tenant, request.right)
@@ -232,7 +247,7 @@ async def run_reconciliation(
         reconcile, _items(left, places), _items(right, places), request.matcher_rules
     )
     run = _Run(
-        run_id=uuid.uuid4(),
+        run_id=None if request.dry_run else uuid.uuid4(),
         request=request,
         left=left,
         right=right,
@@ -254,7 +269,7 @@ async def run_reconciliation(
         skipped=skipped,
     )
     committed = await committer.submit(
-        run_handler, CommitRun(tenant_id=tenant, run_id=run.run_id, summary=summary)
+        run_handler, CommitRun(tenant_id=tenant, run_id=run.written_id, summary=summary)
     )
     completed = committed.result.completed
     assert completed is not None
@@ -271,17 +286,18 @@ async def run_reconciliation(
     )
 
 
-async def _check_ledgers_exist(pool: DbPool, request: RunRequest) -> None:
-    """Step 1's last check: each ``ledger:<code>`` stream names a ledger of the tenant."""
+async def _check_streams_exist(pool: DbPool, request: RunRequest) -> None:
+    """Step 1's last check, left then right: each stream exists. A ``ledger:<code>`` stream
+    exists when the ledger does; a record stream from its first record on."""
     for name in ("left", "right"):
         key: str = getattr(request, name)
-        if key.startswith(LEDGER_STREAM_PREFIX) and not await ledger_exists(
-            pool, request.tenant_id, key.removeprefix(LEDGER_STREAM_PREFIX)
-        ):
-            raise LedgerNotFound(
-                f"no ledger with code {key.removeprefix(LEDGER_STREAM_PREFIX)!r}",
-                {"field": name, "data_stream_key": key},
-            )
+        details = {"field": name, "data_stream_key": key}
+        if key.startswith(LEDGER_STREAM_PREFIX):
+            code = key.removeprefix(LEDGER_STREAM_PREFIX)
+            if not await ledger_exists(pool, request.tenant_id, code):
+                raise LedgerNotFound(f"no ledger with code {code!r}", details)
+        elif not await record_stream_exists(pool, request.tenant_id, key):
+            raise DataStreamNotFound(f"no record has the data stream key {key!r}", details)
 
 
 def _dry_run_outcome(run: _Run, proposals: Sequence[Proposal]) -> RunOutcome:
@@ -316,7 +332,7 @@ async def _commit_matches(
         matches = tuple(run.create_match(p) for p in chunk)
         committed = await committer.submit(
             run_handler,
-            CommitRun(tenant_id=run.request.tenant_id, run_id=run.run_id, matches=matches),
+            CommitRun(tenant_id=run.request.tenant_id, run_id=run.written_id, matches=matches),
         )
         positions = iter(committed.positions)
         for proposal, outcome in zip(chunk, committed.result.outcomes, strict=True):

@@ -19,6 +19,7 @@ from uuid import UUID
 import msgspec
 
 from ledger import limits
+from ledger.domain.balances import check_total
 from ledger.domain.idempotency import replay_or_conflict
 from ledger.domain.journals import JournalWarning, PendingAction, StoredJournalStatus
 from ledger.domain.ledgers import Direction
@@ -154,9 +155,11 @@ def check_currencies_known(
 
 
 def check_balanced(entries: Sequence[PostingEntry], currencies: Sequence[str]) -> None:
-    """Step 3: debits equal credits in every currency (checked in code order).
+    """Step 3: in every currency (checked in code order) the debits and the credits totals
+    are int64 (``limits.TOTAL_MINOR_MAX``), then equal.
 
     Raises:
+        AmountOverflow: the first currency, in code order, with a side total out of range.
         JournalUnbalanced: the first currency, in code order, whose sides differ.
     """
     sums: dict[str, list[int]] = {}
@@ -165,6 +168,8 @@ def check_balanced(entries: Sequence[PostingEntry], currencies: Sequence[str]) -
         pair[0 if entry.direction == "debit" else 1] += entry.amount
     for code in sorted(sums):
         debits, credits = sums[code]
+        for side, total in (("debit", debits), ("credit", credits)):
+            check_total(total, f"the journal's {side}s in {code}", {"currency": code, "side": side})
         if debits != credits:
             raise JournalUnbalanced(
                 f"debits and credits in {code} differ",
@@ -253,6 +258,8 @@ def converted_amounts(
 
     Raises:
         ValidationError: a converted amount exceeds ``limits.AMOUNT_MINOR_MAX``.
+        AmountOverflow: a side's total in ``target``'s currency exceeds
+            ``limits.TOTAL_MINOR_MAX`` (debits checked first).
     """
     amounts: list[int] = []
     exact_debits = Decimal(0)
@@ -286,6 +293,12 @@ def converted_amounts(
         amounts[i] = value
     for i, value in zip(credit_idx, credits, strict=True):
         amounts[i] = value
+    for side, total in (("debit", sum(debits)), ("credit", sum(credits))):
+        check_total(
+            total,
+            f"the journal's {side}s in the {target.name} currency {target.currency}",
+            {"currency": target.currency, "side": side, "field": f"{target.name}_currency"},
+        )
     return amounts
 
 

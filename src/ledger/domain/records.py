@@ -31,6 +31,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from ledger.domain.balances import check_total
 from ledger.domain.ledgers import Direction
 from ledger.errors import InvalidState, MatchUnbalanced, ValidationError
 
@@ -67,7 +68,7 @@ class MatchItem(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 class MatchRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Why a reconciliation run made a match: its rules and the deltas it accepted."""
 
-    run_id: UUID
+    run_id: UUID | None  # None only in a dry run's proposals: that run is never stored
     kind: MatchKind
     match_on: tuple[MatchOn, ...]
     date_window_days: int
@@ -227,7 +228,10 @@ def check_match_balances(items: tuple[MatchItem, ...], tolerance: int) -> tuple[
     decimal_places)`` (:func:`match_difference`).
 
     Raises:
-        MatchUnbalanced: one data stream only, then a difference over the tolerance (422).
+        MatchUnbalanced: one data stream only (422).
+        AmountOverflow: the credits (checked first) or the debits total, at the items'
+            largest scale, exceeds ``limits.TOTAL_MINOR_MAX`` (422).
+        MatchUnbalanced: a difference over the tolerance (422).
     """
     streams = sorted({item.data_stream_key for item in items})
     if len(streams) < 2:
@@ -236,6 +240,12 @@ def check_match_balances(items: tuple[MatchItem, ...], tolerance: int) -> tuple[
             {"reason": "single_data_stream", "data_streams": streams},
         )
     credits, debits, difference, places = match_difference(items)
+    for side, total in (("credit", credits), ("debit", debits)):
+        check_total(
+            total,
+            f"the match's {side}s (at {places} decimal places)",
+            {"side": side, "decimal_places": places},
+        )
     if abs(difference) > tolerance:
         raise MatchUnbalanced(
             "credits and debits differ by more than the tolerance",

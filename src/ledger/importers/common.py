@@ -32,6 +32,7 @@ from ledger.errors import DomainRuleViolated, ValidationError
 STATEMENT_LINES_MAX: Final = 100_000
 DESCRIPTION_LENGTH_MAX: Final = limits.RECORD_DESCRIPTION_LENGTH_MAX
 EXTERNAL_ID_LENGTH_MAX: Final = limits.RECORD_EXTERNAL_ID_LENGTH_MAX
+AMOUNT_SHOWN_LENGTH_MAX: Final = limits.STATEMENT_AMOUNT_SHOWN_LENGTH_MAX
 
 
 # The import form's fields; any other ``field_name`` of a StatementError is a field of the
@@ -153,24 +154,52 @@ def precision_of(currency: str | None, default: int) -> int:
     return ISO_PRECISION.get(currency.upper(), default) if currency else default
 
 
+def shown_amount(value: object) -> str:
+    """An amount as an error message quotes it: its text, at most
+    :data:`AMOUNT_SHOWN_LENGTH_MAX` characters, quoted; never an object's repr (a reader
+    library's value object would show as ``<... object at 0x7f...>``)."""
+    if not isinstance(value, str | Decimal):
+        return "the value"
+    text = str(value).strip()
+    if len(text) > AMOUNT_SHOWN_LENGTH_MAX:
+        text = text[:AMOUNT_SHOWN_LENGTH_MAX] + "…"
+    return f"'{text}'"
+
+
+def _decimal_of(value: object) -> Decimal:
+    """``value`` (a Decimal or decimal text) as a finite Decimal.
+
+    Raises:
+        StatementError: anything else, in plain words (:func:`shown_amount`).
+    """
+    try:
+        if isinstance(value, Decimal):
+            amount = value
+        elif isinstance(value, str):
+            amount = Decimal(value.strip())
+        else:
+            raise InvalidOperation
+    except InvalidOperation:
+        raise StatementError(f"{shown_amount(value)} is not an amount") from None
+    if not amount.is_finite():
+        raise StatementError(f"{shown_amount(value)} is not an amount")
+    return amount
+
+
 def minor_units(value: Decimal | str, places: int) -> tuple[int, bool]:
     """``(abs amount in minor units, negative?)`` of a decimal amount, exactly.
 
     Raises:
-        StatementError: not a number, or more decimals than ``places``.
+        StatementError: not a number, or more decimals than ``places`` (messages quote the
+            amount's text, never an object).
     """
-    try:
-        amount = value if isinstance(value, Decimal) else Decimal(value.strip())
-    except (InvalidOperation, AttributeError):
-        raise StatementError(f"{value!r} is not an amount") from None
-    if not amount.is_finite():
-        raise StatementError(f"{value!r} is not an amount")
+    amount = _decimal_of(value)
     scaled = amount.scaleb(places)
     if scaled != scaled.to_integral_value():
-        raise StatementError(f"{value} has more than {places} decimals")
+        raise StatementError(f"{shown_amount(value)} has more than {places} decimals")
     minor = int(scaled)
     if abs(minor) > limits.AMOUNT_MINOR_MAX:
-        raise StatementError(f"{value} is too large")
+        raise StatementError(f"{shown_amount(value)} is too large")
     return abs(minor), minor < 0
 
 
@@ -184,17 +213,14 @@ def exact_minor_units(value: Decimal | str, places: int) -> tuple[int, bool, int
         StatementError: not a number, more than ``limits.RECORD_DECIMAL_PLACES_MAX``
             decimals, or too large.
     """
-    try:
-        amount = value if isinstance(value, Decimal) else Decimal(value.strip())
-    except (InvalidOperation, AttributeError):
-        raise StatementError(f"{str(value)[:40]!r} is not an amount") from None
-    if not amount.is_finite():
-        raise StatementError(f"{str(value)[:40]!r} is not an amount")
+    amount = _decimal_of(value)
     exponent = amount.normalize().as_tuple().exponent
     assert isinstance(exponent, int)  # finite
     needed = max(places, -exponent)
     if needed > limits.RECORD_DECIMAL_PLACES_MAX:
-        raise StatementError(f"{value} has more than {limits.RECORD_DECIMAL_PLACES_MAX} decimals")
+        raise StatementError(
+            f"{shown_amount(value)} has more than {limits.RECORD_DECIMAL_PLACES_MAX} decimals"
+        )
     minor, negative = minor_units(amount, needed)
     return minor, negative, needed
 

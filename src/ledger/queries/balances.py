@@ -29,7 +29,7 @@ from typing import Any, Final, Literal
 from uuid import UUID
 
 from ledger import limits
-from ledger.domain.balances import Totals, available_of
+from ledger.domain.balances import Totals, available_of, check_total
 from ledger.errors import ValidationError
 from ledger.queries.pagination import decode_cursor, encode_cursor
 from ledger.store.database import DbConnection, DbSource
@@ -117,7 +117,12 @@ async def ledger_balances(
     """One row per currency the ledger or its subtree has ever been posted in, in currency
     order, as of ``as_of`` and (if given) as known at position ``known_at``; and the position
     the answer reflects (``known_at`` if given and not beyond the log's end, else the log's
-    end), from one snapshot."""
+    end), from one snapshot.
+
+    Raises:
+        AmountOverflow: a figure is beyond the int64 range (only data written before the
+            writes' guard can be: ``ledger.domain.balances``).
+    """
     records = await source.fetch(_BALANCES_SQL, head.ledger_id, as_of, known_at)
     position = int(records[0]["head"])
     if known_at is not None:
@@ -147,7 +152,17 @@ async def ledger_balances(
                 },
             }
         )
+        _check_range(rows[-1], {"ledger_id": str(head.ledger_id), "currency": r["currency"]})
     return LedgerBalances(rows=rows, position=position)
+
+
+def _check_range(row: dict[str, Any], details: dict[str, Any]) -> None:
+    """Every figure of a balance row (nested ones too) is an int64."""
+    for name, value in row.items():
+        if isinstance(value, dict):
+            _check_range(value, details)
+        elif isinstance(value, int):
+            check_total(value, f"the balance's {name}", {**details, "field": name})
 
 
 # --- statements ---------------------------------------------------------------------------
@@ -300,7 +315,9 @@ def _statement_lines(ascending: list[Any], normal_balance: str) -> list[dict[str
     lines: list[dict[str, Any]] = []
     for r in ascending:
         net = running[r["currency"]] + int(r["debits_posted"]) - int(r["credits_posted"])
-        running[r["currency"]] = net
+        running[r["currency"]] = check_total(
+            net, "a running balance", {"entry_id": str(r["entry_id"]), "currency": r["currency"]}
+        )
         lines.append(
             {
                 "journal_id": str(r["journal_id"]),

@@ -27,6 +27,7 @@ from ledger.documents.records import (
     encode,
     render_record,
 )
+from ledger.domain.balances import check_total
 from ledger.domain.ledgers import Direction
 from ledger.domain.records import (
     LEDGER_STREAM_PREFIX,
@@ -351,6 +352,18 @@ async def ledger_exists(source: DbSource, tenant_id: UUID, code: str) -> bool:
     )
 
 
+async def record_stream_exists(source: DbSource, tenant_id: UUID, data_stream_key: str) -> bool:
+    """Whether the record stream ``data_stream_key`` has a record (matched or not): a record
+    stream exists from its first record on (there is no other way to create one)."""
+    return bool(
+        await source.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM records WHERE tenant_id = $1 AND data_stream_key = $2)",
+            tenant_id,
+            data_stream_key,
+        )
+    )
+
+
 async def unreconciled_items(source: DbSource, tenant_id: UUID, stream: str) -> list[StreamItem]:
     """Every item of ``stream`` in no active match: records of a record stream, or the
     entries (of journals not voided) of the ledger of a ``ledger:<code>`` stream.
@@ -453,12 +466,15 @@ class ReconciliationSummaryOut(
 def _ledger_summary_query(
     tenant_id: UUID, k: int, code: str, as_of: dt.date | None
 ) -> tuple[str, tuple[object, ...]]:
-    """SQL and arguments: the ledger's entries (journals not voided) per reconciled flag."""
-    query = SqlFilter(tenant_id, k, code)  # $2: the position known at; $3: the stream key
+    """SQL and arguments: the ledger's entries (journals not voided) per reconciled flag,
+    each row keyed by the ledger's stream key ``ledger:<code>`` (as asked, never the bare
+    code)."""
+    query = SqlFilter(tenant_id, k, code, LEDGER_STREAM_PREFIX + code)
+    # $2: the position known at; $3: the ledger code; $4: the stream key
     query.where("l.tenant_id = $1 AND l.code = $3 AND j.status <> 'voided' AND j.position <= $2")
     query.at_most("j.effective_date", as_of)
     sql = (
-        "SELECT $3::text AS stream, (a.hit IS NOT NULL) AS reconciled, count(*) AS n,"
+        "SELECT $4::text AS stream, (a.hit IS NOT NULL) AS reconciled, count(*) AS n,"
         " sum(e.amount) AS amount,"
         " coalesce(sum(e.amount) FILTER (WHERE e.direction = 'debit'), 0) AS debits,"
         " coalesce(sum(e.amount) FILTER (WHERE e.direction = 'credit'), 0) AS credits"
@@ -535,6 +551,10 @@ async def reconciliation_summary(
     Without ``data_stream_key``: every record stream of the tenant. With ``ledger:<code>``:
     that ledger's entries (of journals not voided). ``as_of`` counts items dated on or before
     it; ``known_at`` counts items and matches as they stood at that position.
+
+    Raises:
+        AmountOverflow: a sum is beyond the int64 range (a stream's records are each an
+            int64, their sums need not be).
     """
     k = _known(known_at)
     if data_stream_key is not None and data_stream_key.startswith(LEDGER_STREAM_PREFIX):
@@ -543,16 +563,26 @@ async def reconciliation_summary(
     else:
         sql, args = _records_summary_query(tenant_id, k, data_stream_key, as_of)
     streams = _stream_summaries(await source.fetch(sql, *args), data_stream_key)
-    return encode(
-        ReconciliationSummaryOut(
-            data_stream_key=data_stream_key,
-            as_of=as_of,
-            known_at=known_at,
-            reconciled=_sum_totals([s.reconciled for s in streams]),
-            unreconciled=_sum_totals([s.unreconciled for s in streams]),
-            streams=streams,
-        )
+    summary = ReconciliationSummaryOut(
+        data_stream_key=data_stream_key,
+        as_of=as_of,
+        known_at=known_at,
+        reconciled=_sum_totals([s.reconciled for s in streams]),
+        unreconciled=_sum_totals([s.unreconciled for s in streams]),
+        streams=streams,
     )
+    for key, totals in [
+        (None, summary.reconciled),
+        (None, summary.unreconciled),
+        *((s.data_stream_key, t) for s in streams for t in (s.reconciled, s.unreconciled)),
+    ]:
+        for name in ("amount", "debits", "credits"):
+            check_total(
+                getattr(totals, name),
+                f"the summary's {name}",
+                {"data_stream_key": key, "field": name},
+            )
+    return encode(summary)
 
 
 # --- ledger entries as reconcilable items (journal documents) -------------------------------

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
+from ledger.domain.balances import check_total
 from ledger.store.database import DbSource
 
 _TRIAL_BALANCE_SQL: Final = """
@@ -109,7 +110,12 @@ async def trial_balance(
     limit: int,
 ) -> TrialBalancePage:
     """The ledgers of the tenant with posted activity by ``as_of`` (as known at ``known_at``
-    if given) whose ``num_id`` is above ``after_num_id``, at most ``limit`` of them."""
+    if given) whose ``num_id`` is above ``after_num_id``, at most ``limit`` of them.
+
+    Raises:
+        AmountOverflow: a figure of the page, or a grand total, is beyond the int64 range
+            (each journal's totals are int64, but the totals of many journals need not be).
+    """
     rows = await source.fetch(
         _TRIAL_BALANCE_SQL, tenant_id, as_of, known_at, after_num_id, limit + 1
     )
@@ -130,10 +136,23 @@ async def trial_balance(
         for r in rows
         if r["ledger_id"] is not None
     ]
-    return TrialBalancePage(
+    page = TrialBalancePage(
         lines=lines[:limit],
         more=len(lines) > limit,
         total_debits=int(rows[0]["total_debits"]),
         total_credits=int(rows[0]["total_credits"]),
         position=position,
     )
+    _check_range(page)
+    return page
+
+
+def _check_range(page: TrialBalancePage) -> None:
+    """Every figure the page answers is an int64 (``ledger.domain.balances.check_total``)."""
+    for name, value in (("debits", page.total_debits), ("credits", page.total_credits)):
+        check_total(value, f"the trial balance's total {name}", {"field": f"totals.{name}"})
+    for line in page.lines:
+        details = {"ledger_id": str(line.ledger_id)}
+        check_total(line.debits, "a ledger's debits in the trial balance", details)
+        check_total(line.credits, "a ledger's credits in the trial balance", details)
+        check_total(line.balance, "a ledger's balance in the trial balance", details)

@@ -375,6 +375,7 @@ _ERRORS: Final = {
                 "CURRENCY_UNKNOWN",
                 "CURRENCY_MISMATCH",
                 "FX_RATE_NOT_FOUND",
+                "AMOUNT_OVERFLOW",
             ],
         },
     ).items()

@@ -394,6 +394,7 @@ _ERRORS: Final = error_responses(
             "CURRENCY_UNKNOWN",
             "CURRENCY_MISMATCH",
             "FX_RATE_NOT_FOUND",
+            "AMOUNT_OVERFLOW",
         ],
     },
 )

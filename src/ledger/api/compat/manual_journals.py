@@ -539,6 +539,7 @@ class ManualJournalsController(Controller):
                     "CURRENCY_UNKNOWN",
                     "CURRENCY_MISMATCH",
                     "FX_RATE_NOT_FOUND",
+                    "AMOUNT_OVERFLOW",
                 ]
             },
         ),
@@ -582,6 +583,7 @@ class ManualJournalsController(Controller):
                     "CURRENCY_UNKNOWN",
                     "CURRENCY_MISMATCH",
                     "FX_RATE_NOT_FOUND",
+                    "AMOUNT_OVERFLOW",
                 ],
             },
         ),

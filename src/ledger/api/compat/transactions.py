@@ -667,6 +667,7 @@ _ERRORS: Final = error_responses(
             "CURRENCY_MISMATCH",
             "FX_RATE_NOT_FOUND",
             "INSUFFICIENT_FUNDS",
+            "AMOUNT_OVERFLOW",
         ]
     },
 )

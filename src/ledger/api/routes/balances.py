@@ -53,9 +53,13 @@ class BalancesController(Controller):
             "(read in the same snapshot). `including_children` rolls up the ledger and all its "
             "descendants. `pending` = posted + pending movements; `available` = posted - pending "
             "movements against the normal side. Cost: a few index probes, whatever the history "
-            "(known_at: plus what happened after that position)."
+            "(known_at: plus what happened after that position). Every figure is an int64: "
+            "writes keep them so; a figure beyond (data older than that guard) is 422 "
+            "`AMOUNT_OVERFLOW`."
         ),
-        responses=error_responses(400, 404, *V1_ERROR_STATUSES),
+        responses=error_responses(
+            400, 404, 422, *V1_ERROR_STATUSES, codes={422: ["AMOUNT_OVERFLOW"]}
+        ),
         response_headers=[LEDGER_POSITION_DOC],
     )
     async def get_balances(
@@ -85,9 +89,12 @@ class BalancesController(Controller):
             "each with the running balance of its currency after it (including everything before "
             "`from` and before the page). `next_cursor` continues in the page's order, "
             "`prev_cursor` goes back; either is null when there is nothing more that way. Any page "
-            "costs the same, however deep in history."
+            "costs the same, however deep in history. A running balance beyond 2^63-1 (data older "
+            "than the writes' guard) is 422 `AMOUNT_OVERFLOW`."
         ),
-        responses=error_responses(400, 404, *V1_ERROR_STATUSES),
+        responses=error_responses(
+            400, 404, 422, *V1_ERROR_STATUSES, codes={422: ["AMOUNT_OVERFLOW"]}
+        ),
         response_headers=[LEDGER_POSITION_DOC],
     )
     async def get_statement(

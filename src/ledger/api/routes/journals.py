@@ -214,6 +214,7 @@ _POST_ERRORS = error_responses(
             "CURRENCY_MISMATCH",
             "FX_RATE_NOT_FOUND",
             "INVALID_STATE",
+            "AMOUNT_OVERFLOW",
         ],
     },
 )
@@ -390,7 +391,7 @@ class JournalsController(Controller):
             *V1_ERROR_STATUSES,
             codes={
                 409: ["ALREADY_REVERSED"],
-                422: ["INVALID_STATE", "INSUFFICIENT_FUNDS", "LEDGER_CLOSED"],
+                422: ["INVALID_STATE", "INSUFFICIENT_FUNDS", "LEDGER_CLOSED", "AMOUNT_OVERFLOW"],
             },
         ),
     )
@@ -444,6 +445,7 @@ class JournalsController(Controller):
                         "CURRENCY_UNKNOWN",
                         "CURRENCY_MISMATCH",
                         "FX_RATE_NOT_FOUND",
+                        "AMOUNT_OVERFLOW",
                     ],
                 },
             ),

@@ -93,7 +93,7 @@ def _items(body: MatchBody) -> tuple[ItemRef, ...]:
 
 
 class RunResponse(msgspec.Struct, frozen=True, kw_only=True):
-    id: UUID
+    id: UUID | None  # null for a dry run: it writes nothing, so there is no run to read
     left: str
     right: str
     rules: Any
@@ -123,8 +123,9 @@ class ReconciliationController(Controller):
             "items); `difference` is credits minus debits. Errors, first applicable first: 400; "
             "404 `NOT_FOUND` (`details.item_index`); 422 `INVALID_STATE` (an entry of a voided "
             "journal); 422 `MATCH_UNBALANCED` (one stream only: `details.reason` "
-            "`single_data_stream`; or unbalanced); 409 `ALREADY_MATCHED` (an item is in an active "
-            "match, also under concurrent requests)."
+            "`single_data_stream`); 422 `AMOUNT_OVERFLOW` (the credits or debits total beyond "
+            "2^63-1 at the match's scale); 422 `MATCH_UNBALANCED` (unbalanced); 409 "
+            "`ALREADY_MATCHED` (an item is in an active match, also under concurrent requests)."
         ),
         responses=error_responses(
             *BODY_ERROR_STATUSES,
@@ -132,7 +133,10 @@ class ReconciliationController(Controller):
             404,
             409,
             422,
-            codes={409: ["ALREADY_MATCHED"], 422: ["MATCH_UNBALANCED", "INVALID_STATE"]},
+            codes={
+                409: ["ALREADY_MATCHED"],
+                422: ["MATCH_UNBALANCED", "INVALID_STATE", "AMOUNT_OVERFLOW"],
+            },
         ),
         operation_class=json_body_operation(MatchBody),
     )
@@ -228,11 +232,17 @@ class ReconciliationController(Controller):
             "nearest amount, then the nearest date. `matched` counts matches, `unmatched_left` / "
             "`unmatched_right` the items left unmatched; each match's `rule` records the kind, "
             "the rules and its deltas (`amount_difference`, `days_apart`). `dry_run: true` "
-            "writes nothing and answers the proposals (`status: proposed`, no ids). 422 "
-            "`LEDGER_NOT_FOUND` for an unknown `ledger:<code>`."
+            "writes nothing and answers the proposals (`status: proposed`); its `id`, `position` "
+            "and each proposal's `id` and `rule.run_id` are null, since there is no run or "
+            "match to read back. Both streams must exist: 422 `LEDGER_NOT_FOUND` for a "
+            "`ledger:<code>` naming no ledger, 422 `DATA_STREAM_NOT_FOUND` for a record stream "
+            "that has no record."
         ),
         responses=error_responses(
-            *BODY_ERROR_STATUSES, *V1_ERROR_STATUSES, 422, codes={422: ["LEDGER_NOT_FOUND"]}
+            *BODY_ERROR_STATUSES,
+            *V1_ERROR_STATUSES,
+            422,
+            codes={422: ["LEDGER_NOT_FOUND", "DATA_STREAM_NOT_FOUND"]},
         ),
         operation_class=json_body_operation(RunBody),
     )
@@ -291,9 +301,10 @@ class ReconciliationController(Controller):
             "ledger's entries): `count`, `amount` (sum of amounts), `debits`, `credits`, "
             "reconciled and unreconciled, with totals. `as_of` counts items dated on or before "
             "it; `known_at` answers as the books stood at that event-store position (matches made "
-            "later are not counted, matches undone later are)."
+            "later are not counted, matches undone later are). 422 `AMOUNT_OVERFLOW` when a sum "
+            "would be beyond 2^63-1."
         ),
-        responses=error_responses(400, *V1_ERROR_STATUSES),
+        responses=error_responses(400, 422, *V1_ERROR_STATUSES, codes={422: ["AMOUNT_OVERFLOW"]}),
         response_headers=[LEDGER_POSITION_DOC],
     )
     async def get_summary(

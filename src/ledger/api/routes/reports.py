@@ -110,9 +110,10 @@ class ReportsController(Controller):
             "that event-store position. Ledgers with no posted activity are left out. `totals` "
             "covers every ledger, and its debits always equal its credits. `known_at` in the "
             "answer is the position it reflects (read in the same snapshot). Cost grows with the "
-            "number of ledgers, not of postings."
+            "number of ledgers, not of postings. 422 `AMOUNT_OVERFLOW` when a total or line would "
+            "be beyond 2^63-1 (each journal is in range, the sums of many need not be)."
         ),
-        responses=error_responses(400, *V1_ERROR_STATUSES),
+        responses=error_responses(400, 422, *V1_ERROR_STATUSES, codes={422: ["AMOUNT_OVERFLOW"]}),
         response_headers=[LEDGER_POSITION_DOC],
     )
     async def get_trial_balance(
