@@ -38,8 +38,8 @@ RETRY_AFTER_SECONDS_DEFAULT: Final = 1
 BODY_DECODER_CACHE_SIZE: Final = 512
 # How much of a refused ``Content-Type`` the 415 answer echoes back in its details.
 CONTENT_TYPE_SHOWN_LENGTH_MAX: Final = 200
-# How much of a refused query parameter value a 400 echoes back in its details.
-QUERY_VALUE_SHOWN_LENGTH_MAX: Final = 100
+# How much of a refused query parameter (its value, or a reason quoting it) a 400 echoes back.
+QUERY_VALUE_SHOWN_LENGTH_MAX: Final = 200
 # ``GET /ready``: how long the database may take to answer, and the 503's Retry-After.
 READY_TIMEOUT_SECONDS: Final = 2.0
 READY_RETRY_AFTER_SECONDS: Final = 5

@@ -316,6 +316,7 @@ async def test_every_integer_query_parameter_is_strict_and_bounded(
         f"/v1/journals?limit={limits.PAGE_SIZE_MAX + 1}",
         "/v1/journals?limit=0",
         f"/v1/tenant?min_position={2**63}",
+        f"/v1/journals?limit={'9' * 5000}",  # beyond Python's int() of text
     ],
 )
 async def test_integer_reproductions_of_issue_12_are_400(
@@ -324,6 +325,13 @@ async def test_integer_reproductions_of_issue_12_are_400(
     field = url.rsplit("?", 1)[1].split("=")[0]
     body = _assert_400(await client.get(url, headers=_headers(acme_key)), field)
     assert "maximum" in body["details"]
+
+
+async def test_a_path_id_of_thousands_of_digits_is_a_404(
+    client: httpx.AsyncClient, acme_key: NewKey
+) -> None:
+    response = await client.get("/v1/records/" + "9" * 5000, headers=_headers(acme_key))
+    assert response.status_code == 404, response.text
 
 
 async def test_integer_query_parameters_in_range_are_accepted(

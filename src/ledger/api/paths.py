@@ -29,6 +29,13 @@ def uuid_in_path(text: str, resource: str) -> UUID:
 def serial_in_path(text: str, resource: str) -> int:
     """The positive integer id ``text`` (stored as int64: at most ``AMOUNT_MINOR_MAX``,
     the same bound); a 404 if it is none."""
-    if text.isascii() and text.isdigit() and 0 < int(text) <= limits.AMOUNT_MINOR_MAX:
+    # The length first: ``int()`` of thousands of digits raises (Python's conversion limit).
+    digits_max = len(str(limits.AMOUNT_MINOR_MAX))
+    if (
+        len(text) <= digits_max
+        and text.isascii()
+        and text.isdigit()
+        and 0 < int(text) <= limits.AMOUNT_MINOR_MAX
+    ):
         return int(text)
     raise not_found(text, resource)

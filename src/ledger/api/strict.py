@@ -52,6 +52,8 @@ _POSITION_RANGE: Final = (0, limits.POSITION_MAX)
 # The range of an integer query parameter that declares none: a bigint, never negative.
 _DEFAULT_RANGE: Final = (0, limits.BIGINT_MAX)
 _NUL: Final = "\x00"
+# The digits of the largest integer parameter (2^63-1); a longer text is out of every range.
+_DIGITS_MAX: Final = len(str(limits.BIGINT_MAX))
 
 # Shared declarations of the integer query parameters, so their ranges are stated once.
 PageLimit = Annotated[
@@ -199,7 +201,13 @@ def query_pairs(query_string: bytes) -> list[tuple[str, str]]:
 def check_integer(name: str, value: str, bounds: tuple[int, int]) -> None:
     """Raises a 400 naming ``name`` unless ``value`` is decimal digits within ``bounds``."""
     low, high = bounds
-    if value.isascii() and value.isdigit() and low <= int(value) <= high:
+    # The length first: ``int()`` of thousands of digits is refused by Python (a ValueError).
+    if (
+        len(value) <= _DIGITS_MAX
+        and value.isascii()
+        and value.isdigit()
+        and low <= int(value) <= high
+    ):
         return
     raise _refuse(
         name,
@@ -237,7 +245,8 @@ def _check_type(name: str, value: Any, spec: QuerySpec) -> None:
     try:
         msgspec.convert(value, spec.types[name], strict=False, dec_hook=spec.dec_hook)
     except (msgspec.ValidationError, ValueError, TypeError) as exc:
-        raise _refuse(name, "query", str(exc)) from None
+        reason = str(exc)[: limits.QUERY_VALUE_SHOWN_LENGTH_MAX]
+        raise _refuse(name, "query", reason) from None
 
 
 def check_query(pairs: Iterable[tuple[str, str]], spec: QuerySpec) -> None:
