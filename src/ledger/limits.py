@@ -38,6 +38,9 @@ RETRY_AFTER_SECONDS_DEFAULT: Final = 1
 BODY_DECODER_CACHE_SIZE: Final = 512
 # How much of a refused ``Content-Type`` the 415 answer echoes back in its details.
 CONTENT_TYPE_SHOWN_LENGTH_MAX: Final = 200
+# Digits of the largest integer a query parameter or path id can be (2^63-1): a longer text is
+# refused before ``int()``, which Python itself refuses beyond 4300 digits (a ValueError).
+INTEGER_TEXT_DIGITS_MAX: Final = len(str(BIGINT_MAX))
 # How much of a refused query parameter (its value, or a reason quoting it) a 400 echoes back.
 QUERY_VALUE_SHOWN_LENGTH_MAX: Final = 200
 # ``GET /ready``: how long the database may take to answer, and the 503's Retry-After.

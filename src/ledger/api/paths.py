@@ -29,10 +29,8 @@ def uuid_in_path(text: str, resource: str) -> UUID:
 def serial_in_path(text: str, resource: str) -> int:
     """The positive integer id ``text`` (stored as int64: at most ``AMOUNT_MINOR_MAX``,
     the same bound); a 404 if it is none."""
-    # The length first: ``int()`` of thousands of digits raises (Python's conversion limit).
-    digits_max = len(str(limits.AMOUNT_MINOR_MAX))
     if (
-        len(text) <= digits_max
+        len(text) <= limits.INTEGER_TEXT_DIGITS_MAX
         and text.isascii()
         and text.isdigit()
         and 0 < int(text) <= limits.AMOUNT_MINOR_MAX

@@ -52,8 +52,6 @@ _POSITION_RANGE: Final = (0, limits.POSITION_MAX)
 # The range of an integer query parameter that declares none: a bigint, never negative.
 _DEFAULT_RANGE: Final = (0, limits.BIGINT_MAX)
 _NUL: Final = "\x00"
-# The digits of the largest integer parameter (2^63-1); a longer text is out of every range.
-_DIGITS_MAX: Final = len(str(limits.BIGINT_MAX))
 
 # Shared declarations of the integer query parameters, so their ranges are stated once.
 PageLimit = Annotated[
@@ -201,9 +199,8 @@ def query_pairs(query_string: bytes) -> list[tuple[str, str]]:
 def check_integer(name: str, value: str, bounds: tuple[int, int]) -> None:
     """Raises a 400 naming ``name`` unless ``value`` is decimal digits within ``bounds``."""
     low, high = bounds
-    # The length first: ``int()`` of thousands of digits is refused by Python (a ValueError).
     if (
-        len(value) <= _DIGITS_MAX
+        len(value) <= limits.INTEGER_TEXT_DIGITS_MAX
         and value.isascii()
         and value.isdigit()
         and low <= int(value) <= high
