@@ -21,6 +21,11 @@ REQUEST_BODY_BYTES_MAX: Final = 1024 * 1024  # any body (Litestar's default): 41
 # metadata do not fit in the default 1 MiB.
 RECORDS_BULK_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
 STATEMENT_IMPORT_BODY_BYTES_MAX: Final = 16 * 1024 * 1024
+# JSON nesting of any body: objects and arrays inside each other at most this deep (the
+# body itself is depth 1). No body shape needs more than a few levels; this leaves free-form
+# ``metadata`` some 28 levels of its own, and keeps every recursive walk of a decoded body
+# (the decoder's, the NUL check's, PostgreSQL's jsonb) far from Python's recursion limit.
+JSON_NESTING_DEPTH_MAX: Final = 32
 # List pages (``limit``): one page is one query and one answer held in memory.
 PAGE_SIZE_DEFAULT: Final = 50
 PAGE_SIZE_MAX: Final = 500
@@ -33,6 +38,11 @@ RETRY_AFTER_SECONDS_DEFAULT: Final = 1
 BODY_DECODER_CACHE_SIZE: Final = 512
 # How much of a refused ``Content-Type`` the 415 answer echoes back in its details.
 CONTENT_TYPE_SHOWN_LENGTH_MAX: Final = 200
+# Digits of the largest integer a query parameter or path id can be (2^63-1): a longer text is
+# refused before ``int()``, which Python itself refuses beyond 4300 digits (a ValueError).
+INTEGER_TEXT_DIGITS_MAX: Final = len(str(BIGINT_MAX))
+# How much of a refused query parameter (its value, or a reason quoting it) a 400 echoes back.
+QUERY_VALUE_SHOWN_LENGTH_MAX: Final = 200
 # ``GET /ready``: how long the database may take to answer, and the 503's Retry-After.
 READY_TIMEOUT_SECONDS: Final = 2.0
 READY_RETRY_AFTER_SECONDS: Final = 5
@@ -257,4 +267,5 @@ assert len("ledger:") + LEDGER_CODE_LENGTH_MAX <= STREAM_KEY_LENGTH_MAX, (
 )
 assert 2 <= GROUP_SIZE_MAX <= GROUP_CANDIDATES_MAX <= GROUP_SCAN_MAX, "group matching funnel"
 assert GROUP_SIZE_MAX + 1 <= MATCH_ITEMS_MAX, "a run's group match is a valid manual match"
+assert 8 <= JSON_NESTING_DEPTH_MAX <= 100, "bodies nest a few levels; Python recursion is 1000"
 assert LEDGER_TREE_DEPTH_MAX >= 1, "a root ledger has depth 1"

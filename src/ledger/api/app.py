@@ -7,7 +7,8 @@ Contract of :func:`create_app`:
   ``services`` given (tests, embedding): used as-is, never closed by the app.
 - ``GET /health``, ``GET /ready`` at the root; everything else under ``/v1`` (and seed 002
   under ``/external/v1``, errors in its shape), where a middleware authenticates every
-  request (``ledger.api.auth``) and GET responses carry ``Ledger-Position``
+  request (``ledger.api.auth``), then refuses NUL, unknown query parameters and loose
+  integers (``ledger.api.strict``), and GET responses carry ``Ledger-Position``
   (``ledger.api.positions``).
 - Every error is the envelope of ``ledger.api.errors``, including 404/405 for unknown routes.
 - Request bodies are limited to ``limits.REQUEST_BODY_BYTES_MAX`` (413 beyond).
@@ -39,6 +40,7 @@ from ledger.api.errors import exception_handlers
 from ledger.api.openapi import V1_SECURITY, StrictStructSchemaPlugin, openapi_config
 from ledger.api.positions import LedgerPositionMiddleware
 from ledger.api.routes import EXTERNAL_V1_ROUTES, SYSTEM_ROUTES, V1_ROUTES
+from ledger.api.strict import StrictInputMiddleware, install_query_specs
 from ledger.bootstrap import Services, open_services
 from ledger.config import Settings, load_settings
 
@@ -79,8 +81,14 @@ def _authenticated_router(
             "tenant": Provide(provide_tenant, sync_to_thread=False),
             "api_key_id": Provide(provide_api_key_id, sync_to_thread=False),
         },
-        # Authentication first: nothing else runs for a request without a valid key.
-        middleware=[AuthenticationMiddleware(), LedgerPositionMiddleware()],
+        # Authentication first: nothing else runs for a request without a valid key. Strict
+        # input before positions: an invalid request is refused at once, never held for
+        # ``min_position``.
+        middleware=[
+            AuthenticationMiddleware(),
+            StrictInputMiddleware(),
+            LedgerPositionMiddleware(),
+        ],
         security=V1_SECURITY,
         exception_handlers=exception_handlers,
     )
@@ -102,7 +110,7 @@ def create_app(
     external = _authenticated_router(
         EXTERNAL_PREFIX, EXTERNAL_V1_ROUTES, exception_handlers=SEED_EXCEPTION_HANDLERS
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[*SYSTEM_ROUTES, v1, external],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         exception_handlers=exception_handlers(),
@@ -123,6 +131,8 @@ def create_app(
         debug=False,
         logging_config=None,
     )
+    install_query_specs(app)
+    return app
 
 
 # ``ledger serve --workers N`` (N > 1): the parent has migrated and passes the database URL

@@ -20,11 +20,19 @@ Contract of :func:`decode_body` / :func:`decode_json`:
   :class:`BodySizeLimitMiddleware` refuses an announced ``Content-Length`` over the limit on
   every route before the handler runs, even one that never reads its body.
 - Duplicate keys in one object: the last one wins (msgspec's behaviour).
+- Objects and arrays nest at most ``limits.JSON_NESTING_DEPTH_MAX`` deep (the body itself
+  is depth 1), checked on the bytes before decoding: else 400 with ``details.field`` ``$``,
+  ``details.limit`` the name of the limit and ``details.depth_max`` its value.
+- No string of the body, value or object key, contains NUL (``\\u0000``; PostgreSQL text
+  cannot hold it): else 400 whose ``details.field`` is the string's JSON path
+  (``$.metadata.note``). This holds for every text field of every body type at once.
 """
 
 from __future__ import annotations
 
 import functools
+import re
+from itertools import accumulate
 from typing import Any, Final, TypeVar, cast
 
 import msgspec
@@ -43,6 +51,13 @@ from ledger.errors import ValidationError
 T = TypeVar("T")
 
 _JSON_CHARSETS: Final = frozenset({"utf-8", "utf8"})
+# A JSON string literal, escapes included (possessive: linear on hostile input).
+_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+# Keep only the brackets, openers as "(" and closers as ")".
+_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKETS: Final = bytes.maketrans(b"[]{}", b"()()")
+_NUL_ESCAPE: Final = b"\\u0000"
+_NUL: Final = "\x00"
 
 
 @functools.lru_cache(maxsize=limits.BODY_DECODER_CACHE_SIZE)
@@ -52,12 +67,82 @@ def _decoder(type_: Any) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(type_, strict=True)
 
 
+def json_nesting_depth(body: bytes) -> int:
+    """How deep objects and arrays nest in the JSON text ``body`` (0 for a scalar).
+
+    Strings are skipped, so brackets inside them do not count; on malformed JSON the answer
+    is an estimate (the decoder refuses such a body anyway)."""
+    brackets = _JSON_STRING.sub(b"", body).translate(_BRACKETS, delete=_NOT_BRACKETS)
+    if brackets.count(b"(") <= 1:
+        return brackets.count(b"(")
+    return max(accumulate(1 if char == ord("(") else -1 for char in brackets))
+
+
+def check_json_nesting(body: bytes) -> None:
+    """Raises a 400 if objects and arrays in ``body`` nest deeper than the limit."""
+    depth_max = limits.JSON_NESTING_DEPTH_MAX
+    # Fewer brackets than the limit cannot nest beyond it: most bodies stop here.
+    if body.count(b"[") + body.count(b"{") <= depth_max or json_nesting_depth(body) <= depth_max:
+        return
+    raise ValidationError(
+        f"the request body nests objects and arrays more than {depth_max} deep",
+        {
+            "field": ROOT_PATH,
+            "reason": "nested too deep",
+            "limit": "JSON_NESTING_DEPTH_MAX",
+            "depth_max": depth_max,
+        },
+    )
+
+
+def nul_path(value: Any, path: str = ROOT_PATH) -> str | None:
+    """The JSON path of the first string (value or key) in ``value`` holding NUL, or None.
+
+    ``value`` is decoded JSON, nested at most ``limits.JSON_NESTING_DEPTH_MAX`` deep."""
+    if isinstance(value, str):
+        return path if _NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}"
+            if _NUL in key:
+                return inner.replace(_NUL, "\\u0000")
+            found = nul_path(item, inner)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def check_no_nul(body: bytes) -> None:
+    """Raises a 400 naming the first string of the JSON ``body`` that holds NUL."""
+    # NUL can only be written escaped in JSON; without the escape there is nothing to find.
+    if _NUL_ESCAPE not in body:
+        return
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return  # malformed: the typed decode reports it
+    field = nul_path(value)
+    if field is not None:
+        raise ValidationError(
+            f"invalid request body at {field}: text must not contain the NUL character",
+            {"field": field, "reason": "contains the NUL character"},
+        )
+
+
 def decode_json(body: bytes, type_: type[T]) -> T:
     """Decode ``body`` into ``type_`` strictly; see the module docstring for the contract.
 
     Raises:
-        ValidationError: the body is not valid JSON or does not fit ``type_``.
+        ValidationError: the body is not valid JSON, nests too deep, holds NUL in a string or
+            does not fit ``type_``.
     """
+    check_json_nesting(body)
+    check_no_nul(body)
     try:
         # cast: mypy does not see type objects as Hashable for the lru_cache.
         value: T = _decoder(cast(Any, type_)).decode(body)

@@ -29,6 +29,11 @@ def uuid_in_path(text: str, resource: str) -> UUID:
 def serial_in_path(text: str, resource: str) -> int:
     """The positive integer id ``text`` (stored as int64: at most ``AMOUNT_MINOR_MAX``,
     the same bound); a 404 if it is none."""
-    if text.isascii() and text.isdigit() and 0 < int(text) <= limits.AMOUNT_MINOR_MAX:
+    if (
+        len(text) <= limits.INTEGER_TEXT_DIGITS_MAX
+        and text.isascii()
+        and text.isdigit()
+        and 0 < int(text) <= limits.AMOUNT_MINOR_MAX
+    ):
         return int(text)
     raise not_found(text, resource)

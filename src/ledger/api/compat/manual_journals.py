@@ -61,6 +61,7 @@ from ledger.api.pages import page_answer
 from ledger.api.paths import not_found
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.api.schemas import Encoded
+from ledger.api.strict import PageLimit
 from ledger.bootstrap import Services
 from ledger.clock import utc_today
 from ledger.commands.journals import (
@@ -491,7 +492,7 @@ class ManualJournalsController(Controller):
         tenant: TenantDep,
         reference: FromQuery[str | None] = None,
         date: FromQuery[dt.date | None] = None,
-        limit: FromQuery[int | None] = None,
+        limit: PageLimit = None,
         cursor: FromQuery[str | None] = None,
     ) -> Encoded[ManualJournalPageOut]:
         documents, next_cursor = await list_journals(

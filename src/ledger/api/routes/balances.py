@@ -15,6 +15,7 @@ from ledger.api.pages import encode_each, page_answer
 from ledger.api.paths import not_found, uuid_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.api.schemas import BalancesOut, Encoded, StatementPageOut
+from ledger.api.strict import KnownAt, PageLimit
 from ledger.bootstrap import Services
 from ledger.clock import utc_today
 from ledger.errors import ValidationError
@@ -68,7 +69,7 @@ class BalancesController(Controller):
         services: ServicesDep,
         tenant: TenantDep,
         as_of: FromQuery[dt.date | None] = None,
-        known_at: Annotated[int | None, QueryParameter(ge=0)] = None,
+        known_at: KnownAt = None,
     ) -> Encoded[BalancesOut]:
         head = await _head(services, tenant, ledger_id)
         day = as_of or utc_today()
@@ -105,7 +106,7 @@ class BalancesController(Controller):
         date_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
         date_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
         currency: FromQuery[str | None] = None,
-        limit: FromQuery[int | None] = None,
+        limit: PageLimit = None,
         cursor: FromQuery[str | None] = None,
         order: FromQuery[StatementOrder | None] = None,
     ) -> Encoded[StatementPageOut]:

@@ -34,6 +34,7 @@ from ledger.api.openapi import json_body_operation
 from ledger.api.pages import encode_each, page_answer
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.api.schemas import Encoded
+from ledger.api.strict import PageLimit
 from ledger.domain.currencies import PRECISION_MAX
 from ledger.domain.fx import (
     RATE_SIGNIFICANT_DIGITS_MAX,
@@ -160,9 +161,7 @@ class CurrenciesController(Controller):
         self,
         services: ServicesDep,
         tenant: TenantDep,
-        limit: Annotated[
-            int | None, QueryParameter(description="Page size, 1..500 (default 50).")
-        ] = None,
+        limit: PageLimit = None,
         cursor: Annotated[
             str | None, QueryParameter(description="The previous page's `next_cursor`.")
         ] = None,

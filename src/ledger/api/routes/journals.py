@@ -33,6 +33,7 @@ from ledger.api.schemas import (
     JournalPageOut,
     replay_response,
 )
+from ledger.api.strict import PageLimit
 from ledger.bootstrap import Services
 from ledger.clock import utc_today
 from ledger.commands.journals import (
@@ -330,7 +331,7 @@ class JournalsController(Controller):
         date_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
         ledger_id: FromQuery[UUID | None] = None,
         status: FromQuery[JournalStatus | None] = None,
-        limit: FromQuery[int | None] = None,
+        limit: PageLimit = None,
         cursor: FromQuery[str | None] = None,
     ) -> Encoded[JournalPageOut]:
         documents, next_cursor = await list_journals(

@@ -39,6 +39,7 @@ from ledger.api.pages import encode_each, page_answer
 from ledger.api.paths import not_found, uuid_in_path
 from ledger.api.positions import LEDGER_POSITION_DOC
 from ledger.api.schemas import Encoded
+from ledger.api.strict import PageLimit
 from ledger.bootstrap import Services
 from ledger.domain.ledgers import Direction, LedgerStatus, LedgerType
 from ledger.queries import ledgers as ledger_queries
@@ -308,9 +309,7 @@ class LedgersController(Controller):
         num_id: Annotated[int | None, QueryParameter(ge=1, le=NUM_ID_MAX)] = None,
         parent_id: FromQuery[UUID | None] = None,
         type: FromQuery[LedgerType | None] = None,
-        limit: Annotated[
-            int | None, QueryParameter(description="Page size, 1..500 (default 50).")
-        ] = None,
+        limit: PageLimit = None,
         cursor: Annotated[
             str | None, QueryParameter(description="The previous page's `next_cursor`.")
         ] = None,

@@ -28,6 +28,7 @@ from ledger.api.schemas import (
     RunOut,
     RunResultOut,
 )
+from ledger.api.strict import KnownAt, PageLimit
 from ledger.commands.reconciliation import CreateMatch, ItemRef
 from ledger.commands.reconciliation_runs import RunRequest
 from ledger.documents.records import MatchOut, encode
@@ -184,9 +185,9 @@ class ReconciliationController(Controller):
         tenant: TenantDep,
         status: FromQuery[MatchStatus | None] = None,
         run_id: FromQuery[UUID | None] = None,
-        record_id: FromQuery[int | None] = None,
+        record_id: Annotated[int | None, QueryParameter(ge=1, le=limits.RECORD_ID_MAX)] = None,
         entry_id: FromQuery[UUID | None] = None,
-        limit: FromQuery[int | None] = None,
+        limit: PageLimit = None,
         cursor: FromQuery[str | None] = None,
     ) -> Encoded[MatchPageOut]:
         documents, next_cursor = await list_matches(
@@ -313,7 +314,7 @@ class ReconciliationController(Controller):
         tenant: TenantDep,
         data_stream_key: FromQuery[str | None] = None,
         as_of: FromQuery[dt.date | None] = None,
-        known_at: Annotated[int | None, QueryParameter(ge=0)] = None,
+        known_at: KnownAt = None,
     ) -> Encoded[ReconciliationSummaryOut]:
         document = await reconciliation_summary(
             services.pool, tenant.tenant_id, data_stream_key, as_of, known_at

@@ -22,7 +22,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 
 from ledger import limits
 from ledger.api.auth import ServicesDep, TenantDep
-from ledger.api.body import decode_body
+from ledger.api.body import check_json_nesting, decode_body
 from ledger.api.errors import (
     BODY_ERROR_STATUSES,
     V1_ERROR_STATUSES,
@@ -40,6 +40,7 @@ from ledger.api.schemas import (
     RecordPageOut,
     replay_response,
 )
+from ledger.api.strict import KnownAt, PageLimit
 from ledger.commands.records import (
     DECIMAL_PLACES_MAX,
     DESCRIPTION_LENGTH_MAX,
@@ -132,12 +133,17 @@ def _results(outcomes: list[ImportedRecord | LedgerError]) -> list[bytes]:
 
 
 async def _form_text(form: Any, name: str) -> str | None:
+    """The text of form field ``name``, or None; a 400 naming it if it holds NUL."""
     value = form.get(name)
     if value is None:
         return None
     if isinstance(value, UploadFile):
-        return (await value.read()).decode("utf-8", errors="replace")
-    return str(value)
+        text = (await value.read()).decode("utf-8", errors="replace")
+    else:
+        text = str(value)
+    if "\x00" in text:
+        raise ValidationError(f"{name} must not contain the NUL character", {"field": name})
+    return text
 
 
 async def _import_request(form: Any, tenant_id: UUID) -> StatementImportRequest:
@@ -156,13 +162,17 @@ async def _import_request(form: Any, tenant_id: UUID) -> StatementImportRequest:
     mapping = None
     if mapping_text:
         try:
+            check_json_nesting(mapping_text.encode())
             mapping = json.loads(mapping_text)
-        except ValueError:
+        except (ValueError, ValidationError):
             raise ValidationError("mapping is a JSON object", {"field": "mapping"}) from None
         if not isinstance(mapping, dict):
             raise ValidationError("mapping is a JSON object", {"field": "mapping"})
     places_text = await _form_text(form, "decimal_places")
-    if places_text and (not places_text.isdigit() or int(places_text) > DECIMAL_PLACES_MAX):
+    if places_text and (
+        not (places_text.isascii() and places_text.isdigit())
+        or int(places_text) > DECIMAL_PLACES_MAX
+    ):
         raise ValidationError(
             f"decimal_places is 0 to {DECIMAL_PLACES_MAX}", {"field": "decimal_places"}
         )
@@ -186,15 +196,6 @@ async def _import_request(form: Any, tenant_id: UUID) -> StatementImportRequest:
         split_by_account=_BOOLEANS[split_text],
         account=account.strip() if account is not None else None,
     )
-
-
-KnownAt = Annotated[
-    int | None,
-    QueryParameter(
-        ge=0,
-        description="Answer as the books stood at this event-store position (default: now).",
-    ),
-]
 
 
 class RecordsController(Controller):
@@ -348,7 +349,7 @@ class RecordsController(Controller):
         date_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
         external_id: FromQuery[str | None] = None,
         known_at: KnownAt = None,
-        limit: FromQuery[int | None] = None,
+        limit: PageLimit = None,
         cursor: FromQuery[str | None] = None,
     ) -> Encoded[RecordPageOut]:
         documents, next_cursor = await list_records(

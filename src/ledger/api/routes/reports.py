@@ -27,6 +27,7 @@ from ledger.api.errors import V1_ERROR_STATUSES, error_responses
 from ledger.api.pages import encode_each, page_answer
 from ledger.api.positions import LEDGER_POSITION_DOC, MIN_POSITION_DESCRIPTION
 from ledger.api.schemas import Encoded
+from ledger.api.strict import KnownAt, PageLimit
 from ledger.clock import utc_today
 from ledger.domain.currencies import ISO_PRECISION
 from ledger.errors import ValidationError
@@ -121,8 +122,8 @@ class ReportsController(Controller):
         services: ServicesDep,
         tenant: TenantDep,
         as_of: Annotated[dt.date | None, QueryParameter(description="Default: today.")] = None,
-        known_at: Annotated[int | None, QueryParameter(ge=0, le=limits.POSITION_MAX)] = None,
-        limit: Annotated[int | None, QueryParameter(description="1..500, default 50")] = None,
+        known_at: KnownAt = None,
+        limit: PageLimit = None,
         cursor: FromQuery[str | None] = None,
         min_position: MinPosition = None,
     ) -> TrialBalanceOut:
@@ -175,7 +176,7 @@ class ReportsController(Controller):
         services: ServicesDep,
         tenant: TenantDep,
         after: Annotated[int, QueryParameter(ge=0, le=limits.POSITION_MAX)] = 0,
-        limit: Annotated[int | None, QueryParameter(description="1..500, default 50")] = None,
+        limit: PageLimit = None,
         cursor: FromQuery[str | None] = None,
         min_position: MinPosition = None,
     ) -> Encoded[EventPageOut]:
