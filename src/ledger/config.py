@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger import limits
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -27,6 +29,10 @@ class Settings:
     port: int
     data_dir: Path
     log_level: str
+    # Requests per second and burst per API key, per process (``domain.rate_limits``);
+    # a rate of 0 turns rate limiting off.
+    rate_limit_per_second: int = limits.RATE_LIMIT_PER_SECOND_DEFAULT
+    rate_limit_burst: int = limits.RATE_LIMIT_BURST_DEFAULT
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -65,4 +71,41 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if level not in LOG_LEVELS:
         raise ConfigError(f"LEDGER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
 
-    return Settings(database_url=url, host=host, port=port, data_dir=data_dir, log_level=level)
+    return Settings(
+        database_url=url,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        log_level=level,
+        rate_limit_per_second=_bounded_int(
+            env,
+            "LEDGER_RATE_LIMIT_PER_SECOND",
+            limits.RATE_LIMIT_PER_SECOND_DEFAULT,
+            0,
+            limits.RATE_LIMIT_PER_SECOND_MAX,
+        ),
+        rate_limit_burst=_bounded_int(
+            env,
+            "LEDGER_RATE_LIMIT_BURST",
+            limits.RATE_LIMIT_BURST_DEFAULT,
+            1,
+            limits.RATE_LIMIT_BURST_MAX,
+        ),
+    )
+
+
+def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """The decimal integer in ``name`` (``default`` when unset or blank), within low..high.
+
+    Raises:
+        ConfigError: not a decimal integer, or out of range.
+    """
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()):
+        raise ConfigError(f"{name} must be a whole number, got {text!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value

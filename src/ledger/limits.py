@@ -56,6 +56,18 @@ GROUP_COMMIT_EVENTS_MAX: Final = 10_000
 # be answered for up to this long in a process other than the one that revoked the key.
 API_KEY_CACHE_SIZE_MAX: Final = 10_000
 API_KEY_CACHE_SECONDS: Final = 5.0
+# Request rates per API key (``domain.rate_limits``), per server process: the defaults of
+# LEDGER_RATE_LIMIT_PER_SECOND and LEDGER_RATE_LIMIT_BURST. A guard against one runaway
+# client, not a quota: well above what one process serves (``make bench`` drives one key at
+# a few thousand requests/s), so neither the benchmark nor the tests meet it.
+RATE_LIMIT_PER_SECOND_DEFAULT: Final = 10_000
+RATE_LIMIT_BURST_DEFAULT: Final = 20_000
+# The largest values the settings accept (beyond, a typo rather than a limit).
+RATE_LIMIT_PER_SECOND_MAX: Final = 1_000_000
+RATE_LIMIT_BURST_MAX: Final = 10_000_000
+# Keys whose bucket a process keeps (least recently used dropped first; a full bucket is
+# dropped anyway): a key dropped early only starts again with a full bucket.
+RATE_LIMIT_KEYS_MAX: Final = 100_000
 # Appends wait for the event table lock at most this long before failing the batch.
 APPEND_LOCK_TIMEOUT_SECONDS: Final = 5
 

@@ -43,3 +43,30 @@ def test_values_are_read() -> None:
 def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load_settings({variable: value})
+
+
+def test_rate_limits_are_read_and_zero_turns_them_off() -> None:
+    default = load_settings({})
+    assert default.rate_limit_per_second > 0
+    assert default.rate_limit_burst >= 1
+    settings = load_settings(
+        {"LEDGER_RATE_LIMIT_PER_SECOND": "50", "LEDGER_RATE_LIMIT_BURST": "100"}
+    )
+    assert (settings.rate_limit_per_second, settings.rate_limit_burst) == (50, 100)
+    assert load_settings({"LEDGER_RATE_LIMIT_PER_SECOND": "0"}).rate_limit_per_second == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LEDGER_RATE_LIMIT_PER_SECOND", "-1"),
+        ("LEDGER_RATE_LIMIT_PER_SECOND", "1.5"),
+        ("LEDGER_RATE_LIMIT_PER_SECOND", "1e3"),
+        ("LEDGER_RATE_LIMIT_PER_SECOND", "99999999"),
+        ("LEDGER_RATE_LIMIT_BURST", "0"),
+        ("LEDGER_RATE_LIMIT_BURST", "many"),
+    ],
+)
+def test_a_bad_rate_limit_names_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings({variable: value})
