@@ -94,6 +94,16 @@ PROJECTION_BATCH_EVENTS_MAX: Final = 100_000  # the most ``--batch-events`` may 
 PROJECTION_POLL_SECONDS: Final = 1.0
 PROJECTION_RETRY_SECONDS_MAX: Final = 10.0  # the longest back-off after a failed batch
 TRACKING_RECONNECT_SECONDS_MAX: Final = 5.0  # the longest back-off of the LISTEN connection
+# ``Ledger-Position`` answers a tenant its own last position (``projections.tracking``):
+# tenants whose last position a process keeps (least recently used evicted; a forgotten one
+# costs one index probe at its next read), ...
+TENANT_POSITIONS_MAX: Final = 100_000
+# ... runs of positions seen out of order it keeps until they join up (beyond, the
+# listener's read of the range covers them), ...
+TENANT_POSITIONS_RUNS_MAX: Final = 1_024
+# ... and the most positions the listener reads the tenants of at once: after a longer gap
+# (start-up, a lost connection) it forgets every tenant's position instead of reading it.
+TENANT_POSITIONS_CATCH_UP_EVENTS_MAX: Final = 100_000
 REBUILD_BATCH_EVENTS_DEFAULT: Final = 20_000  # a rebuild copies in larger batches than the runner
 # A rebuild swaps its tables in once it is fewer than this many events behind the log,
 REBUILD_SWAP_LAG_EVENTS: Final = 500
