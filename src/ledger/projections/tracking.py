@@ -30,6 +30,13 @@ do not notify); request handlers never query for positions.
 
 Every position the tracker reports is one the database has committed, so it is a correct
 lower bound of what a read started afterwards sees.
+
+A tenant is told its own positions only (``Ledger-Position``, issue 12): the tracker also
+keeps each tenant's last event position (:class:`TenantPositions`, bounded), learnt from the
+committer (which knows each command's tenant) and from the listener, which reads the tenants
+of the positions it was notified of but has not seen (one index range of the log per wake-up,
+however many notifications arrived). What it cannot answer exactly costs the request one
+index probe (:meth:`PositionTracker.tenant_position`).
 """
 
 from __future__ import annotations
