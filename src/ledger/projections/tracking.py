@@ -286,11 +286,19 @@ class LogListener:
     """
 
     def __init__(
-        self, database_url: str, tracker: PositionTracker, *, poll_seconds: float = POLL_SECONDS
+        self,
+        database_url: str,
+        tracker: PositionTracker,
+        *,
+        poll_seconds: float = POLL_SECONDS,
+        track_tenants: bool = True,
     ) -> None:
         self.database_url = database_url
         self.tracker = tracker
         self.poll_seconds = poll_seconds
+        # Whether to read the tenants of other processes' positions (a server answers
+        # Ledger-Position; a process without HTTP, e.g. ``ledger projections run``, need not).
+        self.track_tenants = track_tenants
         self._task: asyncio.Task[None] | None = None
         # Set by every notification; ``_resync_wanted`` when one could not be read.
         self._wake = asyncio.Event()
@@ -316,7 +324,8 @@ class LogListener:
             await conn.add_listener(LOG_CHANNEL, self._on_notification)
             await conn.add_listener(TRACKING_CHANNEL, self._on_notification)
             await self._sync(conn)
-            await self._catch_up_tenants(conn)
+            if self.track_tenants:
+                await self._catch_up_tenants(conn)
         except BaseException:
             await conn.close()
             raise
@@ -373,7 +382,8 @@ class LogListener:
         if polled or self._resync_wanted:
             self._resync_wanted = False
             await self._sync(conn)
-        await self._catch_up_tenants(conn)
+        if self.track_tenants:
+            await self._catch_up_tenants(conn)
 
     async def _run(self, conn: asyncpg.Connection[Any] | None) -> None:
         backoff = 0.1
