@@ -375,8 +375,11 @@ class LogListener:
         """Wait for a notification or the poll interval; re-read the positions when polled
         or asked to, then catch the tenants' positions up (several notifications that
         arrived meanwhile cost one query)."""
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives as the event is set (now on every notification), and stop() would hang.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            async with asyncio.timeout(self.poll_seconds):
+                await self._wake.wait()
         polled = not self._wake.is_set()
         self._wake.clear()
         if polled or self._resync_wanted:
