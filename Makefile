@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench clean
+.PHONY: help install run test lint format bench chaos clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,6 +46,12 @@ bench: install ## Run the benchmark: every figure beside its baseline or target 
 	  || { $$sudo apt-get update -qq && $$sudo apt-get install -y -qq wrk >/dev/null; } \
 	  || echo "make bench: could not install wrk; Python clients will generate the load"; }
 	$(PY) -m ledger.bench $(BENCH_ARGS)
+
+# make chaos CHAOS_ARGS="--kills 20 --restarts 8 --process-kills 5 --burst 300" (docs/chaos.md)
+CHAOS_ARGS ?=
+
+chaos: install ## Run the fault suite on a PostgreSQL of its own (CHAOS_ARGS for bigger runs)
+	$(PY) -m tests.chaos $(CHAOS_ARGS)
 
 clean: ## Remove the venv and caches (keeps .ledger/, the embedded database)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

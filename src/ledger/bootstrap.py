@@ -36,7 +36,8 @@ from ledger.projections.tenants import TenantsProjection
 from ledger.projections.tracking import LogListener, PositionTracker
 from ledger.projections.trial_balance import TrialBalanceProjection
 from ledger.queries.tenants import ApiKeyCache
-from ledger.store.database import create_pool, start_embedded_postgres
+from ledger.store.database import create_pool, wait_for_database
+from ledger.store.embedded import start_embedded_postgres
 from ledger.store.event_store import EventStore
 from ledger.store.group_commit import (
     CommandHandler,
@@ -153,9 +154,13 @@ async def open_services(
     settings: Settings, *, apply_migrations: bool = True, run_projections: bool = True
 ) -> AsyncIterator[Services]:
     """Connect, migrate (unless told not to), start the position listener, group commit and
-    (with ``run_projections``) the asynchronous projection runner; close it all on exit."""
+    (with ``run_projections``) the asynchronous projection runner; close it all on exit.
+    Raises ``DatabaseUnavailable`` when the database cannot be opened (``wait_for_database``).
+    """
     url = database_url(settings)
-    pool = await create_pool(url)
+    # An unreachable database is retried for a while, then one line (DatabaseUnavailable).
+    await wait_for_database(url, within=settings.database_connect_timeout)
+    pool = await create_pool(url, statement_timeout_seconds=settings.statement_timeout_seconds)
     try:
         if apply_migrations:
             await _migrate(pool)

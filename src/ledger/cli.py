@@ -2,7 +2,10 @@
 
 Commands that print data print one JSON object on stdout (docs/api.md §2); diagnostics go to
 stderr. Exit codes: 0 success, 1 the command was refused (e.g. the slug exists), a rebuild
-could not swap, or ``audit verify`` found a difference; 2 bad usage or configuration.
+could not swap, or ``audit verify`` found a difference; 2 bad usage or configuration;
+69 the database could not be opened (one line on stderr says why). SIGTERM, SIGINT and SIGHUP
+end a command as the signal would, after stopping the embedded PostgreSQL
+(``ledger.store.embedded``).
 ``projections status``, ``projections rebuild`` and ``audit replay`` print a table or a
 progress bar instead of JSON when stdout is a terminal.
 
@@ -21,6 +24,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, Final
@@ -45,6 +49,7 @@ from ledger.bootstrap import (
 from ledger.cli_records import add_records_commands
 from ledger.config import ConfigError, Settings, load_settings
 from ledger.errors import LedgerError
+from ledger.projections.failures import Failing
 from ledger.projections.rebuild import BATCH_EVENTS_DEFAULT as REBUILD_BATCH
 from ledger.projections.rebuild import (
     RebuildError,
@@ -56,13 +61,20 @@ from ledger.projections.rebuild import (
 from ledger.projections.runner import BATCH_EVENTS_DEFAULT as RUN_BATCH
 from ledger.projections.runner import BATCH_EVENTS_MAX, ProjectionRunner
 from ledger.projections.tracking import LogListener, PositionTracker
-from ledger.store.database import create_pool
+from ledger.store.database import DatabaseUnavailable, create_pool, wait_for_database
+from ledger.store.embedded import stop_embedded_postgres
 from ledger.store.migrations import migrate
 
 log = logging.getLogger("ledger")
 
 DEMO_TENANT_SLUG = "demo"
 DEMO_BASE_CURRENCY = "USD"
+# sysexits' EX_UNAVAILABLE: the database could not be opened (``DatabaseUnavailable``).
+EXIT_DATABASE_UNAVAILABLE: Final = 69
+# uvicorn's exit status when the server did not start (e.g. the port is taken).
+UVICORN_STARTUP_FAILURE: Final = 3
+# Signals that end the process; SIGINT (Ctrl-C) is Python's KeyboardInterrupt already.
+ENDING_SIGNALS: Final = (signal.SIGTERM, signal.SIGHUP)
 
 
 def _print_json(obj: dict[str, Any]) -> None:
@@ -91,8 +103,15 @@ def _run(
 
 
 async def _ensure_demo_tenant(services: Services) -> None:
-    """On the very first start (no tenant at all), create ``demo`` and show its key once."""
+    """On the very first start (no tenant at all), create ``demo`` and show its key once.
+
+    Only on the embedded database (a developer's ``make run``): on a configured database a
+    tenant nobody asked for, with its key in the service log, would be a hole.
+    """
     if await services.pool.fetchval("SELECT EXISTS (SELECT 1 FROM tenants)"):
+        return
+    if not services.settings.uses_embedded_database:
+        log.info("no tenant yet: create one with `ledger tenant create SLUG --base-currency XXX`")
         return
     key, _ = await services.tenants.create_tenant(DEMO_TENANT_SLUG, DEMO_BASE_CURRENCY, "Demo")
     host, port = services.settings.host, services.settings.port
@@ -119,15 +138,41 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if code:
         return code
     if args.workers == 1:
-        uvicorn.run(
+        return _serve_one(settings)
+    return _serve_workers(settings, args.workers)
+
+
+def _serve_one(settings: Settings) -> int:
+    """uvicorn in this process; SIGHUP stops it as gracefully as SIGTERM and SIGINT do.
+
+    uvicorn handles SIGTERM and SIGINT itself (and raises them again once it has shut
+    down); SIGHUP it leaves alone, and an exception raised from a signal handler while its
+    event loop runs can be swallowed by a transport callback, so SIGHUP asks the server to
+    exit and is raised again (:class:`Terminated`) once it has.
+    """
+    server = uvicorn.Server(
+        uvicorn.Config(
             create_app(settings),
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
             access_log=settings.log_level == "DEBUG",
         )
-        return 0
-    return _serve_workers(settings, args.workers)
+    )
+    hung_up: list[int] = []
+
+    def hang_up(signum: int, _frame: object) -> None:
+        hung_up.append(signum)
+        server.should_exit = True
+
+    previous = signal.signal(signal.SIGHUP, hang_up)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    if hung_up:
+        raise Terminated(signal.SIGHUP)
+    return 0 if server.started else UVICORN_STARTUP_FAILURE
 
 
 def _serve_workers(settings: Settings, workers: int) -> int:
@@ -208,6 +253,7 @@ def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> int:
 async def _migrated_url(settings: Settings) -> str:
     """The database URL, with every migration applied (projection and audit tools)."""
     url = database_url(settings)
+    await wait_for_database(url, within=settings.database_connect_timeout)
     conn = await asyncpg.connect(url)
     try:
         await migrate(conn)
@@ -228,6 +274,17 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 # --- ledger projections status | run | rebuild ------------------------------------------
 
 
+def _status_state(failing: Failing | None) -> str:
+    """``ok``, or what a failing projection cannot apply (the terminal form of ``failing``)."""
+    if failing is None:
+        return "ok"
+    return (
+        f"FAILING at position {failing.position:,}: {failing.error_class}: "
+        f"{failing.error_message} ({failing.attempts:,} attempts since "
+        f"{failing.since.isoformat(timespec='seconds')})"
+    )
+
+
 def cmd_projections_status(settings: Settings, _args: argparse.Namespace) -> int:
     async def main() -> int:
         url = await _migrated_url(settings)
@@ -237,8 +294,11 @@ def cmd_projections_status(settings: Settings, _args: argparse.Namespace) -> int
         finally:
             await conn.close()
         if sys.stdout.isatty():
-            rows = [[s.name, s.kind, f"{s.position:,}", f"{s.lag:,}"] for s in statuses]
-            sys.stdout.write(_table(["projection", "kind", "position", "lag"], rows))
+            rows = [
+                [s.name, s.kind, f"{s.position:,}", f"{s.lag:,}", _status_state(s.failing)]
+                for s in statuses
+            ]
+            sys.stdout.write(_table(["projection", "kind", "position", "lag", "state"], rows))
         else:
             _print_json({"projections": [s.as_json() for s in statuses]})
         return 0
@@ -326,7 +386,10 @@ def add_projections_commands(sub: Any) -> None:
     projections = sub.add_parser(
         "projections", help="asynchronous projections: status, run, rebuild"
     ).add_subparsers(dest="action", required=True)
-    status = projections.add_parser("status", help="each projection's position and lag")
+    status = projections.add_parser(
+        "status",
+        help="each projection's position, lag and failure (FAILING: the event it cannot apply)",
+    )
     status.set_defaults(func=cmd_projections_status)
     run = projections.add_parser(
         "run", help="run the asynchronous projections in this process until stopped"
@@ -496,7 +559,76 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     quiet_third_party_loggers(settings.log_level)
     func: Callable[[Settings, argparse.Namespace], int] = args.func
-    return func(settings, args)
+    return run_to_the_end(lambda: _command(func, settings, args))
+
+
+def _command(
+    func: Callable[[Settings, argparse.Namespace], int], settings: Settings, args: Any
+) -> int:
+    try:
+        return func(settings, args)
+    except DatabaseUnavailable as e:
+        sys.stderr.write(f"ledger: {e}\n")
+        return EXIT_DATABASE_UNAVAILABLE
+
+
+class Terminated(SystemExit):
+    """An ending signal (:data:`ENDING_SIGNALS`) arrived.
+
+    Raised from the signal handler so that every ``finally`` runs on the way out; a
+    SystemExit, so asyncio lets it through its tasks instead of keeping it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
+def run_to_the_end(body: Callable[[], int]) -> int:
+    """Run ``body``, then stop the embedded PostgreSQL however it ends: a return, an
+    exception, SIGTERM, SIGHUP or SIGINT (Ctrl-C).
+
+    After a signal the process then ends as that signal would have (the status a supervisor
+    expects: systemd counts SIGTERM, SIGINT and SIGHUP as a clean stop). uvicorn handles
+    SIGTERM and SIGINT itself while serving and raises them again once it has shut down, into
+    the handlers installed here.
+    """
+    handled = (*ENDING_SIGNALS, signal.SIGINT)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.getsignal(s) for s in handled} if in_main else {}
+    for signum in previous:
+        if signum in ENDING_SIGNALS:
+            signal.signal(signum, _raise_terminated)
+    ended_by: int | None = None
+    try:
+        return body()
+    except Terminated as e:
+        ended_by = e.signum
+        return 128 + e.signum
+    except KeyboardInterrupt:
+        ended_by = signal.SIGINT
+        return 128 + signal.SIGINT
+    finally:
+        for signum in previous:
+            # A second signal must not cut the server's stop short.
+            signal.signal(signum, signal.SIG_IGN)
+        stop_embedded_postgres()
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        if ended_by is not None and in_main:
+            _end_by_signal(ended_by)
+
+
+def _end_by_signal(signum: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,11 @@ class Settings:
     port: int
     data_dir: Path
     log_level: str
+    # The server cancels a statement after this long (``LEDGER_STATEMENT_TIMEOUT_SECONDS``);
+    # the request answers 503 ``UNAVAILABLE`` and nothing of it is written.
+    statement_timeout_seconds: float = limits.STATEMENT_TIMEOUT_SECONDS_DEFAULT
+    # How long start-up retries an unreachable database (LEDGER_DATABASE_CONNECT_TIMEOUT).
+    database_connect_timeout: float = limits.DATABASE_CONNECT_TIMEOUT_DEFAULT_SECONDS
     # Requests per second and burst per API key, per process (``domain.rate_limits``);
     # a rate of 0 turns rate limiting off.
     rate_limit_per_second: int = limits.RATE_LIMIT_PER_SECOND_DEFAULT
@@ -77,6 +82,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=port,
         data_dir=data_dir,
         log_level=level,
+        statement_timeout_seconds=_statement_timeout(env),
+        database_connect_timeout=_connect_timeout(env),
         rate_limit_per_second=_bounded_int(
             env,
             "LEDGER_RATE_LIMIT_PER_SECOND",
@@ -92,6 +99,43 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             limits.RATE_LIMIT_BURST_MAX,
         ),
     )
+
+
+def _seconds(env: Mapping[str, str], name: str) -> float | None:
+    """The number of seconds in variable ``name``, None when it is unset or blank."""
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {text!r}") from None
+
+
+def _statement_timeout(env: Mapping[str, str]) -> float:
+    name = "LEDGER_STATEMENT_TIMEOUT_SECONDS"
+    seconds = _seconds(env, name)
+    if seconds is None:
+        return limits.STATEMENT_TIMEOUT_SECONDS_DEFAULT
+    # (NaN fails both comparisons; below a millisecond PostgreSQL would round to "none".)
+    if not 0.001 <= seconds <= limits.STATEMENT_TIMEOUT_SECONDS_MAX:
+        raise ConfigError(
+            f"{name} must be between 0.001 and {limits.STATEMENT_TIMEOUT_SECONDS_MAX:g}"
+            f" (the client's own bound on a statement), got {env[name].strip()!r}"
+        )
+    return seconds
+
+
+def _connect_timeout(env: Mapping[str, str]) -> float:
+    name = "LEDGER_DATABASE_CONNECT_TIMEOUT"
+    seconds = _seconds(env, name)
+    if seconds is None:
+        return limits.DATABASE_CONNECT_TIMEOUT_DEFAULT_SECONDS
+    top = limits.DATABASE_CONNECT_TIMEOUT_MAX_SECONDS
+    if not 0 <= seconds <= top:  # also refuses nan and inf
+        shown = env[name].strip()
+        raise ConfigError(f"{name} must be between 0 and {top:g} seconds, got {shown!r}")
+    return seconds
 
 
 def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -70,6 +70,13 @@ RATE_LIMIT_BURST_MAX: Final = 10_000_000
 RATE_LIMIT_KEYS_MAX: Final = 100_000
 # Appends wait for the event table lock at most this long before failing the batch.
 APPEND_LOCK_TIMEOUT_SECONDS: Final = 5
+# A batch that loses its connection (or meets another database fault: ``is_unavailable``)
+# before its COMMIT was sent wrote nothing; it is written again on a fresh connection this
+# many more times, then its commands answer 503. Bounded: a database that is down must not
+# hold the writer (and every queued command) for long; each retry first waits
+# attempt x GROUP_COMMIT_RETRY_BACKOFF_SECONDS, time for a restarting server to come back.
+GROUP_COMMIT_RETRIES_MAX: Final = 3
+GROUP_COMMIT_RETRY_BACKOFF_SECONDS: Final = 0.05
 
 # Storage.
 # An event's encoded state (``MsgspecMapper``); a larger one is refused (413) unwritten.
@@ -82,8 +89,25 @@ POOL_SIZE_MIN: Final = 2
 POOL_SIZE_MAX: Final = 20
 # Opening a database connection (the pool's and the projections' LISTEN connection).
 CONNECT_TIMEOUT_SECONDS: Final = 10.0
+# Start-up (``serve``, ``migrate`` and every CLI command) waits this long for an unreachable
+# database before giving up with one line (LEDGER_DATABASE_CONNECT_TIMEOUT): long enough to
+# ride out a database that boots with the host or restarts, short enough that a wrong URL
+# fails while someone is still watching. The upper bound keeps a typo from meaning "forever".
+DATABASE_CONNECT_TIMEOUT_DEFAULT_SECONDS: Final = 30.0
+DATABASE_CONNECT_TIMEOUT_MAX_SECONDS: Final = 3600.0
+# Back-off between those attempts: doubling from the first pause up to the longest.
+DATABASE_CONNECT_RETRY_FIRST_SECONDS: Final = 0.5
+DATABASE_CONNECT_RETRY_MAX_SECONDS: Final = 5.0
+# The embedded PostgreSQL gets this long to stop (``pg_ctl stop -m fast``) at exit.
+EMBEDDED_STOP_SECONDS: Final = 30
 # One statement of a pooled connection; longer means something is stuck.
 COMMAND_TIMEOUT_SECONDS: Final = 60
+# The server cancels a pooled connection's statement after this long (``statement_timeout``,
+# ``LEDGER_STATEMENT_TIMEOUT_SECONDS``): the request answers 503, its transaction rolls
+# back. Below COMMAND_TIMEOUT_SECONDS, so the server's clean cancel comes before the
+# client gives up; a batch takes ~15 ms, so 30 s is only ever reached by a stuck lock.
+STATEMENT_TIMEOUT_SECONDS_DEFAULT: Final = 30.0
+STATEMENT_TIMEOUT_SECONDS_MAX: Final = float(COMMAND_TIMEOUT_SECONDS)
 # Shutdown waits this long for the pool's connections to be returned.
 POOL_CLOSE_SECONDS: Final = 10.0
 
@@ -92,7 +116,14 @@ PROJECTION_BATCH_EVENTS_DEFAULT: Final = 1_000  # events applied per runner tran
 PROJECTION_BATCH_EVENTS_MAX: Final = 100_000  # the most ``--batch-events`` may ask for
 # Without a notification, the runner and the tracker look for new events this often.
 PROJECTION_POLL_SECONDS: Final = 1.0
+# After a failed event the runner waits FIRST, then twice as long after each further failure,
+# up to MAX: a transient fault is retried within a fraction of a second, a poison event about
+# every 10 s (never a busy loop), and a fixed one is folded within MAX of the fix.
+PROJECTION_RETRY_SECONDS_FIRST: Final = 0.1
 PROJECTION_RETRY_SECONDS_MAX: Final = 10.0  # the longest back-off after a failed batch
+# The error message a failing projection records (ledger_projection_failures, `projections
+# status`): an exception's first line, cut here; the traceback goes to the log only.
+PROJECTION_FAILURE_MESSAGE_CHARS_MAX: Final = 300
 TRACKING_RECONNECT_SECONDS_MAX: Final = 5.0  # the longest back-off of the LISTEN connection
 # ``Ledger-Position`` answers a tenant its own last position (``projections.tracking``):
 # tenants whose last position a process keeps (least recently used evicted; a forgotten one
@@ -210,8 +241,11 @@ assert API_KEY_CACHE_SIZE_MAX > 0, "the API key cache holds something"
 assert AUDIT_AGGREGATE_CACHE_MAX > 0, "the audit's aggregate cache holds something"
 assert BODY_DECODER_CACHE_SIZE > 0, "the body decoder cache holds something"
 assert 0 < POOL_SIZE_MIN <= POOL_SIZE_MAX, "the pool's minimum is a valid size"
+assert 0 < STATEMENT_TIMEOUT_SECONDS_DEFAULT <= STATEMENT_TIMEOUT_SECONDS_MAX, "timeout default"
+assert GROUP_COMMIT_RETRIES_MAX >= 0, "a batch is written at least once"
 assert 0 < PROJECTION_BATCH_EVENTS_DEFAULT <= PROJECTION_BATCH_EVENTS_MAX, "runner default"
 assert 0 < REBUILD_BATCH_EVENTS_DEFAULT <= PROJECTION_BATCH_EVENTS_MAX, "rebuild default"
+assert 0 < PROJECTION_RETRY_SECONDS_FIRST <= PROJECTION_RETRY_SECONDS_MAX, "runner back-off"
 assert 0 < AUDIT_PAGE_EVENTS <= READ_EVENTS_PAGE_MAX, "an audit page is one store read"
 # ``format_api_key``: "ldg_" + the key id's 32 hex digits + "_" + the URL-safe secret.
 _ISSUED_API_KEY_LENGTH: Final = len("ldg_") + 32 + 1 + math.ceil(API_KEY_SECRET_BYTES * 4 / 3)

@@ -26,7 +26,7 @@ async def test_document_is_openapi_3_1(client: httpx.AsyncClient) -> None:
 
 async def test_document_lists_the_routes(client: httpx.AsyncClient) -> None:
     paths = (await _document(client))["paths"]
-    assert {"/health", "/ready", "/v1/tenant"} <= set(paths)
+    assert {"/health", "/ready", "/metrics", "/v1/tenant"} <= set(paths)
     assert not any(path.startswith("/schema") for path in paths)
 
 
@@ -99,17 +99,29 @@ async def test_interactive_docs_are_served(client: httpx.AsyncClient) -> None:
         assert response.headers["content-type"].startswith("text/html")
 
 
+# Successes that are not JSON: GET /metrics answers Prometheus text.
+TEXT_SUCCESSES = {("/metrics", "get", "200")}
+
+
 def _success_schemas(document: dict[str, Any]) -> dict[tuple[str, str, str], Any]:
-    """(path, method, status) -> the JSON schema of every 2xx response with a body (a 204
-    has none)."""
+    """(path, method, status) -> the JSON schema of every 2xx response with a JSON body (a
+    204 has none; ``TEXT_SUCCESSES`` are text)."""
     found = {}
     for path, item in document["paths"].items():
         for method, operation in item.items():
             for status, response in operation["responses"].items():
                 if 200 <= int(status) < 300 and status != "204":
+                    if (path, method, status) in TEXT_SUCCESSES:
+                        continue
                     content = response.get("content") or {}
                     found[path, method, status] = content.get("application/json", {}).get("schema")
     return found
+
+
+async def test_metrics_is_documented_as_prometheus_text(client: httpx.AsyncClient) -> None:
+    document = await _document(client)
+    content = document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert content == {"text/plain; version=0.0.4; charset=utf-8": {"schema": {"type": "string"}}}
 
 
 async def test_every_success_response_references_a_document_schema(

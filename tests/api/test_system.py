@@ -52,7 +52,7 @@ async def test_not_ready_when_the_database_is_gone(
 
 
 class _HangingPool:
-    async def fetchval(self, query: str) -> Any:
+    async def fetch(self, query: str) -> Any:
         await asyncio.sleep(60)
 
 

@@ -36,6 +36,7 @@ from ledger.store.group_commit import (
     InlineProjection,
     PositionedEvent,
 )
+from tests.pg_proxy import PgProxy
 from tests.store_helpers import Ticket, Widget, read_log
 
 # --- commands and handlers ---------------------------------------------------------------
@@ -436,3 +437,142 @@ async def test_stop_finishes_the_batch_under_way_and_fails_the_queued(
     assert isinstance(outcomes[1], Unavailable)
     assert _committed(outcomes[0]).positions == (1,)
     assert [name for _, name in await _widget_names(pool)] == ["under way"]
+
+
+# --- database faults (module docstring, "Database faults") ---------------------------------
+
+
+async def _terminate(database_url: str, pid: int) -> None:
+    """End backend ``pid`` from another connection, as an operator or a crash would."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        # The second argument: wait until the backend is gone, so the test goes on after it.
+        assert await conn.fetchval("SELECT pg_terminate_backend($1, 600000)", pid)
+    finally:
+        await conn.close()
+
+
+class TerminatedLoadHandler(CreateWidgetHandler):
+    """Its first load waits for ``release`` (``loading`` set, the backend's pid recorded), so
+    the test can end that backend while the batch is open; later loads go straight on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loading = asyncio.Event()
+        self.release = asyncio.Event()
+        self.pids: list[int] = []
+
+    async def load(self, batch: Batch, commands: Sequence[CreateWidget]) -> None:
+        self.pids.append(batch.conn.get_server_pid())
+        if len(self.pids) == 1:
+            self.loading.set()
+            await self.release.wait()
+        await batch.conn.fetchval("SELECT count(*) FROM gc_widget_names")  # what a load does
+
+
+async def test_connection_lost_before_commit_writes_the_whole_batch_again(
+    committer: GroupCommitter, pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    handler = TerminatedLoadHandler()
+    names = [f"w{i}" for i in range(5)]
+    submitted = asyncio.ensure_future(
+        _submit_all(committer, handler, [CreateWidget(n) for n in names])
+    )
+    await handler.loading.wait()
+    await _terminate(database_url, handler.pids[0])
+    handler.release.set()
+
+    outcomes = [_committed(o) for o in await submitted]
+
+    # Every command succeeded, on another connection, once: nothing lost, nothing twice.
+    assert len(handler.pids) == 2
+    assert handler.pids[1] != handler.pids[0]
+    assert sorted(o.position for o in outcomes if o.position is not None) == [1, 2, 3, 4, 5]
+    assert committer.batches_committed == 1
+    assert [name for _, name in await _widget_names(pool)] == names
+    assert len(await read_log(pool)) == 5
+
+
+class SelfTerminatingHandler(CreateWidgetHandler):
+    """Every load ends its own backend: a database that is gone for as long as one tries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads = 0
+
+    async def load(self, batch: Batch, commands: Sequence[CreateWidget]) -> None:
+        self.loads += 1
+        await batch.conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
+async def test_a_database_fault_that_persists_fails_the_batch_unavailable_after_bounded_retries(
+    committer: GroupCommitter, pool: asyncpg.Pool[Any]
+) -> None:
+    handler = SelfTerminatingHandler()
+
+    outcomes = await _submit_all(committer, handler, [CreateWidget("a"), CreateWidget("b")])
+
+    assert all(isinstance(o, Unavailable) for o in outcomes), outcomes
+    assert handler.loads == limits.GROUP_COMMIT_RETRIES_MAX + 1
+    assert await read_log(pool) == []
+    # The committer goes on: the next command is written, first in the log.
+    assert _committed(
+        await committer.submit(CreateWidgetHandler(), CreateWidget("after"))
+    ).positions == (1,)
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["commit-done", "commit-lost"])
+async def test_connection_lost_during_commit_fails_the_batch_unavailable_and_never_rewrites_it(
+    database_url: str, committed: bool
+) -> None:
+    proxy = PgProxy(database_url)
+    await proxy.start()
+    pool = await create_pool(proxy.url(database_url), min_size=1, max_size=2)
+    committer = GroupCommitter(pool)
+    await committer.start()
+    try:
+        handler = CreateWidgetHandler()
+        cut = proxy.arm(deliver=committed)
+
+        outcomes = await _submit_all(committer, handler, [CreateWidget(f"w{i}") for i in range(3)])
+
+        assert cut.is_set()
+        for outcome in outcomes:
+            assert isinstance(outcome, Unavailable), outcome
+            assert "may or may not have been written" in outcome.message
+        # Written once (the server committed before the answer was lost) or not at all
+        # (the COMMIT never reached it); never twice: the committer did not write it again.
+        assert len(await read_log(pool)) == (3 if committed else 0)
+        after = _committed(await committer.submit(handler, CreateWidget("after")))
+        assert after.positions == ((4,) if committed else (1,))
+    finally:
+        await committer.stop()
+        await pool.close()
+        await proxy.close()
+
+
+async def test_statement_timeout_on_the_append_is_unavailable_and_writes_nothing(
+    database_url: str,
+) -> None:
+    pool = await create_pool(database_url, min_size=1, max_size=2, statement_timeout_seconds=0.2)
+    committer = GroupCommitter(pool)
+    await committer.start()
+    holder = await asyncpg.connect(database_url)
+    try:
+        lock = holder.transaction()
+        await lock.start()
+        # The append's own lock on the log (EXCLUSIVE) waits behind this one until the
+        # server cancels it (57014), every attempt.
+        await holder.execute("LOCK TABLE ledger_events IN ACCESS EXCLUSIVE MODE")
+
+        outcome = await _submit_all(committer, CreateWidgetHandler(), [CreateWidget("late")])
+
+        await lock.rollback()
+        assert isinstance(outcome[0], Unavailable), outcome
+        assert await read_log(pool) == []
+        after = await committer.submit(CreateWidgetHandler(), CreateWidget("after"))
+        assert _committed(after).positions == (1,)
+    finally:
+        await holder.close()
+        await committer.stop()
+        await pool.close()

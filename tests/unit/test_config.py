@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ledger import limits
 from ledger.config import ConfigError, load_settings
 
 
@@ -38,11 +39,35 @@ def test_values_are_read() -> None:
         ("LEDGER_LOG_LEVEL", "LOUD"),
         ("LEDGER_DATABASE_URL", "mysql://x"),
         ("LEDGER_HOST", "  "),
+        ("LEDGER_STATEMENT_TIMEOUT_SECONDS", "soon"),
+        ("LEDGER_STATEMENT_TIMEOUT_SECONDS", "0"),
+        ("LEDGER_STATEMENT_TIMEOUT_SECONDS", "-1"),
+        ("LEDGER_STATEMENT_TIMEOUT_SECONDS", "nan"),
+        ("LEDGER_STATEMENT_TIMEOUT_SECONDS", "inf"),
+        ("LEDGER_STATEMENT_TIMEOUT_SECONDS", str(limits.STATEMENT_TIMEOUT_SECONDS_MAX + 1)),
+        ("LEDGER_DATABASE_CONNECT_TIMEOUT", "soon"),
+        ("LEDGER_DATABASE_CONNECT_TIMEOUT", "-1"),
+        ("LEDGER_DATABASE_CONNECT_TIMEOUT", "nan"),
+        ("LEDGER_DATABASE_CONNECT_TIMEOUT", "inf"),
+        ("LEDGER_DATABASE_CONNECT_TIMEOUT", "3601"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load_settings({variable: value})
+
+
+def test_the_statement_timeout_is_a_setting() -> None:
+    assert load_settings({}).statement_timeout_seconds == limits.STATEMENT_TIMEOUT_SECONDS_DEFAULT
+    settings = load_settings({"LEDGER_STATEMENT_TIMEOUT_SECONDS": "2.5"})
+    assert settings.statement_timeout_seconds == 2.5
+
+
+def test_the_database_connect_timeout_is_named_and_configurable() -> None:
+    default = load_settings({}).database_connect_timeout
+    assert default == limits.DATABASE_CONNECT_TIMEOUT_DEFAULT_SECONDS
+    assert load_settings({"LEDGER_DATABASE_CONNECT_TIMEOUT": "2.5"}).database_connect_timeout == 2.5
+    assert load_settings({"LEDGER_DATABASE_CONNECT_TIMEOUT": "0"}).database_connect_timeout == 0
 
 
 def test_rate_limits_are_read_and_zero_turns_them_off() -> None:

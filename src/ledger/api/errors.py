@@ -10,7 +10,9 @@ Contract: every error response, whatever raised it, has the body
   status it carries, with the contract code for that status (404 ``NOT_FOUND``, 405
   ``METHOD_NOT_ALLOWED``, 413 ``PAYLOAD_TOO_LARGE`` …); a parameter ``ValidationException``
   → 400 ``VALIDATION_ERROR`` whose ``details.field`` names the parameter.
-- Losing the database connection → 503 ``UNAVAILABLE`` (the client may retry).
+- A database fault (``ledger.store.database.is_unavailable``: the connection or server is
+  lost, a statement timed out, the disk is full …) → 503 ``UNAVAILABLE`` (the client may
+  retry); any other database error is a bug (500).
 - Anything else → 500 ``INTERNAL_ERROR`` with a generic message. The exception and its trace
   are logged server-side and never sent: a trace can hold data of another tenant.
 
@@ -41,6 +43,7 @@ from litestar.types import ExceptionHandlersMap
 
 from ledger import limits
 from ledger.errors import LedgerError
+from ledger.store.database import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +102,14 @@ _HTTP_CODES: Final[dict[int, str]] = {
     503: "UNAVAILABLE",
 }
 
-# Connection-level database failures: the request may succeed once the database is back, so
-# they are 503 + Retry-After, not a 500 bug report.
-DATABASE_UNAVAILABLE_ERRORS: Final[tuple[type[Exception], ...]] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
-    asyncpg.ConnectionDoesNotExistError,
-    ConnectionError,
+# The exception classes a database fault can come as. Which of them are faults (503 +
+# Retry-After: the request may succeed once the database is back) and which are bugs (500)
+# is decided by ``ledger.store.database.is_unavailable``, the one rule the group committer
+# uses too.
+DATABASE_ERRORS: Final[tuple[type[Exception], ...]] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
 )
 
 
@@ -253,9 +255,11 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: Exception) -> Re
     return error_response(status, code, _http_message(request, exc), {}, headers)
 
 
-def handle_database_unavailable(
-    request: Request[Any, Any, Any], exc: Exception
-) -> Response[ErrorBody]:
+def handle_database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    """503 ``UNAVAILABLE`` + ``Retry-After`` for a database fault (``is_unavailable``), else
+    the 500 of :func:`handle_unexpected`."""
+    if not is_unavailable(exc):
+        return handle_unexpected(request, exc)
     log.warning("database unavailable during %s %s: %r", request.method, request.url.path, exc)
     return error_response(503, "UNAVAILABLE", "the database is unavailable; retry shortly")
 
@@ -278,8 +282,8 @@ def exception_handlers() -> ExceptionHandlersMap:
         HTTPException: handle_http_exception,
         Exception: handle_unexpected,
     }
-    for error_type in DATABASE_UNAVAILABLE_ERRORS:
-        handlers[error_type] = handle_database_unavailable
+    for error_type in DATABASE_ERRORS:
+        handlers[error_type] = handle_database_error
     return handlers
 
 

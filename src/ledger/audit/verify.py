@@ -29,7 +29,9 @@ read in the same snapshot):
    comparison pairs two different derivations (in bulk here, batch by batch live); the
    others use their fast path over stored rows, or the events of their topics decoded by
    the service's mapper. Then every table is compared with the live one in the snapshot,
-   surrogate keys aside.
+   surrogate keys aside. A row that cannot be folded (a tampered event that no longer
+   decodes) is reported at its position and left out (its page is folded again row by row,
+   each in a savepoint); the audit never stops on what the log holds.
 4. **Books invariants** (:func:`ledger.audit.books.broken_invariants`) on the live rows of
    the snapshot: double entry, the cascade, checkpoints and changes against the balances,
    and the books against the trial balance.
@@ -95,7 +97,7 @@ from uuid import UUID
 import asyncpg
 from eventsourcing.application import Application
 from eventsourcing.domain import CanMutateAggregate
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, StoredEvent
 
 from ledger import limits
 from ledger.audit.books import broken_invariants
@@ -646,17 +648,73 @@ async def _fold_pages(
         upto, ours, theirs = page
         prev = _check_page(report, prev, ours, theirs)
         report.events += len(ours)
-        # The rebuild's bulk path (runner.apply_rows): base rows only for projections that
-        # load in bulk (the books), each projection's fast path where it has one, else
-        # the events of its topics decoded by the service's mapper. The rows are the
-        # ones the stock library decoded and applied (checked above, digest by digest).
-        for projection in side.projections:
-            limit = side.limits[projection.name]
-            rows = ours if limit >= upto else [r for r in ours if r[0] <= limit]
-            await apply_rows(side.work, [projection], rows, mapper, bulk=True)
+        await _fold_page(report, side, mapper, upto, ours)
         if progress is not None:
             progress.update(upto, report.position)
     return prev
+
+
+async def _apply_page(
+    side: _ScratchSide, mapper: MsgspecMapper, upto: int, rows: Sequence[asyncpg.Record]
+) -> None:
+    """Fold ``rows`` (positions up to ``upto``) into the scratch tables, each projection up
+    to its limit."""
+    # The rebuild's bulk path (runner.apply_rows): base rows only for projections that
+    # load in bulk (the books), each projection's fast path where it has one, else
+    # the events of its topics decoded by the service's mapper. The rows are the
+    # ones the stock library decoded and applied (checked by _check_page, digest by digest).
+    for projection in side.projections:
+        limit = side.limits[projection.name]
+        mine = rows if limit >= upto else [r for r in rows if r[0] <= limit]
+        await apply_rows(side.work, [projection], mine, mapper, bulk=True)
+
+
+async def _fold_page(
+    report: AuditReport,
+    side: _ScratchSide,
+    mapper: MsgspecMapper,
+    upto: int,
+    ours: Sequence[asyncpg.Record],
+) -> None:
+    """Fold one page; never raises for what a row holds. A tampered row may no longer decode
+    (or fold): the page is then folded again row by row, and each row that cannot be folded
+    is left out of the recomputation and reported as a projection finding naming its
+    position (the tables compared later show what it would have written)."""
+    # A savepoint per page (cheap) rather than per row: a page of sound rows folds in bulk.
+    page = side.work.transaction()
+    await page.start()
+    try:
+        await _apply_page(side, mapper, upto, ours)
+    except Exception:
+        await page.rollback()
+    else:
+        await page.commit()
+        return
+    for row in ours:
+        one = side.work.transaction()
+        await one.start()
+        try:
+            await _apply_page(side, mapper, row[0], [row])
+        except Exception as e:
+            await one.rollback()
+            report.add(Finding("projection", _unfoldable(row, mapper, e), position=row[0]))
+        else:
+            await one.commit()
+
+
+def _unfoldable(row: asyncpg.Record, mapper: MsgspecMapper, error: Exception) -> str:
+    """Why the row at ``row[0]`` cannot be folded, in one sentence."""
+    try:
+        mapper.to_domain_event(StoredEvent(row[1], row[4], row[2], row[3]))
+    except Exception as e:
+        return (
+            f"position {row[0]}: its event cannot be decoded ({type(e).__name__}: {e});"
+            " left out of the recomputation"
+        )
+    return (
+        f"position {row[0]}: folding its event fails ({type(error).__name__}: {error});"
+        " left out of the recomputation"
+    )
 
 
 def _check_chain_head(report: AuditReport, last_hash: bytes, head: asyncpg.Record) -> None:

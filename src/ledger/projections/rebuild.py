@@ -69,6 +69,7 @@ from typing import Any, Final, Protocol, TextIO, TypeVar
 import asyncpg
 
 from ledger import limits
+from ledger.projections.failures import Failing, clear_failures, read_failures
 from ledger.projections.replay import projected_tables
 from ledger.projections.runner import (
     BATCH_EVENTS_MAX,
@@ -464,6 +465,9 @@ class _Rebuild:
                     await self.conn.execute(
                         "SELECT pg_notify($1, $2)", TRACKING_CHANNEL, f"{name}:{position}"
                     )
+                if self.async_names:
+                    # Their tables now reflect ``position``: a failure below it is resolved.
+                    await clear_failures(self.conn, sorted(self.async_names), position, schema=live)
         except asyncpg.LockNotAvailableError:
             return False
         self.position = position
@@ -613,15 +617,24 @@ class ProjectionStatus:
     kind: str  # "inline" | "async"
     position: int
     lag: int
+    # The event it cannot apply (asynchronous projections only; ``failures.py``).
+    failing: Failing | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "position": self.position, "lag": self.lag}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "position": self.position,
+            "lag": self.lag,
+            "failing": None if self.failing is None else self.failing.as_json(),
+        }
 
 
 async def projection_status(
     conn: DbConnection, inline: Sequence[InlineProjection], asynchronous: Sequence[InlineProjection]
 ) -> list[ProjectionStatus]:
-    """Each projection's position and lag behind the log (inline ones never lag)."""
+    """Each projection's position, lag behind the log (inline ones never lag) and, for an
+    asynchronous one, its current failure if it has one."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         head = await log_position(conn)
         tracking = {
@@ -630,8 +643,11 @@ async def projection_status(
                 "SELECT application_name, notification_id FROM ledger_tracking"
             )
         }
+        failures = await read_failures(conn)
     out = [ProjectionStatus(p.name, "inline", head, 0) for p in inline]
     for p in asynchronous:
         position = tracking.get(p.name, 0)
-        out.append(ProjectionStatus(p.name, "async", position, head - position))
+        record = failures.get(p.name)
+        failing = record.failing if record is not None else None
+        out.append(ProjectionStatus(p.name, "async", position, head - position, failing))
     return out

@@ -30,9 +30,16 @@ tracker is fed by LISTEN ``ledger_events`` (a dedicated connection, see ``tracki
 by the in-process committer, so a new event is folded within a round trip; without any
 notification the runner still polls every :data:`POLL_SECONDS`.
 
-**Failures.** A step that raises is rolled back; the runner logs it and retries with
-backoff (a projection bug stops that projection's progress, visible in ``ledger projections
-status`` as growing lag, and never the service).
+**Failures.** A step that raises is rolled back. A failed batch of several events is
+retried at once one event at a time (up to where that batch could have ended), so the event
+that cannot be applied is known exactly; when a one-event step fails, the runner records
+the failure in ``ledger_projection_failures`` (``failures.py``: position, error class and a
+bounded message, attempts), logs it (the traceback once per failing position) and retries
+after a back-off: :data:`RETRY_SECONDS_FIRST`, doubling, at most :data:`RETRY_SECONDS_MAX`
+(:func:`backoff_schedule`), never a busy loop. A projection bug stops that projection's
+progress, never the service; ``ledger projections status``, ``GET /ready`` and
+``GET /metrics`` show it. The step that finally folds the event (a transient fault gone, or
+a fixed release restarted) clears the failure in its own transaction.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, runtime_checkable
 
@@ -48,6 +55,13 @@ import asyncpg
 from eventsourcing.persistence import StoredEvent
 
 from ledger import limits
+from ledger.projections.failures import (
+    CLEAR_FAILURE_CTE,
+    Failing,
+    FailureRecord,
+    read_failures,
+    record_failure,
+)
 from ledger.projections.tracking import TRACKING_CHANNEL, PositionTracker
 from ledger.store.database import DbConnection
 from ledger.store.group_commit import InlineProjection, PositionedEvent
@@ -58,6 +72,7 @@ log = logging.getLogger(__name__)
 BATCH_EVENTS_DEFAULT: Final = limits.PROJECTION_BATCH_EVENTS_DEFAULT
 BATCH_EVENTS_MAX: Final = limits.PROJECTION_BATCH_EVENTS_MAX
 POLL_SECONDS: Final = limits.PROJECTION_POLL_SECONDS
+RETRY_SECONDS_FIRST: Final = limits.PROJECTION_RETRY_SECONDS_FIRST
 RETRY_SECONDS_MAX: Final = limits.PROJECTION_RETRY_SECONDS_MAX
 
 # Stored rows as the runner hands them to projections: these columns, in this order.
@@ -246,8 +261,10 @@ async def step(
             stored_only=isinstance(projection, StoredRowProjection),
         )
         await apply_rows(conn, [projection], rows, mapper)
+        # A recorded failure at a position now folded is cleared with the same commit.
         await conn.execute(
-            "UPDATE ledger_tracking SET notification_id = $2 WHERE application_name = $1",
+            CLEAR_FAILURE_CTE
+            + "UPDATE ledger_tracking SET notification_id = $2 WHERE application_name = $1",
             projection.name,
             upto,
         )
@@ -269,7 +286,9 @@ class ProjectionRunner:
         mapper: MsgspecMapper | None = None,
         batch_events: int = BATCH_EVENTS_DEFAULT,
         poll_seconds: float = POLL_SECONDS,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """``sleep``: how the runner waits out a back-off (a test passes its own clock)."""
         assert len({p.name for p in projections}) == len(projections), "duplicate names"
         assert 0 < batch_events <= BATCH_EVENTS_MAX
         self.pool = pool
@@ -281,6 +300,9 @@ class ProjectionRunner:
         self._tasks: list[asyncio.Task[None]] = []
         # Events folded per projection since start (for operators and tests).
         self.events_folded: dict[str, int] = {p.name: 0 for p in projections}
+        self.sleep = sleep
+        # The failure each projection last recorded here and has not folded past yet.
+        self.failing: dict[str, Failing] = {}
 
     async def start(self) -> None:
         """Create missing tracking rows and start following the log."""
@@ -290,6 +312,9 @@ class ProjectionRunner:
                 self.tracker.advance_projection(
                     projection.name, await ensure_tracking(conn, projection.name)
                 )
+            for name, record in (await read_failures(conn)).items():
+                if record.failing is not None and name in self.events_folded:
+                    self.failing[name] = record.failing
         self._tasks = [
             asyncio.create_task(self._follow(p), name=f"projection-{p.name}")
             for p in self.projections
@@ -318,28 +343,110 @@ class ProjectionRunner:
                         break
         return reached
 
-    async def _step(self, projection: InlineProjection) -> Step:
+    async def _step(self, projection: InlineProjection, batch_events: int) -> Step:
         async with self.pool.acquire() as conn:
-            return await step(conn, projection, self.mapper, self.batch_events)
+            return await step(conn, projection, self.mapper, batch_events)
+
+    async def _shielded_step(self, projection: InlineProjection, batch_events: int) -> Step:
+        # Shielded: stopping lets the step under way commit (or roll back) cleanly.
+        pending = asyncio.ensure_future(self._step(projection, batch_events))
+        try:
+            return await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await pending
+            raise
 
     async def _follow(self, projection: InlineProjection) -> None:
-        retry_seconds = 0.1
+        """Fold the log into ``projection`` until cancelled (module doc, **Failures**)."""
+        name = projection.name
+        waits = backoff_schedule()
+        # Set after a failed batch: fold one event at a time until this position.
+        single_until: int | None = None
         while True:
-            # Shielded: stopping lets the step under way commit (or roll back) cleanly.
-            pending = asyncio.ensure_future(self._step(projection))
+            batch = 1 if single_until is not None else self.batch_events
             try:
-                done = await asyncio.shield(pending)
-            except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    await pending
-                raise
-            except Exception:
-                log.exception("projection %s failed; retrying", projection.name)
-                await asyncio.sleep(retry_seconds)
-                retry_seconds = min(retry_seconds * 2, RETRY_SECONDS_MAX)
+                done = await self._shielded_step(projection, batch)
+            except Exception as error:
+                if batch > 1:
+                    single_until = self.tracker.position(name) + batch
+                    log.warning(
+                        "projection %s: a batch failed (%r); folding one event at a time",
+                        name,
+                        error,
+                    )
+                else:
+                    await self._failed(projection, error, next(waits))
                 continue
-            retry_seconds = 0.1
-            self.tracker.advance_projection(projection.name, done.upto)
-            self.events_folded[projection.name] += done.events
+            waits = backoff_schedule()
+            self._folded(name, done)
+            if single_until is not None and (done.upto >= single_until or done.upto == done.after):
+                single_until = None
             if done.upto == done.after:
                 await self.tracker.wait_log_beyond(done.upto, self.poll_seconds)
+
+    def _folded(self, name: str, done: Step) -> None:
+        self.tracker.advance_projection(name, done.upto)
+        self.events_folded[name] += done.events
+        failing = self.failing.get(name)
+        if failing is not None and done.upto >= failing.position:
+            # The step cleared the recorded failure (``failures.CLEAR_FAILURE_CTE``).
+            del self.failing[name]
+            log.info(
+                "projection %s applied the event at position %d after %d failed attempts",
+                name,
+                failing.position,
+                failing.attempts,
+            )
+
+    async def _failed(self, projection: InlineProjection, error: Exception, wait: float) -> None:
+        """Record a failed one-event step, log it, then wait ``wait`` seconds."""
+        name = projection.name
+        try:
+            async with self.pool.acquire() as conn:
+                record = await record_failure(conn, name, error)
+        except Exception as unrecorded:
+            log.error(
+                "projection %s failed (%r) and the failure could not be recorded (%r);"
+                " retrying in %.1f s",
+                name,
+                error,
+                unrecorded,
+                wait,
+            )
+        else:
+            self._log_failure(record, error, wait)
+        await self.sleep(wait)
+
+    def _log_failure(self, record: FailureRecord, error: Exception, wait: float) -> None:
+        failing = record.failing
+        assert failing is not None, "a failure was just recorded"
+        self.failing[record.name] = failing
+        if failing.attempts == 1:
+            log.error(
+                "projection %s cannot apply the event at position %d; retrying in %.1f s",
+                record.name,
+                failing.position,
+                wait,
+                exc_info=error,
+            )
+        else:
+            log.warning(
+                "projection %s still cannot apply the event at position %d (%d attempts: %s);"
+                " retrying in %.1f s",
+                record.name,
+                failing.position,
+                failing.attempts,
+                failing.error_class,
+                wait,
+            )
+
+
+def backoff_schedule(
+    first: float = RETRY_SECONDS_FIRST, maximum: float = RETRY_SECONDS_MAX
+) -> Iterator[float]:
+    """The waits after consecutive failures: ``first``, then doubling, at most ``maximum``."""
+    wait = first
+    while True:
+        yield wait
+        wait = min(wait * 2, maximum)

@@ -23,9 +23,32 @@ busy one writes big batches) and commits them together:
 If the append reports a version conflict, or a decision raises something that is not a
 domain error (a bug), the transaction is rolled back and the batch is decided again without
 that command (decisions after it may have depended on its effects). If the database rejects
-a batch for any other reason, each command is retried alone, so one bad command cannot fail
-the others; a command alone that lost a race with another server process (unique violation,
-deadlock, serialization failure) is decided once more, against what that process committed.
+a batch for any other reason but a fault (below), each command is retried alone, so one bad
+command cannot fail the others; a command alone that lost a race with another server process
+(unique violation, deadlock, serialization failure) is decided once more, against what that
+process committed.
+
+Database faults
+---------------
+A fault of the database rather than of the batch (``store.database.is_unavailable``: the
+connection or server is lost, a statement timed out, the disk is full …) is handled by
+where it struck:
+
+- **Before COMMIT was sent** (acquiring a connection, ``BEGIN``, load, decide, append,
+  projections): nothing was written, so the whole batch is written again in a new
+  transaction (the pool replaces a lost connection), after a short wait, at most
+  ``limits.GROUP_COMMIT_RETRIES_MAX`` times per batch (the count is shared with its
+  one-by-one retries); after that each command fails with ``Unavailable`` (503 +
+  ``Retry-After``). A fault is never answered with a rule's
+  verdict: the batch is decided afresh each time.
+- **While COMMIT was in flight**: the batch may or may not be written, so it is not written
+  again (that could write it twice); every command of the batch fails with ``Unavailable``.
+  The client's retry settles it: a command with an idempotency key (``Idempotency-Key``,
+  ``external_id``) replays the stored result if the batch was written, and is written
+  now if it was not.
+
+So a lost connection fails only commands whose outcome is unknown, and no fault reaches a
+caller as anything but ``Unavailable``.
 
 This is the place for every check that needs serialised state (idempotency keys, balance
 limits): write a :class:`CommandHandler`.
@@ -51,15 +74,16 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Final, Generic, TypeVar, cast
 from uuid import UUID
 
 import asyncpg
+from asyncpg.transaction import Transaction
 from eventsourcing.domain import DomainEventProtocol
 
 from ledger import limits
 from ledger.errors import ConcurrencyConflict, LedgerError, Unauthenticated, Unavailable
-from ledger.store.database import DbConnection
+from ledger.store.database import DbConnection, is_unavailable
 from ledger.store.event_store import append_stored_events
 from ledger.store.mapper import MsgspecMapper
 
@@ -232,6 +256,52 @@ class _Exclude(Exception):
         self.error = error
 
 
+COMMIT_IN_DOUBT_MESSAGE: Final = (
+    "the connection to the database was lost while the write was being committed, so it may"
+    " or may not have been written; retry with the same idempotency key to find out"
+)
+DATABASE_UNAVAILABLE_MESSAGE: Final = "the database is unavailable; retry shortly"
+
+
+class _CommitInDoubt(Exception):
+    """The connection failed while COMMIT was in flight: the batch may have been written."""
+
+
+async def _roll_back(transaction: Transaction) -> None:
+    """Roll back after a failure before COMMIT; on a lost connection the server already has."""
+    try:
+        await transaction.rollback()
+    except Exception as e:
+        # The original error says what happened; a closed connection cannot roll back
+        # (and need not: an open transaction ends with its session).
+        log.debug("rollback after a failed batch failed too: %r", e)
+
+
+@dataclass(slots=True)
+class _Faults:
+    """The database faults one batch has met (``is_unavailable``), shared by the retries of
+    its commands one by one, so a database that is down costs a batch at most
+    ``limits.GROUP_COMMIT_RETRIES_MAX`` waits, not that many per command."""
+
+    count: int = 0
+
+    async def retry(self, error: Exception, commands: int) -> bool:
+        """Count ``error``; wait and say True if the batch is to be written again."""
+        self.count += 1
+        if self.count > limits.GROUP_COMMIT_RETRIES_MAX:
+            log.warning("database fault (%r); failing %d commands with 503", error, commands)
+            return False
+        log.warning(
+            "database fault before COMMIT (%r); writing %d commands again (%d of %d)",
+            error,
+            commands,
+            self.count,
+            limits.GROUP_COMMIT_RETRIES_MAX,
+        )
+        await asyncio.sleep(self.count * limits.GROUP_COMMIT_RETRY_BACKOFF_SECONDS)
+        return True
+
+
 class GroupCommitter:
     """The one write path for commands. Start it before use; stop it to drain and close."""
 
@@ -315,7 +385,12 @@ class GroupCommitter:
                     if not item.future.done():
                         item.future.set_exception(e)
 
-    async def _commit(self, items: list[_Item], *, retried: bool = False) -> None:
+    async def _commit(
+        self, items: list[_Item], *, retried: bool = False, faults: _Faults | None = None
+    ) -> None:
+        """Write ``items`` and finish each (see "Database faults" in the module docstring)."""
+        if faults is None:
+            faults = _Faults()
         pending = items
         while pending:
             try:
@@ -325,40 +400,85 @@ class GroupCommitter:
                 self._finish(excluded.item)
                 pending = [i for i in pending if i is not excluded.item]
                 continue
-            except (LedgerError, asyncpg.PostgresError) as e:
-                if len(pending) == 1 and isinstance(e, _RACES) and not retried:
-                    # Another process committed the same row first (a journal number, an
-                    # idempotency key) or deadlocked with us: decided again, once, the
-                    # command sees what it committed (a replay, the next number).
-                    await self._commit(pending, retried=True)
-                    return
-                if len(pending) == 1:
-                    pending[0].error = e
-                    self._finish(pending[0])
-                    return
-                log.warning("batch of %d failed (%s); retrying one by one", len(pending), e)
-                for item in pending:
-                    await self._commit([item])
+            except _CommitInDoubt as doubt:
+                log.warning("connection lost during COMMIT of %d commands: %r", len(pending), doubt)
+                self._fail_unavailable(pending, COMMIT_IN_DOUBT_MESSAGE)
                 return
             except Exception as e:
-                for item in pending:
-                    item.error = e
-                    self._finish(item)
-                raise
+                if not is_unavailable(e):
+                    await self._rejected(pending, e, retried=retried, faults=faults)
+                    return
+                if not await faults.retry(e, len(pending)):
+                    self._fail_unavailable(pending, DATABASE_UNAVAILABLE_MESSAGE)
+                    return
+                continue
             for item in pending:
                 self._finish(item)
             self.batches_committed += 1
             self.commands_committed += len(pending)
             return
 
+    async def _rejected(
+        self, pending: list[_Item], e: Exception, *, retried: bool, faults: _Faults
+    ) -> None:
+        """The database (or a handler) refused the batch for a reason of its own, not a
+        fault: nothing was written. Retry as the module docstring says, or fail."""
+        if not isinstance(e, LedgerError | asyncpg.PostgresError):
+            self._fail(pending, e)
+            raise e
+        if len(pending) == 1 and isinstance(e, _RACES) and not retried:
+            # Another process committed the same row first (a journal number, an
+            # idempotency key) or deadlocked with us: decided again, once, the
+            # command sees what it committed (a replay, the next number).
+            await self._commit(pending, retried=True, faults=faults)
+            return
+        if len(pending) == 1:
+            self._fail(pending, e)
+            return
+        log.warning("batch of %d failed (%s); retrying one by one", len(pending), e)
+        for item in pending:
+            await self._commit([item], faults=faults)
+
     async def _commit_once(self, items: list[_Item]) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            batch = Batch(conn, list({i.key_id for i in items if i.key_id is not None}))
-            await self._load(batch, items)
-            items = await self._refuse_revoked(batch, items)
-            accepted = self._decide(batch, items)
-            if accepted:
-                await self._append(conn, accepted)
+        """One transaction for ``items``.
+
+        Raises:
+            _CommitInDoubt: the connection failed while COMMIT was in flight.
+            Exception: anything raised before COMMIT was sent (the transaction is rolled
+                back, or the server rolls it back as the connection is gone).
+        """
+        async with self.pool.acquire() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                batch = Batch(conn, list({i.key_id for i in items if i.key_id is not None}))
+                await self._load(batch, items)
+                items = await self._refuse_revoked(batch, items)
+                accepted = self._decide(batch, items)
+                if accepted:
+                    await self._append(conn, accepted)
+            except BaseException:
+                await _roll_back(transaction)
+                raise
+            try:
+                await transaction.commit()
+            except Exception as e:
+                if is_unavailable(e):
+                    raise _CommitInDoubt(e) from e
+                raise
+
+    @staticmethod
+    def _fail(items: list[_Item], error: BaseException) -> None:
+        for item in items:
+            item.error = error
+            GroupCommitter._finish(item)
+
+    @staticmethod
+    def _fail_unavailable(items: list[_Item], message: str) -> None:
+        # One exception per caller: each raises its own (a shared one collects tracebacks).
+        for item in items:
+            item.error = Unavailable(message)
+            GroupCommitter._finish(item)
 
     async def _refuse_revoked(self, batch: Batch, items: list[_Item]) -> list[_Item]:
         """Fail the items whose API key is revoked; the others, in order. The revocation is
