@@ -78,7 +78,8 @@ class Services:
 
 
 class TrackingCommitter(GroupCommitter):
-    """Group commit that tells the position tracker about every position it committed.
+    """Group commit that tells the position tracker about every position it committed, and
+    whose tenant's event it is.
 
     The tracker learns it before the command's caller does, so a read that follows a write
     in this process never waits for the notification to come back from the database.
@@ -92,6 +93,7 @@ class TrackingCommitter(GroupCommitter):
         committed = await super().submit(handler, command)
         if committed.positions:
             # Commit order is position order: everything up to here is committed too.
+            self.tracker.tenants.learn(committed.tenant_id, committed.positions)
             self.tracker.advance_log(max(committed.positions))
         return committed
 

@@ -315,7 +315,7 @@ def cmd_projections_run(settings: Settings, args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
         pool = await create_pool(url, min_size=1, max_size=4)
         tracker = PositionTracker()
-        listener = LogListener(url, tracker)
+        listener = LogListener(url, tracker, track_tenants=False)
         runner = ProjectionRunner(
             pool, async_projections(), tracker=tracker, batch_events=args.batch_events
         )

@@ -34,6 +34,10 @@ class Settings:
     statement_timeout_seconds: float = limits.STATEMENT_TIMEOUT_SECONDS_DEFAULT
     # How long start-up retries an unreachable database (LEDGER_DATABASE_CONNECT_TIMEOUT).
     database_connect_timeout: float = limits.DATABASE_CONNECT_TIMEOUT_DEFAULT_SECONDS
+    # Requests per second and burst per API key, per process (``domain.rate_limits``);
+    # a rate of 0 turns rate limiting off.
+    rate_limit_per_second: int = limits.RATE_LIMIT_PER_SECOND_DEFAULT
+    rate_limit_burst: int = limits.RATE_LIMIT_BURST_DEFAULT
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -80,6 +84,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=level,
         statement_timeout_seconds=_statement_timeout(env),
         database_connect_timeout=_connect_timeout(env),
+        rate_limit_per_second=_bounded_int(
+            env,
+            "LEDGER_RATE_LIMIT_PER_SECOND",
+            limits.RATE_LIMIT_PER_SECOND_DEFAULT,
+            0,
+            limits.RATE_LIMIT_PER_SECOND_MAX,
+        ),
+        rate_limit_burst=_bounded_int(
+            env,
+            "LEDGER_RATE_LIMIT_BURST",
+            limits.RATE_LIMIT_BURST_DEFAULT,
+            1,
+            limits.RATE_LIMIT_BURST_MAX,
+        ),
     )
 
 
@@ -118,3 +136,20 @@ def _connect_timeout(env: Mapping[str, str]) -> float:
         shown = env[name].strip()
         raise ConfigError(f"{name} must be between 0 and {top:g} seconds, got {shown!r}")
     return seconds
+
+
+def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """The decimal integer in ``name`` (``default`` when unset or blank), within low..high.
+
+    Raises:
+        ConfigError: not a decimal integer, or out of range.
+    """
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()):
+        raise ConfigError(f"{name} must be a whole number, got {text!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value

@@ -66,6 +66,18 @@ GROUP_COMMIT_EVENTS_MAX: Final = 10_000
 # be answered for up to this long in a process other than the one that revoked the key.
 API_KEY_CACHE_SIZE_MAX: Final = 10_000
 API_KEY_CACHE_SECONDS: Final = 5.0
+# Request rates per API key (``domain.rate_limits``), per server process: the defaults of
+# LEDGER_RATE_LIMIT_PER_SECOND and LEDGER_RATE_LIMIT_BURST. A guard against one runaway
+# client, not a quota: well above what one process serves (``make bench`` drives one key at
+# a few thousand requests/s), so neither the benchmark nor the tests meet it.
+RATE_LIMIT_PER_SECOND_DEFAULT: Final = 10_000
+RATE_LIMIT_BURST_DEFAULT: Final = 20_000
+# The largest values the settings accept (beyond, a typo rather than a limit).
+RATE_LIMIT_PER_SECOND_MAX: Final = 1_000_000
+RATE_LIMIT_BURST_MAX: Final = 10_000_000
+# Keys whose bucket a process keeps (least recently used dropped first; a full bucket is
+# dropped anyway): a key dropped early only starts again with a full bucket.
+RATE_LIMIT_KEYS_MAX: Final = 100_000
 # Appends wait for the event table lock at most this long before failing the batch.
 APPEND_LOCK_TIMEOUT_SECONDS: Final = 5
 # A batch that loses its connection (or meets another database fault: ``is_unavailable``)
@@ -123,6 +135,16 @@ PROJECTION_RETRY_SECONDS_MAX: Final = 10.0  # the longest back-off after a faile
 # status`): an exception's first line, cut here; the traceback goes to the log only.
 PROJECTION_FAILURE_MESSAGE_CHARS_MAX: Final = 300
 TRACKING_RECONNECT_SECONDS_MAX: Final = 5.0  # the longest back-off of the LISTEN connection
+# ``Ledger-Position`` answers a tenant its own last position (``projections.tracking``):
+# tenants whose last position a process keeps (least recently used evicted; a forgotten one
+# costs one index probe at its next read), ...
+TENANT_POSITIONS_MAX: Final = 100_000
+# ... runs of positions seen out of order it keeps until they join up (beyond, the
+# listener's read of the range covers them), ...
+TENANT_POSITIONS_RUNS_MAX: Final = 1_024
+# ... and the most positions the listener reads the tenants of at once: after a longer gap
+# (start-up, a lost connection) it forgets every tenant's position instead of reading it.
+TENANT_POSITIONS_CATCH_UP_EVENTS_MAX: Final = 100_000
 REBUILD_BATCH_EVENTS_DEFAULT: Final = 20_000  # a rebuild copies in larger batches than the runner
 # A rebuild swaps its tables in once it is fewer than this many events behind the log,
 REBUILD_SWAP_LAG_EVENTS: Final = 500

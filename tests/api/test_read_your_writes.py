@@ -35,6 +35,7 @@ class RecordedWaits(PositionTracker):
     def __init__(self, tracker: PositionTracker) -> None:
         super().__init__()
         self.tracker = tracker
+        self.tenants = tracker.tenants
         self.started: list[tuple[str | None, int, float]] = []
         self.returned: list[int | None] = []
         self.begun = asyncio.Event()

@@ -68,3 +68,30 @@ def test_the_database_connect_timeout_is_named_and_configurable() -> None:
     assert default == limits.DATABASE_CONNECT_TIMEOUT_DEFAULT_SECONDS
     assert load_settings({"LEDGER_DATABASE_CONNECT_TIMEOUT": "2.5"}).database_connect_timeout == 2.5
     assert load_settings({"LEDGER_DATABASE_CONNECT_TIMEOUT": "0"}).database_connect_timeout == 0
+
+
+def test_rate_limits_are_read_and_zero_turns_them_off() -> None:
+    default = load_settings({})
+    assert default.rate_limit_per_second > 0
+    assert default.rate_limit_burst >= 1
+    settings = load_settings(
+        {"LEDGER_RATE_LIMIT_PER_SECOND": "50", "LEDGER_RATE_LIMIT_BURST": "100"}
+    )
+    assert (settings.rate_limit_per_second, settings.rate_limit_burst) == (50, 100)
+    assert load_settings({"LEDGER_RATE_LIMIT_PER_SECOND": "0"}).rate_limit_per_second == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LEDGER_RATE_LIMIT_PER_SECOND", "-1"),
+        ("LEDGER_RATE_LIMIT_PER_SECOND", "1.5"),
+        ("LEDGER_RATE_LIMIT_PER_SECOND", "1e3"),
+        ("LEDGER_RATE_LIMIT_PER_SECOND", "99999999"),
+        ("LEDGER_RATE_LIMIT_BURST", "0"),
+        ("LEDGER_RATE_LIMIT_BURST", "many"),
+    ],
+)
+def test_a_bad_rate_limit_names_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings({variable: value})

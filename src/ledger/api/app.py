@@ -7,7 +7,8 @@ Contract of :func:`create_app`:
   ``services`` given (tests, embedding): used as-is, never closed by the app.
 - ``GET /health``, ``GET /ready`` at the root; everything else under ``/v1`` (and seed 002
   under ``/external/v1``, errors in its shape), where a middleware authenticates every
-  request (``ledger.api.auth``), then refuses NUL, unknown query parameters and loose
+  request (``ledger.api.auth``), limits each API key's request rate
+  (``ledger.api.rate_limits``), then refuses NUL, unknown query parameters and loose
   integers (``ledger.api.strict``), and GET responses carry ``Ledger-Position``
   (``ledger.api.positions``).
 - Every error is the envelope of ``ledger.api.errors``, including 404/405 for unknown routes.
@@ -39,10 +40,12 @@ from ledger.api.compat.journal_entries import SEED_EXCEPTION_HANDLERS
 from ledger.api.errors import exception_handlers
 from ledger.api.openapi import V1_SECURITY, StrictStructSchemaPlugin, openapi_config
 from ledger.api.positions import LedgerPositionMiddleware
+from ledger.api.rate_limits import RATE_LIMITER_STATE_KEY, RateLimitMiddleware, rate_limiter_of
 from ledger.api.routes import EXTERNAL_V1_ROUTES, SYSTEM_ROUTES, V1_ROUTES
 from ledger.api.strict import StrictInputMiddleware, install_query_specs
 from ledger.bootstrap import Services, open_services
 from ledger.config import Settings, load_settings
+from ledger.domain.rate_limits import KeyRateLimiter
 
 API_PREFIX = "/v1"
 # Seed 002's path: authenticated like /v1, its errors in the seed's shape.
@@ -73,7 +76,8 @@ def _authenticated_router(
     routes: list[ControllerRouterHandler],
     exception_handlers: ExceptionHandlersMap | None = None,
 ) -> Router:
-    """A router whose every request is authenticated (``ledger.api.auth``)."""
+    """A router whose every request is authenticated (``ledger.api.auth``), then rate
+    limited per API key (``ledger.api.rate_limits``)."""
     return Router(
         path,
         route_handlers=list(routes),
@@ -81,11 +85,12 @@ def _authenticated_router(
             "tenant": Provide(provide_tenant, sync_to_thread=False),
             "api_key_id": Provide(provide_api_key_id, sync_to_thread=False),
         },
-        # Authentication first: nothing else runs for a request without a valid key. Strict
-        # input before positions: an invalid request is refused at once, never held for
-        # ``min_position``.
+        # Authentication first: nothing else runs for a request without a valid key; then
+        # the key's rate limit (an invalid request counts too). Strict input before
+        # positions: an invalid request is refused at once, never held for ``min_position``.
         middleware=[
             AuthenticationMiddleware(),
+            RateLimitMiddleware(),
             StrictInputMiddleware(),
             LedgerPositionMiddleware(),
         ],
@@ -100,12 +105,16 @@ def create_app(
     services: Services | None = None,
     apply_migrations: bool = True,
     run_projections: bool = True,
+    rate_limiter: KeyRateLimiter | None = None,
 ) -> Litestar:
     """Build the HTTP application (see the module docstring for the contract).
 
     ``apply_migrations`` and ``run_projections`` are passed to ``open_services`` when the
-    app opens its own services (``services=None``).
+    app opens its own services (``services=None``). ``rate_limiter`` (tests: a settable
+    clock) replaces the one ``settings`` configure; both routers share it, so a key has one
+    bucket whichever path it calls.
     """
+    limiter = rate_limiter if rate_limiter is not None else rate_limiter_of(settings)
     v1 = _authenticated_router(API_PREFIX, V1_ROUTES)
     external = _authenticated_router(
         EXTERNAL_PREFIX, EXTERNAL_V1_ROUTES, exception_handlers=SEED_EXCEPTION_HANDLERS
@@ -125,7 +134,10 @@ def create_app(
                 settings, apply_migrations=apply_migrations, run_projections=run_projections
             )
         ],
-        state=State({"services": services} if services is not None else {}),
+        state=State(
+            {RATE_LIMITER_STATE_KEY: limiter}
+            | ({"services": services} if services is not None else {})
+        ),
         # Never render debug pages (they contain traces); errors are logged by our handlers
         # through the standard ``logging`` tree the process configures.
         debug=False,

@@ -311,8 +311,9 @@ _STATUS_DOCS: Final[dict[int, tuple[str, str]]] = {
     503: ("UNAVAILABLE", "Temporarily unavailable; retry after `Retry-After` seconds."),
 }
 
-# Statuses every authenticated /v1 route can answer, and those of every route with a body.
-V1_ERROR_STATUSES: Final = (401, 500, 503)
+# Statuses every authenticated /v1 route can answer (429: the API key's rate limit,
+# ``ledger.api.rate_limits``), and those of every route with a body.
+V1_ERROR_STATUSES: Final = (401, 429, 500, 503)
 BODY_ERROR_STATUSES: Final = (400, 413, 415)
 
 

@@ -8,17 +8,24 @@ Contract (docs/api.md §1, Positions):
   after :data:`~ledger.limits.MIN_POSITION_WAIT_SECONDS_MAX` seconds with 503
   ``UNAVAILABLE`` and ``Retry-After``.
 - Every GET response under ``/v1`` except a 401 carries ``Ledger-Position: N``: the
-  position the served data reflects at least. N is taken *before* the handler reads, so the
-  data may be newer, never older.
+  position the served data reflects at least, as the tenant may see it. Let P be the
+  position the data reflects, taken *before* the handler reads (so the data may be newer,
+  never older): N is the highest position of an event of the request's own tenant that is
+  <= P (0 if none). The tenant's data at P is its data at N, and other tenants' write
+  volume does not show in it (issue 12). ``min_position`` is still compared with P, so any
+  position a tenant was given (its own, which are log positions) is waited for correctly.
 
 What "the data reflects" depends on what a route reads. Inline projections are written in
 the append's transaction, so they reflect the log's last committed position. A route that
 reads an asynchronous projection declares it with ``opt=reads_projection(NAME)``; its data
 reflects that projection's tracking position, which may trail the log.
 
-No request queries the database for positions and none polls: both positions live in the
-process's :class:`~ledger.projections.tracking.PositionTracker` (fed by the committer, the
-projection runner and LISTEN/NOTIFY), and a waiting request sleeps on it until woken.
+No request polls for positions: they live in the process's
+:class:`~ledger.projections.tracking.PositionTracker` (fed by the committer, the projection
+runner and LISTEN/NOTIFY), and a waiting request sleeps on it until woken. The tracker also
+knows each tenant's last position; only when it cannot say exactly (a tenant it has not
+seen lately, or another process's write it has not read yet) does a request probe the
+``(tenant_id, notification_id)`` index once.
 
 A request that must wait is authenticated first (one extra key lookup, only then): a request
 without a valid key is never held for seconds; it goes straight on to the guard's 401.
@@ -37,10 +44,10 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger import limits
-from ledger.api.auth import API_KEY_LENGTH_MAX, presented_key, services_of
+from ledger.api.auth import API_KEY_LENGTH_MAX, TENANT_STATE_KEY, presented_key, services_of
 from ledger.api.errors import ErrorBody
 from ledger.errors import LedgerError, ValidationError
-from ledger.queries.tenants import authenticate_key
+from ledger.queries.tenants import TenantView, authenticate_key
 
 LEDGER_POSITION_HEADER: Final = "Ledger-Position"
 MIN_POSITION_PARAMETER: Final = "min_position"
@@ -103,6 +110,16 @@ async def _presents_valid_key(scope: Scope) -> bool:
     return await authenticate_key(services.pool, key, services.api_keys) is not None
 
 
+async def _own_position(scope: Scope, reflected: int) -> int:
+    """The authenticated tenant's highest event position <= ``reflected`` (the position the
+    data reflects): what ``Ledger-Position`` tells a tenant. 0 without a tenant."""
+    tenant = scope.get("state", {}).get(TENANT_STATE_KEY)
+    if not isinstance(tenant, TenantView):
+        return 0
+    services = services_of(scope["litestar_app"])
+    return await services.tracker.tenant_position(services.pool, tenant.tenant_id, reflected)
+
+
 def _unavailable(min_position: int, position: int) -> list[Message]:
     body = msgspec.json.encode(
         ErrorBody(
@@ -156,10 +173,11 @@ class LedgerPositionMiddleware(ASGIMiddleware):
                 source, min_position, limits.MIN_POSITION_WAIT_SECONDS_MAX
             )
             if reached is None:
-                for message in _unavailable(min_position, tracker.position(source)):
+                own = await _own_position(scope, tracker.position(source))
+                for message in _unavailable(min_position, own):
                     await send(message)
                 return
-        value = str(tracker.position(source)).encode("ascii")
+        value = str(await _own_position(scope, tracker.position(source))).encode("ascii")
 
         async def send_with_position(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] != 401:

@@ -30,6 +30,13 @@ do not notify); request handlers never query for positions.
 
 Every position the tracker reports is one the database has committed, so it is a correct
 lower bound of what a read started afterwards sees.
+
+A tenant is told its own positions only (``Ledger-Position``, issue 12): the tracker also
+keeps each tenant's last event position (:class:`TenantPositions`, bounded), learnt from the
+committer (which knows each command's tenant) and from the listener, which reads the tenants
+of the positions it was notified of but has not seen (one index range of the log per wake-up,
+however many notifications arrived). What it cannot answer exactly costs the request one
+index probe (:meth:`PositionTracker.tenant_position`).
 """
 
 from __future__ import annotations
@@ -37,12 +44,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any, Final
+from uuid import UUID
 
 import asyncpg
 
 from ledger import limits
-from ledger.store.database import DbConnection
+from ledger.store.database import DbConnection, DbSource
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +66,132 @@ _SELECT_LOG_POSITION: Final = (
     " ORDER BY notification_id DESC LIMIT 1), 0)"
 )
 _SELECT_TRACKING: Final = "SELECT application_name, notification_id FROM ledger_tracking"
+# A backward probe of ledger_events_tenant_position_idx.
+_SELECT_TENANT_POSITION: Final = (
+    "SELECT notification_id FROM ledger_events WHERE tenant_id = $1 AND notification_id <= $2"
+    " ORDER BY notification_id DESC LIMIT 1"
+)
+# The tenants of the positions the listener has not seen (an index range of the log).
+_SELECT_TENANTS_IN_RANGE: Final = (
+    "SELECT tenant_id, max(notification_id) AS last FROM ledger_events"
+    " WHERE notification_id > $1 AND notification_id <= $2 AND tenant_id IS NOT NULL"
+    " GROUP BY tenant_id"
+)
+
+
+class TenantPositions:
+    """Each tenant's last event position, as far as this process knows it (bounded).
+
+    What it answers (:meth:`last_at`): the highest position of an event of tenant T that is
+    <= P, for a committed position P, or ``None`` when memory cannot say so exactly (the
+    caller then probes the index, :func:`tenant_position_at`, and may :meth:`remember` it).
+
+    How it knows. Positions are gap-free (``ledger.store.event_store``), so "every event up
+    to K has been seen" is a single number K (:attr:`complete_to`). Events are seen from the
+    in-process committer (any order, with their tenant) and from the position listener,
+    which reads the tenants of the positions it has not seen (:meth:`learn_range`). The
+    invariant, for every tenant T with an entry L: L is a position of T, and no event of T
+    at a position <= K is above L. So for P <= K (or P == L) and L <= P, L is the answer.
+
+    Memory: at most ``size_max`` tenants, least recently used evicted. A tenant without an
+    entry may have events the map forgot, up to :attr:`floor` (the highest position ever
+    evicted, or the log's end when the map was reset): an event seen for such a tenant
+    creates an entry only above the floor, which keeps the invariant.
+    """
+
+    def __init__(self, size_max: int = limits.TENANT_POSITIONS_MAX) -> None:
+        assert size_max >= 1
+        self.size_max = size_max
+        self._last: OrderedDict[UUID, int] = OrderedDict()
+        self.complete_to = 0
+        self.floor = 0
+        # Seen runs of positions above complete_to (first -> last), merged once contiguous.
+        self._runs: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._last)
+
+    def last_at(self, tenant_id: UUID, position: int) -> int | None:
+        """Tenant's highest event position <= ``position``, or ``None`` if not known exactly."""
+        last = self._last.get(tenant_id)
+        if last is None or last > position:
+            return None
+        if position > self.complete_to and last != position:
+            return None
+        self._last.move_to_end(tenant_id)
+        return last
+
+    def learn(self, tenant_id: UUID | None, positions: Sequence[int]) -> None:
+        """Events at ``positions`` (of one command: a contiguous run) belong to ``tenant_id``."""
+        if not positions:
+            return
+        first, last = min(positions), max(positions)
+        if tenant_id is not None:
+            self._see(tenant_id, last)
+        if last - first + 1 == len(positions):
+            self._mark_seen(first, last)
+
+    def learn_range(self, after: int, upto: int, last_by_tenant: dict[UUID, int]) -> None:
+        """Every event in ``after < position <= upto`` has been read: ``last_by_tenant`` is
+        each tenant's highest position among them. Requires ``after <= complete_to``."""
+        assert after <= self.complete_to, (after, self.complete_to)
+        for tenant_id, last in last_by_tenant.items():
+            self._see(tenant_id, last)
+        self._mark_seen(after + 1, upto)
+
+    def remember(self, tenant_id: UUID, position: int, found: int) -> None:
+        """The index said: tenant's highest position <= ``position`` is ``found`` (0: none).
+
+        Kept only if ``position`` is at or above both :attr:`complete_to` and :attr:`floor`
+        (then no event of the tenant the map has seen or skipped is above ``found`` yet), so
+        the invariant holds.
+        """
+        if position < self.complete_to or position < self.floor:
+            return
+        self._put(tenant_id, max(found, self._last.get(tenant_id, 0)))
+
+    def reset(self, position: int) -> None:
+        """Forget every tenant; from now on only events after ``position`` are learnt."""
+        self._last.clear()
+        self._runs.clear()
+        self.complete_to = max(self.complete_to, position)
+        self.floor = max(self.floor, self.complete_to)
+
+    def _see(self, tenant_id: UUID, position: int) -> None:
+        known = self._last.get(tenant_id)
+        if known is not None:
+            self._put(tenant_id, max(known, position))
+        elif position > self.floor:
+            self._put(tenant_id, position)
+
+    def _put(self, tenant_id: UUID, position: int) -> None:
+        self._last[tenant_id] = position
+        self._last.move_to_end(tenant_id)
+        while len(self._last) > self.size_max:
+            _, evicted = self._last.popitem(last=False)
+            self.floor = max(self.floor, evicted)
+
+    def _mark_seen(self, first: int, last: int) -> None:
+        if last <= self.complete_to:
+            return
+        if first > self.complete_to + 1:
+            if len(self._runs) < limits.TENANT_POSITIONS_RUNS_MAX:
+                self._runs[first] = max(last, self._runs.get(first, 0))
+            return  # else forgotten: the listener reads the range instead
+        self.complete_to = last
+        while self._runs:
+            joined = [f for f in self._runs if f <= self.complete_to + 1]
+            if not joined:
+                return
+            for f in joined:
+                self.complete_to = max(self.complete_to, self._runs.pop(f))
+
+
+async def tenant_position_at(source: DbSource, tenant_id: UUID, position: int) -> int:
+    """The highest position of an event of ``tenant_id`` that is <= ``position`` (0 if
+    none): one probe of the ``(tenant_id, notification_id)`` index."""
+    value = await source.fetchval(_SELECT_TENANT_POSITION, tenant_id, position)
+    return int(value or 0)
 
 
 class PositionTracker:
@@ -69,6 +205,8 @@ class PositionTracker:
         self._log = 0
         self._projections: dict[str, int] = {}
         self._changed = asyncio.Event()
+        # Each tenant's last position (``Ledger-Position`` answers a tenant its own).
+        self.tenants = TenantPositions()
 
     @property
     def log_position(self) -> int:
@@ -115,6 +253,16 @@ class PositionTracker:
                 await asyncio.wait_for(changed.wait(), remaining)
         return reached
 
+    async def tenant_position(self, source: DbSource, tenant_id: UUID, position: int) -> int:
+        """Tenant's highest event position <= ``position`` (a committed position; 0 if it
+        has none): from memory when it knows, else one index probe on ``source``."""
+        known = self.tenants.last_at(tenant_id, position)
+        if known is not None:
+            return known
+        found = await tenant_position_at(source, tenant_id, position)
+        self.tenants.remember(tenant_id, position, found)
+        return found
+
     async def wait_log_beyond(self, position: int, wait_seconds: float) -> bool:
         """Wait until the log is known past ``position``; False after ``wait_seconds``."""
         return await self.wait_for(None, position + 1, wait_seconds) is not None
@@ -138,13 +286,23 @@ class LogListener:
     """
 
     def __init__(
-        self, database_url: str, tracker: PositionTracker, *, poll_seconds: float = POLL_SECONDS
+        self,
+        database_url: str,
+        tracker: PositionTracker,
+        *,
+        poll_seconds: float = POLL_SECONDS,
+        track_tenants: bool = True,
     ) -> None:
         self.database_url = database_url
         self.tracker = tracker
         self.poll_seconds = poll_seconds
+        # Whether to read the tenants of other processes' positions (a server answers
+        # Ledger-Position; a process without HTTP, e.g. ``ledger projections run``, need not).
+        self.track_tenants = track_tenants
         self._task: asyncio.Task[None] | None = None
-        self._resync = asyncio.Event()
+        # Set by every notification; ``_resync_wanted`` when one could not be read.
+        self._wake = asyncio.Event()
+        self._resync_wanted = False
         self.connected = False
 
     async def start(self) -> None:
@@ -166,6 +324,8 @@ class LogListener:
             await conn.add_listener(LOG_CHANNEL, self._on_notification)
             await conn.add_listener(TRACKING_CHANNEL, self._on_notification)
             await self._sync(conn)
+            if self.track_tenants:
+                await self._catch_up_tenants(conn)
         except BaseException:
             await conn.close()
             raise
@@ -177,6 +337,24 @@ class LogListener:
         self.tracker.advance_log(log_position)
         for name, position in tracking.items():
             self.tracker.advance_projection(name, position)
+
+    async def _catch_up_tenants(self, conn: asyncpg.Connection[Any]) -> None:
+        """Read the tenants of the committed positions the tracker has not seen (one index
+        range of the log); after a longer gap than
+        :data:`~ledger.limits.TENANT_POSITIONS_CATCH_UP_EVENTS_MAX`, forget them instead
+        (requests then probe the index per tenant, once)."""
+        tenants = self.tracker.tenants
+        after, upto = tenants.complete_to, self.tracker.log_position
+        if upto <= after:
+            return
+        if upto - after > limits.TENANT_POSITIONS_CATCH_UP_EVENTS_MAX:
+            tenants.reset(upto)
+            return
+        rows = await conn.fetch(_SELECT_TENANTS_IN_RANGE, after, upto)
+        # The committer may have moved complete_to meanwhile; it never moves back.
+        tenants.learn_range(
+            min(after, tenants.complete_to), upto, {r["tenant_id"]: int(r["last"]) for r in rows}
+        )
 
     def _on_notification(
         self, _conn: Any, _pid: int, channel: str, payload: object
@@ -190,7 +368,25 @@ class LogListener:
         except ValueError:
             # A writer that notifies without a position (or an older append function):
             # read the positions instead.
-            self._resync.set()
+            self._resync_wanted = True
+        self._wake.set()
+
+    async def _step(self, conn: asyncpg.Connection[Any]) -> None:
+        """Wait for a notification or the poll interval; re-read the positions when polled
+        or asked to, then catch the tenants' positions up (several notifications that
+        arrived meanwhile cost one query)."""
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives as the event is set (now on every notification), and stop() would hang.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.poll_seconds):
+                await self._wake.wait()
+        polled = not self._wake.is_set()
+        self._wake.clear()
+        if polled or self._resync_wanted:
+            self._resync_wanted = False
+            await self._sync(conn)
+        if self.track_tenants:
+            await self._catch_up_tenants(conn)
 
     async def _run(self, conn: asyncpg.Connection[Any] | None) -> None:
         backoff = 0.1
@@ -199,10 +395,7 @@ class LogListener:
                 if conn is None:
                     conn = await self._connect()
                     backoff = 0.1
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._resync.wait(), self.poll_seconds)
-                self._resync.clear()
-                await self._sync(conn)
+                await self._step(conn)
             except asyncio.CancelledError:
                 if conn is not None:
                     with contextlib.suppress(Exception):

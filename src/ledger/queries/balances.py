@@ -13,8 +13,11 @@ it returns, never with the length of history:
   position, movement id) order, in either direction; each currency's opening balance is its
   checkpoint before the first line's date plus that date's earlier lines.
 
-The ``known_at`` a balance answer reports is the log position its data reflects, read in the
-same statement (``ledger_chain_head``, written in the transaction of every append).
+The ``known_at`` a balance answer reports is the position its data reflects as the tenant
+may see it: the tenant's own last event position up to ``known_at`` and the log's end, read
+in the same statement (one probe of the ``(tenant_id, notification_id)`` index). The
+tenant's books at that position are its books at the log's end (or at ``known_at``), and
+other tenants' write volume does not show (issue 12).
 
 Signs follow the ledger's normal balance (docs/api.md §4): debit-normal ledgers read
 ``debits - credits``, credit-normal ones ``credits - debits``; see ``domain/balances.py``
@@ -78,7 +81,11 @@ WITH keys AS (
         ) AS g
     ) AS a ON true
 )
-SELECT (SELECT h.position FROM ledger_chain_head h) AS head, t.*
+SELECT coalesce((
+    SELECT e.notification_id FROM ledger_events e
+    WHERE e.tenant_id = $4 AND e.notification_id <= coalesce($3::int8, 9223372036854775807)
+    ORDER BY e.notification_id DESC LIMIT 1
+), 0) AS head, t.*
 FROM (SELECT 1) AS one LEFT JOIN totals t ON true
 ORDER BY t.currency
 """
@@ -88,6 +95,7 @@ ORDER BY t.currency
 class LedgerHead:
     ledger_id: UUID
     normal_balance: str
+    tenant_id: UUID
 
 
 async def ledger_head(source: DbSource, tenant_id: UUID, ledger_id: UUID) -> LedgerHead | None:
@@ -96,7 +104,9 @@ async def ledger_head(source: DbSource, tenant_id: UUID, ledger_id: UUID) -> Led
         tenant_id,
         ledger_id,
     )
-    return LedgerHead(row["ledger_id"], row["normal_balance"]) if row is not None else None
+    if row is None:
+        return None
+    return LedgerHead(row["ledger_id"], row["normal_balance"], tenant_id)
 
 
 def _signed(normal: str, debits: int, credits: int) -> int:
@@ -116,17 +126,15 @@ async def ledger_balances(
 ) -> LedgerBalances:
     """One row per currency the ledger or its subtree has ever been posted in, in currency
     order, as of ``as_of`` and (if given) as known at position ``known_at``; and the position
-    the answer reflects (``known_at`` if given and not beyond the log's end, else the log's
-    end), from one snapshot.
+    the answer reflects, as the tenant may see it: the tenant's last event position up to
+    ``known_at`` (if given) and the log's end, from one snapshot (0 if none).
 
     Raises:
         AmountOverflow: a figure is beyond the int64 range (only data written before the
             writes' guard can be: ``ledger.domain.balances``).
     """
-    records = await source.fetch(_BALANCES_SQL, head.ledger_id, as_of, known_at)
+    records = await source.fetch(_BALANCES_SQL, head.ledger_id, as_of, known_at, head.tenant_id)
     position = int(records[0]["head"])
-    if known_at is not None:
-        position = min(position, known_at)
     normal = head.normal_balance
     rows: list[dict[str, Any]] = []
     for r in records:

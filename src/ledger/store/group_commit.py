@@ -125,10 +125,12 @@ class Decision(Generic[R]):
 
 @dataclass(frozen=True, slots=True)
 class Committed(Generic[R]):
-    """A command's outcome after commit: its result and the positions of its events."""
+    """A command's outcome after commit: its result, the positions of its events and the
+    tenant they were written for."""
 
     result: R
     positions: tuple[int, ...]
+    tenant_id: UUID | None = None
 
     @property
     def position(self) -> int | None:
@@ -572,4 +574,6 @@ class GroupCommitter:
             item.future.set_exception(item.error)
             return
         assert item.decision is not None
-        item.future.set_result(Committed(item.decision.result, item.positions))
+        item.future.set_result(
+            Committed(item.decision.result, item.positions, item.decision.tenant_id)
+        )
