@@ -38,7 +38,12 @@ from ledger.api.auth import (
 from ledger.api.body import BodySizeLimitMiddleware
 from ledger.api.compat.journal_entries import SEED_EXCEPTION_HANDLERS
 from ledger.api.errors import exception_handlers
-from ledger.api.openapi import V1_SECURITY, StrictStructSchemaPlugin, openapi_config
+from ledger.api.openapi import (
+    V1_SECURITY,
+    StrictStructSchemaPlugin,
+    document_error_headers,
+    openapi_config,
+)
 from ledger.api.positions import LedgerPositionMiddleware
 from ledger.api.rate_limits import RATE_LIMITER_STATE_KEY, RateLimitMiddleware, rate_limiter_of
 from ledger.api.routes import EXTERNAL_V1_ROUTES, SYSTEM_ROUTES, V1_ROUTES
@@ -144,6 +149,7 @@ def create_app(
         logging_config=None,
     )
     install_query_specs(app)
+    document_error_headers(app.openapi_schema)
     return app
 
 
