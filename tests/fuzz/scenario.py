@@ -219,6 +219,7 @@ class _Runner:
         self.seeded = seeded
         self.session = requests.Session()
         self.report = FuzzReport()
+        self.auth_enforced: set[str] = set()
 
     def run_case(self, case: Case) -> None:
         _lower_min_position(case.query, self.seeded.position)
@@ -244,8 +245,15 @@ class _Runner:
             self.report.left_elsewhere[excused] += 1
             return
         for name, check in CHECKS.items():
-            for failure in self._failures(case, response, check):
+            if name == "ignored_auth" and case.operation.label in self.auth_enforced:
+                continue
+            failures = self._failures(case, response, check)
+            for failure in failures:
                 self._record(name, case, response, failure)
+            if name == "ignored_auth" and not failures and 200 <= response.status_code < 300:
+                # It probed without and with a wrong key and both were refused: once per
+                # operation is enough (as schemathesis' own runner does), probes are requests.
+                self.auth_enforced.add(case.operation.label)
 
     def _failures(
         self, case: Case, response: schemathesis.Response, check: CheckFunction
