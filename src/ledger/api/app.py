@@ -29,6 +29,7 @@ from litestar.di import Provide
 from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
 
 from ledger import limits
+from ledger.api.allow import AllowEveryMethodMiddleware
 from ledger.api.auth import (
     AuthenticationMiddleware,
     provide_api_key_id,
@@ -128,7 +129,7 @@ def create_app(
         route_handlers=[*SYSTEM_ROUTES, v1, external],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         exception_handlers=exception_handlers(),
-        middleware=[BodySizeLimitMiddleware()],
+        middleware=[BodySizeLimitMiddleware(), AllowEveryMethodMiddleware()],
         request_max_body_size=limits.REQUEST_BODY_BYTES_MAX,
         openapi_config=openapi_config(),
         plugins=[StrictStructSchemaPlugin()],
