@@ -12,6 +12,9 @@ operation, authenticated with ``X-API-KEY``) and runs these checks on every answ
   ``response_schema_conformance``: the answer is one the document lists, in its shape.
 - ``negative_data_rejection``: data the document calls invalid is refused with a 4xx.
 - ``ignored_auth``: an operation that needs a key refuses a request without one.
+- ``missing_required_header``, ``unsupported_method``, ``allow_header_conformance``: on the
+  coverage cases, a missing required header is refused, an undeclared method is 405 with
+  ``Allow``, and ``OPTIONS`` lists exactly the documented methods.
 
 The report counts cases, answers by status and failures by check, and lists each distinct
 failure once with a curl command that reproduces it. ``FuzzReport.ok`` is true only with no
@@ -42,6 +45,7 @@ from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.result import Err, Ok
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
+    allow_header_conformance,
     content_type_conformance,
     ignored_auth,
     missing_required_header,
@@ -72,9 +76,11 @@ CHECKS: Final[dict[str, CheckFunction]] = {
     "response_schema_conformance": response_schema_conformance,
     "negative_data_rejection": negative_data_rejection,
     "ignored_auth": ignored_auth,
-    # These two judge only the coverage phase's cases (a missing header, an undeclared method).
+    # These judge only the coverage phase's cases (a missing header, an undeclared method,
+    # OPTIONS).
     "missing_required_header": missing_required_header,
     "unsupported_method": unsupported_method,
+    "allow_header_conformance": allow_header_conformance,
 }
 
 
