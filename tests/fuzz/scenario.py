@@ -18,8 +18,7 @@ operation, authenticated with ``X-API-KEY``) and runs these checks on every answ
 
 The report counts cases, answers by status and failures by check, and lists each distinct
 failure once with a curl command that reproduces it. ``FuzzReport.ok`` is true only with no
-failure at all. 500s of the input classes in ``tests.fuzz.known_elsewhere`` (TEMPORARY, fixed
-on other branches) are counted apart and do not fail the run.
+failure at all.
 """
 
 from __future__ import annotations
@@ -55,8 +54,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
     unsupported_method,
 )
-
-from tests.fuzz.known_elsewhere import known_500_class
 
 DEFAULT_CASES: Final = 2000
 REQUEST_TIMEOUT_SECONDS: Final = 30.0
@@ -102,7 +99,6 @@ class FuzzReport:
     statuses: Counter[int] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     findings: dict[Finding, str] = field(default_factory=dict)
-    left_elsewhere: Counter[str] = field(default_factory=Counter)
     operations: int = 0
     coverage_cases: int = 0
 
@@ -120,11 +116,6 @@ class FuzzReport:
             "  failures by check:",
             *(f"    {name}: {self.failures.get(name, 0)}" for name in CHECKS),
         ]
-        if self.left_elsewhere:
-            lines.append(
-                "  500s left to another branch (TEMPORARY, tests/fuzz/known_elsewhere.py):"
-            )
-            lines += [f"    {name}: {n}" for name, n in sorted(self.left_elsewhere.items())]
         for finding, curl in self.findings.items():
             lines.append(
                 f"  FAIL {finding.check} {finding.operation} -> {finding.status}: {finding.title}"
@@ -210,12 +201,6 @@ def _authenticate(case: Case, headers: Mapping[str, str]) -> None:
     case.headers.update(headers)
 
 
-def _declared_query(operation: Operation) -> frozenset[str]:
-    return frozenset(
-        p.name for p in operation.iter_parameters() if p.location.name.lower() == "query"
-    )
-
-
 class _Runner:
     """Sends cases and records what every check says about the answers."""
 
@@ -238,18 +223,6 @@ class _Runner:
         )
         self.report.cases += 1
         self.report.statuses[response.status_code] += 1
-        excused = None
-        if response.status_code == 500:
-            excused = known_500_class(
-                path=case.path_parameters or {},
-                query=case.query or {},
-                headers=case.headers or {},
-                body=case.body if isinstance(case.body, dict | list | str) else None,
-                declared_query=_declared_query(case.operation),
-            )
-        if excused is not None:
-            self.report.left_elsewhere[excused] += 1
-            return
         for name, check in CHECKS.items():
             if name == "ignored_auth" and case.operation.label in self.auth_enforced:
                 continue

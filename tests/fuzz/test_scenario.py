@@ -9,24 +9,8 @@ import pytest
 import requests
 import schemathesis
 
-from tests.fuzz.known_elsewhere import known_500_class
 from tests.fuzz.scenario import FuzzReport, _lower_min_position, run_fuzz
 from tests.fuzz.serve import served
-
-
-def _known(query: dict[str, Any] | None = None, body: Any = None) -> str | None:
-    return known_500_class(
-        path={}, query=query or {}, headers={}, body=body, declared_query=frozenset({"limit"})
-    )
-
-
-def test_only_the_classes_fixed_elsewhere_are_excused() -> None:
-    assert _known(body={"name": "a\x00b"}) == "NUL in text (i12-strict)"
-    assert _known({"limit": str(2**63)}) is not None
-    assert _known({"limit": "1e2"}) is not None
-    assert _known({"other": "1"}) == "unknown query parameter (i12-strict)"
-    assert _known({"limit": "50"}, body={"name": "a", "amount": 5}) is None
-    assert _known(body={"amount": 2**62 + 1}) == "amounts whose total leaves int64 (i12-recon)"
 
 
 def test_a_min_position_beyond_the_log_is_lowered_to_one_it_reached() -> None:
