@@ -142,6 +142,27 @@ async def test_wrong_method_is_405_envelope(client: httpx.AsyncClient, acme_key:
     assert "GET" in response.headers["allow"]
 
 
+async def test_options_allow_lists_every_documented_method_of_the_path(
+    client: httpx.AsyncClient, acme_key: NewKey
+) -> None:
+    # Litestar's own OPTIONS answer listed only the first handler's methods of a path
+    # (``GET, OPTIONS`` on /v1/currencies): schemathesis' allow_header_conformance (issue 12).
+    headers = {"X-API-KEY": acme_key.api_key}
+    expected = {
+        "/v1/currencies": "GET, OPTIONS, POST",
+        "/v1/records": "GET, OPTIONS, POST",
+        "/v1/matches/1": "DELETE, GET, OPTIONS",
+        "/v1/manual-journals/x": "DELETE, GET, OPTIONS, PATCH",
+        # GET and PATCH of the static path answer as for a ledger id "journals" (a 404).
+        "/v1/ledgers/journals": "OPTIONS, POST",
+        "/v1/tenant": "GET, OPTIONS",
+    }
+    for path, allow in expected.items():
+        response = await client.options(path, headers=headers)
+        assert response.status_code == 204, path
+        assert response.headers["allow"] == allow, path
+
+
 async def test_body_over_one_mib_is_413(client: httpx.AsyncClient) -> None:
     body = b'{"amount": 1, "pad": "' + b"x" * MIB + b'"}'
     response = await client.post(

@@ -150,3 +150,22 @@ async def test_idempotent_replays_are_documented(client: httpx.AsyncClient) -> N
     assert schemas["/v1/ledgers/{ledger_id}/balances", "get", "200"] == {
         "$ref": "#/components/schemas/BalancesOut"
     }
+
+
+async def test_error_responses_document_the_headers_they_carry(
+    client: httpx.AsyncClient,
+) -> None:
+    # Schemathesis' response_headers_conformance (tests/fuzz) checks only documented headers.
+    document = await _document(client)
+    expected = {"401": "WWW-Authenticate", "429": "Retry-After", "503": "Retry-After"}
+    seen = set()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if status in expected:
+                    header = response["headers"][expected[status]]
+                    assert header["required"] is True, (path, method, status)
+                    seen.add(status)
+    assert {"401", "503"} <= seen
+    retry_after = document["paths"]["/v1/tenant"]["get"]["responses"]["503"]["headers"]
+    assert retry_after["Retry-After"]["schema"] == {"type": "string", "pattern": "^[0-9]+$"}

@@ -370,6 +370,25 @@ async def test_the_issue_12_filter_is_not_silently_ignored(
     assert "metadata[foo]" in body["message"]
 
 
+async def test_the_text_null_is_not_an_absent_parameter(
+    client: httpx.AsyncClient, acme_key: NewKey
+) -> None:
+    # msgspec read ``null`` as None for an optional type: ``?ledger_id=null`` listed every
+    # journal (schemathesis' negative_data_rejection, issue 12).
+    headers = _headers(acme_key)
+    for path, name in [
+        ("/v1/journals?ledger_id=null", "ledger_id"),
+        ("/v1/journals?status=null", "status"),
+        ("/v1/journals?from=null", "from"),
+        ("/v1/reconciliation/summary?as_of=null", "as_of"),
+        ("/v1/ledgers?type=null", "type"),
+    ]:
+        _assert_400(await client.get(path, headers=headers), name)
+    # A text parameter takes the text.
+    response = await client.get("/v1/records?data_stream_key=null", headers=headers)
+    assert response.status_code == 200, response.text
+
+
 async def test_min_position_and_declared_parameters_stay_accepted(
     client: httpx.AsyncClient, acme_key: NewKey
 ) -> None:

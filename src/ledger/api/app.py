@@ -29,6 +29,7 @@ from litestar.di import Provide
 from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
 
 from ledger import limits
+from ledger.api.allow import AllowEveryMethodMiddleware
 from ledger.api.auth import (
     AuthenticationMiddleware,
     provide_api_key_id,
@@ -38,7 +39,12 @@ from ledger.api.auth import (
 from ledger.api.body import BodySizeLimitMiddleware
 from ledger.api.compat.journal_entries import SEED_EXCEPTION_HANDLERS
 from ledger.api.errors import exception_handlers
-from ledger.api.openapi import V1_SECURITY, StrictStructSchemaPlugin, openapi_config
+from ledger.api.openapi import (
+    V1_SECURITY,
+    StrictStructSchemaPlugin,
+    document_error_headers,
+    openapi_config,
+)
 from ledger.api.positions import LedgerPositionMiddleware
 from ledger.api.rate_limits import RATE_LIMITER_STATE_KEY, RateLimitMiddleware, rate_limiter_of
 from ledger.api.routes import EXTERNAL_V1_ROUTES, SYSTEM_ROUTES, V1_ROUTES
@@ -123,7 +129,7 @@ def create_app(
         route_handlers=[*SYSTEM_ROUTES, v1, external],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         exception_handlers=exception_handlers(),
-        middleware=[BodySizeLimitMiddleware()],
+        middleware=[BodySizeLimitMiddleware(), AllowEveryMethodMiddleware()],
         request_max_body_size=limits.REQUEST_BODY_BYTES_MAX,
         openapi_config=openapi_config(),
         plugins=[StrictStructSchemaPlugin()],
@@ -144,6 +150,7 @@ def create_app(
         logging_config=None,
     )
     install_query_specs(app)
+    document_error_headers(app.openapi_schema)
     return app
 
 

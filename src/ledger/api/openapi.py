@@ -8,7 +8,9 @@ Contract:
   (``X-API-KEY``) and ``BearerAuth`` (``Authorization: Bearer``); ``/v1`` routes list both.
 - Every Struct with ``forbid_unknown_fields=True`` has ``additionalProperties: false`` (Litestar
   leaves it out, and schema-driven fuzzers would then send fields we refuse).
-- Error responses are documented per route with ``ledger.api.errors.error_responses``.
+- Error responses are documented per route with ``ledger.api.errors.error_responses``, with the
+  headers they always carry (``document_error_headers``): ``Retry-After`` on every 429 and
+  503, ``WWW-Authenticate`` on every 401.
 - An unknown path under ``/schema`` is a 404 error envelope like anywhere else (Litestar
   answers an HTML page there).
 """
@@ -26,7 +28,11 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
+    OpenAPI,
+    OpenAPIHeader,
     OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
     Operation,
     RequestBody,
     Schema,
@@ -54,6 +60,29 @@ integers in minor units. Every GET under `/v1` answers with a `Ledger-Position` 
 """
 
 
+# Headers ``ledger.api.errors.error_response`` adds to every answer of these statuses.
+# Litestar's ``ResponseSpec`` cannot carry headers, so they are added to the built document.
+_ERROR_HEADERS: Final[dict[str, dict[str, OpenAPIHeader]]] = {
+    "401": {
+        "WWW-Authenticate": OpenAPIHeader(
+            schema=Schema(type=OpenAPIType.STRING),
+            required=True,
+            description="The schemes that authenticate a request (`Bearer`).",
+        )
+    },
+    **{
+        status: {
+            "Retry-After": OpenAPIHeader(
+                schema=Schema(type=OpenAPIType.STRING, pattern="^[0-9]+$"),
+                required=True,
+                description="Seconds to wait before retrying (a decimal integer).",
+            )
+        }
+        for status in ("429", "503")
+    },
+}
+
+
 class StrictStructSchemaPlugin(StructSchemaPlugin):
     """Litestar's Struct schema plus ``additionalProperties: false`` where unknown fields fail.
 
@@ -79,6 +108,20 @@ def _schema_not_found_as_envelope(response: Response[Any]) -> Response[Any]:
     if response.status_code == 404:
         return error_response(404, "NOT_FOUND", "nothing found at this path")
     return response
+
+
+def document_error_headers(document: OpenAPI) -> None:
+    """Adds ``_ERROR_HEADERS`` to every documented 401, 429 and 503 response of ``document``.
+
+    Call it on the app's document before it is first served (``ledger.api.app.create_app``):
+    schema-driven clients and fuzzers then expect ``Retry-After`` where the contract promises it.
+    """
+    for item in (document.paths or {}).values():
+        for operation in (item.get, item.put, item.post, item.delete, item.patch):
+            for status, response in ((operation.responses or {}) if operation else {}).items():
+                headers = _ERROR_HEADERS.get(status)
+                if headers and isinstance(response, OpenAPIResponse):
+                    response.headers = {**(response.headers or {}), **headers}
 
 
 def openapi_config() -> OpenAPIConfig:
