@@ -25,7 +25,9 @@ from tests.chaos.harness import Context, Figures, Options, Scenario
 from tests.chaos.registry import SCENARIOS
 
 # CI's sizes: the whole suite in about 3 minutes on 2 busy cores.
-DEFAULTS: Final = Options(kills=3, process_kills=2, restarts=3, clients=4, burst=50)
+DEFAULTS: Final = Options(
+    kills=3, process_kills=2, restarts=3, clients=4, burst=50, fuzz_cases=2000, fuzz_coverage=False
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,6 +63,17 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULTS.burst,
         help="journals acknowledged between two faults (and after the last)",
+    )
+    parser.add_argument(
+        "--fuzz-cases",
+        type=int,
+        default=DEFAULTS.fuzz_cases,
+        help="schemathesis' generated cases (at least; scenario fuzz)",
+    )
+    parser.add_argument(
+        "--fuzz-coverage",
+        action="store_true",
+        help="also run schemathesis' ~3,000 coverage cases first (scenario fuzz)",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the work directory (server logs) after the run"
@@ -112,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         restarts=args.restarts,
         clients=args.clients,
         burst=args.burst,
+        fuzz_cases=args.fuzz_cases,
+        fuzz_coverage=args.fuzz_coverage,
     )
     chosen = [s for s in SCENARIOS if not args.only or s.name in args.only]
     workdir = Path(tempfile.mkdtemp(prefix="ledger-chaos-"))

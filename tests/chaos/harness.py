@@ -57,6 +57,8 @@ class Options:
     restarts: int
     clients: int
     burst: int  # acknowledged journals between two faults
+    fuzz_cases: int  # schemathesis' random cases (at least)
+    fuzz_coverage: bool  # also schemathesis' ~3,000 coverage cases first
 
 
 @dataclass(slots=True)

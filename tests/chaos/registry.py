@@ -5,7 +5,7 @@ A scenario is a :class:`Scenario`: a name (``--only NAME``), one line of summary
 it sees in ``figures`` and records every broken rule with ``figures.fail``. An exception
 out of ``run`` fails the scenario too.
 
-To add one (the schemathesis run, for example): write a module beside these with a
+To add one: write a module beside these with a
 ``SCENARIO = Scenario(...)`` and add it to :data:`SCENARIOS` below.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from tests.chaos import kill_serve, pg_restart, projector, statement_timeout, tamper
+from tests.chaos import fuzz, kill_serve, pg_restart, projector, statement_timeout, tamper
 from tests.chaos.harness import Scenario
 
 SCENARIOS: Final[tuple[Scenario, ...]] = (
@@ -22,4 +22,5 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     projector.SCENARIO,
     statement_timeout.SCENARIO,
     tamper.SCENARIO,
+    fuzz.SCENARIO,
 )

@@ -56,8 +56,17 @@ def test_the_figures_name_every_count() -> None:
 
 def test_every_scenario_of_the_issue_is_registered_once() -> None:
     names = [s.name for s in SCENARIOS]
-    assert names == ["kill-serve", "pg-restart", "projector", "statement-timeout", "tamper"]
+    assert names == [
+        "kill-serve",
+        "pg-restart",
+        "projector",
+        "statement-timeout",
+        "tamper",
+        "fuzz",
+    ]
     args = _parser().parse_args(["--only", "tamper", "--kills", "20"])
     assert args.only == ["tamper"]
     assert args.kills == 20
     assert args.restarts == DEFAULTS.restarts
+    # The issue asks for at least 2,000 schemathesis cases in CI (the default run).
+    assert DEFAULTS.fuzz_cases >= 2000
