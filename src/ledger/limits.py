@@ -36,6 +36,9 @@ MIN_POSITION_WAIT_SECONDS_MAX: Final = 5.0
 RETRY_AFTER_SECONDS_DEFAULT: Final = 1
 # Body decoders built per body type; the types are code constants, so this is never reached.
 BODY_DECODER_CACHE_SIZE: Final = 512
+# Query-parameter specs kept across app instances (``api.strict``): one per route and method,
+# code constants, so never reached either.
+QUERY_SPECS_CACHED_MAX: Final = 512
 # How much of a refused ``Content-Type`` the 415 answer echoes back in its details.
 CONTENT_TYPE_SHOWN_LENGTH_MAX: Final = 200
 # Digits of the largest integer a query parameter or path id can be (2^63-1): a longer text is

@@ -42,7 +42,6 @@ from ledger.api.errors import exception_handlers
 from ledger.api.openapi import (
     V1_SECURITY,
     StrictStructSchemaPlugin,
-    document_error_headers,
     openapi_config,
 )
 from ledger.api.positions import LedgerPositionMiddleware
@@ -150,7 +149,6 @@ def create_app(
         logging_config=None,
     )
     install_query_specs(app)
-    document_error_headers(app.openapi_schema)
     return app
 
 

@@ -21,17 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
-from litestar import Response, Router
+from litestar import Request, Response, Router
 from litestar._openapi.schema_generation import SchemaCreator
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
-    OpenAPI,
     OpenAPIHeader,
     OpenAPIMediaType,
-    OpenAPIResponse,
     OpenAPIType,
     Operation,
     RequestBody,
@@ -83,6 +81,13 @@ _ERROR_HEADERS: Final[dict[str, dict[str, OpenAPIHeader]]] = {
 }
 
 
+# The same, as the served document's dicts.
+_ERROR_HEADER_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
+    status: {name: header.to_schema() for name, header in headers.items()}
+    for status, headers in _ERROR_HEADERS.items()
+}
+
+
 class StrictStructSchemaPlugin(StructSchemaPlugin):
     """Litestar's Struct schema plus ``additionalProperties: false`` where unknown fields fail.
 
@@ -110,18 +115,46 @@ def _schema_not_found_as_envelope(response: Response[Any]) -> Response[Any]:
     return response
 
 
-def document_error_headers(document: OpenAPI) -> None:
-    """Adds ``_ERROR_HEADERS`` to every documented 401, 429 and 503 response of ``document``.
+def document_error_headers(document: dict[str, Any]) -> None:
+    """Adds ``_ERROR_HEADERS`` to every documented 401, 429 and 503 response of ``document``
+    (the document as served, a dict; idempotent).
 
-    Call it on the app's document before it is first served (``ledger.api.app.create_app``):
-    schema-driven clients and fuzzers then expect ``Retry-After`` where the contract promises it.
+    Schema-driven clients and fuzzers then expect ``Retry-After`` where the contract promises
+    it. It runs when a page of ``/schema`` is first rendered (``_Json`` and its siblings), not
+    when the app is built: building the document takes about 0.4 s, which every app (a test's
+    included) would otherwise pay without ever serving it.
     """
-    for item in (document.paths or {}).values():
-        for operation in (item.get, item.put, item.post, item.delete, item.patch):
-            for status, response in ((operation.responses or {}) if operation else {}).items():
-                headers = _ERROR_HEADERS.get(status)
-                if headers and isinstance(response, OpenAPIResponse):
-                    response.headers = {**(response.headers or {}), **headers}
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue  # a path item's own "parameters" or "summary"
+            for status, response in operation.get("responses", {}).items():
+                headers = _ERROR_HEADER_SCHEMAS.get(status)
+                if headers and "$ref" not in response:
+                    response["headers"] = {**response.get("headers", {}), **headers}
+
+
+# The render plugins of ``/schema``: each serves the document with
+# :func:`document_error_headers` applied. Litestar hands them all the same cached dict, so
+# the first page rendered completes it for every one (JSON, Swagger UI and ReDoc agree).
+
+
+class _Swagger(SwaggerRenderPlugin):
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        document_error_headers(openapi_schema)
+        return super().render(request, openapi_schema)
+
+
+class _Redoc(RedocRenderPlugin):
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        document_error_headers(openapi_schema)
+        return super().render(request, openapi_schema)
+
+
+class _Json(JsonRenderPlugin):
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        document_error_headers(openapi_schema)
+        return super().render(request, openapi_schema)
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -131,9 +164,9 @@ def openapi_config() -> OpenAPIConfig:
         description=_DESCRIPTION,
         path=SCHEMA_PATH,
         render_plugins=[
-            SwaggerRenderPlugin(path=["/", "/swagger"]),
-            RedocRenderPlugin(path="/redoc"),
-            JsonRenderPlugin(path="/openapi.json"),
+            _Swagger(path=["/", "/swagger"]),
+            _Redoc(path="/redoc"),
+            _Json(path="/openapi.json"),
         ],
         components=Components(
             security_schemes={

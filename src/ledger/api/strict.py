@@ -155,13 +155,26 @@ def _bare_spec(method: str) -> QuerySpec:
     return QuerySpec(names=frozenset())
 
 
+# Specs already built, by (path, method, the handler function's name): every app of a process
+# has the same routes (code constants), and building a spec reads the handler's signature
+# models, which costs more than the rest of building an app (tests build one per test).
+_BUILT_SPECS: dict[tuple[str, str, str], QuerySpec] = {}
+
+
 def query_specs(app: Litestar) -> dict[tuple[int, str], QuerySpec]:
     """The spec of every HTTP route handler of ``app``, by ``(id(handler), method)``."""
     specs: dict[tuple[int, str], QuerySpec] = {}
     for route in app.routes:
         if isinstance(route, HTTPRoute):
             for method, (handler, kwargs_model) in route.route_handler_map.items():
-                specs[(id(handler), method)] = query_spec(handler, kwargs_model, method)
+                fn = getattr(handler.fn, "__func__", handler.fn)  # a Controller's bound method
+                key = (route.path, method, f"{fn.__module__}.{fn.__qualname__}")
+                spec = _BUILT_SPECS.get(key)
+                if spec is None:
+                    spec = query_spec(handler, kwargs_model, method)
+                    if len(_BUILT_SPECS) < limits.QUERY_SPECS_CACHED_MAX:
+                        _BUILT_SPECS[key] = spec
+                specs[(id(handler), method)] = spec
     return specs
 
 
