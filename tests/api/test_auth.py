@@ -9,6 +9,7 @@ import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
+from ledger.api.allow import AllowEveryMethodMiddleware
 from ledger.api.auth import AuthenticationMiddleware
 from ledger.api.body import BodySizeLimitMiddleware
 from ledger.bootstrap import Services
@@ -147,10 +148,12 @@ async def test_unauthenticated_request_does_not_reach_the_handler_for_any_v1_rou
     for route in v1_routes:
         assert isinstance(route, HTTPRoute), route.path
         for handler in route.route_handlers:
-            # Innermost first; only the app's body size check (no work, no DB) is outside it.
+            # Innermost first; only the app's body size check and the OPTIONS ``Allow``
+            # rewrite (no work, no DB) are outside it.
             outer_first = list(reversed(handler.resolve_middleware()))
             assert isinstance(outer_first[0], BodySizeLimitMiddleware), route.path
-            assert isinstance(outer_first[1], AuthenticationMiddleware), route.path
+            assert isinstance(outer_first[1], AllowEveryMethodMiddleware), route.path
+            assert isinstance(outer_first[2], AuthenticationMiddleware), route.path
 
 
 @pytest.mark.parametrize(
